@@ -1,0 +1,53 @@
+// The server's typed configuration, built from an OpenVPN-syntax server.conf (see parse.ts / server-config.ts).
+// Addresses are uint32 numbers; file references are already loaded (text) or kept as resolved paths when the
+// server must re-read them (CRL, users file, client-config-dir, status, pool persistence).
+export type Proto = 'udp' | 'tcp';
+export type CipherName = 'AES-256-GCM' | 'AES-128-GCM' | 'CHACHA20-POLY1305';
+
+export interface StaticKey {
+  /** The 256 bytes of an "OpenVPN Static key V1" file. */
+  bytes: Buffer;
+}
+
+export interface ServerConfig {
+  /** Absolute path of the config file, or '<inline>' / '<embedded>'. */
+  source: string;
+  local?: string;               // bind address ('local'); undefined = all addresses
+  port: number;                 // 'port', default 1194
+  protos: Proto[];              // 'proto' lines; several lines accumulate (nanovpn extension); default ['udp']
+  dev: 'tun';
+  topology: 'subnet';
+  server: { network: number; netmask: number };  // 'server NET MASK' (required)
+  ca: string;                   // PEM text
+  cert: string;                 // PEM text
+  key: string;                  // PEM text (secret)
+  tlsAuth?: { key: StaticKey; direction?: 0 | 1 };  // 'tls-auth' + 'key-direction'
+  tlsCrypt?: StaticKey;         // 'tls-crypt'
+  auth: string;                 // 'auth' digest for tls-auth HMAC, default 'SHA1'
+  dataCiphers: CipherName[];    // 'data-ciphers', default AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305
+  keepalive?: { interval: number; timeout: number };  // seconds
+  push: string[];               // 'push "..."' lines, in order
+  clientToClient: boolean;
+  maxClients: number;           // default 1024
+  renegSec: number;             // default 3600, 0 = off
+  handWindow: number;           // default 60
+  tlsTimeout: number;           // default 2
+  tranWindow: number;           // default 3600
+  verb: number;                 // default 1
+  explicitExitNotify: number;   // default 0 (server side: notify clients on shutdown when > 0)
+  duplicateCn: boolean;
+  tunMtu: number;               // default 1500
+  mssfix: number;               // default 1492 (outer packet size target); 0 = off
+  crlVerify?: string;           // path (re-read when it changes)
+  verifyClientCert: 'none' | 'optional' | 'require';  // default 'require'
+  authUserPassVerify?: string;  // path of the nanovpn users file (scrypt hashes)
+  usernameAsCommonName: boolean;
+  clientConfigDir?: string;     // path
+  ifconfigPoolPersist?: { path: string; seconds: number };
+  status?: { path: string; seconds: number };
+  management?: { host: string; port: number };
+  metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'
+  uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat
+  natSource?: string;           // nanovpn extension: 'nat-source ADDR' source address for outbound sockets
+  stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
+}
