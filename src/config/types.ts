@@ -39,6 +39,9 @@ export interface ServerConfig {
   tunMtu: number;               // default 1500
   mssfix: number;               // default 1492 (outer packet size target); 0 = off
   crlVerify?: string;           // path (re-read when it changes)
+  crlPem?: string;              // inline <crl-verify> PEM text (then crlVerify is undefined)
+  remoteCertTls?: 'client';     // 'remote-cert-tls client': client certs must carry EKU clientAuth
+  tlsVersionMin?: 'TLSv1.3';   // 'tls-version-min 1.3'; undefined = TLSv1.2 (nanovpn's floor)
   verifyClientCert: 'none' | 'optional' | 'require';  // default 'require'
   authUserPassVerify?: string;  // path of the nanovpn users file (scrypt hashes)
   usernameAsCommonName: boolean;
