@@ -1,0 +1,172 @@
+// Data channel AEAD (section 6.1) for one key state (key_id).
+// seal: next pid -> nonce = pid || implicit IV -> AAD = header || pid (V2) or pid (V1) -> encrypt -> header, pid,
+//       tag, ciphertext written into one exact-size Buffer.
+// open: opcode + length -> replay pre-check -> decrypt + verify tag -> record pid in the replay window.
+// The nonce and AAD buffers are per instance and reused: node:crypto consumes them synchronously.
+import {
+  createCipheriv, createDecipheriv, createSecretKey,
+  type CipherChaCha20Poly1305, type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM, type KeyObject,
+} from 'node:crypto';
+import { AEAD_TAG_LEN, CIPHER_KEY_LEN, IMPLICIT_IV_LEN, NODE_CIPHER, type CipherName } from './ciphers.js';
+import { ReplayWindow } from '../session/replay-window.js';
+
+export interface DataKeys { cipher: CipherName; encKey: Buffer; encIv: Buffer /*8*/; decKey: Buffer; decIv: Buffer /*8*/ }
+
+export type OpenResult =
+  | { ok: true; plain: Buffer; packetId: number }
+  | { ok: false; reason: 'short' | 'auth' | 'replay' | 'opcode' };
+
+export interface DataChannelOptions {
+  replayWindow?: number;
+  replaySeconds?: number;
+  /** First packet id to send (default 1); for test fixtures. */
+  initialSendPacketId?: number;
+}
+
+export const P_DATA_V1 = 6;
+export const P_DATA_V2 = 9;
+const V1_HEADER = 1;
+const V2_HEADER = 4;
+/** Bytes added to a payload: V2 header(4) + pid(4) + tag(16); V1 has a 1-byte header. */
+export const DATA_V2_OVERHEAD = V2_HEADER + 4 + AEAD_TAG_LEN;
+export const DATA_V1_OVERHEAD = V1_HEADER + 4 + AEAD_TAG_LEN;
+const PID_MAX = 0xffffffff;
+/** OpenVPN renegotiates once the send counter reaches this (packet_id_close_to_wrapping). */
+export const PID_REKEY_THRESHOLD = 0xff000000;
+
+// K layout (section 5.1): [0..64) c->s cipher, [64..128) c->s hmac/IV, [128..192) s->c cipher, [192..256) s->c hmac/IV.
+function keysFrom(k: Buffer, cipher: CipherName, encBase: number, decBase: number): DataKeys {
+  if (k.length < 256) throw new RangeError(`key block is ${k.length} bytes, need 256`);
+  const len = CIPHER_KEY_LEN[cipher];
+  const part = (off: number, n: number) => Buffer.from(k.subarray(off, off + n));
+  return {
+    cipher,
+    encKey: part(encBase, len), encIv: part(encBase + 64, IMPLICIT_IV_LEN),
+    decKey: part(decBase, len), decIv: part(decBase + 64, IMPLICIT_IV_LEN),
+  };
+}
+
+/** Server encrypts with K[128..), decrypts with K[0..). */
+export function serverDataKeys(keyBlock: Buffer, cipher: CipherName): DataKeys { return keysFrom(keyBlock, cipher, 128, 0); }
+/** Client encrypts with K[0..), decrypts with K[128..). */
+export function clientDataKeys(keyBlock: Buffer, cipher: CipherName): DataKeys { return keysFrom(keyBlock, cipher, 0, 128); }
+
+export class DataChannel {
+  private readonly newCipher: (nonce: Buffer) => CipherGCM | CipherChaCha20Poly1305;
+  private readonly newDecipher: (nonce: Buffer) => DecipherGCM | DecipherChaCha20Poly1305;
+  private readonly encNonce = Buffer.alloc(12);
+  private readonly decNonce = Buffer.alloc(12);
+  private readonly encAadV2 = Buffer.alloc(8);
+  private readonly encAadV1 = Buffer.alloc(4);
+  private readonly decAadV2 = Buffer.alloc(8);
+  private readonly decAadV1 = Buffer.alloc(4);
+  private readonly replay: ReplayWindow;
+  private nextPid: number;
+
+  constructor(keys: DataKeys, opts: DataChannelOptions = {}) {
+    const len = CIPHER_KEY_LEN[keys.cipher];
+    if (len === undefined) throw new RangeError(`unknown cipher ${String(keys.cipher)}`);
+    if (keys.encKey.length !== len || keys.decKey.length !== len) throw new RangeError(`${keys.cipher} needs ${len}-byte keys`);
+    if (keys.encIv.length !== IMPLICIT_IV_LEN || keys.decIv.length !== IMPLICIT_IV_LEN) throw new RangeError('implicit IV must be 8 bytes');
+    const alg = NODE_CIPHER[keys.cipher];
+    const encKey: KeyObject = createSecretKey(keys.encKey);
+    const decKey: KeyObject = createSecretKey(keys.decKey);
+    const o = { authTagLength: AEAD_TAG_LEN };
+    if (alg === 'chacha20-poly1305') {
+      this.newCipher = (nonce) => createCipheriv(alg, encKey, nonce, o);
+      this.newDecipher = (nonce) => createDecipheriv(alg, decKey, nonce, o);
+    } else {
+      this.newCipher = (nonce) => createCipheriv(alg, encKey, nonce, o);
+      this.newDecipher = (nonce) => createDecipheriv(alg, decKey, nonce, o);
+    }
+    keys.encIv.copy(this.encNonce, 4);
+    keys.decIv.copy(this.decNonce, 4);
+    this.replay = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
+    const first = opts.initialSendPacketId ?? 1;
+    if (!Number.isInteger(first) || first < 1 || first > PID_MAX) throw new RangeError(`initial packet id ${first}`);
+    this.nextPid = first;
+  }
+
+  /** Next packet id to send (starts at 1). Past 0xFFFFFFFF sealing throws: rekey well before. */
+  get sendPacketId(): number { return this.nextPid; }
+  /** True once the caller should start a renegotiation (OpenVPN: send counter at 0xFF000000). */
+  get needsRekey(): boolean { return this.nextPid >= PID_REKEY_THRESHOLD; }
+
+  private takePid(): number {
+    const pid = this.nextPid;
+    if (pid > PID_MAX) throw new Error('data channel packet id space exhausted; renegotiate');
+    this.nextPid = pid + 1;
+    return pid;
+  }
+
+  /** P_DATA_V2: (9<<3|kid) || peer_id(3) || pid(4) || tag(16) || ciphertext. */
+  sealV2(keyId: number, peerId: number, plain: Buffer): Buffer {
+    const pid = this.takePid();
+    const out = Buffer.allocUnsafe(DATA_V2_OVERHEAD + plain.length);
+    out.writeUInt32BE(((P_DATA_V2 << 27) | ((keyId & 7) << 24) | (peerId & 0xffffff)) >>> 0, 0);
+    out.writeUInt32BE(pid, V2_HEADER);
+    const aad = this.encAadV2;
+    aad.writeUInt32BE(out.readUInt32BE(0), 0);
+    aad.writeUInt32BE(pid, 4);
+    this.seal(out, V2_HEADER, pid, aad, plain);
+    return out;
+  }
+
+  /** P_DATA_V1: (6<<3|kid) || pid(4) || tag(16) || ciphertext; the opcode byte is not authenticated. */
+  sealV1(keyId: number, plain: Buffer): Buffer {
+    const pid = this.takePid();
+    const out = Buffer.allocUnsafe(DATA_V1_OVERHEAD + plain.length);
+    out[0] = (P_DATA_V1 << 3) | (keyId & 7);
+    out.writeUInt32BE(pid, V1_HEADER);
+    this.encAadV1.writeUInt32BE(pid, 0);
+    this.seal(out, V1_HEADER, pid, this.encAadV1, plain);
+    return out;
+  }
+
+  private seal(out: Buffer, hdr: number, pid: number, aad: Buffer, plain: Buffer): void {
+    this.encNonce.writeUInt32BE(pid, 0);
+    const c = this.newCipher(this.encNonce);
+    c.setAAD(aad, { plaintextLength: plain.length });
+    const ct = c.update(plain);
+    ct.copy(out, hdr + 4 + AEAD_TAG_LEN);
+    c.final();
+    c.getAuthTag().copy(out, hdr + 4);
+  }
+
+  /** Decrypt + verify + replay check (the pid is recorded only after the tag verifies). Accepts V1 and V2. */
+  open(packet: Buffer, nowMs: number): OpenResult {
+    if (packet.length < 1) return { ok: false, reason: 'short' };
+    const op = packet[0] >> 3;
+    let hdr: number;
+    let aad: Buffer;
+    if (op === P_DATA_V2) {
+      hdr = V2_HEADER;
+      if (packet.length < hdr + 4 + AEAD_TAG_LEN) return { ok: false, reason: 'short' };
+      aad = this.decAadV2;
+      aad.writeUInt32BE(packet.readUInt32BE(0), 0);
+      aad.writeUInt32BE(packet.readUInt32BE(hdr), 4);
+    } else if (op === P_DATA_V1) {
+      hdr = V1_HEADER;
+      if (packet.length < hdr + 4 + AEAD_TAG_LEN) return { ok: false, reason: 'short' };
+      aad = this.decAadV1;
+      aad.writeUInt32BE(packet.readUInt32BE(hdr), 0);
+    } else {
+      return { ok: false, reason: 'opcode' };
+    }
+    const pid = packet.readUInt32BE(hdr);
+    if (!this.replay.check(pid, nowMs)) return { ok: false, reason: 'replay' };
+    this.decNonce.writeUInt32BE(pid, 0);
+    const d = this.newDecipher(this.decNonce);
+    const body = packet.subarray(hdr + 4 + AEAD_TAG_LEN);
+    d.setAAD(aad, { plaintextLength: body.length });
+    d.setAuthTag(packet.subarray(hdr + 4, hdr + 4 + AEAD_TAG_LEN));
+    const plain = d.update(body);
+    try {
+      d.final();
+    } catch {
+      return { ok: false, reason: 'auth' };
+    }
+    this.replay.mark(pid, nowMs);
+    return { ok: true, plain, packetId: pid };
+  }
+}

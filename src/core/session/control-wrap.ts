@@ -1,0 +1,198 @@
+// Control-packet wrapping (section 2.2 tls-auth, 2.3 tls-crypt) around the plain layout of section 2.1:
+//   plain = op(1) || own_sid(8) || rest (n_acks, acks, [peer sid], [msg pid], payload)
+// tls-auth:  op || sid || HMAC(h) || pid || time || rest     HMAC over pid || time || op || sid || rest
+// tls-crypt: op || sid || pid || time || tag(32) || CTR(rest) tag = HMAC-SHA256 over op || sid || pid || time || rest
+// Every wrapped packet carries a fresh replay id (pid from 1, time = sender epoch); receivers keep a (time, pid)
+// replay window. A ControlWrap belongs to one session: it owns the send counter and the receive window.
+import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, getHashes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { ReplayWindow } from './replay-window.js';
+
+export interface ControlWrap {
+  /** Bytes added on the wire. */
+  readonly overhead: number;
+  /** Adds the replay id and the HMAC/encryption. */
+  wrap(plain: Buffer, nowMs: number): Buffer;
+  /** Verifies (constant time) and checks (time, pid) for replay; undefined on any failure. Never throws. */
+  unwrap(wire: Buffer, nowMs: number): Buffer | undefined;
+}
+
+export interface WrapOptions {
+  /** Epoch sent as replay_time (Unix seconds). Default: floor(nowMs / 1000) at the first wrap(); the io layer
+   *  should pass real Unix time here, as OpenVPN does. */
+  replayTime?: number;
+  /** First replay pid to send (default 1). */
+  initialPid?: number;
+  replayWindow?: number;
+  replaySeconds?: number;
+}
+
+const SID_END = 9;            // op(1) + own session id(8)
+const REPLAY_ID_LEN = 8;      // pid(4) + time(4)
+/** The smallest plain control packet: op, sid, n_acks. */
+const MIN_PLAIN = SID_END + 1;
+const PID_MAX = 0xffffffff;
+const CRYPT_TAG_LEN = 32;
+
+export const TLS_CRYPT_OVERHEAD = REPLAY_ID_LEN + CRYPT_TAG_LEN;
+
+/** Send side of the (time, pid) replay id. */
+class ReplayIdSender {
+  private time: number | undefined;
+  private next: number;
+
+  constructor(opts: WrapOptions) {
+    this.time = opts.replayTime;
+    this.next = opts.initialPid ?? 1;
+    if (!Number.isInteger(this.next) || this.next < 1 || this.next > PID_MAX) throw new RangeError(`initial replay pid ${this.next}`);
+    if (this.time !== undefined && !(Number.isInteger(this.time) && this.time >= 0 && this.time <= PID_MAX)) {
+      throw new RangeError(`replay time ${this.time}`);
+    }
+  }
+
+  /** Writes pid || time at out[off..off+8). */
+  writeNext(out: Buffer, off: number, nowMs: number): void {
+    if (this.time === undefined) this.time = Math.floor(nowMs / 1000) >>> 0;
+    if (this.next > PID_MAX) {
+      // Long-form ids may roll over by moving the epoch forward (packet_id_send_update).
+      this.time = (this.time + 1) >>> 0;
+      this.next = 1;
+    }
+    out.writeUInt32BE(this.next++, off);
+    out.writeUInt32BE(this.time, off + 4);
+  }
+}
+
+function checkPlain(plain: Buffer): void {
+  if (plain.length < MIN_PLAIN) throw new RangeError(`control packet of ${plain.length} bytes`);
+}
+
+export function plainWrap(): ControlWrap {
+  return {
+    overhead: 0,
+    wrap(plain) { checkPlain(plain); return plain; },
+    unwrap(wire) { return wire.length >= MIN_PLAIN ? wire : undefined; },
+  };
+}
+
+/** OpenVPN digest name ('SHA1', 'SHA256', 'SHA512-256', …) to a node:crypto hash and its output size. */
+export function hmacDigest(name: string): { alg: string; len: number } {
+  const hashes = getHashes();
+  const lower = name.toLowerCase();
+  for (const alg of [lower, lower.replace(/-/g, '')]) {
+    if (hashes.includes(alg)) {
+      try {
+        return { alg, len: createHash(alg).digest().length };
+      } catch { /* XOF or unusable in this build */ }
+    }
+  }
+  throw new Error(`unsupported tls-auth digest ${name}`);
+}
+
+function checkStaticKey(key: Buffer): void {
+  if (key.length !== 256) throw new RangeError(`static key is ${key.length} bytes, need 256`);
+}
+
+/**
+ * tls-auth. Slots of the 256-byte key (2.5): key-direction 0 sends with [64..64+h) and verifies with
+ * [192..192+h); direction 1 the reverse; no direction = [64..64+h) both ways. `role` does not select slots
+ * (OpenVPN ties them to key-direction only).
+ */
+export function tlsAuthWrap(
+  key: Buffer, direction: 0 | 1 | undefined, digest: string, role: 'server' | 'client', opts: WrapOptions = {},
+): ControlWrap {
+  void role;
+  checkStaticKey(key);
+  const { alg, len: h } = hmacDigest(digest);
+  if (h > 64) throw new RangeError(`digest ${digest} is longer than a key slot`);
+  const slot1 = createSecretKey(key.subarray(64, 64 + h));
+  const slot3 = createSecretKey(key.subarray(192, 192 + h));
+  const sendKey = direction === 1 ? slot3 : slot1;
+  const recvKey = direction === 0 ? slot3 : slot1;
+  const sender = new ReplayIdSender(opts);
+  const window = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
+  const idOff = SID_END + h;
+  const restOff = idOff + REPLAY_ID_LEN;
+
+  return {
+    overhead: h + REPLAY_ID_LEN,
+    wrap(plain, nowMs) {
+      checkPlain(plain);
+      const out = Buffer.allocUnsafe(plain.length + h + REPLAY_ID_LEN);
+      plain.copy(out, 0, 0, SID_END);
+      sender.writeNext(out, idOff, nowMs);
+      plain.copy(out, restOff, SID_END);
+      const mac = createHmac(alg, sendKey).update(out.subarray(idOff, restOff)).update(plain).digest();
+      mac.copy(out, SID_END);
+      return out;
+    },
+    unwrap(wire, nowMs) {
+      if (wire.length < restOff + 1) return undefined;
+      const pid = wire.readUInt32BE(idOff);
+      const time = wire.readUInt32BE(idOff + 4);
+      if (!window.check(pid, nowMs, time)) return undefined;
+      const mac = createHmac(alg, recvKey)
+        .update(wire.subarray(idOff, restOff)).update(wire.subarray(0, SID_END)).update(wire.subarray(restOff))
+        .digest();
+      if (!timingSafeEqual(mac, wire.subarray(SID_END, idOff))) return undefined;
+      window.mark(pid, nowMs, time);
+      const plain = Buffer.allocUnsafe(wire.length - h - REPLAY_ID_LEN);
+      wire.copy(plain, 0, 0, SID_END);
+      wire.copy(plain, SID_END, restOff);
+      return plain;
+    },
+  };
+}
+
+interface CryptKeys { txKe: KeyObject; txKa: KeyObject; rxKe: KeyObject; rxKa: KeyObject }
+
+/** tls-crypt key slots (2.3): the server sends with [0..32)/[64..96) and receives with [128..160)/[192..224). */
+function tlsCryptKeys(key: Buffer, role: 'server' | 'client'): CryptKeys {
+  checkStaticKey(key);
+  const k = (off: number, n: number) => createSecretKey(key.subarray(off, off + n));
+  const a = { ke: k(0, 32), ka: k(64, 32) };
+  const b = { ke: k(128, 32), ka: k(192, 32) };
+  const [tx, rx] = role === 'server' ? [a, b] : [b, a];
+  return { txKe: tx.ke, txKa: tx.ka, rxKe: rx.ke, rxKa: rx.ka };
+}
+
+/** tls-crypt with a 256-byte key (also the per-client key Kc of tls-crypt-v2). AES-256-CTR + HMAC-SHA256. */
+export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapOptions = {}): ControlWrap {
+  const { txKe, txKa, rxKe, rxKa } = tlsCryptKeys(key, role);
+  const sender = new ReplayIdSender(opts);
+  const window = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
+  const tagOff = SID_END + REPLAY_ID_LEN;
+  const bodyOff = tagOff + CRYPT_TAG_LEN;
+
+  return {
+    overhead: TLS_CRYPT_OVERHEAD,
+    wrap(plain, nowMs) {
+      checkPlain(plain);
+      const out = Buffer.allocUnsafe(plain.length + TLS_CRYPT_OVERHEAD);
+      plain.copy(out, 0, 0, SID_END);
+      sender.writeNext(out, SID_END, nowMs);
+      const rest = plain.subarray(SID_END);
+      const tag = createHmac('sha256', txKa).update(out.subarray(0, tagOff)).update(rest).digest();
+      tag.copy(out, tagOff);
+      const c = createCipheriv('aes-256-ctr', txKe, tag.subarray(0, 16));
+      c.update(rest).copy(out, bodyOff);
+      c.final();
+      return out;
+    },
+    unwrap(wire, nowMs) {
+      if (wire.length < bodyOff + 1) return undefined;
+      const pid = wire.readUInt32BE(SID_END);
+      const time = wire.readUInt32BE(SID_END + 4);
+      if (!window.check(pid, nowMs, time)) return undefined;
+      const tag = wire.subarray(tagOff, bodyOff);
+      const plain = Buffer.allocUnsafe(wire.length - TLS_CRYPT_OVERHEAD);
+      wire.copy(plain, 0, 0, SID_END);
+      const d = createDecipheriv('aes-256-ctr', rxKe, tag.subarray(0, 16));
+      d.update(wire.subarray(bodyOff)).copy(plain, SID_END);
+      d.final();
+      const mac = createHmac('sha256', rxKa).update(wire.subarray(0, tagOff)).update(plain.subarray(SID_END)).digest();
+      if (!timingSafeEqual(mac, tag)) return undefined;
+      window.mark(pid, nowMs, time);
+      return plain;
+    },
+  };
+}
