@@ -1,0 +1,95 @@
+// Routes decrypted IPv4 packets (openvpn-protocol.md aside; issue 3 "Router"):
+//   from a client:  anti-spoof ▶ to the server's own address (ICMP echo) ▶ to another client (client-to-client)
+//                   ▶ broadcast/multicast dropped ▶ everything else to the uplink (TCP SYNs MSS-clamped)
+//   from the uplink: find the client by destination address ▶ MSS clamp ▶ that client's session
+import type { Uplink } from '../uplink/uplink.js';
+import { checkIpv4, ipv4Dst, ipv4Src } from '../wire/ipv4.js';
+import { buildIcmpEchoReply, buildIcmpUnreachable, UNREACH } from '../wire/icmp.js';
+import { clampTcpMss } from '../wire/tcp.js';
+
+export interface RouterClient {
+  readonly ip: number;
+  /** Encrypts and sends an IPv4 packet to this client. */
+  deliver(packet: Buffer): void;
+}
+
+export interface RouterOptions {
+  serverIp: number;
+  network: number;
+  netmask: number;
+  clientToClient: boolean;
+  /** TCP MSS clamp for SYNs crossing the tunnel; 0 = off. */
+  mss: number;
+}
+
+export type DropReason = 'malformed' | 'spoofed' | 'broadcast' | 'no-client' | 'c2c-disabled' | 'local-unhandled' | 'no-uplink';
+
+export class Router {
+  private readonly clients = new Map<number, RouterClient>();
+  private readonly broadcast: number;
+  readonly counters = {
+    fromClients: 0, toUplink: 0, fromUplink: 0, clientToClient: 0, local: 0,
+    drops: {} as Partial<Record<DropReason, number>>,
+  };
+
+  constructor(private readonly o: RouterOptions, private uplink?: Uplink) {
+    this.broadcast = (o.network | (~o.netmask >>> 0)) >>> 0;
+  }
+
+  setUplink(u: Uplink): void { this.uplink = u; }
+
+  add(c: RouterClient): void { this.clients.set(c.ip, c); }
+
+  remove(c: RouterClient): void {
+    if (this.clients.get(c.ip) === c) this.clients.delete(c.ip);
+    this.uplink?.clientGone(c.ip);
+  }
+
+  lookup(ip: number): RouterClient | undefined { return this.clients.get(ip); }
+
+  fromClient(from: RouterClient, packet: Buffer): void {
+    this.counters.fromClients++;
+    if (packet.length < 20 || (packet[0] >> 4) !== 4 || checkIpv4(packet)) return this.drop('malformed');
+    if (ipv4Src(packet) !== from.ip) return this.drop('spoofed');
+    const dst = ipv4Dst(packet);
+    if (dst === this.o.serverIp) {
+      const reply = buildIcmpEchoReply(packet);
+      if (!reply) return this.drop('local-unhandled');
+      this.counters.local++;
+      from.deliver(reply);
+      return;
+    }
+    if (dst === 0xffffffff || (dst >>> 28) === 0xe || dst === this.broadcast || dst === this.o.network) {
+      return this.drop('broadcast');
+    }
+    if (((dst & this.o.netmask) >>> 0) === this.o.network) {
+      const to = this.clients.get(dst);
+      if (!to) { from.deliver(buildIcmpUnreachable(packet, UNREACH.HOST, this.o.serverIp)); return this.drop('no-client'); }
+      if (!this.o.clientToClient) {
+        from.deliver(buildIcmpUnreachable(packet, UNREACH.ADMIN_PROHIBITED, this.o.serverIp));
+        return this.drop('c2c-disabled');
+      }
+      this.counters.clientToClient++;
+      to.deliver(packet);
+      return;
+    }
+    if (!this.uplink) return this.drop('no-uplink');
+    if (this.o.mss > 0) clampTcpMss(packet, this.o.mss);
+    this.counters.toUplink++;
+    this.uplink.send(from.ip, packet);
+  }
+
+  /** A packet from the uplink addressed to some client. */
+  toClient = (packet: Buffer): void => {
+    if (packet.length < 20) return this.drop('malformed');
+    const to = this.clients.get(ipv4Dst(packet));
+    if (!to) return this.drop('no-client');
+    if (this.o.mss > 0) clampTcpMss(packet, this.o.mss);
+    this.counters.fromUplink++;
+    to.deliver(packet);
+  };
+
+  private drop(r: DropReason): void {
+    this.counters.drops[r] = (this.counters.drops[r] ?? 0) + 1;
+  }
+}

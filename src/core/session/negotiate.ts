@@ -1,0 +1,103 @@
+// Per-client protocol options decided from the client's key-method-2 message: data cipher (NCP, §4.4),
+// compression framing (§6.4), the OCC string we send (§9), and the PUSH_REPLY (§7.4).
+import type { CipherName } from '../../config/types.js';
+import { IV_PROTO, ivProto } from './key-method2.js';
+
+/** How data payloads are framed towards this client (openvpn-protocol.md §6.4). */
+export type Framing = 'none' | 'comp-lzo' ;
+
+export interface Negotiated {
+  cipher: CipherName;
+  ekm: boolean;          // derive data keys with TLS-EKM (else legacy PRF)
+  dataV2: boolean;       // client understands P_DATA_V2 + peer-id
+  ccExit: boolean;       // client understands protocol-flags cc-exit
+  requestPush: boolean;  // we may push without waiting for PUSH_REQUEST
+  framing: Framing;
+  pushFraming?: string;  // 'compress stub-v2' | 'comp-lzo no'
+  tunMtu: boolean;       // client sent IV_MTU, so tun-mtu may be pushed
+}
+
+export function negotiate(serverCiphers: CipherName[], options: string, peerInfo: Map<string, string>):
+  Negotiated | { error: string } {
+  const proto = ivProto(peerInfo);
+  const offered = (peerInfo.get('IV_CIPHERS') ?? '').split(':').filter(Boolean).map((c) => c.toUpperCase());
+  let cipher: CipherName | undefined;
+  if (offered.length > 0) {
+    cipher = serverCiphers.find((c) => offered.includes(c));
+  } else if (Number.parseInt(peerInfo.get('IV_NCP') ?? '0', 10) >= 2) {
+    cipher = serverCiphers.find((c) => c === 'AES-256-GCM' || c === 'AES-128-GCM');
+  } else {
+    const occ = /(?:^|,)cipher ([^,]+)/.exec(options)?.[1]?.toUpperCase();
+    cipher = serverCiphers.find((c) => c === occ);
+  }
+  if (!cipher) {
+    return { error: `no common data cipher (client offers ${offered.join(':') || 'none'}, server has ${serverCiphers.join(':')})` };
+  }
+  const framesData = /(^|,)comp-lzo(,|$)/.test(options) || /(^|,)compress/.test(options);
+  let framing: Framing = 'none';
+  let pushFraming: string | undefined;
+  if (framesData) {
+    if (peerInfo.get('IV_COMP_STUBv2') === '1') pushFraming = 'compress stub-v2';
+    else { pushFraming = 'comp-lzo no'; framing = 'comp-lzo'; }
+  }
+  return {
+    cipher,
+    ekm: (proto & IV_PROTO.TLS_KEY_EXPORT) !== 0,
+    dataV2: (proto & IV_PROTO.DATA_V2) !== 0,
+    ccExit: (proto & IV_PROTO.CC_EXIT_NOTIFY) !== 0,
+    requestPush: (proto & IV_PROTO.REQUEST_PUSH) !== 0,
+    framing,
+    pushFraming,
+    tunMtu: peerInfo.has('IV_MTU'),
+  };
+}
+
+export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number): string {
+  const linkMtu = tunMtu + (proto === 'udp' ? 41 : 43);
+  const parts = ['V4', 'dev-type tun', `link-mtu ${linkMtu}`, `tun-mtu ${tunMtu}`,
+    `proto ${proto === 'udp' ? 'UDPv4' : 'TCPv4_SERVER'}`];
+  if (tlsAuth) parts.push('keydir 0');
+  parts.push('auth SHA1', 'keysize 128');
+  if (tlsAuth) parts.push('tls-auth');
+  parts.push('key-method 2', 'tls-server');
+  return parts.join(',');
+}
+
+export interface PushParams {
+  configPush: string[];
+  clientIp: string;
+  netmask: string;
+  gateway: string;
+  peerId?: number;
+  ping?: { interval: number; restart: number };
+  tunMtu: number;
+}
+
+const PUSH_BUNDLE = 1024;
+
+/** Builds the PUSH_REPLY message(s), split with push-continuation when longer than OpenVPN's bundle size. */
+export function pushReplies(n: Negotiated, p: PushParams): string[] {
+  const opts = [...p.configPush, `route-gateway ${p.gateway}`, 'topology subnet'];
+  if (p.ping) opts.push(`ping ${p.ping.interval}`, `ping-restart ${p.ping.restart}`);
+  opts.push(`ifconfig ${p.clientIp} ${p.netmask}`);
+  if (p.peerId !== undefined && n.dataV2) opts.push(`peer-id ${p.peerId}`);
+  opts.push(`cipher ${n.cipher}`);
+  const flags: string[] = [];
+  if (n.ccExit) flags.push('cc-exit');
+  if (n.ekm) flags.push('tls-ekm');
+  if (flags.length > 0) opts.push(`protocol-flags ${flags.join(' ')}`);
+  if (n.ekm) opts.push('key-derivation tls-ekm');
+  if (n.pushFraming) opts.push(n.pushFraming);
+  if (n.tunMtu) opts.push(`tun-mtu ${p.tunMtu}`);
+
+  const messages: string[] = [];
+  let cur: string[] = [];
+  const size = (list: string[]) => 'PUSH_REPLY'.length + list.reduce((s, o) => s + 1 + o.length, 0) + ',push-continuation 2'.length;
+  for (const o of opts) {
+    if (cur.length > 0 && size([...cur, o]) > PUSH_BUNDLE) { messages.push(cur.join(',')); cur = []; }
+    cur.push(o);
+  }
+  messages.push(cur.join(','));
+  if (messages.length === 1) return [`PUSH_REPLY,${messages[0]}`];
+  return messages.map((m, i) => `PUSH_REPLY,${m},push-continuation ${i === messages.length - 1 ? 1 : 2}`);
+}
