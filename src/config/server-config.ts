@@ -1,0 +1,475 @@
+// server.conf (OpenVPN 2.6 syntax) → ServerConfig. Each directive has a handler with its argument count; files are
+// resolved against the config's folder; cross-directive rules are checked once every line has been read.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { log } from '../log.js';
+import { ConfigError } from './errors.js';
+import { parseIPv4, maskPrefix } from './ipv4-text.js';
+import { parseConfig, type Directive } from './parse.js';
+import { parseStaticKey } from './static-key.js';
+import type { CipherName, Proto, ServerConfig, StaticKey } from './types.js';
+
+export const SUPPORTED_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
+export const SUPPORTED_DIGESTS = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512'] as const;
+
+/** Reads and builds the server config at `path`; relative file names resolve against its folder. */
+export function loadServerConfig(path: string): ServerConfig {
+  const abs = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new ConfigError(abs, undefined, `cannot read config file: ${errText(e)}`);
+  }
+  return buildServerConfig(text, abs, dirname(abs));
+}
+
+type Draft = Omit<ServerConfig, 'server' | 'ca' | 'cert' | 'key' | 'protos'> & {
+  server?: ServerConfig['server']; ca?: string; cert?: string; key?: string; protos: Proto[];
+};
+
+interface Ctx {
+  cfg: Draft;
+  baseDir: string;
+  warned: Set<string>;
+  keyDirection?: 0 | 1;
+  lines: Map<string, number>;  // last line of each directive, for cross-directive errors
+}
+
+interface Handler {
+  min: number;
+  max: number;
+  /** May come as an inline <name> block. */
+  inline?: boolean;
+  run(d: Directive, c: Ctx): void;
+}
+
+export function buildServerConfig(text: string, source: string, baseDir: string): ServerConfig {
+  const c: Ctx = { cfg: defaults(source), baseDir, warned: new Set(), lines: new Map() };
+  for (const d of parseConfig(text, source)) {
+    const h = handlers[d.name];
+    if (!h) {
+      const why = unsupported[d.name];
+      if (why !== undefined) fail(d, `'${d.name}' is not supported by nanovpn${why ? `: ${why}` : ''}`);
+      const ign = ignored[d.name];
+      if (ign !== undefined) {
+        if (d.inline) fail(d, `inline <${d.name}> block is not allowed`);
+        warnOnce(c, d, `'${d.name}' ignored${ign ? `: ${ign}` : ''}`);
+        continue;
+      }
+      fail(d, `unknown directive '${d.name}'`);
+    }
+    if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <crl-verify>, <dh>)`);
+    if (!d.inline) {
+      const n = d.args.length;
+      if (n < h.min || n > h.max) {
+        const want = h.min === h.max ? `${h.min}` : h.max === Infinity ? `at least ${h.min}` : `${h.min} to ${h.max}`;
+        fail(d, `'${d.name}' takes ${want} argument${want === '1' ? '' : 's'}, got ${n}`);
+      }
+    }
+    h.run(d, c);
+    c.lines.set(d.name, d.line);
+  }
+  return finish(c, source);
+}
+
+function defaults(source: string): Draft {
+  return {
+    source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
+    dataCiphers: [...SUPPORTED_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
+    handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
+    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat',
+  };
+}
+
+function finish(c: Ctx, source: string): ServerConfig {
+  const { cfg } = c;
+  const at = (name: string): number | undefined => c.lines.get(name);
+  const missing = (what: string): never => { throw new ConfigError(source, undefined, `missing required directive '${what}'`); };
+  if (!cfg.server) missing('server NETWORK NETMASK');
+  if (cfg.ca === undefined) missing('ca');
+  if (cfg.cert === undefined) missing('cert');
+  if (cfg.key === undefined) missing('key');
+  if (cfg.tlsAuth && cfg.tlsCrypt) {
+    throw new ConfigError(source, Math.max(at('tls-auth')!, at('tls-crypt')!), "'tls-auth' and 'tls-crypt' are mutually exclusive");
+  }
+  if (cfg.tlsAuth && c.keyDirection !== undefined) cfg.tlsAuth.direction = c.keyDirection;
+  if (cfg.verifyClientCert !== 'require' && !cfg.authUserPassVerify) {
+    throw new ConfigError(source, at('verify-client-cert'),
+      `'verify-client-cert ${cfg.verifyClientCert}' needs password authentication: add 'auth-user-pass-verify USERSFILE builtin'`);
+  }
+  if (cfg.usernameAsCommonName && !cfg.authUserPassVerify) {
+    log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
+  }
+  if (at('topology') === undefined) {
+    log('info', "config: no 'topology' line; nanovpn always uses topology subnet (OpenVPN 2.6 would default to net30)", { file: source });
+  }
+  if (cfg.protos.length === 0) cfg.protos.push('udp');
+  return cfg as ServerConfig;
+}
+
+// ---- helpers ----
+
+function fail(d: Directive, why: string): never {
+  throw new ConfigError(d.file, d.line, why);
+}
+
+function errText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOENT') return 'no such file';
+  if (err.code === 'EACCES') return 'permission denied';
+  if (err.code === 'EISDIR') return 'is a directory';
+  return err.message ?? String(e);
+}
+
+function warnOnce(c: Ctx, d: Directive, msg: string): void {
+  if (c.warned.has(d.name)) return;
+  c.warned.add(d.name);
+  log('warn', `config: ${msg}`, { file: d.file, line: d.line });
+}
+
+function int(d: Directive, i: number, min: number, max: number): number {
+  const s = d.args[i]!;
+  if (!/^\d+$/.test(s) || Number(s) < min || Number(s) > max) {
+    fail(d, `'${d.name}': '${s}' is not ${max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`}`);
+  }
+  return Number(s);
+}
+
+function oneOf<T extends string>(d: Directive, i: number, allowed: readonly T[]): T {
+  const s = d.args[i]!;
+  if (!(allowed as readonly string[]).includes(s)) fail(d, `'${d.name}': '${s}' must be one of: ${allowed.join(', ')}`);
+  return s as T;
+}
+
+function ipv4(d: Directive, i: number): number {
+  const v = parseIPv4(d.args[i]!);
+  if (v === undefined) fail(d, `'${d.name}': '${d.args[i]}' is not an IPv4 address`);
+  return v;
+}
+
+function filePath(d: Directive, c: Ctx, i = 0): string {
+  const p = d.args[i]!;
+  if (p === '') fail(d, `'${d.name}': empty file name`);
+  if (p === '[[INLINE]]') fail(d, `'${d.name}': use an inline <${d.name}> block instead of [[INLINE]]`);
+  return resolve(c.baseDir, p);
+}
+
+/** Text of a file directive: the inline block, or the referenced file. */
+function fileText(d: Directive, c: Ctx): string {
+  if (d.inline) return d.args[0]!;
+  const p = filePath(d, c);
+  try {
+    return readFileSync(p, 'utf8');
+  } catch (e) {
+    return fail(d, `cannot read ${d.name} file '${p}': ${errText(e)}`);
+  }
+}
+
+function staticKey(d: Directive, c: Ctx): StaticKey {
+  try {
+    return { bytes: parseStaticKey(fileText(d, c)) };
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    return fail(d, `${d.name}: ${(e as Error).message}`);
+  }
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+
+function pemLabels(text: string): string[] {
+  return [...text.matchAll(PEM_BLOCK)].map((m) => m[1]!);
+}
+
+function certPem(d: Directive, c: Ctx): string {
+  const text = fileText(d, c);
+  const labels = pemLabels(text);
+  if (labels.length === 0 || labels.some((l) => l !== 'CERTIFICATE' && l !== 'TRUSTED CERTIFICATE')) {
+    fail(d, `${d.name}: expected PEM certificate(s) ('-----BEGIN CERTIFICATE-----')`);
+  }
+  return text;
+}
+
+function keyPem(d: Directive, c: Ctx): string {
+  const text = fileText(d, c);
+  const labels = pemLabels(text);
+  if (labels.includes('ENCRYPTED PRIVATE KEY') || /Proc-Type:\s*4,ENCRYPTED/.test(text)) {
+    fail(d, 'key: encrypted private keys are not supported (no passphrase prompt); decrypt it with openssl pkey');
+  }
+  const keys = labels.filter((l) => l === 'PRIVATE KEY' || l === 'EC PRIVATE KEY' || l === 'RSA PRIVATE KEY');
+  if (keys.length !== 1) fail(d, `key: expected exactly one PEM private key ('-----BEGIN PRIVATE KEY-----'), found ${keys.length}`);
+  return text;
+}
+
+function hostPort(d: Directive): { host: string; port: number } {
+  if (d.args[0] === '') fail(d, `'${d.name}': empty host`);
+  return { host: d.args[0]!, port: int(d, 1, 1, 65535) };
+}
+
+function normalizeDigest(s: string): string {
+  return s.toUpperCase().replace(/^SHA2-/, 'SHA').replace(/^SHA-/, 'SHA');
+}
+
+function parseCiphers(d: Directive): CipherName[] {
+  const out: CipherName[] = [];
+  for (const raw of d.args[0]!.split(':')) {
+    const optional = raw.startsWith('?');
+    const name = (optional ? raw.slice(1) : raw).toUpperCase();
+    if (name === '') continue;
+    const known = SUPPORTED_CIPHERS.find((s) => s === name);
+    if (!known) {
+      if (optional) { log('warn', `config: optional data cipher '${raw.slice(1)}' not supported, skipped`, { file: d.file, line: d.line }); continue; }
+      fail(d, `'${d.name}': unsupported cipher '${raw}'; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}`);
+    }
+    if (!out.includes(known)) out.push(known);
+  }
+  if (out.length === 0) fail(d, `'${d.name}': no usable cipher; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}`);
+  return out;
+}
+
+const SCRIPT_HINT = "scripts cannot run in a unikernel; use the builtin form 'auth-user-pass-verify USERSFILE builtin' " +
+  "with a users file made by 'nanovpn users add USERSFILE NAME'";
+
+const flag = (set: (c: Ctx) => void): Handler => ({ min: 0, max: 0, run: (_d, c) => set(c) });
+const intOpt = (min: number, max: number, set: (c: Ctx, v: number) => void): Handler =>
+  ({ min: 1, max: 1, run: (d, c) => set(c, int(d, 0, min, max)) });
+
+const handlers: Record<string, Handler> = {
+  port: intOpt(1, 65535, (c, v) => { c.cfg.port = v; }),
+  lport: intOpt(1, 65535, (c, v) => { c.cfg.port = v; }),
+  proto: {
+    min: 1, max: 1, run(d, c) {
+      const p = d.args[0]!.toLowerCase();
+      let proto: Proto;
+      if (p === 'udp' || p === 'udp4') proto = 'udp';
+      else if (p === 'tcp' || p === 'tcp-server' || p === 'tcp4' || p === 'tcp4-server') proto = 'tcp';
+      else if (p === 'udp6' || p === 'tcp6' || p === 'tcp6-server') fail(d, `proto '${d.args[0]}': IPv6-only transports are not supported; use udp or tcp-server`);
+      else if (p.endsWith('-client')) fail(d, `proto '${d.args[0]}' is for clients; a server uses tcp-server (or udp)`);
+      else fail(d, `proto: unknown protocol '${d.args[0]}' (use udp or tcp-server)`);
+      if (!c.cfg.protos.includes(proto)) c.cfg.protos.push(proto);
+    },
+  },
+  local: { min: 1, max: 1, run(d, c) { if (d.args[0] === '') fail(d, 'local: empty address'); c.cfg.local = d.args[0]!; } },
+  dev: {
+    min: 1, max: 1, run(d) {
+      if (!/^tun\d*$/.test(d.args[0]!)) fail(d, `dev '${d.args[0]}': only 'dev tun' is supported (no tap / layer 2)`);
+    },
+  },
+  'dev-type': { min: 1, max: 1, run(d) { if (d.args[0] !== 'tun') fail(d, `dev-type '${d.args[0]}': only tun is supported`); } },
+  topology: {
+    min: 1, max: 1, run(d) {
+      const t = d.args[0]!;
+      if (t === 'net30' || t === 'p2p') fail(d, `topology ${t} is not supported: only 'topology subnet' is supported`);
+      if (t !== 'subnet') fail(d, `topology: unknown topology '${t}' (only 'subnet' is supported)`);
+    },
+  },
+  mode: { min: 1, max: 1, run(d) { if (d.args[0] !== 'server') fail(d, `mode '${d.args[0]}': only 'mode server' is supported`); } },
+  'tls-server': flag(() => {}),
+  server: {
+    min: 2, max: 3, run(d, c) {
+      if (d.args[2] !== undefined) fail(d, `server: '${d.args[2]}' is not supported (nopool is not)`);
+      const network = ipv4(d, 0), netmask = ipv4(d, 1);
+      const prefix = maskPrefix(netmask);
+      if (prefix === undefined) fail(d, `server: '${d.args[1]}' is not a valid netmask`);
+      if (prefix > 29) fail(d, `server: netmask ${d.args[1]} is too small; topology subnet needs /29 (255.255.255.248) or larger`);
+      if ((network & ~netmask) !== 0) fail(d, `server: ${d.args[0]} is not the network address of ${d.args[0]}/${prefix}`);
+      c.cfg.server = { network, netmask };
+    },
+  },
+  ca: { min: 1, max: 1, inline: true, run(d, c) { c.cfg.ca = certPem(d, c); } },
+  cert: { min: 1, max: 1, inline: true, run(d, c) { c.cfg.cert = certPem(d, c); } },
+  key: { min: 1, max: 1, inline: true, run(d, c) { c.cfg.key = keyPem(d, c); } },
+  dh: {
+    min: 1, max: 1, inline: true, run(d, c) {
+      if (!d.inline && d.args[0] === 'none') return;
+      if (!c.warned.has('dh')) { c.warned.add('dh'); log('info', 'config: dh parameters ignored: nanovpn uses ECDHE only', { file: d.file, line: d.line }); }
+    },
+  },
+  'tls-auth': {
+    min: 1, max: 2, inline: true, run(d, c) {
+      const key = staticKey(d, c);
+      c.cfg.tlsAuth = { key };
+      if (!d.inline && d.args[1] !== undefined) c.keyDirection = Number(oneOf(d, 1, ['0', '1'])) as 0 | 1;
+    },
+  },
+  'key-direction': { min: 1, max: 1, run(d, c) { c.keyDirection = Number(oneOf(d, 0, ['0', '1'])) as 0 | 1; } },
+  'tls-crypt': { min: 1, max: 1, inline: true, run(d, c) { c.cfg.tlsCrypt = staticKey(d, c); } },
+  auth: {
+    min: 1, max: 1, run(d, c) {
+      const n = normalizeDigest(d.args[0]!);
+      if (!(SUPPORTED_DIGESTS as readonly string[]).includes(n)) fail(d, `auth: unsupported digest '${d.args[0]}'; nanovpn supports ${SUPPORTED_DIGESTS.join(', ')}`);
+      c.cfg.auth = n;
+    },
+  },
+  'data-ciphers': { min: 1, max: 1, run(d, c) { c.cfg.dataCiphers = parseCiphers(d); } },
+  'ncp-ciphers': {
+    min: 1, max: 1, run(d, c) {
+      warnOnce(c, d, "'ncp-ciphers' is the old name of 'data-ciphers'");
+      c.cfg.dataCiphers = parseCiphers(d);
+    },
+  },
+  'data-ciphers-fallback': {
+    min: 1, max: 1, run(d, c) { warnOnce(c, d, "'data-ciphers-fallback' ignored: nanovpn only serves clients that negotiate one of data-ciphers (OpenVPN >= 2.4)"); },
+  },
+  cipher: {
+    min: 1, max: 1, run(d, c) { warnOnce(c, d, "'cipher' ignored: nanovpn negotiates the data cipher from data-ciphers"); },
+  },
+  keepalive: {
+    min: 2, max: 2, run(d, c) {
+      const interval = int(d, 0, 1, 86400), timeout = int(d, 1, 1, 86400 * 2);
+      if (timeout < interval * 2) fail(d, `keepalive: the timeout (${timeout}) must be at least twice the interval (${interval}); 'keepalive 10 60' is typical`);
+      c.cfg.keepalive = { interval, timeout };
+    },
+  },
+  push: {
+    min: 1, max: 1, run(d, c) {
+      const s = d.args[0]!;
+      if (s.trim() === '') fail(d, 'push: empty option');
+      if (/[\x00-\x1f]/.test(s)) fail(d, 'push: control characters are not allowed');
+      c.cfg.push.push(s);
+    },
+  },
+  'client-to-client': flag((c) => { c.cfg.clientToClient = true; }),
+  'duplicate-cn': flag((c) => { c.cfg.duplicateCn = true; }),
+  'username-as-common-name': flag((c) => { c.cfg.usernameAsCommonName = true; }),
+  'max-clients': intOpt(1, 1 << 24, (c, v) => { c.cfg.maxClients = v; }),
+  'reneg-sec': {
+    min: 1, max: 2, run(d, c) {
+      c.cfg.renegSec = int(d, 0, 0, 0x7fffffff);
+      if (d.args[1] !== undefined) int(d, 1, 0, 0x7fffffff);
+    },
+  },
+  'hand-window': intOpt(1, 86400, (c, v) => { c.cfg.handWindow = v; }),
+  'tls-timeout': intOpt(1, 3600, (c, v) => { c.cfg.tlsTimeout = v; }),
+  'tran-window': intOpt(1, 0x7fffffff, (c, v) => { c.cfg.tranWindow = v; }),
+  verb: intOpt(0, 11, (c, v) => { c.cfg.verb = v; }),
+  'explicit-exit-notify': {
+    min: 0, max: 1, run(d, c) { c.cfg.explicitExitNotify = d.args.length ? int(d, 0, 0, 100) : 1; },
+  },
+  'tun-mtu': intOpt(576, 65535, (c, v) => { c.cfg.tunMtu = v; }),
+  mssfix: {
+    min: 0, max: 2, run(d, c) {
+      if (d.args.length === 0) { c.cfg.mssfix = 1492; return; }
+      const v = int(d, 0, 0, 65535);
+      if (v !== 0 && v < 100) fail(d, `mssfix: ${v} is too small (0 = off, else at least 100)`);
+      if (d.args[1] !== undefined) {
+        oneOf(d, 1, ['mtu', 'fixed']);
+        warnOnce(c, d, `mssfix '${d.args[1]}' flag ignored: nanovpn treats the value as the outer packet size`);
+      }
+      c.cfg.mssfix = v;
+    },
+  },
+  'crl-verify': {
+    min: 1, max: 2, inline: true, run(d, c) {
+      if (!d.inline && d.args[1] !== undefined) {
+        fail(d, d.args[1] === 'dir' ? "crl-verify: the 'dir' form is not supported; give one PEM CRL file" : `crl-verify: unknown flag '${d.args[1]}'`);
+      }
+      const text = fileText(d, c);
+      if (!pemLabels(text).includes('X509 CRL')) fail(d, "crl-verify: expected a PEM CRL ('-----BEGIN X509 CRL-----')");
+      if (d.inline) { c.cfg.crlPem = text; delete c.cfg.crlVerify; } else { c.cfg.crlVerify = filePath(d, c); delete c.cfg.crlPem; }
+    },
+  },
+  'verify-client-cert': {
+    min: 0, max: 1, run(d, c) { c.cfg.verifyClientCert = d.args.length ? oneOf(d, 0, ['none', 'optional', 'require'] as const) : 'require'; },
+  },
+  'remote-cert-tls': {
+    min: 1, max: 1, run(d, c) {
+      if (d.args[0] === 'server') fail(d, "remote-cert-tls server is a client option; a server uses 'remote-cert-tls client'");
+      c.cfg.remoteCertTls = oneOf(d, 0, ['client'] as const);
+    },
+  },
+  'tls-version-min': {
+    min: 1, max: 2, run(d, c) {
+      const v = d.args[0]!;
+      if (d.args[1] !== undefined && d.args[1] !== 'or-highest') fail(d, `tls-version-min: unknown flag '${d.args[1]}'`);
+      if (v === '1.3') c.cfg.tlsVersionMin = 'TLSv1.3';
+      else if (v === '1.0' || v === '1.1' || v === '1.2' || d.args[1] === 'or-highest') delete c.cfg.tlsVersionMin;
+      else fail(d, `tls-version-min: unknown version '${v}' (1.2 or 1.3)`);
+    },
+  },
+  'auth-user-pass-verify': {
+    min: 1, max: 2, run(d, c) {
+      const method = d.args[1];
+      if (method === 'via-env' || method === 'via-file' || method === undefined) fail(d, `auth-user-pass-verify: ${SCRIPT_HINT}`);
+      if (method !== 'builtin') fail(d, `auth-user-pass-verify: second argument must be 'builtin', got '${method}'`);
+      const p = filePath(d, c);
+      if (!existsSync(p)) fail(d, `auth-user-pass-verify: users file '${p}' does not exist (create it with 'nanovpn users add ${d.args[0]} NAME')`);
+      c.cfg.authUserPassVerify = p;
+    },
+  },
+  'client-config-dir': {
+    min: 1, max: 1, run(d, c) {
+      const p = filePath(d, c);
+      let isDir = false;
+      try { isDir = statSync(p).isDirectory(); } catch { /* reported below */ }
+      if (!isDir) log('warn', 'config: client-config-dir is not a directory (yet); no per-client configs until it exists', { file: d.file, line: d.line, path: p });
+      c.cfg.clientConfigDir = p;
+    },
+  },
+  'ifconfig-pool-persist': {
+    min: 1, max: 2, run(d, c) { c.cfg.ifconfigPoolPersist = { path: filePath(d, c), seconds: d.args[1] === undefined ? 600 : int(d, 1, 0, 0x7fffffff) }; },
+  },
+  status: {
+    min: 1, max: 2, run(d, c) { c.cfg.status = { path: filePath(d, c), seconds: d.args[1] === undefined ? 60 : int(d, 1, 1, 0x7fffffff) }; },
+  },
+  'status-version': {
+    min: 0, max: 1, run(d) { if (d.args[0] !== '2') fail(d, `status-version ${d.args[0] ?? '1'} is not supported: nanovpn writes status version 2 only`); },
+  },
+  management: {
+    min: 2, max: 3, run(d, c) {
+      if (d.args[1] === 'unix') fail(d, 'management: unix sockets are not supported; use HOST PORT');
+      if (d.args[2] !== undefined) fail(d, 'management: password files are not supported; bind it to 127.0.0.1');
+      c.cfg.management = hostPort(d);
+    },
+  },
+  metrics: { min: 2, max: 2, run(d, c) { c.cfg.metrics = hostPort(d); } },
+  uplink: { min: 1, max: 1, run(d, c) { c.cfg.uplink = oneOf(d, 0, ['nat', 'tun'] as const); } },
+  'nat-source': { min: 1, max: 1, run(d, c) { ipv4(d, 0); c.cfg.natSource = d.args[0]!; } },
+  'state-dir': { min: 1, max: 1, run(d, c) { c.cfg.stateDir = filePath(d, c); } },
+};
+
+/** Known directives accepted and ignored (one warning each); the text says why. */
+const ignored: Record<string, string> = {
+  'persist-key': 'keys are loaded once', 'persist-tun': 'the tunnel is never reopened',
+  user: 'ignored in a unikernel (there is no privilege drop)', group: 'ignored in a unikernel (there is no privilege drop)',
+  chroot: 'ignored in a unikernel', daemon: 'nanovpn runs in the foreground', writepid: 'ignored in a unikernel',
+  nice: 'ignored in a unikernel', log: 'nanovpn logs to the console', 'log-append': 'nanovpn logs to the console',
+  syslog: 'nanovpn logs to the console', mute: '', 'mute-replay-warnings': '', 'suppress-timestamps': '',
+  'machine-readable-output': '', 'replay-window': 'nanovpn uses its own replay window', sndbuf: 'platform defaults are used',
+  rcvbuf: 'platform defaults are used', 'fast-io': '', txqueuelen: '', 'tcp-nodelay': 'nanovpn sets TCP_NODELAY itself',
+  'tcp-queue-limit': '', 'bcast-buffers': '', 'hash-size': '', 'script-security': 'nanovpn runs no scripts',
+  compress: "nanovpn pushes 'compress stub-v2' and never compresses",
+  'comp-lzo': "nanovpn pushes 'compress stub-v2' and never compresses",
+  'allow-compression': 'nanovpn never compresses', float: '', 'ping-timer-rem': '', multihome: '', bind: '',
+  setenv: 'no scripts to pass it to', 'setenv-opt': '', 'ignore-unknown-option': '', 'tmp-dir': '',
+  'tls-cipher': "Node's TLS defaults are used", 'tls-ciphersuites': "Node's TLS defaults are used",
+  'tls-groups': "Node's TLS defaults are used", 'ecdh-curve': "Node's TLS defaults are used",
+  'tls-cert-profile': '', 'link-mtu': 'deprecated; use tun-mtu', 'connect-freq': '', 'max-routes-per-client': '',
+  'stale-routes-check': '', 'auth-gen-token': 'clients keep using their password', 'opt-verify': 'deprecated',
+  'tun-mtu-extra': '',
+};
+
+/** Directives OpenVPN knows that nanovpn rejects, with the reason. */
+const unsupported: Record<string, string> = {
+  'tls-crypt-v2': 'use tls-crypt', 'tls-crypt-v2-verify': 'scripts cannot run in a unikernel',
+  'ccd-exclusive': 'per-client configs are optional', 'client-connect': 'scripts cannot run in a unikernel',
+  'client-disconnect': 'scripts cannot run in a unikernel', 'learn-address': 'scripts cannot run in a unikernel',
+  up: 'scripts cannot run in a unikernel', down: 'scripts cannot run in a unikernel',
+  'route-up': 'scripts cannot run in a unikernel', 'tls-verify': 'scripts cannot run in a unikernel',
+  ipchange: 'scripts cannot run in a unikernel', plugin: 'plugins cannot be loaded in a unikernel',
+  'server-bridge': 'only routed tun mode is supported', ifconfig: "use 'server NETWORK NETMASK'",
+  'ifconfig-pool': "the pool is derived from 'server'", 'ifconfig-ipv6': 'IPv6 inside the tunnel is not supported',
+  'ifconfig-ipv6-pool': 'IPv6 inside the tunnel is not supported', 'server-ipv6': 'IPv6 inside the tunnel is not supported',
+  'route-ipv6': 'IPv6 inside the tunnel is not supported', route: 'routes to client subnets (iroute) are not supported',
+  fragment: 'use mssfix', 'port-share': '', config: 'put everything in one file', cd: 'paths are relative to the config file',
+  ping: "use 'keepalive INTERVAL TIMEOUT'", 'ping-restart': "use 'keepalive INTERVAL TIMEOUT'",
+  'ping-exit': "use 'keepalive INTERVAL TIMEOUT'", inactive: '', 'reneg-bytes': 'use reneg-sec', 'reneg-pkts': 'use reneg-sec',
+  'verify-x509-name': '', 'management-client-auth': '', 'auth-user-pass-optional': '',
+  secret: 'static-key mode is gone in OpenVPN 2.6; use TLS', pkcs12: 'convert it to ca/cert/key PEM files',
+  'extra-certs': 'append the chain to the cert file', askpass: 'encrypted keys are not supported',
+  'x509-username-field': '', 'tls-export-cert': '', 'push-reset': 'only valid in a client-config-dir file',
+  iroute: 'only valid in a client-config-dir file (and not supported there)',
+  client: 'this is a client option; nanovpn is a server', remote: 'this is a client option; nanovpn is a server',
+  'tls-client': 'this is a client option; nanovpn is a server', pull: 'this is a client option; nanovpn is a server',
+  'auth-user-pass': 'this is a client option; use auth-user-pass-verify USERSFILE builtin',
+};
