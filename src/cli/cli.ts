@@ -3,6 +3,8 @@ export type Command = (args: string[]) => Promise<number | undefined>;
 
 const commands: Record<string, { run: () => Promise<Command>; help: string }> = {
   serve: { run: async () => (await import('./serve.js')).serve, help: 'serve [--config FILE]  run the VPN server' },
+  pki: { run: async () => (await import('./pki.js')).pki, help: 'pki init|issue|revoke|tls-crypt|crl --dir DIR ...  manage the built-in CA' },
+  profile: { run: async () => (await import('./profile.js')).profile, help: 'profile --dir DIR --name NAME --remote HOST [--port N] [--proto udp|tcp]  print a client .ovpn' },
 };
 
 export async function runCli(argv: string[]): Promise<number | undefined> {
