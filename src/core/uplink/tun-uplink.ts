@@ -1,0 +1,55 @@
+// Uplink through a kernel tun device: client packets go to the tun as they are, packets the kernel routes into
+// the tun go back to the router. The kernel (Linux, or a Nanos kernel built with IP_FORWARD) does the
+// forwarding; on Nanos this needs the tun klib in the image.
+import { log } from '../../log.js';
+import { openTun, type TunDevice, type TunOptions } from '../../io/tun.js';
+import type { DeliverToClients, Uplink } from './uplink.js';
+
+export interface TunUplinkOptions {
+  name?: string;
+  address: string;
+  netmask: string;
+  mtu: number;
+}
+
+/** Only IPv4 packets with at least a full header reach the router (a Linux tun also carries IPv6 chatter). */
+export function isDeliverableIpv4(packet: Buffer): boolean {
+  return packet.length >= 20 && packet[0] >> 4 === 4;
+}
+
+export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverToClients): Promise<Uplink> {
+  const tunOpts: TunOptions = { address: opts.address, netmask: opts.netmask, mtu: opts.mtu };
+  if (opts.name !== undefined) tunOpts.name = opts.name;
+  const dev: TunDevice = openTun(tunOpts);
+  log('info', 'tun uplink up', { dev: dev.name, address: opts.address, netmask: opts.netmask, mtu: opts.mtu });
+
+  let dropped = 0;
+  const noteDrop = (reason: string): void => {
+    dropped++;
+    // Log the 1st, 2nd, 4th, 8th ... drop so a flood cannot flood the console.
+    if ((dropped & (dropped - 1)) === 0) log('warn', 'tun write dropped packets', { dev: dev.name, reason, dropped });
+  };
+  dev.onPackets(
+    (packets) => {
+      for (const p of packets) if (isDeliverableIpv4(p)) deliver(p);
+    },
+    (err) => log('error', 'tun read failed', { dev: dev.name, error: err.message }),
+  );
+
+  return {
+    send(_clientIp, packet) {
+      try {
+        if (!dev.write(packet)) noteDrop('queue full');
+      } catch (err) {
+        noteDrop(err instanceof Error ? err.message : String(err));
+      }
+    },
+    clientGone() {
+      // The kernel keeps no per-client state for us.
+    },
+    async close() {
+      dev.close();
+      log('info', 'tun uplink closed', { dev: dev.name });
+    },
+  };
+}

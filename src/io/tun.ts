@@ -1,0 +1,94 @@
+// The tun device, through our own N-API addon (src/native/tun). The addon opens /dev/net/tun non-blocking and
+// watches the fd with a libuv poll handle, so reads never block the event loop (a blocking read would also hang
+// a Nanos VM at exit). Packets arrive in batches; writes are synchronous and non-blocking.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+interface TunAddon {
+  open(name: string): { fd: number; name: string };
+  configure(name: string, address: string, netmask: string, mtu: number): void;
+  startReader(fd: number, onPackets: (packets: Buffer[]) => void, onError: (err: Error) => void): { stop(): void };
+  write(fd: number, packet: Buffer): number;
+  close(fd: number): void;
+}
+
+export interface TunOptions {
+  /** Requested interface name. Nanos keeps only two characters and appends a number ("tun0" becomes "tu2"). */
+  name?: string;
+  address: string;
+  netmask: string;
+  mtu: number;
+}
+
+export interface TunDevice {
+  /** The real interface name the kernel chose. */
+  readonly name: string;
+  readonly fd: number;
+  /** Writes one IPv4 packet. Returns false when the device queue is full and the packet was dropped. */
+  write(packet: Buffer): boolean;
+  /** Starts delivering packets read from the device. Call once. */
+  onPackets(fn: (packets: Buffer[]) => void, onError: (err: Error) => void): void;
+  /** Stops reading and closes the fd. Safe to call more than once. */
+  close(): void;
+}
+
+/** Where the addon may live, in order: next to the running bundle, then the build outputs of a checkout. */
+export function addonCandidates(): string[] {
+  const list: string[] = [];
+  if (process.env.NANOVPN_TUN_ADDON) list.push(process.env.NANOVPN_TUN_ADDON);
+  if (process.argv[1]) list.push(join(dirname(process.argv[1]), 'tun.node'));
+  list.push(join(process.cwd(), 'dist', 'tun.node'));
+  list.push(join(process.cwd(), 'src', 'native', 'tun', 'build', 'Release', 'tun.node'));
+  return list;
+}
+
+let cached: TunAddon | undefined;
+
+export function loadTunAddon(): TunAddon {
+  if (cached) return cached;
+  const candidates = addonCandidates();
+  const file = candidates.find((p) => existsSync(p));
+  if (!file) {
+    throw new Error(
+      `tun addon not found (looked in: ${candidates.join(', ')}); build it with './build.sh addon' ` +
+        `or use the default NAT uplink`,
+    );
+  }
+  // process.dlopen works the same from the CommonJS bundle and from ESM tests.
+  const mod = { exports: {} as TunAddon };
+  process.dlopen(mod, file);
+  cached = mod.exports;
+  return cached;
+}
+
+export function openTun(opts: TunOptions): TunDevice {
+  const addon = loadTunAddon();
+  const { fd, name } = addon.open(opts.name ?? 'tun0');
+  try {
+    addon.configure(name, opts.address, opts.netmask, opts.mtu);
+  } catch (err) {
+    addon.close(fd);
+    throw err;
+  }
+  let reader: { stop(): void } | undefined;
+  let closed = false;
+  return {
+    name,
+    fd,
+    write(packet) {
+      if (closed) return false;
+      return addon.write(fd, packet) > 0;
+    },
+    onPackets(fn, onError) {
+      if (reader) throw new Error('tun: reader already started');
+      if (closed) throw new Error('tun: device closed');
+      reader = addon.startReader(fd, fn, onError);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      reader?.stop();
+      addon.close(fd);
+    },
+  };
+}
