@@ -1,0 +1,633 @@
+// The NAT's side of one client TCP connection, sans IO. The client's SYN creates it (passive open); the io layer
+// connects an outbound socket and calls accept() or refuse(). Segments from the client go in through process(),
+// segments to the client come out of dispatch(), and pollAt() says when dispatch() must run again on its own.
+// Application side (the outbound socket): send()/shutdown()/abort()/consumed() in, poll() events out.
+//
+//   client SYN ─▶ synPending ─accept()─▶ synReceived ─ACK─▶ established ─┬─ client FIN ─▶ closeWait ─FIN─▶ lastAck
+//                   │ refuse()/timeout → RST                              └─ shutdown() ─▶ finWait1 ─▶ finWait2/closing
+//                                                                                              └──────▶ timeWait ─▶ closed
+//
+// Sequence numbers are compared only through seq.ts. One timer slot holds the connect timeout, the retransmit
+// (RFC 6298) or zero-window-probe timer, or TIME-WAIT; the delayed ACK has its own deadline.
+import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
+import { ByteQueue } from './byte-queue.js';
+import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js';
+
+export type TcpState =
+  | 'synPending' | 'synReceived' | 'established' | 'finWait1' | 'finWait2' | 'closing' | 'timeWait'
+  | 'closeWait' | 'lastAck' | 'closed';
+
+type Timer =
+  | { kind: 'idle' }
+  | { kind: 'connect'; at: number }
+  | { kind: 'retransmit'; at: number; delay: number }
+  | { kind: 'zeroWindowProbe'; at: number; delay: number }
+  | { kind: 'timeWait'; at: number };
+
+/** Why the connection ended: the client reset it, we gave up (timeout), the app aborted, or an orderly close. */
+export type CloseReason = 'reset' | 'timeout' | 'aborted' | 'done';
+
+export type TcpEvent =
+  | { t: 'data'; bytes: Buffer }  // in-order bytes from the client: write them to the outbound socket
+  | { t: 'fin' }                  // the client finished sending: end() the outbound socket
+  | { t: 'closed'; reason: CloseReason };
+
+export interface TcpConfig {
+  /** Largest segment we send or accept (the MSS clamp); the client's MSS option can lower it. */
+  mss: number;
+  /** Receive buffer: the most client bytes held un-consumed by the outbound socket. */
+  rcvBuf: number;
+  connectTimeout: number;
+  timeWait: number;
+  initialRto: number;
+  minRto: number;
+  maxRto: number;
+  /** Retransmissions of one segment before the connection is reset. */
+  maxRetries: number;
+  /** Longest delay of an ACK for in-order data (RFC 1122 4.2.3.2 allows up to 500 ms). */
+  ackDelay: number;
+  /** Our initial sequence number (random, from the io layer). */
+  iss: Seq;
+  onDrop?: (reason: string) => void;
+}
+
+export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
+  mss: 1460, rcvBuf: 256 * 1024, connectTimeout: 20_000, timeWait: 5_000,
+  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40,
+};
+
+/** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
+const DEFAULT_MSS = 536;
+/** Out-of-order segments kept for reassembly; more are dropped (the client resends them). */
+const MAX_OOO_SEGMENTS = 64;
+const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
+const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
+
+export type Emit = (repr: TcpRepr, data: readonly Buffer[]) => void;
+
+export class TcpEndpoint {
+  state: TcpState = 'synPending';
+  private timer: Timer;
+  private ackDeadline: number | undefined;
+  private ackNow = false;
+  private pendingRst: TcpRepr | undefined;
+  private events: TcpEvent[] = [];
+
+  // Send side (towards the client).
+  private readonly iss: Seq;
+  private sndUna: Seq;
+  private sndNxt: Seq;
+  /** Highest sequence number sent so far: segments below it are retransmissions (Karn). */
+  private sndMax: Seq;
+  private sndWnd: number;
+  private sndWl1: Seq;
+  private sndWl2: Seq;
+  private readonly sndShift: number;
+  readonly sndMss: number;
+  private readonly tx = new ByteQueue();
+  private finQueued = false;
+  private cwnd: number;
+  private ssthresh = 0x7fffffff;
+  private dupAcks = 0;
+  private fastRetransmit = false;
+  private retries = 0;
+
+  // RTT estimation (RFC 6298).
+  private srtt: number | undefined;
+  private rttvar = 0;
+  private rto: number;
+  private rttSample: { seq: Seq; at: number } | undefined;
+
+  // Receive side (from the client).
+  private readonly irs: Seq;
+  private rcvNxt: Seq;
+  private readonly rcvShift: number;
+  private readonly wsOk: boolean;
+  /** Right edge of the window we last advertised; never moved left (RFC 9293 §3.8.6). */
+  private rcvAdvEdge: Seq;
+  /** Bytes handed to the app (events) and not yet consumed() by the outbound socket. */
+  private rxPending = 0;
+  private ooo: { seq: Seq; data: Buffer }[] = [];
+  private oooBytes = 0;
+  private unackedBytes = 0;
+
+  constructor(
+    readonly localPort: number,   // the server's port, as the client addressed it
+    readonly remotePort: number,  // the client's port
+    syn: TcpRepr,
+    private readonly cfg: TcpConfig,
+    now: number,
+  ) {
+    this.iss = cfg.iss >>> 0;
+    this.sndUna = this.sndNxt = this.sndMax = this.iss;
+    this.irs = syn.seq;
+    this.rcvNxt = seqAdd(syn.seq, 1);
+    this.rcvAdvEdge = this.rcvNxt;
+    this.sndMss = Math.max(64, Math.min(syn.mss ?? DEFAULT_MSS, cfg.mss));
+    // RFC 7323 §2.2: scaling is used only when both SYNs carry the option; the SYN's own window is unscaled.
+    this.wsOk = syn.wscale !== undefined;
+    this.sndShift = this.wsOk ? syn.wscale! : 0;
+    let shift = 0;
+    while (this.wsOk && shift < 14 && (0xffff << shift) < cfg.rcvBuf) shift++;
+    this.rcvShift = shift;
+    this.sndWnd = syn.window;
+    this.sndWl1 = syn.seq;
+    this.sndWl2 = this.iss;
+    this.cwnd = INITIAL_CWND_SEGMENTS * this.sndMss;
+    this.rto = cfg.initialRto;
+    this.timer = { kind: 'connect', at: now + cfg.connectTimeout };
+  }
+
+  // ---- getters ----
+
+  /** Bytes from the outbound socket not yet acknowledged by the client (sent or not). */
+  txQueued(): number { return this.tx.length; }
+  isClosed(): boolean { return this.state === 'closed'; }
+  /** Current receive window in bytes. */
+  rcvWindow(): number { return Math.max(0, this.cfg.rcvBuf - this.rxPending - this.oooBytes); }
+
+  // ---- application commands ----
+
+  /** The outbound socket connected: answer the client's SYN. */
+  accept(): void {
+    if (this.state !== 'synPending') return;
+    this.state = 'synReceived';
+    this.timer = { kind: 'idle' };
+  }
+
+  /** The outbound connection failed: reset the client (RFC 9293 §3.10.7.1 form <SEQ=0><ACK=SEG.SEQ+SEG.LEN>). */
+  refuse(): void {
+    if (this.state !== 'synPending') return;
+    this.pendingRst = this.rst(0, this.rcvNxt);
+    this.close('aborted');
+  }
+
+  /** Bytes read from the outbound socket, to be sent to the client. */
+  send(data: Buffer): void {
+    if (this.finQueued || this.state === 'closed') return;
+    this.tx.push(data);
+  }
+
+  /** The outbound socket ended: send FIN after the queued data. */
+  shutdown(): void {
+    if (this.state === 'closed') return;
+    this.finQueued = true;
+  }
+
+  /** The outbound socket failed or was reset: reset the client. */
+  abort(): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'synPending') { this.refuse(); return; }
+    if (this.state !== 'timeWait') this.pendingRst = this.rst(this.sndNxt, this.rcvNxt);
+    this.close('aborted');
+  }
+
+  /** The outbound socket accepted n of the bytes delivered in 'data' events; the window may reopen. */
+  consumed(n: number): void {
+    this.rxPending = Math.max(0, this.rxPending - n);
+    if (this.state !== 'established' && this.state !== 'finWait1' && this.state !== 'finWait2') return;
+    const advertised = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    // Receiver-side silly window avoidance (RFC 1122 4.2.3.3): update only when the window opens by a useful amount.
+    if (this.rcvWindow() - advertised >= Math.min(this.cfg.rcvBuf / 2, 2 * this.sndMss)) this.ackNow = true;
+  }
+
+  /** Next event for the app, or undefined. */
+  poll(): TcpEvent | undefined { return this.events.shift(); }
+
+  /** Earliest time dispatch() must run even without input; undefined when only input can make progress. */
+  pollAt(): number | undefined {
+    let at: number | undefined;
+    if (this.timer.kind !== 'idle') at = this.timer.at;
+    if (this.ackDeadline !== undefined && (at === undefined || this.ackDeadline < at)) at = this.ackDeadline;
+    return at;
+  }
+
+  // ---- input ----
+
+  process(seg: TcpRepr, now: number): void {
+    switch (this.state) {
+      case 'closed':
+        return;
+      case 'synPending':
+        // Waiting for the outbound connect: a retransmitted SYN needs no answer yet; a RST at the right
+        // sequence number (RFC 5961 §3.2) means the client gave up.
+        if (seg.control === 'rst' && seg.seq === this.rcvNxt) this.close('reset');
+        else if (!(seg.control === 'syn' && seg.seq === this.irs)) this.drop('segment before handshake');
+        return;
+      default:
+        this.processSynchronized(seg, now);
+    }
+  }
+
+  private processSynchronized(seg: TcpRepr, now: number): void {
+    const payloadLen = seg.payload.length;
+    const len = payloadLen + (seg.control === 'syn' || seg.control === 'fin' ? 1 : 0);
+
+    // A SYN in SYN-RECEIVED with the original ISN is the client resending: resend our SYN-ACK.
+    if (seg.control === 'syn') {
+      if (this.state === 'synReceived' && seg.seq === this.irs) {
+        if (this.sndNxt !== this.sndUna) this.sndNxt = this.sndUna;
+        return;
+      }
+      // RFC 5961 §4.2: a SYN in a synchronized state gets a challenge ACK.
+      this.drop('SYN in synchronized state');
+      this.ackNow = true;
+      return;
+    }
+
+    // RFC 9293 §3.10.7.4 first check: is the segment's sequence range acceptable?
+    const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
+    const seqOk = this.acceptable(seg.seq, len, wnd);
+    if (!seqOk) {
+      if (seg.control !== 'rst') {
+        this.ackNow = true;
+        // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait (RFC 9293 §3.10.7.4, TIME-WAIT).
+        if (this.state === 'timeWait' && seg.control === 'fin') this.timer = { kind: 'timeWait', at: now + this.cfg.timeWait };
+      }
+      this.drop('sequence number outside the window');
+      return;
+    }
+
+    // RST: RFC 5961 §3.2, only an exact match resets; one elsewhere in the window gets a challenge ACK.
+    if (seg.control === 'rst') {
+      if (seg.seq === this.rcvNxt) this.close('reset');
+      else { this.ackNow = true; this.drop('RST not at RCV.NXT'); }
+      return;
+    }
+
+    if (seg.ack === undefined) { this.drop('no ACK'); return; }
+
+    if (this.state === 'synReceived') {
+      if (seg.ack !== this.sndNxt || this.sndNxt === this.iss) {
+        // RFC 9293 §3.10.7.4 SYN-RECEIVED: an unacceptable ACK is answered with <SEQ=SEG.ACK><CTL=RST>.
+        this.pendingRst = this.rst(seg.ack, undefined);
+        this.drop('bad ACK in SYN-RECEIVED');
+        return;
+      }
+      this.state = 'established';
+      this.sndWl1 = seqAdd(seg.seq, -1);  // so the window update below applies
+      this.sndWl2 = seg.ack;
+    }
+
+    if (seqGt(seg.ack, this.sndNxt)) {
+      // ACK for something not yet sent (we may have gone back after a timeout: then it is an ACK of what we sent).
+      if (seqLe(seg.ack, this.sndMax)) this.sndNxt = seg.ack;
+      else { this.ackNow = true; this.drop('ACK of unsent data'); return; }
+    }
+    this.processAck(seg, payloadLen, now);
+    if (this.isClosed()) return;
+
+    if (payloadLen > 0) this.processData(seg, now);
+
+    if (seg.control === 'fin' && seqAdd(seg.seq, payloadLen) === this.rcvNxt) this.processFin(now);
+  }
+
+  private acceptable(seq: Seq, len: number, wnd: number): boolean {
+    const inWnd = (s: Seq) => seqGe(s, this.rcvNxt) && seqLt(s, seqAdd(this.rcvNxt, wnd));
+    if (len === 0) return wnd === 0 ? seq === this.rcvNxt : inWnd(seq);
+    // A zero window still lets the ACK of a segment at RCV.NXT through (RFC 9293 §3.10.7.4); its data is trimmed later.
+    if (wnd === 0) return seq === this.rcvNxt;
+    return inWnd(seq) || inWnd(seqAdd(seq, len - 1));
+  }
+
+  private processAck(seg: TcpRepr, payloadLen: number, now: number): void {
+    const ack = seg.ack!;
+    if (seqLt(ack, this.sndUna)) return;  // an old duplicate: nothing to learn from its ACK or window
+    const acked = seqDiff(ack, this.sndUna);
+    const oldWnd = this.sndWnd;
+    if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = seg.window << this.sndShift;
+      this.sndWl1 = seg.seq;
+      this.sndWl2 = ack;
+    }
+    if (acked > 0) {
+      let dataAcked = acked;
+      if (this.sndUna === this.iss) dataAcked--;  // our SYN
+      let finAcked = false;
+      if (dataAcked > this.tx.length) { finAcked = true; dataAcked = this.tx.length; }
+      this.tx.consume(dataAcked);
+      this.sndUna = ack;
+      if (this.rttSample && seqGe(ack, this.rttSample.seq)) {
+        this.rttMeasured(now - this.rttSample.at);
+        this.rttSample = undefined;
+      }
+      this.retries = 0;
+      if (this.dupAcks >= DUP_ACK_THRESHOLD) this.cwnd = this.ssthresh;  // leave fast recovery
+      else if (this.cwnd < this.ssthresh) this.cwnd += Math.min(acked, this.sndMss);
+      else this.cwnd += Math.max(1, Math.floor((this.sndMss * this.sndMss) / this.cwnd));
+      this.dupAcks = 0;
+      this.timer = this.sndNxt !== this.sndUna
+        ? { kind: 'retransmit', at: now + this.rto, delay: this.rto }
+        : { kind: 'idle' };
+      if (finAcked) this.ourFinAcked(now);
+    } else if (payloadLen === 0 && seg.control === 'none' && this.sndWnd === oldWnd && this.sndNxt !== this.sndUna) {
+      // RFC 5681 §2 duplicate ACK; the third starts fast retransmit and a crude fast recovery.
+      this.dupAcks++;
+      if (this.dupAcks === DUP_ACK_THRESHOLD) {
+        const flight = seqDiff(this.sndNxt, this.sndUna);
+        this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.sndMss);
+        this.cwnd = this.ssthresh + DUP_ACK_THRESHOLD * this.sndMss;
+        this.fastRetransmit = true;
+        this.rttSample = undefined;
+      } else if (this.dupAcks > DUP_ACK_THRESHOLD) {
+        this.cwnd += this.sndMss;
+      }
+    }
+    if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
+  }
+
+  private ourFinAcked(now: number): void {
+    switch (this.state) {
+      case 'finWait1': this.state = 'finWait2'; break;
+      case 'closing': this.enterTimeWait(now); break;
+      case 'lastAck': this.close('done'); break;
+      default: break;
+    }
+  }
+
+  private processData(seg: TcpRepr, now: number): void {
+    if (this.state !== 'established' && this.state !== 'finWait1' && this.state !== 'finWait2') {
+      this.drop('data after FIN');
+      this.ackNow = true;
+      return;
+    }
+    let seq = seg.seq;
+    let data = seg.payload;
+    if (seqLt(seq, this.rcvNxt)) {
+      const cut = seqDiff(this.rcvNxt, seq);
+      if (cut >= data.length) { this.ackNow = true; return; }  // entirely old: re-ACK
+      data = data.subarray(cut);
+      seq = this.rcvNxt;
+    }
+    const room = seqDiff(this.rcvAdvEdge, seq);
+    if (room <= 0) { this.ackNow = true; this.drop('data beyond the window'); return; }
+    if (data.length > room) data = data.subarray(0, room);
+
+    if (seq !== this.rcvNxt) {
+      this.storeOutOfOrder(seq, data);
+      this.ackNow = true;  // RFC 5681 §4.2: out-of-order data is ACKed at once (a duplicate ACK)
+      return;
+    }
+    this.deliver(data);
+    const filledGap = this.ooo.length > 0;
+    this.drainOutOfOrder();
+    // RFC 5681 §4.2: ACK at least every second full-sized segment, and at once when a gap is filled.
+    this.unackedBytes += data.length;
+    if (filledGap || this.unackedBytes >= 2 * this.sndMss) this.ackNow = true;
+    else if (this.ackDeadline === undefined) this.ackDeadline = now + this.cfg.ackDelay;
+  }
+
+  private deliver(data: Buffer): void {
+    this.events.push({ t: 'data', bytes: data });
+    this.rxPending += data.length;
+    this.rcvNxt = seqAdd(this.rcvNxt, data.length);
+  }
+
+  private storeOutOfOrder(seq: Seq, data: Buffer): void {
+    let i = 0;
+    while (i < this.ooo.length && seqLt(this.ooo[i].seq, seq)) i++;
+    if (i < this.ooo.length && this.ooo[i].seq === seq && this.ooo[i].data.length >= data.length) return;
+    if (this.ooo.length >= MAX_OOO_SEGMENTS) { this.drop('out-of-order queue full'); return; }
+    if (i < this.ooo.length && this.ooo[i].seq === seq) {
+      this.oooBytes += data.length - this.ooo[i].data.length;
+      this.ooo[i] = { seq, data };
+    } else {
+      this.ooo.splice(i, 0, { seq, data });
+      this.oooBytes += data.length;
+    }
+  }
+
+  private drainOutOfOrder(): void {
+    while (this.ooo.length > 0) {
+      const head = this.ooo[0];
+      const end = seqAdd(head.seq, head.data.length);
+      if (seqGt(head.seq, this.rcvNxt)) break;
+      this.ooo.shift();
+      this.oooBytes -= head.data.length;
+      if (seqGt(end, this.rcvNxt)) this.deliver(head.data.subarray(seqDiff(this.rcvNxt, head.seq)));
+    }
+  }
+
+  private processFin(now: number): void {
+    this.ackNow = true;
+    switch (this.state) {
+      case 'established':
+        this.rcvNxt = seqAdd(this.rcvNxt, 1);
+        this.events.push({ t: 'fin' });
+        this.state = 'closeWait';
+        break;
+      case 'finWait1':
+        // Simultaneous close: both FINs crossed (RFC 9293 Figure 13).
+        this.rcvNxt = seqAdd(this.rcvNxt, 1);
+        this.events.push({ t: 'fin' });
+        this.state = 'closing';
+        break;
+      case 'finWait2':
+        this.rcvNxt = seqAdd(this.rcvNxt, 1);
+        this.events.push({ t: 'fin' });
+        this.enterTimeWait(now);
+        break;
+      default:
+        break;  // a FIN we already have: the ACK above repeats ours
+    }
+  }
+
+  private enterTimeWait(now: number): void {
+    this.state = 'timeWait';
+    this.tx.clear();
+    this.timer = { kind: 'timeWait', at: now + this.cfg.timeWait };
+  }
+
+  private rttMeasured(r: number): void {
+    // RFC 6298 §2.2-2.3, with alpha = 1/8, beta = 1/4, K = 4 and a 1 ms clock granularity.
+    if (this.srtt === undefined) {
+      this.srtt = r;
+      this.rttvar = r / 2;
+    } else {
+      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
+      this.srtt = 0.875 * this.srtt + 0.125 * r;
+    }
+    this.rto = Math.min(this.cfg.maxRto, Math.max(this.cfg.minRto, Math.ceil(this.srtt + Math.max(1, 4 * this.rttvar))));
+  }
+
+  // ---- output ----
+
+  /** Emit every segment due at `now` (timers that expired, data the windows allow, pending ACKs). */
+  dispatch(now: number, emit: Emit): void {
+    if (this.pendingRst) {
+      const r = this.pendingRst;
+      this.pendingRst = undefined;
+      emit(r, []);
+    }
+    if (this.state === 'closed') return;
+    if (this.ackDeadline !== undefined && now >= this.ackDeadline) this.ackNow = true;
+
+    const t = this.timer;
+    if (t.kind !== 'idle' && now >= t.at) {
+      switch (t.kind) {
+        case 'connect':
+          if (this.state === 'synPending') {
+            emit(this.rst(0, this.rcvNxt), []);
+            this.close('timeout');
+            return;
+          }
+          this.timer = { kind: 'idle' };
+          break;
+        case 'timeWait':
+          this.close('done');
+          return;
+        case 'retransmit':
+          if (this.sndNxt === this.sndUna) { this.timer = { kind: 'idle' }; break; }
+          if (++this.retries > this.cfg.maxRetries) {
+            emit(this.rst(this.sndNxt, this.rcvNxt), []);
+            this.close('timeout');
+            return;
+          }
+          // RFC 6298 §5.4-5.6: go back to SND.UNA, double the timer; RFC 5681 §3.1: collapse the window.
+          this.ssthresh = Math.max(Math.floor(seqDiff(this.sndNxt, this.sndUna) / 2), 2 * this.sndMss);
+          this.cwnd = this.sndMss;
+          this.sndNxt = this.sndUna;
+          this.rttSample = undefined;
+          this.dupAcks = 0;
+          this.timer = { kind: 'retransmit', at: now + Math.min(t.delay * 2, this.cfg.maxRto), delay: Math.min(t.delay * 2, this.cfg.maxRto) };
+          break;
+        case 'zeroWindowProbe': {
+          // An ACK one below SND.UNA makes the client answer with its current window (as Linux probes).
+          emit(this.segment('none', seqAdd(this.sndUna, -1)), []);
+          const delay = Math.min(t.delay * 2, this.cfg.maxRto);
+          this.timer = { kind: 'zeroWindowProbe', at: now + delay, delay };
+          break;
+        }
+      }
+    }
+
+    let sent = false;
+    if (this.state === 'synReceived') {
+      if (this.sndNxt === this.iss) {
+        const synAck = this.segment('syn', this.iss);
+        synAck.mss = this.cfg.mss;
+        if (this.wsOk) synAck.wscale = this.rcvShift;
+        synAck.window = Math.min(this.rcvWindow(), 0xffff);  // RFC 7323 §2.2: a SYN's window is never scaled
+        this.sndNxt = seqAdd(this.iss, 1);
+        if (seqGt(this.sndNxt, this.sndMax)) { this.sndMax = this.sndNxt; this.rttSample = { seq: this.sndNxt, at: now }; }
+        this.armRetransmit(now);
+        this.sent(synAck);
+        emit(synAck, []);
+        sent = true;
+      }
+    } else {
+      sent = this.sendData(now, emit);
+    }
+
+    if (!sent && this.canSendData() && this.sndWnd === 0 && this.tx.length > 0 && this.sndNxt === this.sndUna
+        && this.timer.kind === 'idle') {
+      this.timer = { kind: 'zeroWindowProbe', at: now + this.rto, delay: this.rto };
+    }
+    if (!sent && this.ackNow && this.state !== 'synReceived') {
+      const a = this.segment('none', this.sndNxt);
+      this.sent(a);
+      emit(a, []);
+    }
+  }
+
+  private canSendData(): boolean {
+    return this.state === 'established' || this.state === 'closeWait'
+      || this.state === 'finWait1' || this.state === 'closing' || this.state === 'lastAck';
+  }
+
+  private sendData(now: number, emit: Emit): boolean {
+    if (!this.canSendData()) return false;
+    let sent = false;
+    if (this.fastRetransmit) {
+      this.fastRetransmit = false;
+      const len = Math.min(this.sndMss, this.tx.length);
+      if (len > 0) {
+        const s = this.segment('none', this.sndUna);
+        this.sent(s);
+        emit(s, this.tx.slices(0, len));
+        this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+        sent = true;
+      }
+    }
+    for (;;) {
+      const off = seqDiff(this.sndNxt, this.sndUna);
+      const unsent = this.tx.length - off;  // -1 once our FIN is out
+      if (unsent < 0) break;
+      let len = Math.max(0, Math.min(unsent, Math.min(this.sndWnd, this.cwnd) - off, this.sndMss));
+      // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): no runt segment while data is in flight.
+      if (len > 0 && len < this.sndMss && len < unsent && off > 0) len = 0;
+      // The FIN rides on the segment that carries the last queued byte, or goes alone (even into a zero window).
+      const fin = this.finQueued && len === unsent;
+      if (len === 0 && !fin) break;
+      const s = this.segment(fin ? 'fin' : 'none', this.sndNxt);
+      s.psh = len > 0 && len === unsent;
+      const data = len > 0 ? this.tx.slices(off, len) : [];
+      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      if (seqGt(this.sndNxt, this.sndMax)) {
+        if (!this.rttSample) this.rttSample = { seq: this.sndNxt, at: now };
+        this.sndMax = this.sndNxt;
+      }
+      if (fin) {
+        if (this.state === 'established') this.state = 'finWait1';
+        else if (this.state === 'closeWait') this.state = 'lastAck';
+      }
+      this.armRetransmit(now);
+      this.sent(s);
+      emit(s, data);
+      sent = true;
+      if (fin) break;
+    }
+    return sent;
+  }
+
+  private armRetransmit(now: number): void {
+    if (this.timer.kind !== 'retransmit') this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+  }
+
+  /** Bookkeeping for any segment that carries our ACK and window. */
+  private sent(s: TcpRepr): void {
+    this.ackNow = false;
+    this.ackDeadline = undefined;
+    this.unackedBytes = 0;
+    if (s.control !== 'syn') {
+      const edge = seqAdd(this.rcvNxt, s.window << this.rcvShift);
+      if (seqGt(edge, this.rcvAdvEdge)) this.rcvAdvEdge = edge;
+    } else {
+      this.rcvAdvEdge = seqAdd(this.rcvNxt, s.window);
+    }
+  }
+
+  private advertisableWindow(): number {
+    return Math.max(this.rcvWindow(), seqDiff(this.rcvAdvEdge, this.rcvNxt));
+  }
+
+  private segment(control: TcpControl, seq: Seq): TcpRepr {
+    const win = this.advertisableWindow();
+    const scaled = Math.min(0xffff, Math.ceil(win / (1 << this.rcvShift)));
+    return {
+      srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
+      window: scaled, sackPermitted: false, payload: EMPTY,
+    };
+  }
+
+  private rst(seq: Seq, ack: Seq | undefined): TcpRepr {
+    return {
+      srcPort: this.localPort, dstPort: this.remotePort, seq, ack, control: 'rst', psh: false, window: 0,
+      sackPermitted: false, payload: EMPTY,
+    };
+  }
+
+  private close(reason: CloseReason): void {
+    this.state = 'closed';
+    this.timer = { kind: 'idle' };
+    this.ackDeadline = undefined;
+    this.tx.clear();
+    this.ooo = [];
+    this.oooBytes = 0;
+    this.events.push({ t: 'closed', reason });
+  }
+
+  private drop(reason: string): void {
+    this.cfg.onDrop?.(reason);
+  }
+}
