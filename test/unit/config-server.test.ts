@@ -1,0 +1,274 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { buildServerConfig, loadServerConfig } from '../../src/config/server-config.js';
+import { parseStaticKey } from '../../src/config/static-key.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { setLogSink } from '../../src/log.js';
+import { makeConfigFixture, STOCK_CONFIG, type ConfigFixture } from '../helpers/config-fixtures.js';
+
+let fx: ConfigFixture;
+let logs: string[] = [];
+before(() => { fx = makeConfigFixture(); setLogSink((l) => logs.push(l)); });
+after(() => { fx.cleanup(); setLogSink((l) => process.stdout.write(l + '\n')); });
+
+const ip = (s: string): number => s.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+const src = (): string => join(fx.dir, 'server.conf');
+/** Stock config with some lines appended (later lines win, proto/push accumulate). */
+const build = (extra = '', base = STOCK_CONFIG) => buildServerConfig(base + extra, src(), fx.dir);
+/** Asserts the config fails with `file:LINE: <matching reason>`. */
+function fails(text: string, line: number | undefined, re: RegExp): void {
+  assert.throws(() => buildServerConfig(text, src(), fx.dir), (e: unknown) => {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    assert.equal(e.line, line, e.message);
+    assert.equal(e.file, src());
+    assert.match(e.reason, re);
+    assert.ok(e.message.startsWith(line === undefined ? `${src()}: ` : `${src()}:${line}: `), e.message);
+    return true;
+  });
+}
+const stockLines = STOCK_CONFIG.split('\n').length - 1; // 13
+const failsExtra = (extra: string, re: RegExp, lineOffset = 1): void => fails(STOCK_CONFIG + extra, stockLines + lineOffset, re);
+
+test('the stock config loads unchanged, from a file', () => {
+  const path = fx.write('server.conf', STOCK_CONFIG);
+  const c = loadServerConfig(path);
+  assert.deepEqual(c, {
+    source: path, port: 1194, protos: ['tcp'], dev: 'tun', topology: 'subnet',
+    server: { network: ip('10.8.0.0'), netmask: ip('255.255.255.0') },
+    ca: fx.cert, cert: fx.cert, key: fx.key, auth: 'SHA1',
+    dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], keepalive: { interval: 10, timeout: 60 },
+    push: ['route 198.18.0.0 255.255.255.0'], clientToClient: true, maxClients: 1024, renegSec: 3600,
+    handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 3, explicitExitNotify: 0, duplicateCn: false,
+    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat',
+  });
+  const udp = loadServerConfig(fx.write('udp.conf', STOCK_CONFIG.replace('proto tcp-server        # or: proto udp', 'proto udp')));
+  assert.deepEqual(udp.protos, ['udp']);
+});
+
+test('a relative config path resolves against the cwd, files against the config folder', () => {
+  mkdirSync(join(fx.dir, 'sub'), { recursive: true });
+  writeFileSync(join(fx.dir, 'sub', 'x.conf'), STOCK_CONFIG.replace(/^(ca|cert|key) /gm, '$1 ../'));
+  const c = loadServerConfig(join(fx.dir, 'sub', 'x.conf'));
+  assert.equal(c.ca, fx.cert);
+  assert.throws(() => loadServerConfig(join(fx.dir, 'nope.conf')), /nope\.conf: cannot read config file: no such file/);
+});
+
+test('proto: lines accumulate; variants map; default udp', () => {
+  assert.deepEqual(build('proto udp\nproto tcp\n').protos, ['tcp', 'udp']);
+  assert.deepEqual(build('proto udp4\nproto tcp4-server\nproto tcp4\n').protos, ['tcp', 'udp']);
+  assert.deepEqual(build('', STOCK_CONFIG.replace(/^proto.*\n/m, '')).protos, ['udp']);
+  failsExtra('proto udp6\n', /IPv6-only/);
+  failsExtra('proto tcp-client\n', /is for clients/);
+  failsExtra('proto sctp\n', /unknown protocol 'sctp'/);
+  failsExtra('proto\n', /'proto' takes 1 argument, got 0/);
+  failsExtra('proto udp tcp\n', /'proto' takes 1 argument, got 2/);
+});
+
+test('port, local, dev, topology, mode', () => {
+  assert.equal(build('port 443\n').port, 443);
+  assert.equal(build('lport 53\n').port, 53);
+  assert.equal(build('local 127.0.0.1\n').local, '127.0.0.1');
+  assert.equal(build('dev tun0\ndev-type tun\nmode server\ntls-server\n').dev, 'tun');
+  failsExtra('port 0\n', /'0' is not an integer from 1 to 65535/);
+  failsExtra('port 70000\n', /not an integer from 1 to 65535/);
+  failsExtra('port 1x\n', /'1x' is not an integer/);
+  failsExtra('dev tap\n', /only 'dev tun' is supported/);
+  failsExtra('dev-type tap\n', /only tun/);
+  failsExtra('topology net30\n', /only 'topology subnet' is supported/);
+  failsExtra('topology p2p\n', /only 'topology subnet' is supported/);
+  failsExtra('topology mesh\n', /unknown topology/);
+  failsExtra('mode p2p\n', /only 'mode server'/);
+});
+
+test('server NET MASK is validated', () => {
+  assert.deepEqual(build('server 172.16.0.0 255.240.0.0\n').server, { network: ip('172.16.0.0'), netmask: ip('255.240.0.0') });
+  assert.deepEqual(build('server 10.9.0.8 255.255.255.248\n').server, { network: ip('10.9.0.8'), netmask: ip('255.255.255.248') });
+  failsExtra('server 10.8.0.1 255.255.255.0\n', /not the network address/);
+  failsExtra('server 10.8.0.0 255.0.255.0\n', /not a valid netmask/);
+  failsExtra('server 10.8.0.0 255.255.255.252\n', /too small/);
+  failsExtra('server 10.8.0.0 24\n', /'24' is not an IPv4 address/);
+  failsExtra('server 10.8.0.0 255.255.255.0 nopool\n', /nopool/);
+  failsExtra('server 10.8.0.0\n', /'server' takes 2 to 3 arguments, got 1/);
+});
+
+test('missing server, ca, cert or key is a clear error', () => {
+  for (const [name, re] of [['server', /missing required directive 'server NETWORK NETMASK'/], ['ca', /'ca'/], ['cert', /'cert'/], ['key', /'key'/]] as const) {
+    fails(STOCK_CONFIG.replace(new RegExp(`^${name} .*\\n`, 'm'), ''), undefined, re);
+  }
+});
+
+test('ca/cert/key: files must exist and be PEM of the right kind', () => {
+  fx.write('garbage.pem', 'hello\n');
+  fx.write('enc.key', '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n');
+  failsExtra('ca missing.crt\n', /cannot read ca file '.*missing\.crt': no such file/);
+  failsExtra('ca garbage.pem\n', /ca: expected PEM certificate/);
+  failsExtra('cert server.key\n', /cert: expected PEM certificate/);
+  failsExtra('key server.crt\n', /key: expected exactly one PEM private key/);
+  failsExtra('key enc.key\n', /encrypted private keys are not supported/);
+  failsExtra('key "" \n', /empty file name/);
+});
+
+test('inline ca/cert/key/dh blocks', () => {
+  const text = STOCK_CONFIG.replace(/^(ca|cert|key|dh) .*\n/gm, '') +
+    `<ca>\n${fx.cert}</ca>\n<cert>\n${fx.cert}</cert>\n<key>\n${fx.key}</key>\n<dh>\nwhatever\n</dh>\n`;
+  const c = buildServerConfig(text, src(), fx.dir);
+  assert.equal(c.ca, fx.cert);
+  assert.equal(c.cert, fx.cert);
+  assert.equal(c.key, fx.key);
+  fails(STOCK_CONFIG + '<port>\n1\n</port>\n', stockLines + 1, /inline <port> block is not allowed/);
+  fails(STOCK_CONFIG + '<connection>\nremote x\n</connection>\n', stockLines + 1, /unknown directive 'connection'/);
+  fails(STOCK_CONFIG + '<ca>\nnot pem\n</ca>\n', stockLines + 1, /ca: expected PEM certificate/);
+});
+
+test('tls-auth with direction, key-direction order, inline; tls-crypt; mutual exclusion', () => {
+  const ta = parseStaticKey(fx.ta), tc = parseStaticKey(fx.tc);
+  assert.deepEqual(build('tls-auth ta.key 0\n').tlsAuth, { key: { bytes: ta }, direction: 0 });
+  assert.deepEqual(build('tls-auth ta.key\n').tlsAuth, { key: { bytes: ta } });
+  assert.deepEqual(build('key-direction 1\ntls-auth ta.key\n').tlsAuth, { key: { bytes: ta }, direction: 1 });
+  assert.deepEqual(build('tls-auth ta.key 0\nkey-direction 1\n').tlsAuth, { key: { bytes: ta }, direction: 1 }, 'last one wins');
+  assert.deepEqual(build(`<tls-auth>\n${fx.ta}</tls-auth>\nkey-direction 0\n`).tlsAuth, { key: { bytes: ta }, direction: 0 });
+  assert.deepEqual(build('tls-crypt tc.key\n').tlsCrypt, { bytes: tc });
+  assert.deepEqual(build(`<tls-crypt>\n${fx.tc}</tls-crypt>\n`).tlsCrypt, { bytes: tc });
+  failsExtra('tls-auth ta.key 2\n', /'2' must be one of: 0, 1/);
+  failsExtra('key-direction x\n', /must be one of: 0, 1/);
+  failsExtra('tls-crypt server.crt\n', /tls-crypt: static key line 1: expected '-----BEGIN OpenVPN Static key V1-----'/);
+  failsExtra('<tls-crypt>\nabc\n</tls-crypt>\n', /tls-crypt: static key/);
+  failsExtra('tls-crypt nope.key\n', /cannot read tls-crypt file/);
+  failsExtra('tls-auth ta.key\ntls-crypt tc.key\n', /mutually exclusive/, 2);
+  failsExtra('tls-crypt-v2 x.key\n', /'tls-crypt-v2' is not supported by nanovpn: use tls-crypt/);
+});
+
+test('auth digest and data-ciphers', () => {
+  assert.equal(build('auth sha256\n').auth, 'SHA256');
+  assert.equal(build('auth SHA2-512\n').auth, 'SHA512');
+  assert.equal(build('auth SHA-1\n').auth, 'SHA1');
+  failsExtra('auth MD5\n', /unsupported digest 'MD5'; nanovpn supports SHA1, SHA224/);
+  assert.deepEqual(build('data-ciphers chacha20-poly1305:AES-128-GCM\n').dataCiphers, ['CHACHA20-POLY1305', 'AES-128-GCM']);
+  assert.deepEqual(build('data-ciphers AES-256-GCM:?AES-256-CBC:AES-256-GCM\n').dataCiphers, ['AES-256-GCM']);
+  failsExtra('data-ciphers AES-256-GCM:BF-CBC\n', /unsupported cipher 'BF-CBC'; nanovpn supports AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305/);
+  failsExtra('data-ciphers ?BF-CBC\n', /no usable cipher/);
+  assert.deepEqual(build('ncp-ciphers AES-128-GCM\n').dataCiphers, ['AES-128-GCM']);
+  logs = [];
+  const c = build('cipher AES-256-CBC\ndata-ciphers-fallback AES-256-CBC\n');
+  assert.deepEqual(c.dataCiphers, ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']);
+  assert.equal(logs.filter((l) => / WARN config: 'cipher' ignored/.test(l)).length, 1);
+  assert.equal(logs.filter((l) => / WARN config: 'data-ciphers-fallback' ignored/.test(l)).length, 1);
+});
+
+test('keepalive, push, numbers and flags', () => {
+  const c = build([
+    'keepalive 5 30', 'push "dhcp-option DNS 1.1.1.1"', 'push \'redirect-gateway def1\'', 'max-clients 10',
+    'reneg-sec 0', 'hand-window 30', 'tls-timeout 5', 'tran-window 60', 'verb 4', 'explicit-exit-notify',
+    'duplicate-cn', 'tun-mtu 1400', 'mssfix 1360', '',
+  ].join('\n'));
+  assert.deepEqual(c.keepalive, { interval: 5, timeout: 30 });
+  assert.deepEqual(c.push, ['route 198.18.0.0 255.255.255.0', 'dhcp-option DNS 1.1.1.1', 'redirect-gateway def1']);
+  assert.equal(c.maxClients, 10);
+  assert.equal(c.renegSec, 0);
+  assert.equal(c.handWindow, 30);
+  assert.equal(c.tlsTimeout, 5);
+  assert.equal(c.tranWindow, 60);
+  assert.equal(c.verb, 4);
+  assert.equal(c.explicitExitNotify, 1);
+  assert.equal(c.duplicateCn, true);
+  assert.equal(c.tunMtu, 1400);
+  assert.equal(c.mssfix, 1360);
+  assert.equal(build('explicit-exit-notify 2\n').explicitExitNotify, 2);
+  assert.equal(build('mssfix 0\n').mssfix, 0);
+  assert.equal(build('mssfix\n').mssfix, 1492);
+  assert.equal(build('mssfix 1400 mtu\n').mssfix, 1400);
+  assert.equal(build('reneg-sec 3600 1800\n').renegSec, 3600);
+  failsExtra('keepalive 10 15\n', /at least twice the interval/);
+  failsExtra('keepalive 0 60\n', /not an integer from 1/);
+  failsExtra('keepalive 10\n', /'keepalive' takes 2 arguments, got 1/);
+  failsExtra('push route 10.0.0.0 255.0.0.0\n', /'push' takes 1 argument, got 3/);
+  failsExtra('push ""\n', /push: empty option/);
+  failsExtra('client-to-client yes\n', /'client-to-client' takes 0 arguments, got 1/);
+  failsExtra('max-clients 0\n', /not an integer from 1/);
+  failsExtra('verb 12\n', /from 0 to 11/);
+  failsExtra('tun-mtu 100\n', /from 576 to 65535/);
+  failsExtra('mssfix 50\n', /too small/);
+  failsExtra('mssfix 1400 both\n', /must be one of: mtu, fixed/);
+  failsExtra('hand-window -1\n', /is not an integer/);
+});
+
+test('crl-verify, verify-client-cert, remote-cert-tls, tls-version-min', () => {
+  assert.equal(build('crl-verify crl.pem\n').crlVerify, join(fx.dir, 'crl.pem'));
+  const inl = build(`<crl-verify>\n${fx.crl}</crl-verify>\n`);
+  assert.equal(inl.crlPem, fx.crl);
+  assert.equal('crlVerify' in inl, false);
+  failsExtra('crl-verify crl.pem dir\n', /'dir' form is not supported/);
+  failsExtra('crl-verify server.crt\n', /expected a PEM CRL/);
+  failsExtra('crl-verify none.pem\n', /cannot read crl-verify file/);
+  failsExtra('verify-client-cert none\n', /needs password authentication/);
+  failsExtra('verify-client-cert sometimes\n', /must be one of: none, optional, require/);
+  assert.equal(build('remote-cert-tls client\n').remoteCertTls, 'client');
+  failsExtra('remote-cert-tls server\n', /client option/);
+  assert.equal(build('tls-version-min 1.3\n').tlsVersionMin, 'TLSv1.3');
+  assert.equal('tlsVersionMin' in build('tls-version-min 1.3\ntls-version-min 1.2\n'), false);
+  failsExtra('tls-version-min 2.0\n', /unknown version/);
+});
+
+test('auth-user-pass-verify builtin, scripts rejected with a hint', () => {
+  const users = fx.write('users.txt', '');
+  const c = build('auth-user-pass-verify users.txt builtin\nverify-client-cert optional\nusername-as-common-name\n');
+  assert.equal(c.authUserPassVerify, users);
+  assert.equal(c.verifyClientCert, 'optional');
+  assert.equal(c.usernameAsCommonName, true);
+  assert.equal(build('auth-user-pass-verify users.txt builtin\nverify-client-cert none\n').verifyClientCert, 'none');
+  failsExtra('auth-user-pass-verify /etc/openvpn/check.sh via-env\n', /scripts cannot run in a unikernel; use the builtin form 'auth-user-pass-verify USERSFILE builtin'/);
+  failsExtra('auth-user-pass-verify check.sh via-file\n', /scripts cannot run in a unikernel/);
+  failsExtra('auth-user-pass-verify nousers.txt builtin\n', /users file '.*nousers\.txt' does not exist \(create it with 'nanovpn users add nousers\.txt NAME'\)/);
+  failsExtra('auth-user-pass-verify users.txt magic\n', /must be 'builtin'/);
+});
+
+test('paths: client-config-dir, ifconfig-pool-persist, status, state-dir are resolved, not read', () => {
+  const c = build('client-config-dir ccd\nifconfig-pool-persist ipp.txt\nstatus /var/log/st.log 10\nstatus-version 2\nstate-dir state\n');
+  assert.equal(c.clientConfigDir, join(fx.dir, 'ccd'));
+  assert.deepEqual(c.ifconfigPoolPersist, { path: join(fx.dir, 'ipp.txt'), seconds: 600 });
+  assert.deepEqual(c.status, { path: '/var/log/st.log', seconds: 10 });
+  assert.equal(c.stateDir, join(fx.dir, 'state'));
+  assert.deepEqual(build('ifconfig-pool-persist ipp.txt 0\nstatus st.log\n').ifconfigPoolPersist, { path: join(fx.dir, 'ipp.txt'), seconds: 0 });
+  assert.deepEqual(build('status st.log\n').status, { path: join(fx.dir, 'st.log'), seconds: 60 });
+  failsExtra('status-version 3\n', /status-version 3 is not supported/);
+  failsExtra('status-version\n', /status-version 1 is not supported/);
+});
+
+test('management, metrics, uplink, nat-source', () => {
+  const c = build('management 127.0.0.1 7505\nmetrics 0.0.0.0 9100\nuplink tun\nnat-source 192.0.2.5\n');
+  assert.deepEqual(c.management, { host: '127.0.0.1', port: 7505 });
+  assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9100 });
+  assert.equal(c.uplink, 'tun');
+  assert.equal(c.natSource, '192.0.2.5');
+  failsExtra('management /run/m.sock unix\n', /unix sockets are not supported/);
+  failsExtra('management 127.0.0.1 7505 pw.txt\n', /password files/);
+  failsExtra('metrics 127.0.0.1 0\n', /from 1 to 65535/);
+  failsExtra('uplink bridge\n', /must be one of: nat, tun/);
+  failsExtra('nat-source eth0\n', /not an IPv4 address/);
+});
+
+test('known-but-ignored directives warn once each; unknown and unsupported ones fail', () => {
+  logs = [];
+  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\ndaemon\ncomp-lzo\ncompress lz4-v2\nsndbuf 0\nscript-security 2\n');
+  assert.equal(c.port, 1194);
+  const warns = logs.filter((l) => / WARN config: /.test(l));
+  assert.equal(warns.length, 9, warns.join('\n'));
+  assert.equal(warns.filter((l) => l.includes("'user' ignored: ignored in a unikernel")).length, 1);
+  assert.ok(warns.some((l) => l.includes("'group' ignored: ignored in a unikernel")));
+  assert.ok(warns.some((l) => l.includes("'compress' ignored: nanovpn pushes 'compress stub-v2'")));
+  assert.ok(warns.every((l) => l.includes(`file=${src()}`) && / line=\d+/.test(l)));
+  failsExtra('frobnicate 1\n', /^unknown directive 'frobnicate'$/);
+  failsExtra('client-connect /bin/x\n', /scripts cannot run in a unikernel/);
+  failsExtra('ifconfig-pool 10.8.0.10 10.8.0.20\n', /'ifconfig-pool' is not supported/);
+  failsExtra('<persist-key>\nx\n</persist-key>\n', /inline <persist-key> block is not allowed/);
+  failsExtra('port-share 127.0.0.1 443\n', /^'port-share' is not supported by nanovpn$/);
+  fails('verb 3\n\n  "unterminated\n', 3, /no closing quotation/);
+});
+
+test('dh FILE is accepted and not read', () => {
+  logs = [];
+  assert.equal(build('dh /nonexistent/dh2048.pem\n').port, 1194);
+  assert.ok(logs.some((l) => l.includes('dh parameters ignored')));
+});
