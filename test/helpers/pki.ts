@@ -1,23 +1,19 @@
-// Throwaway PKI for tests: EC CA, server cert (CN "server", EKU serverAuth), client certs (EKU clientAuth),
-// tls-auth and tls-crypt static keys; every PEM is also written to `dir`.
+// Throwaway PKI for tests, made with nanovpn's own src/pki: EC P-256 CA, server cert (CN "server", EKU
+// serverAuth), client certs (EKU clientAuth), tls-auth and tls-crypt static keys. Every PEM is also written to
+// `dir` (ca.crt/ca.key, <cn>.crt/<cn>.key, ta.key, tc.key) for configs that reference files.
 //
 //   makeTestPki(dir, { clients: ['client1', 'client2'] }): Promise<TestPki>
-//   pki.issueClient(cn): Promise<CertKey>     one more client cert, signed by the same CA
-//   pki.crl(revoked): Promise<FileText>       a CRL from the CA revoking those certs
-// TEMPORARY: generated with the openssl CLI until src/pki/x509.ts lands.
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+//   pki.issueClient(cn, opts?): Promise<CertKey>   one more client cert from the same CA (added to pki.clients)
+//   pki.crl(revoked): Promise<FileText>            a CRL from the CA revoking those certs (crl.pem)
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { formatStaticKey } from '../../src/config/static-key.js';
-
-const run = promisify(execFile);
+import { createCa, issueCert, makeCrl, makeStaticKey, type Issued, type KeyAlgo } from '../../src/pki/x509.js';
 
 export interface CertKey {
   cn: string;
   cert: string;       // PEM
   key: string;        // PEM (PKCS#8)
+  serial: string;     // hex
   certPath: string;
   keyPath: string;
 }
@@ -30,65 +26,42 @@ export interface TestPki {
   clients: Record<string, CertKey>;
   tlsAuth: FileText;
   tlsCrypt: FileText;
-  issueClient(cn: string): Promise<CertKey>;
+  issueClient(cn: string, opts?: { notBefore?: Date; notAfter?: Date; algo?: KeyAlgo }): Promise<CertKey>;
   crl(revoked: CertKey[]): Promise<FileText>;
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  await run('openssl', args, { cwd, timeout: 30_000 });
+function save(dir: string, cn: string, fileBase: string, issued: Issued): CertKey {
+  const certPath = join(dir, `${fileBase}.crt`);
+  const keyPath = join(dir, `${fileBase}.key`);
+  writeFileSync(certPath, issued.certPem);
+  writeFileSync(keyPath, issued.keyPem, { mode: 0o600 });
+  return { cn, cert: issued.certPem, key: issued.keyPem, serial: issued.serial, certPath, keyPath };
 }
 
-async function newKey(dir: string, name: string): Promise<string> {
-  const path = join(dir, `${name}.key`);
-  await openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path], dir);
-  return path;
+function saveText(path: string, text: string): FileText {
+  writeFileSync(path, text, { mode: 0o600 });
+  return { text, path };
 }
 
-export async function makeTestPki(dir: string, opts: { clients?: string[] } = {}): Promise<TestPki> {
+export async function makeTestPki(dir: string, opts: { clients?: string[]; algo?: KeyAlgo } = {}): Promise<TestPki> {
   mkdirSync(dir, { recursive: true });
-  const caKey = await newKey(dir, 'ca');
-  const caCrt = join(dir, 'ca.crt');
-  await openssl(['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=nanovpn test CA', '-days', '30', '-sha256',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', caCrt], dir);
-  const ca: CertKey = { cn: 'nanovpn test CA', cert: readFileSync(caCrt, 'utf8'), key: readFileSync(caKey, 'utf8'), certPath: caCrt, keyPath: caKey };
-
-  const issue = async (cn: string, eku: 'serverAuth' | 'clientAuth'): Promise<CertKey> => {
-    const keyPath = await newKey(dir, cn);
-    const csr = join(dir, `${cn}.csr`);
-    const ext = join(dir, `${cn}.ext`);
-    const certPath = join(dir, `${cn}.crt`);
-    writeFileSync(ext, `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyAgreement\nextendedKeyUsage=${eku}\n`);
-    await openssl(['req', '-new', '-key', keyPath, '-subj', `/CN=${cn}`, '-out', csr], dir);
-    await openssl(['x509', '-req', '-in', csr, '-CA', caCrt, '-CAkey', caKey, '-CAcreateserial', '-days', '30', '-sha256',
-      '-extfile', ext, '-out', certPath], dir);
-    return { cn, cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), certPath, keyPath };
-  };
-
-  const staticKey = (name: string): FileText => {
-    const path = join(dir, name);
-    const text = formatStaticKey(randomBytes(256));
-    writeFileSync(path, text, { mode: 0o600 });
-    return { text, path };
-  };
-
-  const server = await issue('server', 'serverAuth');
+  const caIssued = await createCa({ cn: 'nanovpn test CA', algo: opts.algo });
+  const ca = save(dir, 'nanovpn test CA', 'ca', caIssued);
+  const caRef = { certPem: caIssued.certPem, keyPem: caIssued.keyPem };
+  const server = save(dir, 'server', 'server', await issueCert(caRef, { cn: 'server', kind: 'server', algo: opts.algo }));
   const clients: Record<string, CertKey> = {};
-  for (const cn of opts.clients ?? ['client1', 'client2']) clients[cn] = await issue(cn, 'clientAuth');
-
+  const issueClient: TestPki['issueClient'] = async (cn, o = {}) => {
+    if (!/^[A-Za-z0-9._-]+$/.test(cn) || cn === 'server' || cn === 'ca') throw new Error(`unusable test client name '${cn}'`);
+    const c = save(dir, cn, cn, await issueCert(caRef, { cn, kind: 'client', algo: o.algo ?? opts.algo, notBefore: o.notBefore, notAfter: o.notAfter }));
+    clients[cn] = c;
+    return c;
+  };
+  for (const cn of opts.clients ?? ['client1', 'client2']) await issueClient(cn);
   return {
-    dir, ca, server, clients,
-    tlsAuth: staticKey('ta.key'),
-    tlsCrypt: staticKey('tc.key'),
-    issueClient: async (cn) => (clients[cn] = await issue(cn, 'clientAuth')),
-    crl: async (revoked) => {
-      const db = join(dir, 'index.txt');
-      const cnf = join(dir, 'crl.cnf');
-      writeFileSync(db, '');
-      writeFileSync(cnf, `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}\ndefault_md=sha256\ndefault_crl_days=30\n`);
-      for (const c of revoked) await openssl(['ca', '-config', cnf, '-cert', caCrt, '-keyfile', caKey, '-revoke', c.certPath], dir);
-      const path = join(dir, 'crl.pem');
-      await openssl(['ca', '-config', cnf, '-cert', caCrt, '-keyfile', caKey, '-gencrl', '-out', path], dir);
-      return { text: readFileSync(path, 'utf8'), path };
-    },
+    dir, ca, server, clients, issueClient,
+    tlsAuth: saveText(join(dir, 'ta.key'), makeStaticKey()),
+    tlsCrypt: saveText(join(dir, 'tc.key'), makeStaticKey()),
+    crl: async (revoked) => saveText(join(dir, 'crl.pem'),
+      await makeCrl(caRef, revoked.map((c) => ({ serial: c.serial, date: new Date(Date.now() - 60_000) })))),
   };
 }

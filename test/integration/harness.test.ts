@@ -106,3 +106,24 @@ test('destroy() kills every process and deletes every namespace', { timeout: 60_
     if (!destroyed) await topo.destroy();
   }
 });
+
+test('pki: a revoked client is refused, and waitInitialized() fails early with the log', { timeout: 90_000 }, async (t: TestContext) => {
+  const skip = skipReason(true);
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 2 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
+    const crl = await pki.crl([pki.clients.client2!]);
+    const server = await startOpenVpnServer({ topo, pki, proto: 'udp', tlsCrypt: true, extra: [`crl-verify ${crl.path}`] });
+    const good = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', tlsCrypt: true, certs: 'files' });
+    // The server drops the revoked client silently; a short hand-window makes the client give up quickly.
+    const bad = startOpenVpnClient({ topo, node: 'cli2', proto: 'udp', remote: srvAddrFor(2), pki, cn: 'client2', tlsCrypt: true,
+      extra: ['hand-window 5'] });
+    await good.waitInitialized();
+    await assert.rejects(bad.waitInitialized({ timeoutMs: 60_000 }), (err: Error) => {
+      assert.match(err.message, /TLS Error|AUTH_FAILED/);
+      assert.match(err.message, /openvpn-client@cli2/, 'the error carries the log tail');
+      return true;
+    });
+    assert.match(server.proc.output, /certificate revoked: CN=client2/);
+  });
+});
