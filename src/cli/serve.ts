@@ -1,1 +1,39 @@
-export async function serve(_args: string[]): Promise<number | undefined> { console.error("serve: not yet implemented"); return 1; }
+// `nanovpn serve [--config FILE]`: load the config, start the server, shut down cleanly on SIGTERM/SIGINT.
+import { existsSync } from 'node:fs';
+import { loadServerConfig } from '../config/server-config.js';
+import { log, setVerb } from '../log.js';
+import { startServer } from '../server/start.js';
+
+export const EMBEDDED_CONFIG = '/etc/nanovpn/server.conf';
+
+export async function serve(args: string[]): Promise<number | undefined> {
+  let configPath: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
+    else { console.error(`nanovpn serve: unknown argument '${args[i]}' (usage: nanovpn serve [--config FILE])`); return 2; }
+  }
+  if (!configPath && existsSync(EMBEDDED_CONFIG)) configPath = EMBEDDED_CONFIG;
+  if (!configPath) {
+    console.error(`nanovpn serve: no --config given and no ${EMBEDDED_CONFIG}`);
+    return 2;
+  }
+  let cfg;
+  try {
+    cfg = loadServerConfig(configPath);
+  } catch (e) {
+    console.error(`nanovpn: ${(e as Error).message}`);
+    return 1;
+  }
+  setVerb(cfg.verb);
+  const server = await startServer(cfg);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log('info', 'shutting down', { signal: sig });
+      server.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  log('info', 'stopped');
+  return 0;
+}

@@ -32,7 +32,7 @@ export class TlsEngine {
       const cert = this.socket.getPeerCertificate();
       const cnRaw = cert && cert.subject ? cert.subject.CN : undefined;
       const cn = Array.isArray(cnRaw) ? cnRaw[0] : cnRaw;
-      const authError = this.socket.authorizationError;
+      const authError = verifyError(this.socket, cert);
       let ekm: Buffer;
       try {
         // No context argument: OpenVPN exports without one, and 'empty context' differs from 'none'.
@@ -43,7 +43,7 @@ export class TlsEngine {
       }
       this.emit({
         kind: 'secure',
-        info: { cn, authorized: this.socket.authorized, authError: authError ? String(authError) : undefined, ekm },
+        info: { cn, authorized: authError === undefined, authError, ekm },
       });
     });
     this.socket.on('data', (d: Buffer) => { if (!this.dead) this.emit({ kind: 'plaintext', bytes: d }); });
@@ -82,4 +82,17 @@ export class TlsEngine {
     this.socket.destroy();
     this.wire.destroy();
   }
+}
+
+/**
+ * The chain verification result OpenSSL recorded for the client certificate (CA, dates, CRL). A standalone
+ * server TLSSocket does not fill in `authorized`/`authorizationError` (only tls.Server does), so ask the handle
+ * the same way tls.Server does.
+ */
+function verifyError(socket: tls.TLSSocket, cert: tls.PeerCertificate | undefined): string | undefined {
+  if (!cert || Object.keys(cert).length === 0) return 'no client certificate';
+  const handle = (socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } })._handle;
+  if (!handle?.verifyError) return 'cannot verify the client certificate';
+  const err = handle.verifyError();
+  return err ? (err.code ?? err.message) : undefined;
 }

@@ -351,6 +351,7 @@ export class Session {
   }
 
   get keyIds(): number[] { return this.keys.map((k) => k.keyId); }
+  get lastReceived(): number { return this.lastRecv; }
 
   // ---- internals ------------------------------------------------------------------------------------------
 

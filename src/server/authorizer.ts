@@ -1,0 +1,124 @@
+// Decides whether a client that finished TLS and key-method-2 may in, and with which address:
+// certificate policy, CRL, username/password, client-config-dir, duplicate-cn, max-clients, pool (+ persistence).
+import { readFileSync, statSync } from 'node:fs';
+import type { AuthRequest, AuthResult } from '../core/session/session.js';
+import { ipToString } from '../core/wire/ipv4.js';
+import type { IpPool } from '../core/router/ip-pool.js';
+import type { ServerConfig } from '../config/types.js';
+import { log } from '../log.js';
+import type { Conn } from './conn.js';
+
+export interface AuthHost {
+  readonly cfg: ServerConfig;
+  readonly pool: IpPool;
+  readonly conns: Set<Conn>;
+  allocatePeerId(conn: Conn): number;
+  reloadSecureContext(): void;
+}
+
+/** Optional features plug in here (users file, client-config-dir, pool persistence). */
+export interface AuthPlugins {
+  verifyPassword?: (username: string, password: string) => Promise<boolean>;
+  clientConfig?: (cn: string) => { ip?: number; push: string[]; pushReset: boolean; disable: boolean } | undefined;
+  preferredIp?: (cn: string) => number | undefined;
+  remember?: (cn: string, ip: number) => void;
+}
+
+const CRL_CHECK_MS = 5000;
+
+export class Authorizer {
+  plugins: AuthPlugins = {};
+  private crl?: string;
+  private crlMtime = 0;
+  private crlTimer?: NodeJS.Timeout;
+
+  constructor(private readonly host: AuthHost) {
+    const c = host.cfg;
+    if (c.crlPem) this.crl = c.crlPem;
+    if (c.crlVerify) {
+      this.loadCrl(true);
+      this.crlTimer = setInterval(() => this.loadCrl(false), CRL_CHECK_MS);
+      this.crlTimer.unref();
+    }
+  }
+
+  crlPem(): string | undefined { return this.crl; }
+
+  close(): void { if (this.crlTimer) clearInterval(this.crlTimer); }
+
+  /** Re-reads the CRL file when its mtime changed; a broken CRL file keeps the previous one. */
+  private loadCrl(initial: boolean): void {
+    const path = this.host.cfg.crlVerify!;
+    try {
+      const st = statSync(path);
+      if (!initial && st.mtimeMs === this.crlMtime) return;
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes('-----BEGIN X509 CRL-----')) throw new Error('not a PEM CRL');
+      this.crl = text;
+      this.crlMtime = st.mtimeMs;
+      if (!initial) { this.host.reloadSecureContext(); log('info', 'CRL reloaded', { file: path }); }
+    } catch (e) {
+      if (initial) throw new Error(`crl-verify ${path}: ${(e as Error).message}`);
+      log('warn', 'CRL reload failed, keeping the previous one', { file: path, error: (e as Error).message });
+    }
+  }
+
+  async authorize(conn: Conn, req: AuthRequest): Promise<AuthResult> {
+    const c = this.host.cfg;
+    const hasCert = req.cn !== undefined;
+    if (c.verifyClientCert === 'require' && !req.certAuthorized) {
+      return { ok: false, reason: `client certificate not accepted (${req.certError ?? 'no certificate'})` };
+    }
+    if (c.verifyClientCert === 'optional' && hasCert && !req.certAuthorized) {
+      return { ok: false, reason: `client certificate not accepted (${req.certError ?? 'unknown'})` };
+    }
+    let cn = req.cn;
+    if (c.authUserPassVerify) {
+      const verify = this.plugins.verifyPassword;
+      if (!verify) return { ok: false, reason: 'password verification unavailable' };
+      if (!req.username) return { ok: false, reason: 'no username/password sent' };
+      if (!(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
+      if (c.usernameAsCommonName || !cn) cn = req.username;
+    } else if (!hasCert || !req.certAuthorized) {
+      return { ok: false, reason: 'no client certificate and no password authentication configured' };
+    }
+    if (!req.first) {
+      if (cn !== conn.session.cn && !(c.usernameAsCommonName && c.authUserPassVerify)) {
+        return { ok: false, reason: `renegotiation changed the identity (${conn.session.cn} -> ${cn})` };
+      }
+      return { ok: true };
+    }
+    conn.session.cn = cn;
+    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
+    const ccd = cn ? this.plugins.clientConfig?.(cn) : undefined;
+    if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
+    if (!c.duplicateCn && cn) {
+      for (const other of established) if (other !== conn && other.cn === cn) other.kill('RESTART');
+    }
+    if (established.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
+    const pool = this.host.pool;
+    let ip: number | undefined;
+    if (ccd?.ip !== undefined) {
+      if (!pool.isFree(ccd.ip)) return { ok: false, reason: `ifconfig-push address ${ipToString(ccd.ip)} is taken or outside the pool` };
+      ip = pool.allocate(ccd.ip);
+    } else {
+      ip = pool.allocate(cn ? this.plugins.preferredIp?.(cn) : undefined);
+    }
+    if (ip === undefined) return { ok: false, reason: 'address pool exhausted' };
+    conn.ip = ip;
+    if (cn) this.plugins.remember?.(cn, ip);
+    conn.peerId = this.host.allocatePeerId(conn);
+    const push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
+    return {
+      ok: true,
+      assign: {
+        ip: ipToString(ip), netmask: ipToString(c.server.netmask), gateway: ipToString(pool.serverIp),
+        peerId: conn.peerId, push,
+      },
+    };
+  }
+
+  released(conn: Conn): void {
+    this.host.pool.release(conn.ip);
+  }
+}

@@ -1,0 +1,162 @@
+// One client connection: a sans-IO Session plus the I/O it asks for (link writes, TLS engines, one timer).
+import type * as dgram from 'node:dgram';
+import type * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { RouterClient } from '../core/router/router.js';
+import { type AuthRequest, type AuthResult, Session, type SessionParams } from '../core/session/session.js';
+import { ipToString } from '../core/wire/ipv4.js';
+import { TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
+import { log } from '../log.js';
+
+const now = (): number => performance.now();
+
+export interface ConnHost {
+  readonly tlsOptions: TlsOptions;
+  readonly router: { fromClient(c: RouterClient, p: Buffer): void };
+  authorize(conn: Conn, req: AuthRequest): Promise<AuthResult>;
+  established(conn: Conn): void;
+  closed(conn: Conn, established: boolean, reason: string): void;
+  floated(conn: Conn, rinfo: dgram.RemoteInfo): void;
+}
+
+export class Conn implements RouterClient {
+  readonly session: Session;
+  ip = 0;
+  peerId?: number;
+  udpKey?: string;
+  tcpSocket?: net.Socket;
+  connectedAt?: number;
+  readonly startedAt = Date.now();
+  private readonly tls = new Map<number, TlsEngine>();
+  private timer?: NodeJS.Timeout;
+  private timerAt = Infinity;
+  private draining = false;
+  private again = false;
+
+  constructor(
+    private readonly host: ConnHost,
+    readonly proto: 'udp' | 'tcp',
+    public remote: string,
+    private send: (bytes: Buffer) => void,
+    params: SessionParams,
+    clientSid: Buffer,
+    t: number,
+    cookieSid?: Buffer,
+  ) {
+    this.session = new Session(params, clientSid, t, cookieSid);
+  }
+
+  get cn(): string | undefined { return this.session.cn; }
+  setSend(fn: (bytes: Buffer) => void): void { this.send = fn; }
+
+  onControl(wire: Buffer, t: number): void { this.session.handleControl(wire, t); this.drain(); }
+  onPlainControl(plain: Buffer, t: number): void { this.session.handlePlainControl(plain, t); this.drain(); }
+
+  onData(packet: Buffer, t: number, rinfo?: dgram.RemoteInfo): void {
+    const ip = this.session.openData(packet, t);
+    if (rinfo && this.proto === 'udp' && `${rinfo.address}:${rinfo.port}` !== this.udpKey && this.session.established) {
+      // Float only after the packet authenticated.
+      if (this.session.lastReceived === t) this.host.floated(this, rinfo);
+    }
+    if (ip && this.ip) this.host.router.fromClient(this, ip);
+    if (this.session.closed) this.drain();
+  }
+
+  /** RouterClient: encrypt an IP packet towards this client. */
+  deliver(packet: Buffer): void {
+    const wire = this.session.sealData(packet, now());
+    if (wire) this.send(wire);
+  }
+
+  shutdown(t: number): void { this.session.shutdown(t); this.drain(); }
+  linkClosed(reason: string): void { this.session.linkClosed(reason); this.drain(); }
+  forceClose(reason: string): void { this.session.linkClosed(reason); this.drain(); }
+  kill(message: string): void { this.session.shutdown(now(), message, 'killed by management'); this.drain(); }
+
+  drain(): void {
+    if (this.draining) { this.again = true; return; }
+    this.draining = true;
+    try {
+      do {
+        this.again = false;
+        for (let o = this.session.poll(); o; o = this.session.poll()) this.perform(o);
+      } while (this.again);
+    } finally {
+      this.draining = false;
+    }
+    this.arm();
+  }
+
+  private perform(o: NonNullable<ReturnType<Session['poll']>>): void {
+    switch (o.t) {
+      case 'link': this.send(o.bytes); break;
+      case 'tls-open': {
+        const h = o.handle;
+        this.tls.set(h, new TlsEngine(this.host.tlsOptions, (ev) => { this.session.handleTls(h, ev, now()); this.drain(); }));
+        break;
+      }
+      case 'tls-feed': this.tls.get(o.handle)?.feed(o.bytes); break;
+      case 'tls-write': this.tls.get(o.handle)?.write(o.bytes); break;
+      case 'tls-close': this.tls.get(o.handle)?.destroy(); this.tls.delete(o.handle); break;
+      case 'auth': {
+        const h = o.handle;
+        this.host.authorize(this, o.request).then(
+          (r) => { this.session.handleAuth(h, r, now()); this.drain(); },
+          (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, now()); this.drain(); },
+        );
+        break;
+      }
+      case 'established':
+        this.connectedAt = Date.now();
+        this.host.established(this);
+        log('info', 'client connected', {
+          cn: o.cn, remote: this.remote, proto: this.proto, vip: ipToString(this.ip), cipher: o.cipher,
+          'key-derivation': o.ekm ? 'tls-ekm' : 'prf', 'peer-id': this.peerId,
+        });
+        break;
+      case 'rekeyed':
+        log('debug', 'data channel key switched', { cn: this.cn, remote: this.remote, 'key-id': o.keyId });
+        break;
+      case 'closed': {
+        for (const e of this.tls.values()) e.destroy();
+        this.tls.clear();
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        const est = this.session.established;
+        if (est) {
+          const s = this.session.stats;
+          log('info', 'client disconnected', {
+            cn: this.cn, remote: this.remote, vip: ipToString(this.ip), reason: o.reason,
+            'bytes-in': s.bytesIn, 'bytes-out': s.bytesOut,
+          });
+        } else {
+          log('warn', 'client refused', { cn: this.cn, remote: this.remote, reason: o.reason });
+        }
+        this.host.closed(this, est, o.reason);
+        if (this.tcpSocket && !this.tcpSocket.destroyed) this.tcpSocket.end();
+        break;
+      }
+    }
+  }
+
+  private arm(): void {
+    if (this.session.closed) return;
+    const at = this.session.nextDeadline();
+    if (at === undefined) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      return;
+    }
+    if (this.timer && at >= this.timerAt) return;   // an earlier wake-up is already armed; extra ticks are harmless
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.session.tick(now());
+      this.drain();
+    }, Math.max(0, Math.ceil(at - now())));
+  }
+}

@@ -1,0 +1,316 @@
+// Composition root: transports (UDP socket, TCP listener) → sessions → router → uplink.
+// This file owns the sockets and timers; the protocol objects it drives are sans-IO.
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import * as tls from 'node:tls';
+import type { ServerConfig } from '../config/types.js';
+import { Router } from '../core/router/router.js';
+import { IpPool } from '../core/router/ip-pool.js';
+import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
+import type { AuthRequest, AuthResult, SessionParams } from '../core/session/session.js';
+import { CookieJar } from '../core/transport/udp-cookie.js';
+import { TcpDeframer } from '../core/transport/tcp-framing.js';
+import type { Uplink } from '../core/uplink/uplink.js';
+import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
+import { ipToString } from '../core/wire/ipv4.js';
+import { log } from '../log.js';
+import { Conn, type ConnHost } from './conn.js';
+import { Authorizer } from './authorizer.js';
+
+const now = (): number => performance.now();
+const RESET_REPLIES_PER_SEC = 200;
+
+export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
+
+export class VpnServer implements ConnHost {
+  readonly pool: IpPool;
+  readonly router: Router;
+  readonly conns = new Set<Conn>();
+  readonly stats: ServerStats = { handshakesOk: 0, handshakesFailed: {}, renegotiations: 0 };
+  readonly authorizer: Authorizer;
+  private secureContext: tls.SecureContext;
+  private udp?: dgram.Socket;
+  private tcp?: net.Server;
+  private readonly tcpSockets = new Set<net.Socket>();
+  private readonly udpByAddr = new Map<string, Conn>();
+  private readonly byPeerId = new Map<number, Conn>();
+  private nextPeerId = 0;
+  private readonly cookies: CookieJar;
+  private readonly responderWrap: ControlWrap;
+  private readonly epoch = Math.floor(Date.now() / 1000);
+  private resetBudget = { tokens: RESET_REPLIES_PER_SEC, at: 0 };
+  private uplink?: Uplink;
+  private stopping = false;
+
+  constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink } = {}) {
+    this.pool = new IpPool(cfg.server.network, cfg.server.netmask);
+    this.router = new Router({
+      serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,
+      clientToClient: cfg.clientToClient, mss: mssFor(cfg),
+    }, opts.uplink);
+    this.uplink = opts.uplink;
+    this.secureContext = this.makeSecureContext();
+    this.cookies = new CookieJar(cfg.handWindow);
+    this.responderWrap = this.makeWrap({ replayTime: this.epoch });
+    this.authorizer = new Authorizer(this);
+  }
+
+  setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
+
+  makeSecureContext(): tls.SecureContext {
+    const c = this.cfg;
+    return tls.createSecureContext({
+      ca: c.ca, cert: c.cert, key: c.key, minVersion: 'TLSv1.2',
+      ...(this.crlPem() ? { crl: this.crlPem() } : {}),
+    });
+  }
+
+  /** Rebuilds the TLS context (new CRL); sessions started from now on use it. */
+  reloadSecureContext(): void { this.secureContext = this.makeSecureContext(); }
+
+  protected crlPem(): string | undefined { return this.authorizer?.crlPem(); }
+
+  get tlsOptions() {
+    const v = this.cfg.verifyClientCert;
+    return { secureContext: this.secureContext, requestCert: v !== 'none', rejectUnauthorized: v === 'require' };
+  }
+
+  sessionParams(proto: 'udp' | 'tcp', wrap: ControlWrap): SessionParams {
+    const c = this.cfg;
+    return {
+      proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, keepalive: c.keepalive,
+      renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
+      tunMtu: c.tunMtu, push: c.push,
+    };
+  }
+
+  makeWrap(opts: WrapOptions = {}): ControlWrap {
+    const c = this.cfg;
+    // Sessions start their replay epoch after the stateless responder's, so the client never sees an id twice.
+    const o: WrapOptions = { replayTime: Math.max(this.epoch + 1, Math.floor(Date.now() / 1000)), ...opts };
+    if (c.tlsCrypt) return tlsCryptWrap(c.tlsCrypt.bytes, 'server', o);
+    if (c.tlsAuth) return tlsAuthWrap(c.tlsAuth.key.bytes, c.tlsAuth.direction, c.auth, 'server', o);
+    return plainWrap();
+  }
+
+  async start(): Promise<void> {
+    const c = this.cfg;
+    const host = c.local ?? '0.0.0.0';
+    if (c.protos.includes('udp')) {
+      const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+      sock.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
+      sock.on('error', (e) => log('error', 'UDP socket error', { error: e.message }));
+      await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(c.port, host, () => { sock.off('error', rej); res(); }); });
+      this.udp = sock;
+      log('info', 'listening', { proto: 'udp', address: host, port: c.port });
+    }
+    if (c.protos.includes('tcp')) {
+      const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
+      srv.maxConnections = Math.max(c.maxClients * 2, 64);
+      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(c.port, host, () => { srv.off('error', rej); res(); }); });
+      srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
+      this.tcp = srv;
+      log('info', 'listening', { proto: 'tcp', address: host, port: c.port });
+    }
+    log('info', 'Initialization Sequence Completed', { pool: `${ipToString(this.pool.network)}/${ipToString(this.cfg.server.netmask)}` });
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const t = now();
+    for (const c of this.conns) c.shutdown(t);
+    const deadline = Date.now() + 1500;
+    while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const c of [...this.conns]) c.forceClose('server shutdown');
+    this.udp?.close();
+    for (const s of this.tcpSockets) s.destroy();
+    await new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res()));
+    await this.uplink?.close();
+    this.authorizer.close();
+  }
+
+  // ---- ConnHost ---------------------------------------------------------------------------------------------
+
+  authorize(conn: Conn, req: AuthRequest): Promise<AuthResult> { return this.authorizer.authorize(conn, req); }
+
+  allocatePeerId(conn: Conn): number {
+    for (let i = 0; i < 0xffffff; i++) {
+      const id = (this.nextPeerId + i) % 0xffffff;
+      if (!this.byPeerId.has(id)) { this.nextPeerId = id + 1; this.byPeerId.set(id, conn); return id; }
+    }
+    throw new Error('out of peer ids');
+  }
+
+  established(conn: Conn): void {
+    this.stats.handshakesOk++;
+    this.router.add(conn);
+  }
+
+  closed(conn: Conn, established: boolean, reason: string): void {
+    this.conns.delete(conn);
+    if (conn.peerId !== undefined && this.byPeerId.get(conn.peerId) === conn) this.byPeerId.delete(conn.peerId);
+    if (conn.udpKey && this.udpByAddr.get(conn.udpKey) === conn) this.udpByAddr.delete(conn.udpKey);
+    if (conn.ip) { this.router.remove(conn); this.authorizer.released(conn); }
+    if (!established) {
+      const why = reason.replace(/:.*/, '').replace(/\s+/g, '-').toLowerCase();
+      this.stats.handshakesFailed[why] = (this.stats.handshakesFailed[why] ?? 0) + 1;
+    }
+  }
+
+  // ---- UDP --------------------------------------------------------------------------------------------------
+
+  private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (msg.length < 1 || this.stopping) return;
+    const t = now();
+    const op = opcodeOf(msg[0]);
+    if (op === Op.DATA_V2) {
+      if (msg.length < 4) return;
+      const conn = this.byPeerId.get(msg.readUIntBE(1, 3));
+      if (!conn || conn.proto !== 'udp') return;
+      conn.onData(msg, t, rinfo);
+      return;
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const conn = this.udpByAddr.get(key);
+    if (op === Op.DATA_V1) { conn?.onData(msg, t, rinfo); return; }
+    if (conn) {
+      if (op === Op.HARD_RESET_CLIENT_V2 && !this.sameClientSid(conn, msg)) {
+        conn.forceClose('client restarted (new session)');
+      } else {
+        conn.onControl(msg, t);
+        return;
+      }
+    }
+    this.udpHandshake(msg, rinfo, key, t);
+  }
+
+  private sameClientSid(conn: Conn, msg: Buffer): boolean {
+    return msg.length >= 9 && msg.subarray(1, 9).equals(conn.session.clientSid);
+  }
+
+  /** No state for this address yet: stateless cookie reset, or create the session when the cookie comes back. */
+  private udpHandshake(msg: Buffer, rinfo: dgram.RemoteInfo, key: string, t: number): void {
+    const op = opcodeOf(msg[0]);
+    if (keyIdOf(msg[0]) !== 0) return;
+    if (op === Op.HARD_RESET_CLIENT_V3) { this.dropOnce('tls-crypt-v2 is not supported', key); return; }
+    if (op !== Op.HARD_RESET_CLIENT_V2 && op !== Op.ACK_V1 && op !== Op.CONTROL_V1 && op !== Op.CONTROL_WKC_V1) return;
+    const wrap = this.makeWrap();
+    const plain = wrap.unwrap(msg, t);
+    if (!plain) { this.dropOnce('packet failed tls-auth/tls-crypt verification', key); return; }
+    const pkt = parseControl(plain);
+    if (isParseError(pkt)) return;
+    if (op === Op.HARD_RESET_CLIENT_V2) {
+      if (pkt.packetId !== 0 || !this.takeResetToken()) return;
+      const cookie = this.cookies.make(key, pkt.sessionId, Date.now());
+      const reply = emitControl({
+        opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: cookie, acks: [0], peerSessionId: pkt.sessionId,
+        packetId: 0, payload: Buffer.alloc(0),
+      });
+      this.udp?.send(this.responderWrap.wrap(reply, t), rinfo.port, rinfo.address);
+      return;
+    }
+    if (!pkt.peerSessionId || !this.cookies.check(pkt.peerSessionId, key, pkt.sessionId, Date.now())) return;
+    if (this.conns.size >= this.cfg.maxClients * 2) { this.dropOnce('too many sessions in progress', key); return; }
+    const conn = new Conn(this, 'udp', key, (bytes) => this.udp?.send(bytes, rinfo.port, rinfo.address),
+      this.sessionParams('udp', wrap), pkt.sessionId, t, pkt.peerSessionId);
+    conn.udpKey = key;
+    this.udpByAddr.set(key, conn);
+    this.conns.add(conn);
+    conn.onPlainControl(plain, t);
+  }
+
+  /** Called by a Conn whose UDP peer floated to a new address. */
+  floated(conn: Conn, rinfo: dgram.RemoteInfo): void {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    if (conn.udpKey) this.udpByAddr.delete(conn.udpKey);
+    const other = this.udpByAddr.get(key);
+    if (other && other !== conn) other.forceClose('address taken over by another session');
+    conn.udpKey = key;
+    conn.remote = key;
+    conn.setSend((bytes) => this.udp?.send(bytes, rinfo.port, rinfo.address));
+    this.udpByAddr.set(key, conn);
+    log('info', 'client address changed', { cn: conn.session.cn, remote: key });
+  }
+
+  private takeResetToken(): boolean {
+    const t = Date.now();
+    const b = this.resetBudget;
+    b.tokens = Math.min(RESET_REPLIES_PER_SEC, b.tokens + ((t - b.at) / 1000) * RESET_REPLIES_PER_SEC);
+    b.at = t;
+    if (b.tokens < 1) return false;
+    b.tokens--;
+    return true;
+  }
+
+  private readonly recentDrops = new Map<string, number>();
+  /** One log line per peer and reason per 10 s, so a flood cannot flood the log. */
+  private dropOnce(reason: string, remote: string): void {
+    const k = `${reason}|${remote}`;
+    const t = Date.now();
+    if ((this.recentDrops.get(k) ?? 0) > t) return;
+    if (this.recentDrops.size > 10000) this.recentDrops.clear();
+    this.recentDrops.set(k, t + 10_000);
+    log('warn', 'packet dropped', { remote, reason });
+  }
+
+  // ---- TCP --------------------------------------------------------------------------------------------------
+
+  private onTcpConnection(sock: net.Socket): void {
+    if (this.stopping) { sock.destroy(); return; }
+    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    this.tcpSockets.add(sock);
+    const deframer = new TcpDeframer();
+    let conn: Conn | undefined;
+    const wrap = this.makeWrap();
+    sock.setTimeout(this.cfg.handWindow * 1000, () => {
+      if (!conn?.session.established) { log('warn', 'client refused', { remote, reason: 'no handshake in time' }); sock.destroy(); }
+    });
+    const fail = (reason: string) => { log('warn', 'client refused', { remote, reason }); sock.destroy(); };
+    sock.on('data', (chunk: Buffer) => {
+      const packets = deframer.push(chunk);
+      if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error); else fail(packets.error); sock.destroy(); return; }
+      const t = now();
+      for (const p of packets) {
+        if (sock.destroyed) return;
+        if (conn) {
+          const op = opcodeOf(p[0]);
+          if (op === Op.DATA_V2 || op === Op.DATA_V1) conn.onData(p, t);
+          else conn.onControl(p, t);
+          continue;
+        }
+        if (opcodeOf(p[0]) !== Op.HARD_RESET_CLIENT_V2 || keyIdOf(p[0]) !== 0) { fail('first packet is not a client reset'); return; }
+        const plain = wrap.unwrap(p, t);
+        if (!plain) { fail('packet failed tls-auth/tls-crypt verification'); return; }
+        const pkt = parseControl(plain);
+        if (isParseError(pkt) || pkt.packetId !== 0) { fail('malformed client reset'); return; }
+        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), pkt.sessionId, t);
+        conn.tcpSocket = sock;
+        this.conns.add(conn);
+        conn.drain();
+      }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      this.tcpSockets.delete(sock);
+      conn?.linkClosed('connection closed by peer');
+    });
+  }
+}
+
+function writeFramed(sock: net.Socket, bytes: Buffer): void {
+  if (sock.destroyed) return;
+  const hdr = Buffer.allocUnsafe(2);
+  hdr.writeUInt16BE(bytes.length);
+  sock.cork();
+  sock.write(hdr);
+  sock.write(bytes);
+  process.nextTick(() => sock.uncork());
+}
+
+/** TCP MSS that keeps a tunnelled packet within `mssfix` on the outer link (openvpn-protocol.md §10). */
+function mssFor(c: ServerConfig): number {
+  if (!c.mssfix) return 0;
+  return Math.min(c.tunMtu - 40, c.mssfix - 20 - 8 - 24 - 40);
+}
