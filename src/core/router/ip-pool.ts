@@ -6,7 +6,6 @@ export class IpPool {
   private readonly used = new Set<number>();
   private readonly first: number;
   private readonly last: number;
-  private cursor: number;
 
   constructor(readonly network: number, readonly netmask: number) {
     this.network = (network & netmask) >>> 0;
@@ -15,7 +14,6 @@ export class IpPool {
     this.serverIp = this.network + 1;
     this.first = this.network + 2;
     this.last = this.broadcast - 1;
-    this.cursor = this.first;
   }
 
   get size(): number { return this.last - this.first + 1; }
@@ -25,12 +23,11 @@ export class IpPool {
   isClientAddress(ip: number): boolean { return ip >= this.first && ip <= this.last; }
   isFree(ip: number): boolean { return this.isClientAddress(ip) && !this.used.has(ip); }
 
-  /** Takes `preferred` when it is free, otherwise the next free address; undefined when the pool is full. */
+  /** Takes `preferred` when it is free, otherwise the lowest free address; undefined when the pool is full. */
   allocate(preferred?: number): number | undefined {
     if (preferred !== undefined && this.isFree(preferred)) { this.used.add(preferred); return preferred; }
-    for (let i = 0; i < this.size; i++) {
-      const ip = this.cursor;
-      this.cursor = ip >= this.last ? this.first : ip + 1;
+    if (this.used.size >= this.size) return undefined;
+    for (let ip = this.first; ip <= this.last; ip++) {
       if (!this.used.has(ip)) { this.used.add(ip); return ip; }
     }
     return undefined;
