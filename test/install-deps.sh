@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian bookworm machine, then the npm dependencies.
+# Run as root from anywhere; safe to run again (apt is skipped when every package is already installed).
+set -euo pipefail
+
+PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps)
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  installed "$p" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: all Debian packages present (${PACKAGES[*]}); skipping apt"
+else
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing ${missing[*]}; run this script as root to install them" >&2
+    exit 1
+  fi
+  echo "install-deps: missing ${missing[*]}"
+  echo "install-deps: apt-get update"
+  DEBIAN_FRONTEND=noninteractive apt-get update
+  echo "install-deps: apt-get install -y ${PACKAGES[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "${PACKAGES[@]}"
+fi
+
+if [ ! -e /dev/net/tun ]; then
+  echo "install-deps: /dev/net/tun missing; trying modprobe tun"
+  modprobe tun 2>/dev/null || echo "install-deps: modprobe tun failed; tun-based tests will fail" >&2
+fi
+
+echo "install-deps: npm ci in $REPO_ROOT"
+cd "$REPO_ROOT"
+npm ci
+echo "install-deps: done"
