@@ -1,0 +1,87 @@
+// Per-client files in client-config-dir: the file named after the client's common name, else "DEFAULT".
+// Supported: ifconfig-push IP MASK, push "...", push-reset, disable. iroute & co. are warned about and skipped.
+import { readFile } from 'node:fs/promises';
+import { join, resolve, dirname } from 'node:path';
+import { log } from '../log.js';
+import { ConfigError } from './errors.js';
+import { maskPrefix, parseIPv4 } from './ipv4-text.js';
+import { parseConfig } from './parse.js';
+
+export interface ClientConfig {
+  ifconfigPush?: { ip: number; mask: number };
+  push: string[];
+  pushReset: boolean;
+  disable: boolean;
+}
+
+const UNSUPPORTED_WARN: Record<string, string> = {
+  iroute: 'routing client subnets (iroute) is not supported',
+  'iroute-ipv6': 'IPv6 is not supported', 'ifconfig-ipv6-push': 'IPv6 is not supported',
+  'comp-lzo': "nanovpn pushes 'compress stub-v2'", compress: "nanovpn pushes 'compress stub-v2'",
+};
+
+/** Parses a ccd file. Throws ConfigError (file:line) on anything it cannot honour safely. */
+export function parseClientConfig(text: string, file: string): ClientConfig {
+  const cfg: ClientConfig = { push: [], pushReset: false, disable: false };
+  for (const d of parseConfig(text, file)) {
+    const fail = (why: string): never => { throw new ConfigError(file, d.line, why); };
+    if (d.inline) fail(`inline <${d.name}> block is not allowed in a client-config-dir file`);
+    const nargs = (n: number): void => { if (d.args.length !== n) fail(`'${d.name}' takes ${n} argument${n === 1 ? '' : 's'}, got ${d.args.length}`); };
+    switch (d.name) {
+      case 'ifconfig-push': {
+        nargs(2);
+        const ip = parseIPv4(d.args[0]!), mask = parseIPv4(d.args[1]!);
+        if (ip === undefined) fail(`ifconfig-push: '${d.args[0]}' is not an IPv4 address`);
+        if (mask === undefined || maskPrefix(mask) === undefined) fail(`ifconfig-push: '${d.args[1]}' is not a netmask (topology subnet: ifconfig-push IP NETMASK)`);
+        cfg.ifconfigPush = { ip: ip!, mask: mask! };
+        break;
+      }
+      case 'push':
+        nargs(1);
+        if (d.args[0]!.trim() === '') fail('push: empty option');
+        if (/[\x00-\x1f]/.test(d.args[0]!)) fail('push: control characters are not allowed');
+        cfg.push.push(d.args[0]!);
+        break;
+      case 'push-reset': nargs(0); cfg.pushReset = true; break;
+      case 'disable': nargs(0); cfg.disable = true; break;
+      default: {
+        const why = UNSUPPORTED_WARN[d.name];
+        if (why === undefined) fail(`'${d.name}' is not supported in a client-config-dir file`);
+        log('warn', `ccd: '${d.name}' ignored: ${why}`, { file, line: d.line });
+      }
+    }
+  }
+  return cfg;
+}
+
+/** Path of the ccd file for `cn`, or undefined if the name could escape the folder or is not a plain file name. */
+export function ccdPath(dir: string, cn: string): string | undefined {
+  if (cn === '' || cn === '.' || cn === '..' || /[/\\\x00-\x1f\x7f]/.test(cn)) return undefined;
+  const base = resolve(dir);
+  const p = join(base, cn);
+  return dirname(p) === base ? p : undefined;
+}
+
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw new ConfigError(path, undefined, `cannot read client config: ${code ?? (e as Error).message}`);
+  }
+}
+
+/**
+ * The client's ccd settings: its own file, else DEFAULT, else undefined. A CN that is unsafe as a file name gets
+ * only DEFAULT (with a warning). Throws ConfigError for an unreadable or invalid file.
+ */
+export async function readClientConfig(dir: string, cn: string): Promise<ClientConfig | undefined> {
+  const own = ccdPath(dir, cn);
+  if (own === undefined) log('warn', 'ccd: common name is not a safe file name; only DEFAULT applies', { cn: JSON.stringify(cn) });
+  for (const path of own === undefined ? [join(resolve(dir), 'DEFAULT')] : [own, join(resolve(dir), 'DEFAULT')]) {
+    const text = await readIfExists(path);
+    if (text !== undefined) return parseClientConfig(text, path);
+  }
+  return undefined;
+}
