@@ -1,24 +1,317 @@
-// Bundles src/main.ts into the single file dist/nanovpn.js (CommonJS, Node 20).
-// Deterministic: no timestamps, no absolute paths, pinned lockfile.
+// Build steps for nanovpn, called by build.sh (or `npm run build`, which is `bundle`).
+//
+//   node build.mjs [bundle] [--outdir DIR]        src/main.ts -> DIR/nanovpn.js (default dist), prints its sha256
+//   node build.mjs ops-config --tun [--in config.json] [--out dist/config.tun.json]
+//                                                 the tun variant of the ops config (Klibs, tun manifest, addon)
+//   node build.mjs manifest --config FILE --nanos DIR [--out dist/nanovpn.manifest] [--files dist/image-files]
+//                                                 a Nanos mkfs manifest from an ops config (see manifestFromConfig)
+//   node build.mjs fix-uuids --image IMG --mkfs-log LOG
+//                                                 replaces the random filesystem UUIDs mkfs chose with UUIDs
+//                                                 derived from the image contents, so equal inputs give equal bytes
+//   node build.mjs sha256 FILE
+//
+// Deterministic on purpose: no timestamps, no absolute paths in outputs, sorted directory walks, pinned lockfile.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync,
+} from 'node:fs';
+import { dirname, join, posix, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-mkdirSync('dist', { recursive: true });
-await build({
-  entryPoints: ['src/main.ts'],
-  outfile: 'dist/nanovpn.js',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  banner: { js: '#!/usr/bin/env node' },
-  legalComments: 'none',
-  sourcemap: false,
-  logLevel: 'warning',
-});
-// The project is "type": "module"; the bundle is CommonJS.
-writeFileSync('dist/package.json', '{ "type": "commonjs" }\n');
-chmodSync('dist/nanovpn.js', 0o755);
-const sha = createHash('sha256').update(readFileSync('dist/nanovpn.js')).digest('hex');
-console.log(`dist/nanovpn.js sha256 ${sha}`);
+const ROOT = dirname(fileURLToPath(import.meta.url));
+
+function sha256(file) {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+function parseFlags(argv) {
+  const flags = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'`);
+    const key = a.slice(2);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) flags[key] = true;
+    else { flags[key] = next; i++; }
+  }
+  return flags;
+}
+
+// ---------------------------------------------------------------------------------------------------- bundle
+
+export async function bundle(outdir = 'dist') {
+  const out = resolve(outdir);
+  mkdirSync(out, { recursive: true });
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: ['src/main.ts'],
+    outfile: join(out, 'nanovpn.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    banner: { js: '#!/usr/bin/env node' },
+    legalComments: 'none',
+    sourcemap: false,
+    logLevel: 'warning',
+  });
+  // The project is "type": "module"; the bundle is CommonJS.
+  writeFileSync(join(out, 'package.json'), '{ "type": "commonjs" }\n');
+  chmodSync(join(out, 'nanovpn.js'), 0o755);
+  const file = join(out, 'nanovpn.js');
+  console.log(`${relative(process.cwd(), file) || file} sha256 ${sha256(file)}`);
+}
+
+// ------------------------------------------------------------------------------------------------ ops config
+
+export const TUN_DEFAULTS = { address: '10.8.0.1', netmask: '255.255.255.0', mtu: '1500' };
+
+/**
+ * The tun variant of an ops config: the tun klib, the interface settings in the manifest (key "tu": Nanos keeps
+ * only two characters of the name; every value a string) and the addon next to the bundle.
+ */
+export function tunVariant(config, tun = TUN_DEFAULTS, pathPrefix = '') {
+  const c = structuredClone(config);
+  c.Klibs = [...new Set([...(c.Klibs ?? []), 'tun'])];
+  c.ManifestPassthrough = {
+    ...(c.ManifestPassthrough ?? {}),
+    tun: { tu: { ipaddress: tun.address, netmask: tun.netmask, mtu: String(tun.mtu), up: 'true' } },
+  };
+  c.MapDirs = { ...(c.MapDirs ?? {}), 'dist/tun.node': '/app' };
+  // ops resolves Files and MapDirs against the config file's directory: rebase them for the variant's location.
+  const rebase = (p) => (p.startsWith('/') ? p : posix.join(pathPrefix, p));
+  if (c.Files) c.Files = c.Files.map(rebase);
+  c.MapDirs = Object.fromEntries(Object.entries(c.MapDirs).map(([k, v]) => [rebase(k), v]));
+  return c;
+}
+
+function opsConfig(flags) {
+  if (!flags.tun) throw new Error('ops-config: only --tun is supported');
+  const input = flags.in ?? 'config.json';
+  const out = flags.out ?? 'dist/config.tun.json';
+  const tun = {
+    address: process.env.NANOVPN_TUN_ADDRESS ?? TUN_DEFAULTS.address,
+    netmask: process.env.NANOVPN_TUN_NETMASK ?? TUN_DEFAULTS.netmask,
+    mtu: process.env.NANOVPN_TUN_MTU ?? TUN_DEFAULTS.mtu,
+  };
+  const prefix = relative(dirname(resolve(out)), dirname(resolve(input)));
+  const c = tunVariant(JSON.parse(readFileSync(input, 'utf8')), tun, prefix);
+  mkdirSync(dirname(resolve(out)), { recursive: true });
+  writeFileSync(out, JSON.stringify(c, null, 2) + '\n');
+  console.log(`${out} (tun ${tun.address}/${tun.netmask} mtu ${tun.mtu})`);
+}
+
+// -------------------------------------------------------------------------------------------------- manifest
+
+/** A Nanos tuple value: every name and string is quoted, so paths and spaces need no care. */
+function q(s) {
+  return `"${String(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function emit(value, indent) {
+  const pad = '  '.repeat(indent + 1);
+  if (typeof value === 'string') return q(value);
+  if (Array.isArray(value)) return `[${value.map((v) => emit(v, indent + 1)).join(' ')}]`;
+  const keys = Object.keys(value).sort();
+  if (keys.length === 0) return '()';
+  return `(\n${keys.map((k) => `${pad}${q(k)}:${emit(value[k], indent + 1)}`).join('\n')}\n${'  '.repeat(indent)})`;
+}
+
+/** Adds a host file at an absolute image path in a children tree. */
+function addFile(tree, imagePath, hostPath) {
+  const parts = imagePath.split('/').filter(Boolean);
+  let node = tree;
+  for (const dir of parts.slice(0, -1)) {
+    node.children ??= {};
+    node.children[dir] ??= { children: {} };
+    node = node.children[dir];
+  }
+  node.children ??= {};
+  node.children[parts.at(-1)] = { contents: { host: hostPath } };
+}
+
+function mkdirPath(tree, imagePath) {
+  let node = tree;
+  for (const dir of imagePath.split('/').filter(Boolean)) {
+    node.children ??= {};
+    node.children[dir] ??= { children: {} };
+    node = node.children[dir];
+  }
+}
+
+function walkSorted(dir) {
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    out.push(p);
+    if (statSync(p).isDirectory()) out.push(...walkSorted(p));
+  }
+  return out;
+}
+
+/** ops's MapDirs: "host/dir/pattern" -> image dir; every match under host/dir keeps its relative directory. */
+function globToRegExp(pattern) {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+}
+
+function addMapped(tree, base, src, dest) {
+  const hostSrc = resolve(base, src);
+  const dir = dirname(hostSrc);
+  const re = globToRegExp(hostSrc.slice(dir.length + 1));
+  if (!existsSync(dir)) throw new Error(`MapDirs: ${src}: no such directory ${dir}`);
+  const isGlob = /[*?[]/.test(src);
+  if (!isGlob && !existsSync(hostSrc)) throw new Error(`MapDirs: ${src}: ${hostSrc} does not exist`);
+  const candidates = statSync(hostSrc, { throwIfNoEntry: false })?.isFile() ? [hostSrc] : walkSorted(dir);
+  for (const host of candidates) {
+    const name = host.slice(host.lastIndexOf('/') + 1);
+    if (!re.test(name)) continue;
+    const vm = posix.join(dest, relative(dir, host));
+    if (statSync(host).isDirectory()) mkdirPath(tree, vm);
+    else addFile(tree, vm, host);
+  }
+}
+
+/** Libraries the dynamic loader needs for `program`, as { imagePath: hostPath } (what ops adds by ELF scan). */
+export function sharedLibs(program) {
+  const out = execFileSync('ldd', [program], { encoding: 'utf8' });
+  const libs = {};
+  for (const line of out.split('\n')) {
+    const arrow = line.match(/^\s*\S+\s+=>\s+(\/\S+)\s+\(/);
+    const direct = line.match(/^\s*(\/\S+)\s+\(/);
+    const p = arrow?.[1] ?? direct?.[1];
+    if (p) libs[p] = realpathSync(p);
+  }
+  return libs;
+}
+
+/**
+ * The Nanos manifest for an ops config, built the way ops would but with no clock, no random names and no
+ * per-user values: program and arguments, Files, Dirs, MapDirs, Env, the program's ldd libraries, ld-linux,
+ * ld.so.cache, resolv.conf, passwd, hostname, and klibs (with ManifestPassthrough, e.g. the tun settings).
+ * Generated small files go to `filesDir`.
+ */
+export function manifestFromConfig(config, { base, nanosDir, filesDir }) {
+  if (!config.Program) throw new Error('config: Program is required');
+  const program = config.Program;
+  const root = { children: {} };
+  const hostProgram = realpathSync(program);
+  addFile(root, program, hostProgram);
+  for (const [img, host] of Object.entries(sharedLibs(program))) addFile(root, img, host);
+  if (existsSync('/etc/ld.so.cache')) addFile(root, '/etc/ld.so.cache', realpathSync('/etc/ld.so.cache'));
+
+  mkdirSync(filesDir, { recursive: true });
+  const generated = {
+    'resolv.conf': (config.NameServers?.length ? config.NameServers : ['8.8.8.8']).map((n) => `nameserver ${n}\n`).join(''),
+    passwd: 'root:x:0:0:root:/root:/bin/nobash\n',
+    hostname: 'nanovpn\n',
+  };
+  for (const [name, text] of Object.entries(generated)) writeFileSync(join(filesDir, name), text);
+  addFile(root, '/etc/resolv.conf', resolve(filesDir, 'resolv.conf'));
+  addFile(root, '/etc/passwd', resolve(filesDir, 'passwd'));
+  addFile(root, '/proc/sys/kernel/hostname', resolve(filesDir, 'hostname'));
+
+  for (const f of config.Files ?? []) addFile(root, posix.join('/', f), resolve(base, f));
+  for (const d of config.Dirs ?? []) {
+    for (const host of walkSorted(resolve(base, d))) {
+      const vm = posix.join('/', d, relative(resolve(base, d), host));
+      if (statSync(host).isDirectory()) mkdirPath(root, vm);
+      else addFile(root, vm, host);
+    }
+  }
+  for (const [src, dest] of Object.entries(config.MapDirs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    addMapped(root, base, src, dest);
+  }
+
+  root.program = program;
+  root.arguments = [program, ...(config.Args ?? [])];
+  root.environment = { USER: 'root', PWD: '/', ...(config.Env ?? {}) };
+  if (config.RebootOnExit) root.reboot_on_exit = 't';
+
+  const klibs = config.Klibs ?? [];
+  if (klibs.length) {
+    if (!nanosDir) throw new Error('Klibs need --nanos DIR (a Nanos release with klibs/)');
+    root.klibs = 'bootfs';
+    const kl = {};
+    for (const k of klibs) {
+      const host = resolve(nanosDir, 'klibs', k);
+      if (!existsSync(host)) throw new Error(`klib ${k} not found at ${host}`);
+      kl[k] = { contents: { host } };
+    }
+    root.boot = { children: { klib: { children: kl } } };
+  }
+  for (const [k, v] of Object.entries(config.ManifestPassthrough ?? {})) root[k] = v;
+  return `${emit(root, 0)}\n`;
+}
+
+function manifest(flags) {
+  const configFile = flags.config ?? 'config.json';
+  const out = flags.out ?? 'dist/nanovpn.manifest';
+  const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  const text = manifestFromConfig(config, {
+    base: dirname(resolve(configFile)), // as ops does
+    nanosDir: flags.nanos ? resolve(flags.nanos) : undefined,
+    filesDir: resolve(flags.files ?? 'dist/image-files'),
+  });
+  mkdirSync(dirname(resolve(out)), { recursive: true });
+  writeFileSync(out, text);
+  console.log(`${out} written`);
+}
+
+// ------------------------------------------------------------------------------------------------ fix-uuids
+
+const UUID_RE = /UUID: ([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})/g;
+
+/**
+ * mkfs prints "UUID: ..." for each filesystem it writes (boot FS, then root FS) and stores each UUID once, in the
+ * header of the filesystem's first log extension. Replace them with UUIDs derived from the image with the UUIDs
+ * zeroed, so the result depends only on the inputs.
+ */
+export function fixUuids(image, mkfsLog) {
+  const uuids = [...mkfsLog.matchAll(UUID_RE)].map((m) => Buffer.from(m.slice(1).join(''), 'hex'));
+  if (uuids.length === 0) throw new Error('fix-uuids: no "UUID:" line in the mkfs output');
+  const offsets = uuids.map((u) => {
+    const at = image.indexOf(u);
+    if (at < 0) throw new Error(`fix-uuids: UUID ${u.toString('hex')} not found in the image`);
+    if (image.indexOf(u, at + 1) >= 0) throw new Error(`fix-uuids: UUID ${u.toString('hex')} found twice`);
+    return at;
+  });
+  for (const at of offsets) image.fill(0, at, at + 16);
+  const digest = createHash('sha256').update(image).digest();
+  offsets.forEach((at, i) => {
+    const u = createHash('sha256').update(digest).update(`nanovpn-fs-${i}`).digest().subarray(0, 16);
+    u[6] = (u[6] & 0x0f) | 0x80; // RFC 9562 version 8 (custom)
+    u[8] = (u[8] & 0x3f) | 0x80; // variant 10
+    u.copy(image, at);
+  });
+  return offsets.length;
+}
+
+// ------------------------------------------------------------------------------------------------------ main
+
+async function main(argv) {
+  const [cmd = 'bundle', ...rest] = argv[0]?.startsWith('--') ? ['bundle', ...argv] : argv;
+  const flags = parseFlags(rest);
+  switch (cmd) {
+    case 'bundle': return bundle(flags.outdir ?? 'dist');
+    case 'ops-config': return opsConfig(flags);
+    case 'manifest': return manifest(flags);
+    case 'fix-uuids': {
+      const image = readFileSync(flags.image);
+      const n = fixUuids(image, readFileSync(flags['mkfs-log'], 'utf8'));
+      writeFileSync(flags.image, image);
+      console.log(`${flags.image}: ${n} filesystem UUIDs fixed`);
+      return;
+    }
+    case 'sha256': return void console.log(sha256(rest[0]));
+    default: throw new Error(`unknown step '${cmd}'`);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).catch((err) => {
+    console.error(`build.mjs: ${err.message}`);
+    process.exit(1);
+  });
+}
