@@ -11,17 +11,20 @@ export interface UdpRepr {
   payload: Buffer;
 }
 
-/** Parse the UDP datagram dgram (the IP payload); verifies the checksum when `pseudo` is given. Never throws. */
-export function parseUdp(dgram: Buffer, pseudo?: number): UdpRepr | ParseError {
+/**
+ * Parse the UDP datagram dgram (the IP payload); verifies the checksum when the IP addresses are given.
+ * Never throws.
+ */
+export function parseUdp(dgram: Buffer, srcIp?: number, dstIp?: number): UdpRepr | ParseError {
   if (dgram.length < UDP_HEADER_LEN) return { error: 'truncated UDP header' };
   const len = dgram.readUInt16BE(U.LEN);
   if (len < UDP_HEADER_LEN || len > dgram.length) return { error: 'bad UDP length' };
   const srcPort = dgram.readUInt16BE(U.SRC_PORT);
   const dstPort = dgram.readUInt16BE(U.DST_PORT);
   if (dstPort === 0) return { error: 'UDP port 0' };
-  if (pseudo !== undefined && dgram.readUInt16BE(U.CHECKSUM) !== 0) {
-    // The pseudo-header length is the UDP length field, which we just checked against the buffer.
-    if (combine(pseudo, sum(dgram, 0, len)) !== 0xffff) return { error: 'bad UDP checksum' };
+  if (srcIp !== undefined && dstIp !== undefined && dgram.readUInt16BE(U.CHECKSUM) !== 0) {
+    // The pseudo-header carries the UDP length field, which we just checked against the buffer.
+    if (combine(pseudoHeader(srcIp, dstIp, PROTO_UDP, len), sum(dgram, 0, len)) !== 0xffff) return { error: 'bad UDP checksum' };
   }
   return { srcPort, dstPort, payload: dgram.subarray(UDP_HEADER_LEN, len) };
 }

@@ -1,0 +1,43 @@
+// First stage of the NAT data path: one IPv4 packet from a client becomes a TCP segment, a UDP datagram, or a
+// drop with a reason. Checks run cheapest first (lengths, header checksum, then the L4 checksum). Never throws.
+import {
+  checkIpv4, ipv4Dst, ipv4HeaderChecksumOk, ipv4HeaderLen, ipv4IsFragment, ipv4Proto, ipv4Src, ipv4TotalLen,
+  PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+} from '../../wire/ipv4.js';
+import { pseudoHeader } from '../../wire/checksum.js';
+import { parseTcp, type TcpRepr } from '../../wire/tcp.js';
+import { parseUdp, type UdpRepr } from '../../wire/udp.js';
+
+export type Classified =
+  | { kind: 'tcp'; src: number; dst: number; tcp: TcpRepr }
+  | { kind: 'udp'; src: number; dst: number; udp: UdpRepr }
+  | { kind: 'fragment' }
+  | { kind: 'drop'; reason: string };
+
+export function classify(packet: Buffer): Classified {
+  const bad = checkIpv4(packet);
+  if (bad) return { kind: 'drop', reason: 'ip-malformed' };
+  if (!ipv4HeaderChecksumOk(packet)) return { kind: 'drop', reason: 'ip-checksum' };
+  if (ipv4IsFragment(packet)) return { kind: 'fragment' };
+  const src = ipv4Src(packet);
+  const dst = ipv4Dst(packet);
+  const proto = ipv4Proto(packet);
+  const l4 = packet.subarray(ipv4HeaderLen(packet), ipv4TotalLen(packet));
+  switch (proto) {
+    case PROTO_TCP: {
+      const tcp = parseTcp(l4, pseudoHeader(src, dst, PROTO_TCP, l4.length));
+      if ('error' in tcp) return { kind: 'drop', reason: tcp.error === 'bad TCP checksum' ? 'tcp-checksum' : 'tcp-malformed' };
+      return { kind: 'tcp', src, dst, tcp };
+    }
+    case PROTO_UDP: {
+      const udp = parseUdp(l4, src, dst);
+      if ('error' in udp) return { kind: 'drop', reason: udp.error === 'bad UDP checksum' ? 'udp-checksum' : 'udp-malformed' };
+      return { kind: 'udp', src, dst, udp };
+    }
+    case PROTO_ICMP:
+      // No ICMP sockets on Nanos: an echo to the Internet looks like a host that does not answer.
+      return { kind: 'drop', reason: 'icmp' };
+    default:
+      return { kind: 'drop', reason: 'protocol' };
+  }
+}
