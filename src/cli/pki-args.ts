@@ -37,7 +37,7 @@ export function required(value: string | undefined, flag: string): string {
 /** Prints one line for an error and returns the exit code: 2 for usage mistakes, 1 for everything else. */
 export function reportError(prefix: string, e: unknown, usage: string): number {
   if (e instanceof UsageError) {
-    console.error(`${prefix}: ${e.message}\nusage: ${usage}`);
+    console.error(`${prefix}: ${e.message} (usage: ${usage})`);
     return 2;
   }
   if (e instanceof PkiError) {

@@ -26,7 +26,7 @@ export async function pki(args: string[]): Promise<number> {
     return sub ? 0 : 2;
   }
   if (!(sub in USAGE)) {
-    console.error(`nanovpn pki: unknown subcommand '${sub}'\nusage: ${ALL}`);
+    console.error(`nanovpn pki: unknown subcommand '${sub}' (expected one of: ${Object.keys(USAGE).join(', ')})`);
     return 2;
   }
   const usage = USAGE[sub as keyof typeof USAGE];

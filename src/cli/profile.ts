@@ -23,7 +23,7 @@ export async function profile(args: string[]): Promise<number> {
     }
     const proto = values.proto;
     if (proto !== undefined && proto !== 'udp' && proto !== 'tcp') throw new UsageError(`--proto must be udp or tcp, got '${proto}'`);
-    process.stdout.write(buildProfile(dir, { name, remote, port, proto }));
+    console.log(buildProfile(dir, { name, remote, port, proto }).replace(/\n$/, ''));
     return 0;
   } catch (e) {
     return reportError('nanovpn profile', e, USAGE);

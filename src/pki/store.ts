@@ -143,7 +143,6 @@ export async function revoke(dir: string, rawName: string): Promise<{ serial: st
   const p = paths(dir);
   const ca = loadCa(dir);
   const idx = readIndex(dir);
-  let entry = idx.certs.find((c) => c.name === name && !c.revokedAt);
   if (!existsSync(p.crt(name))) {
     const gone = idx.certs.filter((c) => c.name === name && c.revokedAt).pop();
     if (gone) throw new PkiError(`'${name}' is already revoked (serial ${gone.serial}, ${gone.revokedAt})`);
@@ -151,16 +150,18 @@ export async function revoke(dir: string, rawName: string): Promise<{ serial: st
   }
   const certPem = readText(p.crt(name), 'certificate');
   checkSignedBy(certPem, ca.certPem, `'${name}'`);
-  const serial = normalizeSerial(parseCert(certPem).serialNumber);
-  if (!entry || entry.serial !== serial) {
+  const cert = parseCert(certPem);
+  const serial = normalizeSerial(cert.serialNumber);
+  let entry = idx.certs.find((c) => c.serial === serial);
+  if (!entry) {
     // The index lost track of this file (edited by hand, or copied in): record it from the certificate itself.
-    const cert = parseCert(certPem);
     entry = {
       name, kind: cert.keyUsage?.includes('1.3.6.1.5.5.7.3.1') ? 'server' : 'client', serial,
       notAfter: new Date(cert.validTo).toISOString(), issuedAt: new Date(cert.validFrom).toISOString(),
     };
     idx.certs.push(entry);
   }
+  if (entry.revokedAt) throw new PkiError(`'${name}' (serial ${serial}) is already revoked (${entry.revokedAt})`);
   entry.revokedAt = new Date().toISOString();
   await writeCrl(dir, ca, idx);
   writeIndex(dir, idx);
