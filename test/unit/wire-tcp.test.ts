@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { sum, combine, pseudoHeader, finish } from '../../src/core/wire/checksum.js';
+import {
+  parseTcp, parseTcpInIpv4, emitTcp, buildTcpPacket, clampTcpMss, tcpHeaderLen, EMPTY, type TcpRepr,
+} from '../../src/core/wire/tcp.js';
+
+// Independently built (Python struct + RFC 1071): 10.8.0.2:40000 -> 93.184.216.34:80 SYN seq 0x01020304
+// window 64240, options MSS 1460, NOP, WS 7, NOP, NOP, SACK-permitted.
+const SYN_PACKET = Buffer.from(
+  '45000034123440004006e8ab0a0800025db8d8229c40005001020304000000008002faf093a50000020405b40103030701010402', 'hex');
+const SRC = 0x0a080002;
+const DST = 0x5db8d822;
+const SYN: TcpRepr = {
+  srcPort: 40000, dstPort: 80, seq: 0x01020304, ack: undefined, control: 'syn', psh: false, window: 64240,
+  mss: 1460, wscale: 7, sackPermitted: true, payload: EMPTY,
+};
+
+test('parse known-answer SYN (checksum verified)', () => {
+  assert.deepEqual(parseTcpInIpv4(SYN_PACKET), SYN);
+});
+
+test('emit known-answer SYN into a 0xa5-filled buffer', () => {
+  const b = Buffer.alloc(32, 0xa5);
+  assert.equal(emitTcp(SYN, b, 0, SRC, DST), 32);
+  assert.deepEqual(b, SYN_PACKET.subarray(20));
+  assert.deepEqual(buildTcpPacket(SRC, DST, SYN, undefined, 0x1234), SYN_PACKET);
+});
+
+test('flags: SYN+FIN and SYN+RST rejected, RST+FIN is a reset, port 0 rejected, bad checksum rejected', () => {
+  const seg = Buffer.from(SYN_PACKET.subarray(20));
+  const withFlags = (f: number) => { const s = Buffer.from(seg); s[13] = f; return s; };
+  assert.deepEqual(parseTcp(withFlags(0x03)), { error: 'SYN with FIN or RST' });
+  assert.deepEqual(parseTcp(withFlags(0x06)), { error: 'SYN with FIN or RST' });
+  const rf = parseTcp(withFlags(0x15));
+  assert.ok(!('error' in rf) && rf.control === 'rst' && rf.ack === 0);
+  const p0 = Buffer.from(seg); p0.writeUInt16BE(0, 2);
+  assert.deepEqual(parseTcp(p0), { error: 'TCP port 0' });
+  const pseudo = pseudoHeader(SRC, DST, 6, seg.length);
+  assert.ok(!('error' in parseTcp(seg, pseudo)));
+  const bad = Buffer.from(seg); bad[4] ^= 1;
+  assert.deepEqual(parseTcp(bad, pseudo), { error: 'bad TCP checksum' });
+});
+
+test('window scale above 14 is clamped to 14 (RFC 7323 §2.3); bad option lengths are errors', () => {
+  const seg = Buffer.from(SYN_PACKET.subarray(20));
+  seg[27] = 20;
+  const r = parseTcp(seg);
+  assert.ok(!('error' in r) && r.wscale === 14);
+  const bad = Buffer.from(SYN_PACKET.subarray(20)); bad[21] = 3;  // MSS option length 3
+  assert.deepEqual(parseTcp(bad), { error: 'bad MSS option' });
+  const zero = Buffer.from(SYN_PACKET.subarray(20)); zero[26] = 0;  // WS option length 0
+  assert.deepEqual(parseTcp(zero), { error: 'bad TCP option length' });
+});
+
+const reprArb = fc.record({
+  srcPort: fc.integer({ min: 1, max: 0xffff }), dstPort: fc.integer({ min: 1, max: 0xffff }),
+  seq: fc.integer({ min: 0, max: 0xffffffff }), ack: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
+  control: fc.constantFrom('none', 'syn', 'fin', 'rst' as const), psh: fc.boolean(), window: fc.integer({ min: 0, max: 0xffff }),
+  mss: fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: undefined }),
+  wscale: fc.option(fc.integer({ min: 0, max: 14 }), { nil: undefined }), sackPermitted: fc.boolean(),
+  payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+}).map((r) => {
+  // Options are only meaningful (and only parsed) on SYNs.
+  const out: TcpRepr = { ...r };
+  if (r.control !== 'syn') { delete out.mss; delete out.wscale; out.sackPermitted = false; }
+  if (out.mss === undefined) delete out.mss;
+  if (out.wscale === undefined) delete out.wscale;
+  return out;
+});
+
+test('parse(emit(r)) == r with a valid checksum; data pieces equal one payload', () => {
+  fc.assert(fc.property(reprArb, fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), (r, s, d) => {
+    const p = buildTcpPacket(s, d, r);
+    assert.deepEqual(parseTcpInIpv4(p), r);
+    const cut = r.payload.length >> 1;
+    const q = buildTcpPacket(s, d, { ...r, payload: EMPTY }, [r.payload.subarray(0, cut), r.payload.subarray(cut)]);
+    assert.deepEqual(q, p);
+    assert.equal(tcpHeaderLen(r) + 20 + r.payload.length, p.length);
+  }));
+});
+
+test('parseTcp / parseTcpInIpv4 / clampTcpMss never throw on random bytes', () => {
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+    const b = Buffer.from(bytes);
+    parseTcp(b);
+    parseTcp(b, 0x1234);
+    parseTcpInIpv4(b);
+    clampTcpMss(Buffer.from(bytes), 1000);
+    // And mutations of a real SYN, which get past the early checks.
+    const m = Buffer.from(SYN_PACKET);
+    for (let i = 0; i < bytes.length; i += 2) m[bytes[i] % m.length] = bytes[i + 1] ?? 0;
+    parseTcpInIpv4(m);
+    clampTcpMss(m, 1000);
+  }), { numRuns: 3000 });
+});
+
+function tcpChecksumOk(packet: Buffer): boolean {
+  const seg = packet.subarray(20);
+  return combine(pseudoHeader(packet.readUInt32BE(12), packet.readUInt32BE(16), 6, seg.length), sum(seg, 0, seg.length)) === 0xffff;
+}
+
+test('clampTcpMss lowers the MSS of a SYN and keeps the checksum valid', () => {
+  const p = Buffer.from(SYN_PACKET);
+  assert.equal(clampTcpMss(p, 1360), true);
+  const r = parseTcpInIpv4(p);
+  assert.ok(!('error' in r));
+  assert.equal(r.mss, 1360);
+  assert.ok(tcpChecksumOk(p));
+  assert.equal(clampTcpMss(p, 1400), false, 'a smaller MSS is left alone');
+  assert.equal(clampTcpMss(Buffer.from(buildTcpPacket(SRC, DST, { ...SYN, control: 'none', mss: undefined })), 100), false);
+});
+
+test('clampTcpMss at an odd option offset equals a full recompute', () => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }),
+    (nops, mssIn, clamp) => {
+      // Header: 20 bytes + `nops` NOPs + MSS option + padding NOPs to a multiple of 4.
+      const optLen = Math.ceil((nops + 4) / 4) * 4;
+      const seg = Buffer.alloc(20 + optLen, 1);
+      seg.writeUInt16BE(1234, 0); seg.writeUInt16BE(80, 2); seg.writeUInt32BE(7, 4); seg.writeUInt32BE(0, 8);
+      seg[12] = ((20 + optLen) / 4) << 4; seg[13] = 0x02; seg.writeUInt16BE(1000, 14); seg.writeUInt16BE(0, 18);
+      seg[20 + nops] = 2; seg[21 + nops] = 4; seg.writeUInt16BE(mssIn, 22 + nops);
+      seg.writeUInt16BE(0, 16);
+      seg.writeUInt16BE(finish(combine(pseudoHeader(SRC, DST, 6, seg.length), sum(seg, 0, seg.length))), 16);
+      const p = Buffer.concat([SYN_PACKET.subarray(0, 20), seg]);
+      p.writeUInt16BE(p.length, 2);
+      p.writeUInt16BE(0, 10);
+      p.writeUInt16BE(finish(sum(p, 0, 20)), 10);
+      const changed = clampTcpMss(p, clamp);
+      assert.equal(changed, mssIn > clamp);
+      assert.equal(p.readUInt16BE(42 + nops), Math.min(mssIn, clamp));
+      assert.ok(tcpChecksumOk(p));
+    }));
+});
