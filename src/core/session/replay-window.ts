@@ -15,6 +15,9 @@ export class ReplayWindow {
   private readonly seenAt: Float64Array;
   private highest = 0;
   private epoch = 0;
+  /** Cache for the time rule: every pid below `expiredAbove` is stale; exact while nowMs <= `recheckAt`. */
+  private expiredAbove = 0;
+  private recheckAt = -Infinity;
 
   /** seconds <= 0 disables the time rule. */
   constructor(size = DEFAULT_REPLAY_WINDOW, seconds = DEFAULT_REPLAY_SECONDS) {
@@ -32,11 +35,24 @@ export class ReplayWindow {
     if (pid > highest) return true;
     if (highest - pid >= this.size) return false;
     if (!Number.isNaN(this.seenAt[pid % this.size])) return false;
+    if (nowMs > this.recheckAt) this.reap(nowMs);
+    return pid >= this.expiredAbove;
+  }
+
+  /** Find the highest recorded pid older than the backtrack time (OpenVPN packet_id_reap), and when the next
+   *  recorded pid above it will age out. O(size), only on out-of-order pids and at most once per such event. */
+  private reap(nowMs: number): void {
     const limit = nowMs - this.backtrackMs;
-    for (let q = pid + 1; q <= highest; q++) {
-      if (this.seenAt[q % this.size] < limit) return false;
+    const low = Math.max(1, this.highest - this.size + 1);
+    let expired = 0;
+    let oldest = Infinity;
+    for (let q = this.highest; q >= low; q--) {
+      const t = this.seenAt[q % this.size];
+      if (t < limit) { expired = q; break; }
+      if (t < oldest) oldest = t;
     }
-    return true;
+    this.expiredAbove = expired;
+    this.recheckAt = oldest + this.backtrackMs;
   }
 
   /** Record `pid` as received; call only after the packet authenticated and check() passed. */
@@ -47,6 +63,8 @@ export class ReplayWindow {
       this.epoch = time;
       this.highest = 0;
       this.seenAt.fill(NaN);
+      this.expiredAbove = 0;
+      this.recheckAt = -Infinity;
     }
     if (pid > this.highest) {
       if (pid - this.highest >= this.size) this.seenAt.fill(NaN);
@@ -56,7 +74,10 @@ export class ReplayWindow {
       return;
     }
     const slot = pid % this.size;
-    if (Number.isNaN(this.seenAt[slot])) this.seenAt[slot] = nowMs;
+    if (Number.isNaN(this.seenAt[slot])) {
+      this.seenAt[slot] = nowMs;
+      if (pid > this.expiredAbove) this.recheckAt = Math.min(this.recheckAt, nowMs + this.backtrackMs);
+    }
   }
 
   /** Highest pid recorded in the current epoch (0 = none). */
