@@ -45,7 +45,7 @@ export function parseClientConfig(text: string, file: string): ClientConfig {
       case 'push-reset': nargs(0); cfg.pushReset = true; break;
       case 'disable': nargs(0); cfg.disable = true; break;
       default: {
-        const why = UNSUPPORTED_WARN[d.name];
+        const why = Object.hasOwn(UNSUPPORTED_WARN, d.name) ? UNSUPPORTED_WARN[d.name] : undefined;
         if (why === undefined) fail(`'${d.name}' is not supported in a client-config-dir file`);
         log('warn', `ccd: '${d.name}' ignored: ${why}`, { file, line: d.line });
       }

@@ -47,11 +47,11 @@ interface Handler {
 export function buildServerConfig(text: string, source: string, baseDir: string): ServerConfig {
   const c: Ctx = { cfg: defaults(source), baseDir, warned: new Set(), lines: new Map() };
   for (const d of parseConfig(text, source)) {
-    const h = handlers[d.name];
+    const h = own(handlers, d.name);
     if (!h) {
-      const why = unsupported[d.name];
+      const why = own(unsupported, d.name);
       if (why !== undefined) fail(d, `'${d.name}' is not supported by nanovpn${why ? `: ${why}` : ''}`);
-      const ign = ignored[d.name];
+      const ign = own(ignored, d.name);
       if (ign !== undefined) {
         if (d.inline) fail(d, `inline <${d.name}> block is not allowed`);
         warnOnce(c, d, `'${d.name}' ignored${ign ? `: ${ign}` : ''}`);
@@ -109,6 +109,11 @@ function finish(c: Ctx, source: string): ServerConfig {
 }
 
 // ---- helpers ----
+
+/** Table lookup that ignores Object.prototype ('constructor', '__proto__' are directive names too). */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
 
 function fail(d: Directive, why: string): never {
   throw new ConfigError(d.file, d.line, why);
@@ -271,6 +276,7 @@ const handlers: Record<string, Handler> = {
       const network = ipv4(d, 0), netmask = ipv4(d, 1);
       const prefix = maskPrefix(netmask);
       if (prefix === undefined) fail(d, `server: '${d.args[1]}' is not a valid netmask`);
+      if (prefix < 8) fail(d, `server: netmask ${d.args[1]} is too large (at most a /8)`);
       if (prefix > 29) fail(d, `server: netmask ${d.args[1]} is too small; topology subnet needs /29 (255.255.255.248) or larger`);
       if ((network & ~netmask) !== 0) fail(d, `server: ${d.args[0]} is not the network address of ${d.args[0]}/${prefix}`);
       c.cfg.server = { network, netmask };

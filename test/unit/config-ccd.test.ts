@@ -42,6 +42,7 @@ test('ccd: errors carry file:line', () => {
     ['push a b\n', /^c:1: 'push' takes 1 argument, got 2$/],
     ['push-reset now\n', /^c:1: 'push-reset' takes 0 arguments/],
     ['route 10.0.0.0 255.0.0.0\n', /^c:1: 'route' is not supported in a client-config-dir file$/],
+    ['constructor\n', /^c:1: 'constructor' is not supported in a client-config-dir file$/],
     ['<ca>\nx\n</ca>\n', /^c:1: inline <ca> block is not allowed/],
     ['push "unterminated\n', /^c:1: no closing quotation/],
   ];

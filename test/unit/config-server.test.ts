@@ -1,5 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { buildServerConfig, loadServerConfig } from '../../src/config/server-config.js';
@@ -88,6 +89,7 @@ test('server NET MASK is validated', () => {
   failsExtra('server 10.8.0.1 255.255.255.0\n', /not the network address/);
   failsExtra('server 10.8.0.0 255.0.255.0\n', /not a valid netmask/);
   failsExtra('server 10.8.0.0 255.255.255.252\n', /too small/);
+  failsExtra('server 0.0.0.0 0.0.0.0\n', /too large/);
   failsExtra('server 10.8.0.0 24\n', /'24' is not an IPv4 address/);
   failsExtra('server 10.8.0.0 255.255.255.0 nopool\n', /nopool/);
   failsExtra('server 10.8.0.0\n', /'server' takes 2 to 3 arguments, got 1/);
@@ -260,6 +262,7 @@ test('known-but-ignored directives warn once each; unknown and unsupported ones 
   assert.ok(warns.some((l) => l.includes("'compress' ignored: nanovpn pushes 'compress stub-v2'")));
   assert.ok(warns.every((l) => l.includes(`file=${src()}`) && / line=\d+/.test(l)));
   failsExtra('frobnicate 1\n', /^unknown directive 'frobnicate'$/);
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) failsExtra(`${name} 1\n`, new RegExp(`^unknown directive '${name}'$`));
   failsExtra('client-connect /bin/x\n', /scripts cannot run in a unikernel/);
   failsExtra('ifconfig-pool 10.8.0.10 10.8.0.20\n', /'ifconfig-pool' is not supported/);
   failsExtra('<persist-key>\nx\n</persist-key>\n', /inline <persist-key> block is not allowed/);
@@ -271,4 +274,27 @@ test('dh FILE is accepted and not read', () => {
   logs = [];
   assert.equal(build('dh /nonexistent/dh2048.pem\n').port, 1194);
   assert.ok(logs.some((l) => l.includes('dh parameters ignored')));
+});
+
+test('property: buildServerConfig returns a config or throws ConfigError, whatever the directives', () => {
+  const names = ['port', 'proto', 'local', 'dev', 'topology', 'server', 'ca', 'cert', 'key', 'dh', 'tls-auth', 'key-direction',
+    'tls-crypt', 'auth', 'data-ciphers', 'cipher', 'keepalive', 'push', 'client-to-client', 'max-clients', 'reneg-sec',
+    'verb', 'explicit-exit-notify', 'mssfix', 'crl-verify', 'verify-client-cert', 'auth-user-pass-verify', 'status',
+    'ifconfig-pool-persist', 'management', 'metrics', 'uplink', 'nat-source', 'tls-version-min', 'user', 'route', 'bogus', 'constructor', '__proto__'];
+  const arg = fc.oneof(fc.constantFrom('0', '1', '2', '10', '60', '1194', 'udp', 'tcp-server', 'subnet', 'none', 'builtin',
+    'ta.key', 'tc.key', 'crl.pem', 'server.crt', 'server.key', '10.8.0.0', '255.255.255.0', 'AES-128-GCM', 'dir', 'tun', ''),
+  fc.string({ maxLength: 6 }));
+  const line = fc.tuple(fc.constantFrom(...names), fc.array(arg, { maxLength: 3 }))
+    .map(([n, a]) => `${n} ${a.map((s) => JSON.stringify(s)).join(' ')}`);
+  logs = [];
+  fc.assert(fc.property(fc.array(line, { maxLength: 6 }), fc.boolean(), (lines, withStock) => {
+    const text = (withStock ? STOCK_CONFIG : '') + lines.join('\n') + '\n';
+    try {
+      const c = buildServerConfig(text, src(), fx.dir);
+      assert.ok(c.protos.length >= 1 && c.server.netmask !== 0);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      assert.ok(e.message.startsWith(`${src()}:`) || e.message.startsWith(`${src()}: `));
+    }
+  }), { numRuns: 1500 });
 });
