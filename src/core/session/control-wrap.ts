@@ -74,14 +74,20 @@ export function plainWrap(): ControlWrap {
   };
 }
 
+const digestCache = new Map<string, { alg: string; len: number }>();
+
 /** OpenVPN digest name ('SHA1', 'SHA256', 'SHA512-256', …) to a node:crypto hash and its output size. */
 export function hmacDigest(name: string): { alg: string; len: number } {
+  const cached = digestCache.get(name);
+  if (cached) return { ...cached };
   const hashes = getHashes();
   const lower = name.toLowerCase();
   for (const alg of [lower, lower.replace(/-/g, '')]) {
     if (hashes.includes(alg)) {
       try {
-        return { alg, len: createHash(alg).digest().length };
+        const found = { alg, len: createHash(alg).digest().length };
+        digestCache.set(name, found);
+        return { ...found };
       } catch { /* XOF or unusable in this build */ }
     }
   }
