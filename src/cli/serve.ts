@@ -27,12 +27,15 @@ export async function serve(args: string[]): Promise<number | undefined> {
   setVerb(cfg.verb);
   const server = await startServer(cfg);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (sig: string) => {
+      if (stopping) return;   // a repeated signal must not fall back to the default (abrupt) exit
+      stopping = true;
       log('info', 'shutting down', { signal: sig });
       server.stop().then(resolve, resolve);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
   log('info', 'stopped');
   return 0;

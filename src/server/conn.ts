@@ -115,7 +115,7 @@ export class Conn implements RouterClient {
         });
         break;
       case 'rekeyed':
-        log('debug', 'data channel key switched', { cn: this.cn, remote: this.remote, 'key-id': o.keyId });
+        log('info', 'data channel key renegotiated', { cn: this.cn, remote: this.remote, 'key-id': o.keyId });
         break;
       case 'closed': {
         for (const e of this.tls.values()) e.destroy();
