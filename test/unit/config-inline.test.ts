@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inlineConfig } from '../../src/config/inline.js';
 import { buildServerConfig, loadServerConfig } from '../../src/config/server-config.js';
 import { parseConfig } from '../../src/config/parse.js';
@@ -63,7 +64,7 @@ test('inline: errors carry file:line', () => {
 
 test('nanovpn config inline: prints to stdout or writes -o OUT with mode 0600; bad config exits 1', () => {
   const src = fx.write('e.conf', STOCK_CONFIG + 'tls-crypt tc.key\nuser nobody\n');
-  const main = join(process.cwd(), 'src/main.ts');
+  const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
   const stdout = execFileSync(process.execPath, ['--import', 'tsx', main, 'config', 'inline', src], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   assert.deepEqual(withoutSource(buildServerConfig(stdout, 'x', '/nonexistent')), withoutSource(loadServerConfig(src)));
   const outPath = join(fx.dir, 'out.conf');

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   addUser, delUser, formatUserLine, hashPassword, invalidUserName, parseUserLine, parseUsersFile, verifyUser,
 } from '../../src/config/users-file.js';
@@ -88,7 +89,7 @@ test('users: names are validated', async () => {
 
 test('nanovpn users add/del via the CLI: password from stdin, never echoed', () => {
   const file = join(dir, 'cli-users');
-  const main = join(process.cwd(), 'src/main.ts');
+  const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
   const run = (args: string[], input = '') => spawnSync(process.execPath, ['--import', 'tsx', main, 'users', ...args], { input, encoding: 'utf8' });
   const add = run(['add', file, 'dave', '--password-stdin'], 's3cret pass\n');
   assert.equal(add.status, 0, add.stderr);
