@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { CipherName } from '../../src/config/types.js';
+import { type Negotiated, negotiate, occString, type PushParams, pushReplies } from '../../src/core/session/negotiate.js';
+
+const ALL: CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
+const CLIENT_OCC = 'V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,auth SHA1,keysize 128,key-method 2,tls-client';
+const CLIENT_OCC_LZO = 'V4,dev-type tun,link-mtu 1542,tun-mtu 1500,proto UDPv4,comp-lzo,auth SHA1,keysize 128,key-method 2,tls-client';
+/** Peer info of a default Debian 2.6.14 client (protocol doc §4.4). */
+const DEFAULT_PI: Record<string, string> = {
+  IV_VER: '2.6.14', IV_PLAT: 'linux', IV_TCPNL: '1', IV_MTU: '1600', IV_NCP: '2',
+  IV_CIPHERS: 'AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305', IV_PROTO: '990',
+  IV_LZO_STUB: '1', IV_COMP_STUB: '1', IV_COMP_STUBv2: '1',
+};
+const pi = (over: Record<string, string | undefined> = {}) => {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries({ ...DEFAULT_PI, ...over })) if (v !== undefined) m.set(k, v);
+  return m;
+};
+
+function ok(r: Negotiated | { error: string }): Negotiated {
+  assert.ok(!('error' in r), `negotiation failed: ${'error' in r ? r.error : ''}`);
+  return r;
+}
+
+// ---- cipher choice (protocol doc §4.4) ------------------------------------------------------------------------------
+
+const CIPHER_CASES: {
+  name: string; server: CipherName[]; peer: Record<string, string | undefined>; options?: string; want: CipherName | 'error';
+}[] = [
+  { name: 'default client and server', server: ALL, peer: {}, want: 'AES-256-GCM' },
+  { name: "the server's order wins over the client's", server: ['AES-128-GCM', 'AES-256-GCM'], peer: {}, want: 'AES-128-GCM' },
+  { name: 'first server cipher the client offers', server: ['CHACHA20-POLY1305', 'AES-256-GCM'], peer: { IV_CIPHERS: 'AES-256-GCM' }, want: 'AES-256-GCM' },
+  { name: 'client list is case-insensitive', server: ALL, peer: { IV_CIPHERS: 'aes-128-gcm:bf-cbc' }, want: 'AES-128-GCM' },
+  { name: 'only CHACHA in common', server: ALL, peer: { IV_CIPHERS: 'CHACHA20-POLY1305' }, want: 'CHACHA20-POLY1305' },
+  { name: 'no common cipher in IV_CIPHERS', server: ALL, peer: { IV_CIPHERS: 'AES-256-CBC:BF-CBC' }, want: 'error' },
+  { name: 'IV_CIPHERS wins over IV_NCP=2', server: ['AES-256-GCM'], peer: { IV_CIPHERS: 'CHACHA20-POLY1305', IV_NCP: '2' }, want: 'error' },
+  { name: 'IV_NCP=2 fallback: first GCM cipher of the server', server: ['CHACHA20-POLY1305', 'AES-128-GCM', 'AES-256-GCM'], peer: { IV_CIPHERS: undefined }, want: 'AES-128-GCM' },
+  { name: 'IV_NCP=2 fallback without a GCM cipher on the server', server: ['CHACHA20-POLY1305'], peer: { IV_CIPHERS: undefined }, want: 'error' },
+  { name: 'OCC "cipher" fallback', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, options: `${CLIENT_OCC},cipher AES-128-GCM`, want: 'AES-128-GCM' },
+  { name: 'OCC "cipher" in the middle of the string', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: '1' }, options: 'V4,dev-type tun,cipher CHACHA20-POLY1305,auth SHA1', want: 'CHACHA20-POLY1305' },
+  { name: 'OCC cipher the server does not have', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, options: `${CLIENT_OCC},cipher BF-CBC`, want: 'error' },
+  { name: 'nothing offered at all', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, want: 'error' },
+];
+
+for (const c of CIPHER_CASES) {
+  test(`cipher: ${c.name}`, () => {
+    const r = negotiate(c.server, c.options ?? CLIENT_OCC, pi(c.peer));
+    if (c.want === 'error') {
+      assert.ok('error' in r, `expected an error, got ${JSON.stringify(r)}`);
+      assert.match(r.error, /no common data cipher/);
+    } else {
+      assert.equal(ok(r).cipher, c.want);
+    }
+  });
+}
+
+// ---- compression framing (protocol doc §6.4) ------------------------------------------------------------------------
+
+const FRAMING_CASES: { name: string; options: string; stubV2: boolean; push?: string; framing: 'none' | 'comp-lzo' }[] = [
+  { name: 'no compression option', options: CLIENT_OCC, stubV2: true, push: undefined, framing: 'none' },
+  { name: 'comp-lzo, IV_COMP_STUBv2=1 → compress stub-v2 (raw packets)', options: CLIENT_OCC_LZO, stubV2: true, push: 'compress stub-v2', framing: 'none' },
+  { name: 'comp-lzo, no IV_COMP_STUBv2 → comp-lzo no (0xFA framing)', options: CLIENT_OCC_LZO, stubV2: false, push: 'comp-lzo no', framing: 'comp-lzo' },
+  { name: 'comp-lzo as the last item', options: `${CLIENT_OCC},comp-lzo`, stubV2: false, push: 'comp-lzo no', framing: 'comp-lzo' },
+  { name: 'compress lz4, IV_COMP_STUBv2=1', options: `${CLIENT_OCC},compress lz4`, stubV2: true, push: 'compress stub-v2', framing: 'none' },
+];
+
+for (const c of FRAMING_CASES) {
+  test(`framing: ${c.name}`, () => {
+    const n = ok(negotiate(ALL, c.options, pi({ IV_COMP_STUBv2: c.stubV2 ? '1' : undefined })));
+    assert.equal(n.pushFraming, c.push);
+    assert.equal(n.framing, c.framing);
+  });
+}
+
+// ---- IV_PROTO flags -----------------------------------------------------------------------------------------------
+
+test('IV_PROTO bits map to the negotiated flags', () => {
+  const table: [string, Partial<Negotiated>][] = [
+    ['990', { dataV2: true, requestPush: true, ekm: true, ccExit: true }],
+    ['0', { dataV2: false, requestPush: false, ekm: false, ccExit: false }],
+    ['2', { dataV2: true, requestPush: false, ekm: false, ccExit: false }],
+    ['4', { dataV2: false, requestPush: true, ekm: false, ccExit: false }],
+    ['8', { dataV2: false, requestPush: false, ekm: true, ccExit: false }],
+    ['128', { dataV2: false, requestPush: false, ekm: false, ccExit: true }],
+  ];
+  for (const [proto, want] of table) {
+    const n = ok(negotiate(ALL, CLIENT_OCC, pi({ IV_PROTO: proto })));
+    assert.deepEqual({ dataV2: n.dataV2, requestPush: n.requestPush, ekm: n.ekm, ccExit: n.ccExit }, want, `IV_PROTO=${proto}`);
+  }
+  assert.equal(ok(negotiate(ALL, CLIENT_OCC, pi())).tunMtu, true);
+  assert.equal(ok(negotiate(ALL, CLIENT_OCC, pi({ IV_MTU: undefined }))).tunMtu, false);
+});
+
+// ---- PUSH_REPLY (protocol doc §7.4, §10) ---------------------------------------------------------------------------
+
+const PARAMS: PushParams = {
+  configPush: ['redirect-gateway def1', 'dhcp-option DNS 10.88.0.1'],
+  clientIp: '10.88.0.2', netmask: '255.255.255.0', gateway: '10.88.0.1', peerId: 0,
+  ping: { interval: 10, restart: 60 }, tunMtu: 1500,
+};
+
+test('PUSH_REPLY for a default 2.6 client', () => {
+  const n = ok(negotiate(ALL, CLIENT_OCC, pi()));
+  assert.deepEqual(pushReplies(n, PARAMS), [
+    'PUSH_REPLY,redirect-gateway def1,dhcp-option DNS 10.88.0.1,route-gateway 10.88.0.1,topology subnet,' +
+    'ping 10,ping-restart 60,ifconfig 10.88.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,' +
+    'protocol-flags cc-exit tls-ekm,key-derivation tls-ekm,tun-mtu 1500',
+  ]);
+});
+
+test('PUSH_REPLY: protocol-flags only with announced bits, never dyn-tls-crypt', () => {
+  const table: [string, string | undefined][] = [
+    ['990', 'protocol-flags cc-exit tls-ekm'],
+    ['1022', 'protocol-flags cc-exit tls-ekm'],   // every bit, DYN_TLS_CRYPT included
+    ['128', 'protocol-flags cc-exit'],
+    ['8', 'protocol-flags tls-ekm'],
+    ['6', undefined],
+  ];
+  for (const [proto, want] of table) {
+    const [reply] = pushReplies(ok(negotiate(ALL, CLIENT_OCC, pi({ IV_PROTO: proto }))), PARAMS);
+    const opts = reply.split(',');
+    assert.deepEqual(opts.filter((o) => o.startsWith('protocol-flags')), want ? [want] : [], `IV_PROTO=${proto}`);
+    assert.ok(!reply.includes('dyn-tls-crypt'));
+    assert.equal(opts.includes('key-derivation tls-ekm'), want?.includes('tls-ekm') ?? false);
+  }
+});
+
+test('PUSH_REPLY: peer-id only for DATA_V2 clients, tun-mtu only with IV_MTU, ping only when configured', () => {
+  const old = ok(negotiate(['AES-256-GCM'], CLIENT_OCC, pi({ IV_PROTO: '0', IV_MTU: undefined })));
+  assert.deepEqual(pushReplies(old, { ...PARAMS, configPush: [], peerId: 3, ping: undefined }), [
+    'PUSH_REPLY,route-gateway 10.88.0.1,topology subnet,ifconfig 10.88.0.2 255.255.255.0,cipher AES-256-GCM',
+  ]);
+  const v2 = ok(negotiate(ALL, CLIENT_OCC, pi({ IV_PROTO: '2' })));
+  const [r] = pushReplies(v2, { ...PARAMS, peerId: 0xabcde });
+  assert.ok(r.split(',').includes('peer-id 703710'));
+});
+
+test('PUSH_REPLY: the compression push follows the negotiation', () => {
+  const lzo = ok(negotiate(ALL, CLIENT_OCC_LZO, pi({ IV_COMP_STUBv2: undefined })));
+  assert.ok(pushReplies(lzo, PARAMS)[0].split(',').includes('comp-lzo no'));
+  const stub = ok(negotiate(ALL, CLIENT_OCC_LZO, pi()));
+  assert.ok(pushReplies(stub, PARAMS)[0].split(',').includes('compress stub-v2'));
+  assert.ok(!pushReplies(ok(negotiate(ALL, CLIENT_OCC, pi())), PARAMS)[0].includes('comp'));
+});
+
+test('PUSH_REPLY: a long push list is split with push-continuation 2 … 1, each message ≤ 1024 bytes', () => {
+  const n = ok(negotiate(ALL, CLIENT_OCC, pi()));
+  const routes = Array.from({ length: 120 }, (_, i) => `route 10.${i >> 8}.${i & 255}.0 255.255.255.0`);
+  const replies = pushReplies(n, { ...PARAMS, configPush: routes });
+  assert.ok(replies.length >= 3, `expected several messages, got ${replies.length}`);
+  const options: string[] = [];
+  replies.forEach((m, i) => {
+    assert.ok(m.length <= 1024, `message ${i} is ${m.length} bytes`);
+    const parts = m.split(',');
+    assert.equal(parts[0], 'PUSH_REPLY');
+    assert.equal(parts[parts.length - 1], `push-continuation ${i === replies.length - 1 ? 1 : 2}`);
+    options.push(...parts.slice(1, -1));
+  });
+  const [single] = pushReplies(n, { ...PARAMS, configPush: [] });
+  assert.deepEqual(options, [...routes, ...single.split(',').slice(1)]);
+});
+
+test('PUSH_REPLY: a list that fits stays one message without push-continuation', () => {
+  const n = ok(negotiate(ALL, CLIENT_OCC, pi()));
+  const replies = pushReplies(n, { ...PARAMS, configPush: ['route 192.168.77.0 255.255.255.0'] });
+  assert.equal(replies.length, 1);
+  assert.ok(!replies[0].includes('push-continuation'));
+});
+
+// ---- OCC string (protocol doc §9) ---------------------------------------------------------------------------------
+
+const OCC_CASES: { proto: 'udp' | 'tcp'; tlsAuth: boolean; want: string }[] = [
+  { proto: 'udp', tlsAuth: false, want: 'V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,auth SHA1,keysize 128,key-method 2,tls-server' },
+  { proto: 'tcp', tlsAuth: false, want: 'V4,dev-type tun,link-mtu 1543,tun-mtu 1500,proto TCPv4_SERVER,auth SHA1,keysize 128,key-method 2,tls-server' },
+  { proto: 'udp', tlsAuth: true, want: 'V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,keydir 0,auth SHA1,keysize 128,tls-auth,key-method 2,tls-server' },
+  { proto: 'tcp', tlsAuth: true, want: 'V4,dev-type tun,link-mtu 1543,tun-mtu 1500,proto TCPv4_SERVER,keydir 0,auth SHA1,keysize 128,tls-auth,key-method 2,tls-server' },
+];
+for (const c of OCC_CASES) {
+  test(`OCC string: ${c.proto}${c.tlsAuth ? ' + tls-auth' : ''}`, () => {
+    const s = occString(c.proto, c.tlsAuth, 1500);
+    assert.equal(s, c.want);
+    assert.ok(s.length <= 511);
+  });
+}
+
+test('OCC string: default UDP string is 100 chars (server KM2 = 178 bytes); tun-mtu moves link-mtu', () => {
+  assert.equal(occString('udp', false, 1500).length, 100);
+  assert.ok(occString('udp', false, 1400).includes(',link-mtu 1441,tun-mtu 1400,'));
+});
