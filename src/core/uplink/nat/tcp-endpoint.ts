@@ -80,6 +80,8 @@ export class TcpEndpoint {
   /** Highest sequence number sent so far: segments below it are retransmissions (Karn). */
   private sndMax: Seq;
   private sndWnd: number;
+  /** Largest window the client ever offered (for silly window avoidance). */
+  private maxSndWnd: number;
   private sndWl1: Seq;
   private sndWl2: Seq;
   private readonly sndShift: number;
@@ -131,6 +133,7 @@ export class TcpEndpoint {
     while (this.wsOk && shift < 14 && (0xffff << shift) < cfg.rcvBuf) shift++;
     this.rcvShift = shift;
     this.sndWnd = syn.window;
+    this.maxSndWnd = syn.window;
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
     this.cwnd = INITIAL_CWND_SEGMENTS * this.sndMss;
@@ -297,6 +300,7 @@ export class TcpEndpoint {
     const oldWnd = this.sndWnd;
     if (seqLt(this.sndWl1, seg.seq) || (this.sndWl1 === seg.seq && seqLe(this.sndWl2, ack))) {
       this.sndWnd = seg.window << this.sndShift;
+      if (this.sndWnd > this.maxSndWnd) this.maxSndWnd = this.sndWnd;
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
     }
@@ -554,8 +558,9 @@ export class TcpEndpoint {
       const unsent = this.tx.length - off;  // -1 once our FIN is out
       if (unsent < 0) break;
       let len = Math.max(0, Math.min(unsent, Math.min(this.sndWnd, this.cwnd) - off, this.sndMss));
-      // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): no runt segment while data is in flight.
-      if (len > 0 && len < this.sndMss && len < unsent && off > 0) len = 0;
+      // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): a runt segment goes only if it carries all
+      // queued data, fills half the largest window ever offered, or nothing is in flight.
+      if (len > 0 && len < this.sndMss && len < unsent && off > 0 && len < this.maxSndWnd / 2) len = 0;
       // The FIN rides on the segment that carries the last queued byte, or goes alone (even into a zero window).
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;

@@ -1,0 +1,508 @@
+// The NAT's TCP endpoint driven by crafted segments and an explicit clock (smoltcp-style fixtures per state).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { TcpEndpoint, TCP_DEFAULTS, type TcpConfig, type TcpEvent } from '../../src/core/uplink/nat/tcp-endpoint.js';
+import { EMPTY, type TcpRepr } from '../../src/core/wire/tcp.js';
+
+const LOCAL = 80;
+const REMOTE = 40000;
+const ISS = 10000;
+const IRS = 5000;
+const MSS = 1000;
+
+const cfg = (over: Partial<TcpConfig> = {}): TcpConfig => ({ ...TCP_DEFAULTS, iss: ISS, ...over });
+
+/** A segment from the client. */
+const SEND_TEMPL: TcpRepr = {
+  srcPort: REMOTE, dstPort: LOCAL, seq: 0, ack: undefined, control: 'none', psh: false, window: 65535,
+  sackPermitted: false, payload: EMPTY,
+};
+
+interface Out { seq: number; ack: number | undefined; control: string; len: number; data: Buffer; window: number; mss?: number; wscale?: number }
+
+function recv(ep: TcpEndpoint, now: number): Out[] {
+  const out: Out[] = [];
+  ep.dispatch(now, (r, data) => {
+    assert.equal(r.srcPort, LOCAL);
+    assert.equal(r.dstPort, REMOTE);
+    const d = Buffer.concat(data as Buffer[]);
+    out.push({ seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale });
+  });
+  return out;
+}
+const recvNothing = (ep: TcpEndpoint, now: number): void => assert.deepEqual(recv(ep, now), []);
+function events(ep: TcpEndpoint): TcpEvent[] {
+  const e: TcpEvent[] = [];
+  for (let x = ep.poll(); x; x = ep.poll()) e.push(x);
+  return e;
+}
+const send = (ep: TcpEndpoint, now: number, over: Partial<TcpRepr>): void => ep.process({ ...SEND_TEMPL, ...over }, now);
+
+// ---- fixtures: each state reached through real transitions ----
+
+function synPending(c: Partial<TcpConfig> = {}, syn: Partial<TcpRepr> = {}): TcpEndpoint {
+  return new TcpEndpoint(LOCAL, REMOTE, { ...SEND_TEMPL, seq: IRS, control: 'syn', mss: MSS, ...syn }, cfg(c), 0);
+}
+function synReceived(c: Partial<TcpConfig> = {}, syn: Partial<TcpRepr> = {}): TcpEndpoint {
+  const ep = synPending(c, syn);
+  ep.accept();
+  const [synAck] = recv(ep, 0);
+  assert.equal(synAck.control, 'syn');
+  return ep;
+}
+function established(c: Partial<TcpConfig> = {}, syn: Partial<TcpRepr> = {}): TcpEndpoint {
+  const ep = synReceived(c, syn);
+  send(ep, 0, { seq: IRS + 1, ack: ISS + 1 });
+  assert.equal(ep.state, 'established');
+  recvNothing(ep, 0);
+  return ep;
+}
+function closeWait(): TcpEndpoint {
+  const ep = established();
+  send(ep, 0, { seq: IRS + 1, ack: ISS + 1, control: 'fin' });
+  assert.equal(ep.state, 'closeWait');
+  assert.deepEqual(events(ep), [{ t: 'fin' }]);
+  recv(ep, 0);
+  return ep;
+}
+function lastAck(): TcpEndpoint {
+  const ep = closeWait();
+  ep.shutdown();
+  const [fin] = recv(ep, 0);
+  assert.equal(fin.control, 'fin');
+  assert.equal(ep.state, 'lastAck');
+  return ep;
+}
+function finWait1(): TcpEndpoint {
+  const ep = established();
+  ep.shutdown();
+  const [fin] = recv(ep, 0);
+  assert.deepEqual([fin.control, fin.seq], ['fin', ISS + 1]);
+  assert.equal(ep.state, 'finWait1');
+  return ep;
+}
+function finWait2(): TcpEndpoint {
+  const ep = finWait1();
+  send(ep, 0, { seq: IRS + 1, ack: ISS + 2 });
+  assert.equal(ep.state, 'finWait2');
+  return ep;
+}
+function closing(): TcpEndpoint {
+  const ep = finWait1();
+  send(ep, 0, { seq: IRS + 1, ack: ISS + 1, control: 'fin' });
+  assert.equal(ep.state, 'closing');
+  recv(ep, 0);
+  return ep;
+}
+function timeWait(): TcpEndpoint {
+  const ep = finWait2();
+  send(ep, 0, { seq: IRS + 1, ack: ISS + 2, control: 'fin' });
+  assert.equal(ep.state, 'timeWait');
+  const [ack] = recv(ep, 0);
+  assert.equal(ack.ack, IRS + 2);
+  return ep;
+}
+
+describe('synPending (waiting for the outbound connect)', () => {
+  test('nothing is sent before accept(); a retransmitted SYN is ignored', () => {
+    const ep = synPending();
+    recvNothing(ep, 0);
+    send(ep, 100, { seq: IRS, control: 'syn' });
+    recvNothing(ep, 100);
+    assert.equal(ep.state, 'synPending');
+  });
+
+  test('accept() answers with SYN-ACK carrying our MSS and, when offered, window scale', () => {
+    const ep = synPending({}, { wscale: 7 });
+    ep.accept();
+    const [s] = recv(ep, 5);
+    assert.deepEqual([s.control, s.seq, s.ack, s.mss], ['syn', ISS, IRS + 1, TCP_DEFAULTS.mss]);
+    assert.ok(s.wscale !== undefined && s.wscale >= 2, 'a 256 KiB buffer needs a shift');
+    assert.equal(s.window, 0xffff, 'the SYN-ACK window is unscaled and capped');
+    const plain = synPending();
+    plain.accept();
+    assert.equal(recv(plain, 0)[0].wscale, undefined, 'no scaling unless the client offered it');
+  });
+
+  test('refuse() resets the client: <SEQ=0><ACK=SYN+1><RST,ACK>', () => {
+    const ep = synPending();
+    ep.refuse();
+    const [r] = recv(ep, 0);
+    assert.deepEqual([r.control, r.seq, r.ack], ['rst', 0, IRS + 1]);
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'aborted' }]);
+  });
+
+  test('connect timeout: nothing at deadline-1, RST at the deadline', () => {
+    const ep = synPending({ connectTimeout: 3000 });
+    assert.equal(ep.pollAt(), 3000);
+    recvNothing(ep, 2999);
+    const [r] = recv(ep, 3000);
+    assert.equal(r.control, 'rst');
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'timeout' }]);
+    assert.equal(ep.pollAt(), undefined);
+  });
+
+  test('client RST at SYN+1 closes; one at another sequence number is ignored', () => {
+    const ep = synPending();
+    send(ep, 0, { seq: IRS + 7, control: 'rst' });
+    assert.equal(ep.state, 'synPending');
+    send(ep, 0, { seq: IRS + 1, control: 'rst' });
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'reset' }]);
+    recvNothing(ep, 0);
+  });
+});
+
+describe('synReceived', () => {
+  test('the ACK of our SYN establishes the connection', () => {
+    const ep = synReceived();
+    send(ep, 1, { seq: IRS + 1, ack: ISS + 1 });
+    assert.equal(ep.state, 'established');
+    assert.equal(ep.pollAt(), undefined, 'nothing outstanding, no timer');
+  });
+
+  test('an unacceptable ACK is answered with <SEQ=SEG.ACK><RST>', () => {
+    const ep = synReceived();
+    send(ep, 1, { seq: IRS + 1, ack: ISS + 50 });
+    const [r] = recv(ep, 1);
+    assert.deepEqual([r.control, r.seq, r.ack], ['rst', ISS + 50, undefined]);
+    assert.equal(ep.state, 'synReceived');
+  });
+
+  test('a retransmitted SYN gets the SYN-ACK again', () => {
+    const ep = synReceived();
+    send(ep, 10, { seq: IRS, control: 'syn' });
+    const [s] = recv(ep, 10);
+    assert.deepEqual([s.control, s.seq], ['syn', ISS]);
+  });
+
+  test('SYN-ACK retransmission: nothing at RTO-1, resent at RTO, then after twice the RTO', () => {
+    const ep = synReceived({ initialRto: 1000 });
+    assert.equal(ep.pollAt(), 1000);
+    recvNothing(ep, 999);
+    assert.equal(recv(ep, 1000)[0].control, 'syn');
+    assert.equal(ep.pollAt(), 3000);
+    recvNothing(ep, 2999);
+    assert.equal(recv(ep, 3000)[0].control, 'syn');
+    assert.equal(ep.pollAt(), 7000);
+  });
+
+  test('data on the handshake-completing ACK is delivered', () => {
+    const ep = synReceived();
+    send(ep, 1, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.from('GET /') });
+    assert.deepEqual(events(ep), [{ t: 'data', bytes: Buffer.from('GET /') }]);
+  });
+});
+
+describe('established: receiving', () => {
+  test('in-order data is delivered and its ACK delayed by ackDelay (nothing at deadline-1)', () => {
+    const ep = established({ ackDelay: 40 });
+    send(ep, 100, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.from('abc') });
+    assert.deepEqual(events(ep), [{ t: 'data', bytes: Buffer.from('abc') }]);
+    recvNothing(ep, 100);
+    assert.equal(ep.pollAt(), 140);
+    recvNothing(ep, 139);
+    const [a] = recv(ep, 140);
+    assert.equal(a.ack, IRS + 4);
+  });
+
+  test('two full-sized segments are ACKed at once (coalesced into one ACK)', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(MSS, 1) });
+    send(ep, 0, { seq: IRS + 1 + MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, 2) });
+    const out = recv(ep, 0);
+    assert.equal(out.length, 1);
+    assert.equal(out[0].ack, IRS + 1 + 2 * MSS);
+  });
+
+  test('out-of-order data: immediate duplicate ACK, delivered in order once the gap fills', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 4, ack: ISS + 1, payload: Buffer.from('def') });
+    assert.deepEqual(events(ep), []);
+    assert.equal(recv(ep, 0)[0].ack, IRS + 1);
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.from('abc') });
+    assert.deepEqual(Buffer.concat(events(ep).map((e) => (e.t === 'data' ? e.bytes : EMPTY))).toString(), 'abcdef');
+    assert.equal(recv(ep, 0)[0].ack, IRS + 7);
+  });
+
+  test('overlapping retransmission is trimmed; an old duplicate is re-ACKed', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.from('abc') });
+    send(ep, 0, { seq: IRS + 2, ack: ISS + 1, payload: Buffer.from('bcde') });
+    assert.deepEqual(events(ep).map((e) => (e.t === 'data' ? e.bytes.toString() : e.t)), ['abc', 'de']);
+    recv(ep, 0);
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.from('abc') });
+    assert.deepEqual(events(ep), []);
+    assert.equal(recv(ep, 0)[0].ack, IRS + 6);
+  });
+
+  test('a segment outside the window is dropped and answered with an ACK', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 1 + 10_000_000, ack: ISS + 1, payload: Buffer.from('x') });
+    assert.deepEqual(events(ep), []);
+    const [a] = recv(ep, 0);
+    assert.deepEqual([a.seq, a.ack, a.control], [ISS + 1, IRS + 1, 'none']);
+  });
+
+  test('an ACK for data never sent is answered with an ACK and ignored', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 500 });
+    assert.equal(recv(ep, 0)[0].ack, IRS + 1);
+    assert.equal(ep.state, 'established');
+  });
+
+  test('the window shrinks as data waits for the outbound socket and reopens with an update', () => {
+    const ep = established({ rcvBuf: 4 * MSS });
+    for (let i = 0; i < 4; i++) send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    assert.equal(events(ep).length, 4);
+    const [a] = recv(ep, 0);
+    assert.equal(a.window, 0);
+    // A fifth segment into the zero window is not accepted.
+    send(ep, 1, { seq: IRS + 1 + 4 * MSS, ack: ISS + 1, payload: Buffer.alloc(10) });
+    assert.deepEqual(events(ep), []);
+    recv(ep, 1);
+    ep.consumed(MSS);
+    recvNothing(ep, 2);  // one MSS is below the update threshold (min(rcvBuf/2, 2*MSS))
+    ep.consumed(MSS);
+    const [u] = recv(ep, 3);
+    assert.equal(u.window, 2 * MSS);
+  });
+
+  test('SYN in a synchronized state gets a challenge ACK (RFC 5961)', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 100, control: 'syn' });
+    assert.equal(recv(ep, 0)[0].control, 'none');
+    assert.equal(ep.state, 'established');
+  });
+
+  test('RST in the window but not at RCV.NXT gets a challenge ACK', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 10, control: 'rst' });
+    assert.equal(ep.state, 'established');
+    assert.equal(recv(ep, 0)[0].ack, IRS + 1);
+  });
+});
+
+describe('established: sending', () => {
+  test('data is cut into MSS-sized segments within the client window', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, window: 2500 });
+    ep.send(Buffer.alloc(4000, 7));
+    const out = recv(ep, 0);
+    // The 500 bytes left in the window would be a runt (less than half the offered window): wait (SWS avoidance).
+    assert.deepEqual(out.map((s) => [s.seq, s.len]), [[ISS + 1, 1000], [ISS + 1001, 1000]]);
+    // The ACK opens the window for the rest.
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 2001, window: 2500 });
+    assert.deepEqual(recv(ep, 10).map((s) => [s.seq, s.len]), [[ISS + 2001, 1000], [ISS + 3001, 1000]]);
+    send(ep, 20, { seq: IRS + 1, ack: ISS + 4001, window: 2500 });
+    assert.equal(ep.txQueued(), 0);
+    assert.equal(ep.pollAt(), undefined);
+  });
+
+  test('the client window is scaled by its window-scale option', () => {
+    const ep = established({}, { wscale: 2, window: 100 });
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, window: 1000 });  // 4000 bytes
+    ep.send(Buffer.alloc(5000));
+    assert.equal(recv(ep, 0).reduce((n, s) => n + s.len, 0), 4000);
+  });
+
+  test('retransmission with exponential backoff: nothing at deadline-1, go-back at the deadline', () => {
+    // The handshake's RTT sample (0 ms) sets the RTO to minRto.
+    const ep = established({ minRto: 1000 });
+    ep.send(Buffer.from('hello'));
+    assert.equal(recv(ep, 0)[0].len, 5);
+    assert.equal(ep.pollAt(), 1000);
+    recvNothing(ep, 999);
+    const [r1] = recv(ep, 1000);
+    assert.deepEqual([r1.seq, r1.data.toString()], [ISS + 1, 'hello']);
+    assert.equal(ep.pollAt(), 3000);
+    recvNothing(ep, 2999);
+    assert.equal(recv(ep, 3000)[0].seq, ISS + 1);
+    assert.equal(ep.pollAt(), 7000);
+    send(ep, 7100, { seq: IRS + 1, ack: ISS + 6 });
+    assert.equal(ep.pollAt(), undefined);
+  });
+
+  test('giving up after maxRetries resets the client', () => {
+    const ep = established({ minRto: 100, maxRetries: 2 });
+    ep.send(Buffer.from('x'));
+    recv(ep, 0);
+    assert.equal(recv(ep, 100).length, 1);
+    assert.equal(recv(ep, 300).length, 1);
+    const [r] = recv(ep, 700);
+    assert.equal(r.control, 'rst');
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'timeout' }]);
+  });
+
+  test('RTT samples shape the RTO (RFC 6298), floored at minRto', () => {
+    // Handshake ACK at t=400: srtt 400, rttvar 200 → rto 400 + 800 = 1200.
+    const ep = synReceived({ initialRto: 3000, minRto: 200 });
+    send(ep, 400, { seq: IRS + 1, ack: ISS + 1 });
+    ep.send(Buffer.from('a'));
+    recv(ep, 400);
+    assert.equal(ep.pollAt(), 1600);
+    // Second sample 40 ms: rttvar = 0.75*200 + 0.25*360 = 240, srtt = 355 → rto = 355 + 960 = 1315.
+    send(ep, 440, { seq: IRS + 1, ack: ISS + 2 });
+    ep.send(Buffer.from('b'));
+    recv(ep, 500);
+    assert.equal(ep.pollAt(), 500 + 1315);
+  });
+
+  test('fast retransmit on the third duplicate ACK', () => {
+    const ep = established();
+    ep.send(Buffer.alloc(5 * MSS));
+    assert.equal(recv(ep, 0).length, 5);
+    for (let i = 0; i < 2; i++) send(ep, 1, { seq: IRS + 1, ack: ISS + 1 });
+    recvNothing(ep, 1);
+    send(ep, 1, { seq: IRS + 1, ack: ISS + 1 });
+    const [r] = recv(ep, 1);
+    assert.deepEqual([r.seq, r.len], [ISS + 1, MSS]);
+  });
+
+  test('zero window: no data, probes with backoff; a window update resumes sending', () => {
+    const ep = established({ minRto: 1000 });
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, window: 0 });
+    ep.send(Buffer.from('data'));
+    recvNothing(ep, 0);
+    assert.equal(ep.pollAt(), 1000);
+    recvNothing(ep, 999);
+    const [p] = recv(ep, 1000);
+    assert.deepEqual([p.seq, p.len], [ISS, 0], 'probe: an ACK one below SND.UNA');
+    assert.equal(ep.pollAt(), 3000);
+    send(ep, 1500, { seq: IRS + 1, ack: ISS + 1, window: 100 });
+    const [d] = recv(ep, 1500);
+    assert.equal(d.data.toString(), 'data');
+  });
+
+  test('sequence numbers wrap around 2^32', () => {
+    const ep = new TcpEndpoint(LOCAL, REMOTE, { ...SEND_TEMPL, seq: 0xfffffffe, control: 'syn', mss: MSS }, cfg({ iss: 0xfffffff0 }), 0);
+    ep.accept();
+    recv(ep, 0);
+    send(ep, 0, { seq: 0xffffffff, ack: 0xfffffff1 });
+    assert.equal(ep.state, 'established');
+    send(ep, 0, { seq: 0xffffffff, ack: 0xfffffff1, payload: Buffer.from('wrap!') });
+    assert.deepEqual(events(ep), [{ t: 'data', bytes: Buffer.from('wrap!') }]);
+    ep.send(Buffer.alloc(40));
+    const out = recv(ep, 0);
+    assert.deepEqual(out.map((s) => [s.seq, s.ack, s.len]), [[0xfffffff1, 4, 40]]);
+    send(ep, 1, { seq: 4, ack: 0x19 });  // 0xfffffff1 + 40 wraps to 0x19
+    assert.equal(ep.txQueued(), 0);
+    assert.equal(ep.pollAt(), undefined);
+  });
+});
+
+describe('closing', () => {
+  test('client FIN first: closeWait, then shutdown → FIN → lastAck → closed', () => {
+    const ep = lastAck();
+    send(ep, 0, { seq: IRS + 2, ack: ISS + 2 });
+    assert.equal(ep.state, 'closed');
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'done' }]);
+  });
+
+  test('queued data goes before the FIN, which rides on the last segment', () => {
+    const ep = closeWait();
+    ep.send(Buffer.from('tail'));
+    ep.shutdown();
+    const out = recv(ep, 0);
+    assert.deepEqual(out.map((s) => [s.seq, s.control, s.data.toString()]), [[ISS + 1, 'fin', 'tail']]);
+  });
+
+  test('we close first: finWait1 → finWait2 → (client FIN) timeWait → closed after timeWait', () => {
+    const ep = timeWait();
+    assert.deepEqual(events(ep), [{ t: 'fin' }]);
+    assert.equal(ep.pollAt(), TCP_DEFAULTS.timeWait);
+    recvNothing(ep, TCP_DEFAULTS.timeWait - 1);
+    recvNothing(ep, TCP_DEFAULTS.timeWait);
+    assert.equal(ep.state, 'closed');
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'done' }]);
+  });
+
+  test('finWait2 still receives data (half-close)', () => {
+    const ep = finWait2();
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 2, payload: Buffer.from('more') });
+    assert.deepEqual(events(ep), [{ t: 'data', bytes: Buffer.from('more') }]);
+  });
+
+  test('simultaneous close: finWait1 + FIN → closing → ACK → timeWait', () => {
+    const ep = closing();
+    send(ep, 0, { seq: IRS + 2, ack: ISS + 2 });
+    assert.equal(ep.state, 'timeWait');
+  });
+
+  test('a retransmitted FIN in timeWait is re-ACKed and restarts the wait', () => {
+    const ep = timeWait();
+    send(ep, 1000, { seq: IRS + 1, ack: ISS + 2, control: 'fin' });
+    const [a] = recv(ep, 1000);
+    assert.equal(a.ack, IRS + 2);
+    assert.equal(ep.pollAt(), 1000 + TCP_DEFAULTS.timeWait);
+  });
+
+  test('FIN retransmitted after a timeout in lastAck', () => {
+    const ep = lastAck();
+    const at = ep.pollAt()!;
+    recvNothing(ep, at - 1);
+    const [f] = recv(ep, at);
+    assert.deepEqual([f.control, f.seq], ['fin', ISS + 1]);
+  });
+
+  test('abort() resets the client from an established connection', () => {
+    const ep = established();
+    ep.abort();
+    const [r] = recv(ep, 0);
+    assert.deepEqual([r.control, r.seq, r.ack], ['rst', ISS + 1, IRS + 1]);
+    assert.deepEqual(events(ep), [{ t: 'closed', reason: 'aborted' }]);
+  });
+});
+
+describe('RST from the client in each synchronized state', () => {
+  const fixtures: [string, () => TcpEndpoint, number][] = [
+    ['synReceived', () => synReceived(), IRS + 1],
+    ['established', () => established(), IRS + 1],
+    ['finWait1', finWait1, IRS + 1],
+    ['finWait2', finWait2, IRS + 1],
+    ['closing', closing, IRS + 2],
+    ['timeWait', timeWait, IRS + 2],
+    ['closeWait', closeWait, IRS + 2],
+    ['lastAck', lastAck, IRS + 2],
+  ];
+  for (const [name, make, rcvNxt] of fixtures) {
+    test(`${name}: RST at RCV.NXT closes without a reply`, () => {
+      const ep = make();
+      events(ep);
+      send(ep, 0, { seq: rcvNxt, control: 'rst' });
+      assert.equal(ep.state, 'closed');
+      assert.deepEqual(events(ep), [{ t: 'closed', reason: 'reset' }]);
+      recvNothing(ep, 0);
+      assert.equal(ep.pollAt(), undefined);
+    });
+  }
+});
+
+test('process() never throws and pollAt() never lies in the past, for random segments in any state', () => {
+  const makers = [synPending, () => synReceived(), () => established(), finWait1, finWait2, closing, timeWait, closeWait, lastAck];
+  const seg = fc.record({
+    seq: fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: IRS - 5, max: IRS + 3000 })),
+    ack: fc.option(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: ISS - 5, max: ISS + 5000 })), { nil: undefined }),
+    control: fc.constantFrom('none', 'syn', 'fin', 'rst' as const),
+    window: fc.integer({ min: 0, max: 0xffff }),
+    len: fc.integer({ min: 0, max: 1500 }),
+    dt: fc.integer({ min: 0, max: 5000 }),
+    app: fc.constantFrom('none', 'send', 'shutdown', 'consumed', 'abort' as const),
+  });
+  fc.assert(fc.property(fc.integer({ min: 0, max: makers.length - 1 }), fc.array(seg, { maxLength: 30 }), (mi, segs) => {
+    const ep = makers[mi]();
+    let now = 0;
+    for (const s of segs) {
+      now += s.dt;
+      if (s.app === 'send') ep.send(Buffer.alloc(s.len, 1));
+      else if (s.app === 'shutdown') ep.shutdown();
+      else if (s.app === 'consumed') ep.consumed(s.len);
+      else if (s.app === 'abort' && s.dt % 7 === 0) ep.abort();
+      ep.process({ ...SEND_TEMPL, seq: s.seq, ack: s.ack, control: s.control, window: s.window, payload: Buffer.alloc(s.len) }, now);
+      recv(ep, now);
+      events(ep);
+      const at = ep.pollAt();
+      assert.ok(at === undefined || at > now, `pollAt ${at} not after now ${now} in ${ep.state}`);
+    }
+  }), { numRuns: 300 });
+});
