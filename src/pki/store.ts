@@ -96,10 +96,13 @@ function writeIndex(dir: string, idx: PkiIndex): void {
   writeAtomic(paths(dir).index, JSON.stringify(idx, null, 2) + '\n', 0o644);
 }
 
-async function writeCrl(dir: string, ca: { certPem: string; keyPem: string }, idx: PkiIndex): Promise<void> {
+/** Signs a CRL of everything the index marks revoked, then saves the index before the CRL: should the second
+ *  write fail, the next CRL made from the index still carries every revocation. */
+async function saveIndexAndCrl(dir: string, ca: { certPem: string; keyPem: string }, idx: PkiIndex): Promise<void> {
   idx.crlNumber += 1;
   const revoked = idx.certs.filter((c) => c.revokedAt).map((c) => ({ serial: c.serial, date: new Date(c.revokedAt!) }));
   const pem = await makeCrl(ca, revoked, { number: BigInt(idx.crlNumber) });
+  writeIndex(dir, idx);
   writeAtomic(paths(dir).crl, pem, 0o644);
 }
 
@@ -112,8 +115,7 @@ export async function initPki(dir: string, opts: { cn?: string; algo?: KeyAlgo }
   writeNew(p.caKey, ca.keyPem, 0o600);
   writeNew(p.caCrt, ca.certPem, 0o644);
   const idx: PkiIndex = { version: 1, crlNumber: 0, certs: [] };
-  await writeCrl(dir, ca, idx);
-  writeIndex(dir, idx);
+  await saveIndexAndCrl(dir, ca, idx);
   return { files: [p.caCrt, p.caKey, p.crl] };
 }
 
@@ -163,8 +165,7 @@ export async function revoke(dir: string, rawName: string): Promise<{ serial: st
   }
   if (entry.revokedAt) throw new PkiError(`'${name}' (serial ${serial}) is already revoked (${entry.revokedAt})`);
   entry.revokedAt = new Date().toISOString();
-  await writeCrl(dir, ca, idx);
-  writeIndex(dir, idx);
+  await saveIndexAndCrl(dir, ca, idx);
   mkdirSync(join(dir, 'revoked'), { recursive: true, mode: 0o700 });
   renameSync(p.crt(name), p.revoked(name, serial, 'crt'));
   if (existsSync(p.key(name))) renameSync(p.key(name), p.revoked(name, serial, 'key'));
@@ -175,8 +176,7 @@ export async function revoke(dir: string, rawName: string): Promise<{ serial: st
 export async function refreshCrl(dir: string): Promise<string> {
   const ca = loadCa(dir);
   const idx = readIndex(dir);
-  await writeCrl(dir, ca, idx);
-  writeIndex(dir, idx);
+  await saveIndexAndCrl(dir, ca, idx);
   return paths(dir).crl;
 }
 
