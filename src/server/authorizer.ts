@@ -19,7 +19,7 @@ export interface AuthHost {
 /** Optional features plug in here (users file, client-config-dir, pool persistence). */
 export interface AuthPlugins {
   verifyPassword?: (username: string, password: string) => Promise<boolean>;
-  clientConfig?: (cn: string) => { ip?: number; push: string[]; pushReset: boolean; disable: boolean } | undefined;
+  clientConfig?: (cn: string) => Promise<{ ip?: number; push: string[]; pushReset: boolean; disable: boolean } | undefined>;
   preferredIp?: (cn: string) => number | undefined;
   remember?: (cn: string, ip: number) => void;
 }
@@ -90,7 +90,7 @@ export class Authorizer {
     }
     conn.session.cn = cn;
     const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
-    const ccd = cn ? this.plugins.clientConfig?.(cn) : undefined;
+    const ccd = cn ? await this.plugins.clientConfig?.(cn) : undefined;
     if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
     if (!c.duplicateCn && cn) {
       for (const other of established) if (other !== conn && other.cn === cn) other.kill('RESTART');

@@ -29,6 +29,8 @@ export class VpnServer implements ConnHost {
   readonly conns = new Set<Conn>();
   readonly stats: ServerStats = { handshakesOk: 0, handshakesFailed: {}, renegotiations: 0 };
   readonly authorizer: Authorizer;
+  /** TCP MSS clamp applied to SYNs crossing the tunnel (0 = off). */
+  readonly mss: number;
   private secureContext: tls.SecureContext;
   private udp?: dgram.Socket;
   private tcp?: net.Server;
@@ -45,9 +47,10 @@ export class VpnServer implements ConnHost {
 
   constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink } = {}) {
     this.pool = new IpPool(cfg.server.network, cfg.server.netmask);
+    this.mss = mssFor(cfg);
     this.router = new Router({
       serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,
-      clientToClient: cfg.clientToClient, mss: mssFor(cfg),
+      clientToClient: cfg.clientToClient, mss: this.mss,
     }, opts.uplink);
     this.uplink = opts.uplink;
     this.secureContext = this.makeSecureContext();
@@ -61,7 +64,7 @@ export class VpnServer implements ConnHost {
   makeSecureContext(): tls.SecureContext {
     const c = this.cfg;
     return tls.createSecureContext({
-      ca: c.ca, cert: c.cert, key: c.key, minVersion: 'TLSv1.2',
+      ca: c.ca, cert: c.cert, key: c.key, minVersion: c.tlsVersionMin ?? 'TLSv1.2',
       ...(this.crlPem() ? { crl: this.crlPem() } : {}),
     });
   }

@@ -1,9 +1,68 @@
-// Builds a VpnServer from a config: checks the server's own credentials, picks the uplink, starts listening.
+// Builds a VpnServer from a config: checks the server's own credentials, plugs in the optional features
+// (users file, client-config-dir, pool persistence), picks the uplink, starts listening.
+import { readClientConfig } from '../config/client-config-dir.js';
+import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
 import type { ServerConfig } from '../config/types.js';
+import { verifyUser } from '../config/users-file.js';
+import { createNatUplink } from '../io/nat-uplink.js';
+import { ipToString } from '../core/wire/ipv4.js';
+import { log } from '../log.js';
+import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
+import type { AuthPlugins } from './authorizer.js';
 import { VpnServer } from './server.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
+  checkCredentials(cfg);
   const server = new VpnServer(cfg);
+  server.authorizer.plugins = await plugins(cfg);
+  if (cfg.uplink === 'tun') {
+    const { createTunUplink } = await import('../core/uplink/tun-uplink.js');
+    const net = cfg.server;
+    server.setUplink(await createTunUplink({
+      address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu,
+    }, server.router.toClient));
+  } else {
+    server.setUplink(createNatUplink({ localAddress: cfg.natSource, mss: server.mss || undefined }, server.router.toClient));
+  }
   await server.start();
   return server;
+}
+
+/** The server's own cert must match its key and chain to `ca`: say so at startup, not at the first client. */
+function checkCredentials(cfg: ServerConfig): void {
+  checkKeyMatchesCert(cfg.cert, cfg.key, 'server certificate');
+  checkSignedBy(cfg.cert, cfg.ca, 'server certificate');
+}
+
+async function plugins(cfg: ServerConfig): Promise<AuthPlugins> {
+  const p: AuthPlugins = {};
+  if (cfg.authUserPassVerify) {
+    const file = cfg.authUserPassVerify;
+    p.verifyPassword = (user, pass) => verifyUser(file, user, pass);
+  }
+  if (cfg.clientConfigDir) {
+    const dir = cfg.clientConfigDir;
+    p.clientConfig = async (cn) => {
+      const c = await readClientConfig(dir, cn);
+      return c && { ip: c.ifconfigPush?.ip, push: c.push, pushReset: c.pushReset, disable: c.disable };
+    };
+  }
+  if (cfg.ifconfigPoolPersist) {
+    const path = cfg.ifconfigPoolPersist.path;
+    let known = new Map<string, number>();
+    try {
+      known = await readPoolPersist(path);
+    } catch (e) {
+      log('warn', 'ifconfig-pool-persist: cannot read, starting empty', { file: path, error: (e as Error).message });
+    }
+    let writing: Promise<void> = Promise.resolve();
+    p.preferredIp = (cn) => known.get(cn);
+    p.remember = (cn, ip) => {
+      if (known.get(cn) === ip) return;
+      known.set(cn, ip);
+      writing = writing.then(() => writePoolPersist(path, known)).catch((e: Error) =>
+        log('warn', 'ifconfig-pool-persist: write failed', { file: path, error: e.message }));
+    };
+  }
+  return p;
 }
