@@ -3,8 +3,9 @@
 //   node build.mjs [bundle] [--outdir DIR]        src/main.ts -> DIR/nanovpn.js (default dist), prints its sha256
 //   node build.mjs ops-config --tun [--in config.json] [--out dist/config.tun.json]
 //                                                 the tun variant of the ops config (Klibs, tun manifest, addon)
-//   node build.mjs manifest --config FILE --nanos DIR [--out dist/nanovpn.manifest] [--files dist/image-files]
-//                                                 a Nanos mkfs manifest from an ops config (see manifestFromConfig)
+//   node build.mjs manifest --config FILE --nanos DIR [--out dist/nanovpn.manifest] [--stage dist/image-stage]
+//                                                 a Nanos mkfs manifest from an ops config (see manifestFromConfig);
+//                                                 run mkfs inside the stage folder
 //   node build.mjs fix-uuids --image IMG --mkfs-log LOG
 //                                                 replaces the random filesystem UUIDs mkfs chose with UUIDs
 //                                                 derived from the image contents, so equal inputs give equal bytes
@@ -15,7 +16,8 @@ import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
-  chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync,
+  chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -190,27 +192,30 @@ export function sharedLibs(program) {
  * The Nanos manifest for an ops config, built the way ops would but with no clock, no random names and no
  * per-user values: program and arguments, Files, Dirs, MapDirs, Env, the program's ldd libraries, ld-linux,
  * ld.so.cache, resolv.conf, passwd, hostname, and klibs (with ManifestPassthrough, e.g. the tun settings).
- * Generated small files go to `filesDir`.
+ *
+ * mkfs lays files out in an order that depends on where its heap strings land, so the manifest must be the same
+ * text wherever the build runs: every file is linked into `stageDir` (root/<image path>, klibs/<name>,
+ * kernel.img, boot.img) and the manifest names it relative to that folder. Run mkfs with stageDir as cwd.
  */
-export function manifestFromConfig(config, { base, nanosDir, filesDir }) {
+export function manifestFromConfig(config, { base, nanosDir, stageDir }) {
   if (!config.Program) throw new Error('config: Program is required');
   const program = config.Program;
   const root = { children: {} };
-  const hostProgram = realpathSync(program);
-  addFile(root, program, hostProgram);
+  addFile(root, program, realpathSync(program));
   for (const [img, host] of Object.entries(sharedLibs(program))) addFile(root, img, host);
   if (existsSync('/etc/ld.so.cache')) addFile(root, '/etc/ld.so.cache', realpathSync('/etc/ld.so.cache'));
 
-  mkdirSync(filesDir, { recursive: true });
+  rmSync(stageDir, { recursive: true, force: true });
+  mkdirSync(join(stageDir, 'gen'), { recursive: true });
   const generated = {
     'resolv.conf': (config.NameServers?.length ? config.NameServers : ['8.8.8.8']).map((n) => `nameserver ${n}\n`).join(''),
     passwd: 'root:x:0:0:root:/root:/bin/nobash\n',
     hostname: 'nanovpn\n',
   };
-  for (const [name, text] of Object.entries(generated)) writeFileSync(join(filesDir, name), text);
-  addFile(root, '/etc/resolv.conf', resolve(filesDir, 'resolv.conf'));
-  addFile(root, '/etc/passwd', resolve(filesDir, 'passwd'));
-  addFile(root, '/proc/sys/kernel/hostname', resolve(filesDir, 'hostname'));
+  for (const [name, text] of Object.entries(generated)) writeFileSync(join(stageDir, 'gen', name), text);
+  addFile(root, '/etc/resolv.conf', join(stageDir, 'gen', 'resolv.conf'));
+  addFile(root, '/etc/passwd', join(stageDir, 'gen', 'passwd'));
+  addFile(root, '/proc/sys/kernel/hostname', join(stageDir, 'gen', 'hostname'));
 
   for (const f of config.Files ?? []) addFile(root, posix.join('/', f), resolve(base, f));
   for (const d of config.Dirs ?? []) {
@@ -223,21 +228,29 @@ export function manifestFromConfig(config, { base, nanosDir, filesDir }) {
   for (const [src, dest] of Object.entries(config.MapDirs ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
     addMapped(root, base, src, dest);
   }
+  stageTree(root, stageDir, 'root');
 
   root.program = program;
   root.arguments = [program, ...(config.Args ?? [])];
   root.environment = { USER: 'root', PWD: '/', ...(config.Env ?? {}) };
   if (config.RebootOnExit) root.reboot_on_exit = 't';
 
+  if (nanosDir) {
+    for (const f of ['kernel.img', 'boot.img']) {
+      if (existsSync(join(nanosDir, f))) symlinkSync(resolve(nanosDir, f), join(stageDir, f));
+    }
+  }
   const klibs = config.Klibs ?? [];
   if (klibs.length) {
     if (!nanosDir) throw new Error('Klibs need --nanos DIR (a Nanos release with klibs/)');
     root.klibs = 'bootfs';
+    mkdirSync(join(stageDir, 'klibs'));
     const kl = {};
     for (const k of klibs) {
       const host = resolve(nanosDir, 'klibs', k);
       if (!existsSync(host)) throw new Error(`klib ${k} not found at ${host}`);
-      kl[k] = { contents: { host } };
+      symlinkSync(host, join(stageDir, 'klibs', k));
+      kl[k] = { contents: { host: `klibs/${k}` } };
     }
     root.boot = { children: { klib: { children: kl } } };
   }
@@ -245,18 +258,33 @@ export function manifestFromConfig(config, { base, nanosDir, filesDir }) {
   return `${emit(root, 0)}\n`;
 }
 
+/** Replaces each absolute host path in a children tree by a link under stageDir/prefix, named relatively. */
+function stageTree(node, stageDir, prefix) {
+  for (const [name, child] of Object.entries(node.children ?? {})) {
+    const rel = `${prefix}/${name}`;
+    if (child.contents) {
+      mkdirSync(join(stageDir, prefix), { recursive: true });
+      symlinkSync(child.contents.host, join(stageDir, rel));
+      child.contents.host = rel;
+    } else {
+      stageTree(child, stageDir, rel);
+    }
+  }
+}
+
 function manifest(flags) {
   const configFile = flags.config ?? 'config.json';
   const out = flags.out ?? 'dist/nanovpn.manifest';
   const config = JSON.parse(readFileSync(configFile, 'utf8'));
+  const stageDir = resolve(flags.stage ?? 'dist/image-stage');
   const text = manifestFromConfig(config, {
     base: dirname(resolve(configFile)), // as ops does
     nanosDir: flags.nanos ? resolve(flags.nanos) : undefined,
-    filesDir: resolve(flags.files ?? 'dist/image-files'),
+    stageDir,
   });
   mkdirSync(dirname(resolve(out)), { recursive: true });
   writeFileSync(out, text);
-  console.log(`${out} written`);
+  console.log(`${out} written (run mkfs in ${relative(process.cwd(), stageDir) || '.'})`);
 }
 
 // ------------------------------------------------------------------------------------------------ fix-uuids

@@ -119,6 +119,7 @@ raw_image() {
     info "skipped"
     return 0
   fi
+  NANOS_DIR="$(cd "$NANOS_DIR" && pwd)"
   local f
   for f in kernel.img boot.img mkfs klibs; do
     [ -e "$NANOS_DIR/$f" ] || die "NANOS_DIR=$NANOS_DIR has no $f"
@@ -127,12 +128,14 @@ raw_image() {
   local cfg
   cfg="$(config_file)"
   info "manifest from $cfg"
-  node build.mjs manifest --config "$cfg" --nanos "$NANOS_DIR" --out dist/nanovpn.manifest --files dist/image-files \
+  node build.mjs manifest --config "$cfg" --nanos "$NANOS_DIR" --out dist/nanovpn.manifest --stage dist/image-stage \
     | sed 's/^/    /'
-  info "mkfs (ASLR off: the layout then depends only on the inputs)"
+  # ASLR off and a manifest that names files relative to the stage folder: mkfs's layout then depends only on
+  # the inputs (the filesystem UUIDs are fixed afterwards).
+  info "mkfs"
   rm -f dist/nanovpn.img
-  if ! setarch x86_64 -R "$NANOS_DIR/mkfs" -b "$NANOS_DIR/boot.img" -k "$NANOS_DIR/kernel.img" dist/nanovpn.img \
-      <dist/nanovpn.manifest >dist/mkfs.log 2>&1; then
+  if ! (cd dist/image-stage && setarch x86_64 -R "$NANOS_DIR/mkfs" -b boot.img -k kernel.img ../nanovpn.img \
+      <../nanovpn.manifest >../mkfs.log 2>&1); then
     tail -n 20 dist/mkfs.log >&2
     die "mkfs failed (full output: dist/mkfs.log)"
   fi
