@@ -113,7 +113,8 @@ export class FlowTable<F extends FlowEntry> {
   }
 
   remove(flow: F, reason: RemoveReason = 'closed'): void {
-    if (this.cache.peek(flow.hash) !== flow) return;
+    // allowStale: a flow past its timeout that no sweep has met yet is still ours to remove.
+    if (this.cache.peek(flow.hash, { allowStale: true }) !== flow) return;
     const prev = this.deleting;
     this.deleting = reason;
     this.cache.delete(flow.hash);
