@@ -2,7 +2,7 @@
 // raw image itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -230,7 +230,7 @@ test('raw image: the same inputs give a byte-identical image, from two different
     writeFileSync(join(dir, 'dist', 'nanovpn.js'), readFileSync(join(REPO, 'test', 'unit', 'image-build.test.ts')));
     const stage = join(dir, 'stage');
     buildMjs(['manifest', '--config', config, '--nanos', NANOS_DIR!, '--out', join(dir, 'm'), '--stage', stage]);
-    const mkfs = spawnSync('setarch', ['x86_64', '-R', resolve(NANOS_DIR!, 'mkfs'), '-b', 'boot.img', '-k', 'kernel.img',
+    const mkfs: SpawnSyncReturns<string> = spawnSync('setarch', ['x86_64', '-R', resolve(NANOS_DIR!, 'mkfs'), '-b', 'boot.img', '-k', 'kernel.img',
       join(dir, 'img')], { cwd: stage, input: readFileSync(join(dir, 'm')), encoding: 'utf8' });
     assert.equal(mkfs.status, 0, mkfs.stderr);
     writeFileSync(join(dir, 'log'), mkfs.stdout);
