@@ -12,10 +12,10 @@ import * as dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { DeliverToClients, Uplink } from '../core/uplink/uplink.js';
-import { ipToString, ipFromString } from '../core/wire/ipv4.js';
+import { fragmentIpv4, ipToString, ipFromString } from '../core/wire/ipv4.js';
 import { buildTcpPacket, EMPTY, type TcpRepr } from '../core/wire/tcp.js';
 import { classify } from '../core/uplink/nat/classify.js';
-import { countDrop, newFlowCounters, type FlowCounters, type NatStats } from '../core/uplink/nat/counters.js';
+import { countDrop, type FlowCounters, type NatStats } from '../core/uplink/nat/counters.js';
 import type { FlowKey } from '../core/uplink/nat/flow-key.js';
 import { FlowTable, type FlowEntry, type RemoveReason } from '../core/uplink/nat/flow-table.js';
 import { Reassembler, REASSEMBLY_DEFAULTS, type ReassemblyLimits } from '../core/uplink/nat/reassembly.js';
@@ -42,6 +42,8 @@ export interface NatOptions {
   tcpRcvBuf?: number;
   /** Server bytes buffered towards a client before the outbound socket is paused (default 256 KiB). */
   tcpSndBuf?: number;
+  /** Largest packet delivered to a client (the tunnel MTU, default 1500); bigger UDP replies are fragmented. */
+  mtu?: number;
   /** Fragment reassembly limits; false drops every fragment (counted). */
   reassembly?: Partial<ReassemblyLimits> | false;
 }
@@ -86,6 +88,7 @@ function badDestination(ip: number): boolean {
 export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): NatUplink {
   const timeouts: NatTimeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const sndBuf = opts.tcpSndBuf ?? 256 * 1024;
+  const mtu = opts.mtu ?? 1500;
   const tcpBase = {
     ...TCP_DEFAULTS,
     mss: opts.mss ?? TCP_DEFAULTS.mss,
@@ -360,7 +363,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
         table.lookup(key, t2);  // refresh the idle timer
       }
       ident = (ident + 1) & 0xffff;
-      toClient(udpToClient(key, msg, ident));
+      for (const p of fragmentIpv4(udpToClient(key, msg, ident), mtu)) toClient(p);
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       log('debug', 'nat: udp socket error', { dst: `${flow.dstHost}:${key.dstPort}`, code: err.code });
@@ -421,5 +424,3 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     },
   };
 }
-
-export { newFlowCounters };

@@ -326,3 +326,51 @@ test('ICMP echo to the Internet is dropped silently and counted', async () => {
     assert.equal(inbox.packets.length, 0);
   });
 });
+
+test('TCP: a SYN flood from one client is held to its quota (oldest half-open flows evicted)', async () => {
+  let accepted = 0;
+  const server = net.createServer((s) => { accepted++; s.on('error', () => {}); });
+  const port = await listen(server);
+  try {
+    await withNat({ perClientFlows: 16 }, async (nat, inbox) => {
+      for (let i = 0; i < 200; i++) {
+        nat.send(CLIENT, buildTcpPacket(CLIENT, LOOP, {
+          srcPort: 20000 + i, dstPort: port, seq: i * 1000, ack: undefined, control: 'syn', psh: false,
+          window: 65535, sackPermitted: false, payload: EMPTY, mss: 1400,
+        }));
+      }
+      const st = nat.stats();
+      assert.equal(st.flowsCreated, 200);
+      assert.equal(st.flowsOpen, 16);
+      assert.equal(st.flowsEvicted, 184);
+      assert.equal(st.tcpFlows, 16);
+      // Only flows that survived can complete a handshake.
+      await eventually(() => inbox.packets.filter((p) => tcpOf(p).control === 'syn').length === 16);
+    });
+  } finally { server.close(); }
+  assert.ok(accepted <= 200);
+});
+
+test('UDP: a reply bigger than the MTU reaches the client as valid fragments', async () => {
+  const { Reassembler } = await import('../../src/core/uplink/nat/reassembly.js');
+  const echo = dgram.createSocket('udp4');
+  const big = Buffer.alloc(4000);
+  for (let i = 0; i < big.length; i++) big[i] = i & 0xff;
+  echo.on('message', (_m, r) => echo.send(big, r.port, r.address));
+  const port = await listen(echo);
+  try {
+    await withNat({ mtu: 1400 }, async (nat, inbox) => {
+      nat.send(CLIENT, buildUdpPacket(CLIENT, LOOP, { srcPort: 6000, dstPort: port, payload: Buffer.from('q') }));
+      const r = new Reassembler();
+      let whole: Buffer | undefined;
+      while (!whole) {
+        const f = await inbox.next((x) => x[9] === PROTO_UDP);
+        assert.ok(f.length <= 1400);
+        whole = r.add(f, 0);
+      }
+      const u = parseUdp(ipv4Payload(whole), LOOP, CLIENT);
+      assert.ok(!('error' in u));
+      assert.deepEqual(u.payload, big);
+    });
+  } finally { echo.close(); }
+});

@@ -83,3 +83,26 @@ test('ipToString / ipFromString', () => {
   assert.throws(() => ipFromString('1.2.3'));
   fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (n) => assert.equal(ipFromString(ipToString(n)), n)));
 });
+
+test('fragmentIpv4: pieces fit the MTU, offsets are multiples of 8, reassembly gives back the payload', async () => {
+  const { fragmentIpv4, ipv4Payload, ipv4FragOffset: off, ipv4MoreFrags: mf, ipv4HeaderChecksumOk } = await import('../../src/core/wire/ipv4.js');
+  fc.assert(fc.property(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 68, max: 1500 }), (n, mtu) => {
+    const p = Buffer.alloc(20 + n);
+    emitIpv4({ ...REPR, protocol: 17, payloadLen: n, dontFrag: false }, p, 0);
+    for (let i = 20; i < p.length; i++) p[i] = i & 0xff;
+    const frags = fragmentIpv4(p, mtu);
+    if (p.length <= mtu) { assert.deepEqual(frags, [p]); return; }
+    const joined = Buffer.alloc(n);
+    frags.forEach((f, i) => {
+      assert.ok(f.length <= mtu);
+      assert.ok(ipv4HeaderChecksumOk(f));
+      assert.equal(off(f) % 8, 0);
+      assert.equal(mf(f), i < frags.length - 1);
+      ipv4Payload(f).copy(joined, off(f));
+    });
+    assert.deepEqual(joined, p.subarray(20));
+  }));
+  const df = Buffer.alloc(1600);
+  emitIpv4({ ...REPR, payloadLen: 1580, dontFrag: true }, df, 0);
+  assert.deepEqual(fragmentIpv4(df, 1500), []);
+});

@@ -106,3 +106,36 @@ export function ipFromString(s: string): number {
   if (parts.some((p) => p > 255)) throw new Error(`not an IPv4 address: ${s}`);
   return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
 }
+
+/**
+ * Split a checked, unfragmented IPv4 packet into fragments of at most `mtu` bytes (RFC 791 §3.2). Returns the packet
+ * itself when it fits, and [] when it does not fit but has DF set (the caller drops it). Options are not copied
+ * into later fragments, as RFC 791 allows for options without the copy flag; we simply drop them all there.
+ */
+export function fragmentIpv4(packet: Buffer, mtu: number): Buffer[] {
+  const total = ipv4TotalLen(packet);
+  if (total <= mtu) return [packet];
+  if (ipv4DontFrag(packet) || mtu < 68) return [];
+  const hl = ipv4HeaderLen(packet);
+  const payload = packet.subarray(hl, total);
+  const out: Buffer[] = [];
+  const base = parseIpv4(packet, false) as Ipv4Repr;
+  for (let off = 0; off < payload.length;) {
+    const firstHl = off === 0 ? hl : IPV4_HEADER_LEN;
+    const room = (mtu - firstHl) & ~7;
+    const n = Math.min(room, payload.length - off);
+    const b = Buffer.allocUnsafe(firstHl + n);
+    emitIpv4({ ...base, payloadLen: n, moreFrags: off + n < payload.length, fragOffset: off }, b, 0);
+    if (firstHl > IPV4_HEADER_LEN) {
+      packet.copy(b, 0, 0, firstHl);
+      b.writeUInt16BE(firstHl + n, F.LEN);
+      b.writeUInt16BE((off + n < payload.length ? FLAG_MF : 0) | (off >>> 3), F.FLG_OFF);
+      b.writeUInt16BE(0, F.CHECKSUM);
+      b.writeUInt16BE(finish(sum(b, 0, firstHl)), F.CHECKSUM);
+    }
+    payload.copy(b, firstHl, off, off + n);
+    out.push(b);
+    off += n;
+  }
+  return out;
+}
