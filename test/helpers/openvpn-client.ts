@@ -65,6 +65,8 @@ export function clientConfig(o: OpenVpnClientOptions): string {
     'remote-cert-tls server',
     'verb 3',
   ];
+  // With dev null, applying the pushed ifconfig/routes/MTU to an interface named "null" is a fatal error.
+  if (o.dev === 'null') lines.push('ifconfig-noexec', 'route-noexec');
   const cert = o.cert ?? o.pki.clients[o.cn ?? 'client1'];
   if (!o.noCert && !cert) throw new Error(`pki has no client cert '${o.cn ?? 'client1'}'`);
   const files = o.certs === 'files';

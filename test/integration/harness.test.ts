@@ -62,8 +62,8 @@ for (const proto of ['udp', 'tcp'] as const) {
   test(`Debian openvpn server + client over ${proto}: tunnel and NAT to inet`, { timeout: 120_000 }, async (t: TestContext) => {
     const skip = skipReason(true);
     if (skip) return t.skip(skip);
-    await withTopology({ clients: 1 }, async (topo) => {
-      const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    await withTopology({ clients: 2 }, async (topo) => {
+      const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
       await startWhoami(topo);
       const server = await startOpenVpnServer({ topo, pki, proto });
       const client = startOpenVpnClient({ topo, node: 'cli1', proto, remote: srvAddrFor(1), pki, cn: 'client1' });
@@ -75,6 +75,11 @@ for (const proto of ['udp', 'tcp'] as const) {
       const who = await topo.exec('cli1', ['curl', '-sS', '--max-time', '10', `http://${INET_ADDR}:8080/`]);
       assert.equal(who.stdout.trim(), SRV_UPLINK_ADDR);
       await server.proc.waitForLine(/client1.*Data Channel: cipher/, 5_000);
+      // A second client without a tun device (dev null, as load tests use) completes the handshake too.
+      const nullClient = startOpenVpnClient({ topo, node: 'cli2', proto, remote: srvAddrFor(2), pki, cn: 'client2', dev: 'null' });
+      await nullClient.waitInitialized({ timeoutMs: 30_000 });
+      await server.proc.waitForLine(/client2.*Data Channel: cipher/, 5_000);
+      assert.throws(() => nullClient.tunDevice(), /no tun device/);
       const exit = await client.stop();
       assert.ok(exit.code === 0 || exit.signal !== null, `client exit ${JSON.stringify(exit)}`);
     });
