@@ -64,7 +64,7 @@ test('a flipped bit is rejected', () => {
   }
 });
 
-test('a cookie that is not 8 bytes is rejected, not thrown on', { todo: 'CookieJar.check throws RangeError from timingSafeEqual on a cookie of another length (udp-cookie.ts:25)' }, () => {
+test('a cookie that is not 8 bytes is rejected, not thrown on', () => {
   const jar = new CookieJar(HAND_WINDOW);
   const c = jar.make(ADDR, SID, T0);
   assert.equal(jar.check(c.subarray(0, 7), ADDR, SID, T0), false);

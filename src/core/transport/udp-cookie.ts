@@ -20,6 +20,7 @@ export class CookieJar {
 
   /** Accepts cookies from the last two time slots up to the next one. */
   check(cookie: Buffer, addr: string, clientSid: Buffer, nowMs: number): boolean {
+    if (cookie.length !== 8) return false;
     for (const off of [0, -1, -2, 1]) {
       if (timingSafeEqual(cookie, this.make(addr, clientSid, nowMs, off))) return true;
     }
