@@ -1,0 +1,84 @@
+// The tun uplink end to end: nanovpn in srv with `uplink tun` hands client packets to a kernel tun device; srv's
+// kernel forwards them (ip_forward=1 + MASQUERADE out of the uplink). A stock openvpn client in cli1 reaches the
+// HTTP server in inet, which sees srv's uplink address.
+import test, { type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  INET_ADDR, SRV_UPLINK_ADDR, ensureTun, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology,
+} from '../helpers/netns.js';
+import { makeTestPki } from '../helpers/pki.js';
+import { BUNDLE, REPO_ROOT, nanovpnConfig, startNanovpn } from '../helpers/nanovpn-server.js';
+import { startOpenVpnClient } from '../helpers/openvpn-client.js';
+
+const SERVER_IP = '10.8.0.1';
+const ADDON = join(REPO_ROOT, 'dist', 'tun.node');
+
+/** The bundle loads tun.node from its own folder: build it there if it is missing. */
+function ensureAddon(): string | undefined {
+  if (existsSync(ADDON)) return undefined;
+  const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
+  const gyp = join(npmRoot, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const dir = join(REPO_ROOT, 'src', 'native', 'tun');
+  const r = spawnSync(process.execPath, [gyp, 'rebuild', '--nodedir=/usr'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) return `cannot build the tun addon: ${r.stderr.slice(-300)}`;
+  copyFileSync(join(dir, 'build', 'Release', 'tun.node'), ADDON);
+  return undefined;
+}
+
+function skipReason(): string | undefined {
+  return netnsUnavailable()
+    ?? (haveCommand('openvpn') ? undefined : 'openvpn is not installed; run test/install-deps.sh')
+    ?? (haveCommand('iptables') ? undefined : 'iptables is not installed; run test/install-deps.sh')
+    ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} is missing: run npm run build`)
+    ?? ensureAddon();
+}
+
+async function startWhoami(topo: Topology): Promise<void> {
+  const src = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace(/^::ffff:/, '')))` +
+    `.listen(8080, '${INET_ADDR}', () => console.log('listening'))`;
+  const p = topo.spawn('inet', [process.execPath, '-e', src], { name: 'whoami' });
+  await p.waitForLine(/^listening$/, 10_000);
+}
+
+for (const proto of ['udp', 'tcp'] as const) {
+  test(`tun uplink over ${proto}: a stock client reaches inet through nanovpn's tun and srv's kernel`, { timeout: 120_000 },
+    async (t: TestContext) => {
+      const skip = skipReason();
+      if (skip) return t.skip(skip);
+      await ensureTun();
+      await withTopology({ clients: 1 }, async (topo) => {
+        const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+        await startWhoami(topo);
+        await topo.enableForwarding({ masquerade: '10.8.0.0/24' });
+        const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto, extra: ['uplink tun'] }) });
+        const up = await server.waitForLine(/tun uplink up/, 10_000, { failOn: /tun addon not found|ERROR/ });
+        const dev = /dev=(\S+)/.exec(up)![1]!;
+        await server.waitForLine(/Initialization Sequence Completed/, 10_000);
+
+        // The device exists in srv with the server's tunnel address, and the kernel routes the VPN subnet to it.
+        const addr = await topo.exec('srv', ['ip', '-4', '-o', 'addr', 'show', 'dev', dev]);
+        assert.match(addr.stdout, /inet 10\.8\.0\.1\/24/);
+        const route = await topo.exec('srv', ['ip', 'route', 'get', '10.8.0.2']);
+        assert.match(route.stdout, new RegExp(`dev ${dev}`));
+
+        const c = startOpenVpnClient({ topo, node: 'cli1', proto, remote: srvAddrFor(1), pki, cn: 'client1' });
+        await c.waitInitialized();
+        const ping = await topo.exec('cli1', ['ping', '-c', '3', '-i', '0.2', '-W', '2', INET_ADDR], { check: false });
+        assert.equal(ping.code, 0, `ping inet through the tunnel and srv's kernel: ${ping.stdout}`);
+        const who = await topo.exec('cli1', ['curl', '-sS', '--max-time', '10', `http://${INET_ADDR}:8080/`]);
+        assert.equal(who.stdout.trim(), SRV_UPLINK_ADDR, 'inet sees the MASQUERADEd uplink address');
+        // Unlike the NAT uplink, the server's tunnel address belongs to srv's kernel here.
+        const self = await topo.exec('cli1', ['ping', '-c', '1', '-W', '2', SERVER_IP], { check: false });
+        assert.equal(self.code, 0, self.stdout);
+
+        await c.stop();
+        const exit = await server.stop();
+        assert.equal(exit.code, 0, `server exits cleanly on SIGTERM (tun reader stopped): ${JSON.stringify(exit)}`);
+        const gone = await topo.exec('srv', ['ip', 'link', 'show', 'dev', dev], { check: false });
+        assert.notEqual(gone.code, 0, 'the non-persistent tun device disappears with the process');
+      });
+    });
+}
