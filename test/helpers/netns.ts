@@ -20,6 +20,8 @@
 //   topo.destroy()                                   kills every process it started and every process left
 //                                                    inside its namespaces, deletes the namespaces
 // Nodes are named 'inet', 'srv', 'cli1'..'cliN'; topo.ns(node) gives the real namespace name.
+// Addresses: INET_ADDR, SRV_UPLINK_ADDR, srvAddrFor(k), cliAddr(k); srv's uplink interface is SRV_UPLINK_DEV.
+// Test gating: netnsUnavailable() (a skip reason or undefined), haveCommand('openvpn'); pidRunning(pid).
 // Everything left behind by a crashed test is removed on process exit, SIGINT and SIGTERM.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
