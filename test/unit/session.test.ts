@@ -1,0 +1,646 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { deriveKeyBlockPrf } from '../../src/core/crypto/prf.js';
+import { clientDataKeys, DataChannel } from '../../src/core/crypto/data-channel.js';
+import { emitClientKm2, splitTextMessages, textMessage } from '../../src/core/session/key-method2.js';
+import { OCC_MAGIC, PING_MAGIC, Session, type Output } from '../../src/core/session/session.js';
+import { Op } from '../../src/core/wire/openvpn-packet.js';
+import {
+  ASSIGN, CLIENT_HELLO, CLIENT_SID, clientKm2, drain, ekmFor, hex, IP_PACKET, kinds, links, only,
+  OTHER_SID, Peer, renegotiate, SERVER_OCC_UDP, seq, sessionAfterReset, sessionAuthWait, sessionEstablished,
+  sessionParams, sessionTlsHandshake, T0, tlsWrites, WRAP_KINDS, WRAP_OVERHEAD, wrapPair,
+} from './fixtures/session-harness.js';
+
+const TLS_TIMEOUT = 2000;
+const HAND_WINDOW = 60_000;
+/** Largest control packet on the wire: --tls-mtu 1250 minus UDP/IPv4 headers. */
+const MAX_CONTROL = 1250 - 28;
+
+function openOk(client: DataChannel, pkt: Buffer | undefined, now = T0): Buffer {
+  assert.ok(pkt, 'the session sealed nothing');
+  const r = client.open(pkt, now);
+  assert.ok(r.ok, `client could not open a server data packet: ${r.ok ? '' : r.reason}`);
+  return r.plain;
+}
+/** The NUL-terminated text messages among the TLS writes (the binary KM2 message is skipped). */
+const texts = (outs: Output[]) => tlsWrites(outs).filter((b) => b.readUInt32BE(0) !== 0).map((b) => {
+  const { messages, rest } = splitTextMessages(b);
+  assert.equal(rest.length, 0, 'text messages end with NUL');
+  assert.equal(messages.length, 1, 'one message per TLS write');
+  return messages[0];
+});
+const pushReplies = (outs: Output[]) => tlsWrites(outs).filter((b) => b.subarray(0, 10).toString() === 'PUSH_REPLY').map((b) => b.toString());
+const closed = (outs: Output[]) => only(outs, 'closed');
+/** Ticks at `at` and returns the outputs. */
+function tickAt(s: Session, at: number): Output[] { s.tick(at); return drain(s); }
+
+// =================================================================================================================
+describe('after the client reset', () => {
+  for (const kind of WRAP_KINDS) {
+    test(`[${kind}] reset → tls-open + server reset that ACKs it (26 bytes plain)`, () => {
+      const f = sessionAfterReset({ wrap: kind });
+      assert.deepEqual(kinds(f.out), ['tls-open', 'link']);
+      const wire = links(f.out)[0];
+      assert.equal(wire.length, 26 + WRAP_OVERHEAD[kind]);
+      const plain = wrapPair(kind).client.unwrap(wire, T0);
+      assert.ok(plain);
+      assert.deepEqual(plain, Buffer.concat([hex('40'), f.s.serverSid, hex('01 00000000'), CLIENT_SID, hex('00000000')]));
+    });
+  }
+
+  test('the server session id is random and 8 bytes; the client sid is kept', () => {
+    const a = sessionAfterReset();
+    const b = sessionAfterReset();
+    assert.equal(a.s.serverSid.length, 8);
+    assert.notDeepEqual(a.s.serverSid, b.s.serverSid);
+    assert.deepEqual(a.s.clientSid, CLIENT_SID);
+    assert.deepEqual(a.s.keyIds, [0]);
+  });
+
+  test('the reset reply is retransmitted exactly at tls-timeout, then after twice that', () => {
+    const { s, peer } = sessionAfterReset();
+    assert.equal(s.nextDeadline(), T0 + TLS_TIMEOUT);
+    assert.deepEqual(tickAt(s, T0 + TLS_TIMEOUT - 1), []);
+    let out = tickAt(s, T0 + TLS_TIMEOUT);
+    assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.packetId]), [[Op.HARD_RESET_SERVER_V2, 0]]);
+    assert.equal(s.nextDeadline(), T0 + 3 * TLS_TIMEOUT);
+    assert.deepEqual(tickAt(s, T0 + 3 * TLS_TIMEOUT - 1), []);
+    out = tickAt(s, T0 + 3 * TLS_TIMEOUT);
+    assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.packetId]), [[Op.HARD_RESET_SERVER_V2, 0]]);
+  });
+
+  test('once ACKed the reset is not retransmitted; the hand-window is the only deadline', () => {
+    const { s, peer } = sessionAfterReset();
+    s.handleControl(peer.packet(Op.ACK_V1, 0, { acks: [0] }), T0 + 10);
+    assert.deepEqual(drain(s), []);
+    assert.equal(s.nextDeadline(), T0 + HAND_WINDOW);
+    assert.deepEqual(tickAt(s, T0 + 10 * TLS_TIMEOUT), []);
+  });
+
+  test('a retransmitted client reset (same sid) is ACKed again and creates no second key state', () => {
+    const { s, peer } = sessionAfterReset();
+    s.handleControl(peer.packet(Op.HARD_RESET_CLIENT_V2, 0, {}, T0 + 1500), T0 + 1500);
+    const out = drain(s);
+    assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.acks]), [[Op.ACK_V1, [0]]]);
+    assert.deepEqual(only(out, 'tls-open'), []);
+    assert.deepEqual(s.keyIds, [0]);
+  });
+
+  test('P_CONTROL_V1 payloads reach TLS in packet-id order; duplicates are re-ACKed, not fed twice', () => {
+    const { s, peer, handle } = sessionAfterReset();
+    const p2 = peer.packet(Op.CONTROL_V1, 0, { packetId: 2, payload: Buffer.from('second') });
+    const p1 = peer.packet(Op.CONTROL_V1, 0, { packetId: 1, acks: [0], payload: Buffer.from('first') });
+    s.handleControl(p2, T0);
+    let out = drain(s);
+    assert.deepEqual(only(out, 'tls-feed'), []);
+    assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.acks]), [[Op.ACK_V1, [2]]]);
+    s.handleControl(p1, T0);
+    out = drain(s);
+    assert.deepEqual(only(out, 'tls-feed').map((o) => [o.handle, o.bytes.toString()]), [[handle, 'first'], [handle, 'second']]);
+    s.handleControl(peer.packet(Op.CONTROL_V1, 0, { packetId: 1, payload: Buffer.from('first') }), T0);
+    out = drain(s);
+    assert.deepEqual(only(out, 'tls-feed'), []);
+    assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.acks]), [[Op.ACK_V1, [1]]]);
+  });
+
+  for (const kind of WRAP_KINDS) {
+    test(`[${kind}] TLS ciphertext is cut into control packets of at most ${MAX_CONTROL} bytes, window of 6`, () => {
+      const { s, peer, handle } = sessionAfterReset({ wrap: kind });
+      const flight = seq(7, 9000);
+      s.handleTls(handle, { kind: 'ciphertext', bytes: flight }, T0);
+      let out = drain(s);
+      // The unACKed reset (pid 0) holds one of the six slots.
+      let wires = links(out);
+      assert.equal(wires.length, 5);
+      const got = wires.map((w) => { assert.ok(w.length <= MAX_CONTROL, `${w.length} bytes`); return peer.read(w); });
+      for (const a of peer.acks(0)) s.handleControl(a, T0 + 1);
+      out = drain(s);
+      wires = links(out);
+      got.push(...wires.map((w) => { assert.ok(w.length <= MAX_CONTROL, `${w.length} bytes`); return peer.read(w); }));
+      assert.ok(got.every((p) => p.opcode === Op.CONTROL_V1));
+      assert.deepEqual(got.map((p) => p.packetId), [...Array(got.length).keys()].map((i) => i + 1));
+      assert.deepEqual(Buffer.concat(got.map((p) => p.payload)), flight);
+      assert.ok(Math.max(...links(out).map((w) => w.length), 0) > 1100, 'packets are filled, not tiny');
+    });
+  }
+
+  test('hand-window: an unfinished handshake closes the session at the deadline, not before', () => {
+    const { s, peer } = sessionAfterReset();
+    s.handleControl(peer.packet(Op.ACK_V1, 0, { acks: [0] }), T0);
+    assert.deepEqual(closed(tickAt(s, T0 + HAND_WINDOW - 1)), []);
+    const out = tickAt(s, T0 + HAND_WINDOW);
+    assert.match(closed(out)[0]?.reason ?? '', /TLS handshake did not finish/);
+    assert.ok(kinds(out).includes('tls-close'));
+    assert.equal(s.closed, true);
+    assert.equal(s.nextDeadline(), undefined);
+    s.handleControl(peer.packet(Op.CONTROL_V1, 0, { acks: [0], payload: CLIENT_HELLO }), T0 + HAND_WINDOW);
+    assert.deepEqual(drain(s), []);
+  });
+
+  test('hand-window also applies while waiting for the authorizer', () => {
+    const { s } = sessionAuthWait();
+    assert.deepEqual(closed(tickAt(s, T0 + HAND_WINDOW - 1)), []);
+    assert.equal(closed(tickAt(s, T0 + HAND_WINDOW)).length, 1);
+  });
+
+  const DROPS: { name: string; build: (peer: Peer) => Buffer }[] = [
+    { name: 'foreign session id', build: (p) => p.packet(Op.CONTROL_V1, 0, { sid: OTHER_SID, acks: [0], payload: CLIENT_HELLO }) },
+    { name: 'ACK naming another peer session id', build: (p) => p.packet(Op.ACK_V1, 0, { acks: [0], peerSid: OTHER_SID }) },
+    { name: 'P_CONTROL_V1 with a bad ack peer sid', build: (p) => p.packet(Op.CONTROL_V1, 0, { acks: [0], peerSid: OTHER_SID, payload: CLIENT_HELLO }) },
+    { name: 'unknown key id 3', build: (p) => p.packet(Op.CONTROL_V1, 3, { packetId: 1, acks: [0], payload: CLIENT_HELLO }) },
+    { name: 'SOFT_RESET before the session is established', build: (p) => p.packet(Op.SOFT_RESET_V1, 1) },
+    { name: 'truncated packet', build: (p) => p.packet(Op.CONTROL_V1, 0, { acks: [0], payload: CLIENT_HELLO }).subarray(0, 12) },
+  ];
+  for (const d of DROPS) {
+    test(`dropped: ${d.name} (no output, ACK state untouched)`, () => {
+      const { s, peer } = sessionAfterReset();
+      const drops = s.stats.drops;
+      s.handleControl(d.build(peer), T0 + 1);
+      assert.deepEqual(drain(s), []);
+      assert.equal(s.stats.drops, drops + 1);
+      assert.deepEqual(s.keyIds, [0]);
+      // The server reset is still unACKed: it goes out again at its deadline.
+      assert.deepEqual(peer.readAll(tickAt(s, T0 + TLS_TIMEOUT)).map((p) => p.opcode), [Op.HARD_RESET_SERVER_V2]);
+    });
+  }
+
+  for (const kind of ['tls-auth', 'tls-crypt'] as const) {
+    test(`[${kind}] a tampered or replayed packet fails the wrap and is dropped`, () => {
+      const { s, peer } = sessionAfterReset({ wrap: kind });
+      const good = peer.packet(Op.ACK_V1, 0, { acks: [0] });
+      const bad = Buffer.from(good);
+      bad[bad.length - 1] ^= 1;
+      s.handleControl(bad, T0);
+      assert.equal(s.stats.drops, 1);
+      s.handleControl(good, T0);
+      s.handleControl(good, T0);   // replay
+      assert.equal(s.stats.drops, 2);
+      assert.equal(s.nextDeadline(), T0 + HAND_WINDOW, 'the good ACK was taken');
+    });
+  }
+
+  test('TLS error before establishment closes the session', () => {
+    const { s, handle } = sessionAfterReset();
+    s.handleTls(handle, { kind: 'error', message: 'bad certificate' }, T0 + 5);
+    const out = drain(s);
+    assert.match(closed(out)[0]?.reason ?? '', /bad certificate/);
+  });
+
+  test('UDP cookie path: the session starts with the cookie as server sid and packet-ids at 1', () => {
+    const { server, client } = wrapPair('plain');
+    const cookie = hex('c0c0c0c0c0c0c0c0');
+    const s = new Session(sessionParams({ wrap: server }), CLIENT_SID, T0, cookie);
+    const out = drain(s);
+    assert.deepEqual(kinds(out), ['tls-open'], 'no reset of our own: the stateless responder sent it');
+    assert.deepEqual(s.serverSid, cookie);
+    const peer = new Peer(client);
+    peer.serverSid = cookie;
+    const first = peer.packet(Op.CONTROL_V1, 0, { packetId: 1, acks: [0], payload: CLIENT_HELLO });
+    const firstPlain = server.unwrap(first, T0)!;
+    s.handlePlainControl(firstPlain, T0);
+    const out2 = drain(s);
+    assert.deepEqual(only(out2, 'tls-feed').map((o) => o.bytes), [CLIENT_HELLO]);
+    s.handleTls(only(out, 'tls-open')[0].handle, { kind: 'ciphertext', bytes: Buffer.from('server hello') }, T0);
+    const pkts = peer.readAll([...out2, ...drain(s)]);
+    const ctl = pkts.filter((p) => p.opcode === Op.CONTROL_V1);
+    assert.deepEqual(ctl.map((p) => p.packetId), [1]);
+    assert.deepEqual(pkts.flatMap((p) => p.acks), [1]);
+  });
+});
+
+// =================================================================================================================
+describe('TLS up, key-method 2 and auth', () => {
+  test('secure + client key-method-2 message → one auth request with what the client sent', () => {
+    const f = sessionAuthWait({ km2: { username: 'alice', password: 'secret' } });
+    assert.deepEqual(kinds(f.out), ['auth']);
+    const r = f.request;
+    assert.equal(r.keyId, 0);
+    assert.equal(r.first, true);
+    assert.equal(r.cn, 'alice');
+    assert.equal(r.certAuthorized, true);
+    assert.equal(r.username, 'alice');
+    assert.equal(r.password, 'secret');
+    assert.equal(r.peerInfo.get('IV_PROTO'), '990');
+  });
+
+  test('the auth request waits for both: plaintext first, then secure', () => {
+    const f = sessionTlsHandshake();
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: emitClientKm2(clientKm2()) }, T0);
+    assert.deepEqual(only(drain(f.s), 'auth'), []);
+    f.s.handleTls(f.handle, { kind: 'secure', info: { authorized: false, authError: 'no cert', ekm: ekmFor(0) } }, T0);
+    const [auth] = only(drain(f.s), 'auth');
+    assert.ok(auth);
+    assert.equal(auth.request.certAuthorized, false);
+    assert.equal(auth.request.certError, 'no cert');
+  });
+
+  test('a key-method-2 message split over TLS reads: auth only after the last piece', () => {
+    const f = sessionTlsHandshake();
+    f.s.handleTls(f.handle, { kind: 'secure', info: { cn: 'alice', authorized: true, ekm: ekmFor(0) } }, T0);
+    const km2 = emitClientKm2(clientKm2());
+    for (const [a, b] of [[0, 1], [1, 120], [120, 398]]) {
+      f.s.handleTls(f.handle, { kind: 'plaintext', bytes: km2.subarray(a, b) }, T0);
+      assert.deepEqual(only(drain(f.s), 'auth'), [], `after bytes ${a}..${b}`);
+    }
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: km2.subarray(398) }, T0);
+    assert.equal(only(drain(f.s), 'auth').length, 1);
+  });
+
+  test('a malformed key-method-2 message closes the session', () => {
+    const f = sessionTlsHandshake();
+    const bad = emitClientKm2(clientKm2());
+    bad[4] = 1;   // key method 1
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: bad }, T0);
+    assert.match(closed(drain(f.s))[0]?.reason ?? '', /key method 1/);
+  });
+
+  test('auth ok (IV_PROTO with REQUEST_PUSH): server KM2, established, PUSH_REPLY at once', () => {
+    const f = sessionAuthWait();
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
+    const out = drain(f.s);
+    assert.deepEqual(kinds(out), ['tls-write', 'established', 'tls-write']);
+    const [km2, push] = tlsWrites(out);
+    assert.equal(km2.length, 78 + SERVER_OCC_UDP.length);
+    assert.deepEqual(km2.subarray(0, 5), hex('0000000002'));
+    assert.equal(km2.subarray(71, 71 + SERVER_OCC_UDP.length).toString(), SERVER_OCC_UDP);
+    assert.deepEqual(only(out, 'established'), [{ t: 'established', cn: 'alice', cipher: 'AES-256-GCM', ekm: true }]);
+    assert.equal(push[push.length - 1], 0);
+    const opts = push.subarray(0, push.length - 1).toString().split(',');
+    assert.equal(opts[0], 'PUSH_REPLY');
+    for (const o of ['route 192.168.77.0 255.255.255.0', 'route-gateway 10.8.0.1', 'topology subnet', 'ifconfig 10.8.0.2 255.255.255.0',
+      'peer-id 5', 'cipher AES-256-GCM', 'ping 10', 'ping-restart 60', 'protocol-flags cc-exit tls-ekm', 'tun-mtu 1500']) {
+      assert.ok(opts.includes(o), `PUSH_REPLY lacks "${o}": ${opts.join(',')}`);
+    }
+    assert.equal(f.s.established, true);
+    assert.equal(f.s.cn, 'alice');
+  });
+
+  test('auth ok without REQUEST_PUSH: PUSH_REPLY only after PUSH_REQUEST, and for every one', () => {
+    const f = sessionAuthWait({ peerInfo: { IV_PROTO: '10' } });   // DATA_V2 + TLS_KEY_EXPORT
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
+    let out = drain(f.s);
+    assert.deepEqual(kinds(out), ['tls-write', 'established']);
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: textMessage('PUSH_REQUEST') }, T0 + 1000);
+    out = drain(f.s);
+    assert.equal(pushReplies(out).length, 1);
+    assert.ok(!pushReplies(out)[0].includes('protocol-flags cc-exit'), 'cc-exit not announced');
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: textMessage('PUSH_REQUEST') }, T0 + 6000);
+    assert.equal(pushReplies(drain(f.s)).length, 1);
+  });
+
+  test('PUSH_REQUEST in the same TLS read as the KM2 message is answered once the client is authorized', () => {
+    const f = sessionAuthWait({ peerInfo: { IV_PROTO: '10' }, trailing: textMessage('PUSH_REQUEST') });
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
+    const out = drain(f.s);
+    assert.deepEqual(kinds(out), ['tls-write', 'established', 'tls-write']);
+    assert.equal(pushReplies(out).length, 1);
+  });
+
+  test('PUSH_REQUEST while the authorizer is still deciding is answered after auth', () => {
+    const f = sessionAuthWait({ peerInfo: { IV_PROTO: '10' } });
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: textMessage('PUSH_REQUEST') }, T0);
+    assert.deepEqual(drain(f.s), []);
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0 + 500);
+    assert.equal(pushReplies(drain(f.s)).length, 1);
+  });
+
+  test('auth failed: KM2, AUTH_FAILED,<message>, then closed after 2 s (not before)', () => {
+    const f = sessionAuthWait();
+    f.s.handleAuth(f.handle, { ok: false, reason: 'bad password', clientMessage: 'wrong credentials' }, T0);
+    const out = drain(f.s);
+    assert.deepEqual(kinds(out), ['tls-write', 'tls-write']);
+    assert.equal(tlsWrites(out)[0].length, 78 + SERVER_OCC_UDP.length);
+    assert.deepEqual(tlsWrites(out)[1], textMessage('AUTH_FAILED,wrong credentials'));
+    assert.equal(f.s.established, false);
+    assert.equal(f.s.nextDeadline(), T0 + 2000);
+    assert.deepEqual(closed(tickAt(f.s, T0 + 1999)), []);
+    const c = closed(tickAt(f.s, T0 + 2000));
+    assert.match(c[0]?.reason ?? '', /refused: bad password/);
+  });
+
+  test('auth failed without a client message sends a bare AUTH_FAILED; late auth results are ignored', () => {
+    const f = sessionAuthWait();
+    f.s.handleAuth(f.handle, { ok: false, reason: 'x' }, T0);
+    assert.deepEqual(texts(drain(f.s)), ['AUTH_FAILED']);
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0 + 1);
+    assert.deepEqual(drain(f.s), []);
+    assert.equal(f.s.established, false);
+  });
+
+  test('no common data cipher: AUTH_FAILED and close', () => {
+    const f = sessionAuthWait({ peerInfo: { IV_CIPHERS: 'BF-CBC' } });
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
+    const out = drain(f.s);
+    assert.deepEqual(texts(out), ['AUTH_FAILED']);
+    assert.deepEqual(only(out, 'established'), []);
+    assert.match(closed(tickAt(f.s, T0 + 2000))[0]?.reason ?? '', /no common data cipher/);
+  });
+
+  test('an auth result for an unknown handle is ignored', () => {
+    const f = sessionAuthWait();
+    f.s.handleAuth(f.handle + 1000, { ok: true, assign: ASSIGN }, T0);
+    assert.deepEqual(drain(f.s), []);
+  });
+
+  test('legacy PRF (no TLS_KEY_EXPORT): the client derives the same keys from both KM2 messages', () => {
+    const f = sessionAuthWait({ peerInfo: { IV_PROTO: '6' } });
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
+    const out = drain(f.s);
+    assert.equal(only(out, 'established')[0]?.ekm, false);
+    const serverKm2 = tlsWrites(out)[0];
+    const c = clientKm2();
+    const block = deriveKeyBlockPrf({
+      clientPreMaster: c.preMaster, clientRandom1: c.random1, clientRandom2: c.random2,
+      serverRandom1: serverKm2.subarray(5, 37), serverRandom2: serverKm2.subarray(37, 69),
+      clientSid: CLIENT_SID, serverSid: f.s.serverSid,
+    });
+    const client = new DataChannel(clientDataKeys(block, 'AES-256-GCM'));
+    assert.deepEqual(f.s.openData(client.sealV2(0, ASSIGN.peerId, IP_PACKET), T0), IP_PACKET);
+    assert.deepEqual(openOk(client, f.s.sealData(IP_PACKET, T0)), IP_PACKET);
+    assert.ok(!pushReplies(out)[0].includes('tls-ekm'));
+  });
+});
+
+// =================================================================================================================
+describe('established', () => {
+  test('data round trip (P_DATA_V2, peer-id 5) with the client keys from the same EKM', () => {
+    const f = sessionEstablished();
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, ASSIGN.peerId, IP_PACKET), T0 + 1), IP_PACKET);
+    const pkt = f.s.sealData(IP_PACKET, T0 + 1)!;
+    assert.equal(pkt.readUInt32BE(0), ((9 << 27) | ASSIGN.peerId) >>> 0, 'opcode 9, kid 0, peer-id 5');
+    assert.deepEqual(openOk(f.client, pkt), IP_PACKET);
+    assert.equal(f.s.stats.packetsIn, 1);
+    assert.equal(f.s.stats.packetsOut, 1);
+  });
+
+  test('clients without DATA_V2 get P_DATA_V1', () => {
+    const f = sessionEstablished({ peerInfo: { IV_PROTO: '12' } });
+    const pkt = f.s.sealData(IP_PACKET, T0)!;
+    assert.equal(pkt[0], 6 << 3);
+    assert.deepEqual(openOk(f.client, pkt), IP_PACKET);
+    assert.deepEqual(f.s.openData(f.client.sealV1(0, IP_PACKET), T0), IP_PACKET);
+  });
+
+  test('comp-lzo client without stub-v2: 0xFA framing both ways', () => {
+    const f = sessionEstablished({
+      peerInfo: { IV_COMP_STUBv2: undefined },
+      km2: { options: 'V4,dev-type tun,link-mtu 1542,tun-mtu 1500,proto UDPv4,comp-lzo,auth SHA1,keysize 128,key-method 2,tls-client' },
+    });
+    assert.ok(pushReplies(f.out)[0].includes(',comp-lzo no'));
+    assert.deepEqual(openOk(f.client, f.s.sealData(IP_PACKET, T0)), Buffer.concat([hex('fa'), IP_PACKET]));
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), IP_PACKET])), T0), IP_PACKET);
+    assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), PING_MAGIC])), T0), undefined, 'framed ping');
+  });
+
+  test('ping payloads are swallowed but count as received traffic', () => {
+    const f = sessionEstablished();
+    assert.equal(f.s.openData(f.client.sealV2(0, 5, PING_MAGIC), T0 + 5000), undefined);
+    assert.equal(f.s.lastReceived, T0 + 5000);
+    assert.equal(f.s.stats.packetsIn, 0);
+    assert.equal(f.s.closed, false);
+  });
+
+  test('OCC EXIT closes the session; other OCC messages are swallowed', () => {
+    const f = sessionEstablished();
+    assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([OCC_MAGIC, hex('00')])), T0), undefined);
+    assert.equal(f.s.closed, false);
+    assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([OCC_MAGIC, hex('06')])), T0), undefined);
+    const out = drain(f.s);
+    assert.match(closed(out)[0]?.reason ?? '', /OCC EXIT/);
+    assert.equal(f.s.closed, true);
+    assert.equal(f.s.sealData(IP_PACKET, T0), undefined);
+  });
+
+  test('the EXIT control message closes the session', () => {
+    const f = sessionEstablished();
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: textMessage('EXIT') }, T0 + 100);
+    assert.match(closed(drain(f.s))[0]?.reason ?? '', /explicit-exit-notify/);
+  });
+
+  test('unknown control text messages are ignored', () => {
+    const f = sessionEstablished();
+    f.s.handleTls(f.handle, { kind: 'plaintext', bytes: textMessage('CR_RESPONSE,abc') }, T0);
+    assert.deepEqual(drain(f.s), []);
+    assert.equal(f.s.closed, false);
+  });
+
+  test('tampered, replayed, short and unknown-key data packets are dropped', () => {
+    const f = sessionEstablished();
+    const good = f.client.sealV2(0, 5, IP_PACKET);
+    const tampered = Buffer.from(good);
+    tampered[tampered.length - 1] ^= 0x80;
+    const drops = f.s.stats.drops;
+    assert.equal(f.s.openData(tampered, T0), undefined);
+    assert.deepEqual(f.s.openData(good, T0), IP_PACKET);
+    assert.equal(f.s.openData(good, T0), undefined, 'replay');
+    assert.equal(f.s.openData(good.subarray(0, 10), T0), undefined);
+    const otherKid = Buffer.from(f.client.sealV2(0, 5, IP_PACKET));
+    otherKid[0] = (9 << 3) | 3;
+    assert.equal(f.s.openData(otherKid, T0), undefined);
+    assert.equal(f.s.stats.drops, drops + 4);
+  });
+
+  test('keepalive: a ping goes out after `interval` without sending, exactly at the deadline', () => {
+    const f = sessionEstablished({ params: { keepalive: { interval: 10, timeout: 60 } } });
+    assert.equal(f.s.nextDeadline(), T0 + 10_000);
+    assert.deepEqual(links(tickAt(f.s, T0 + 9_999)), []);
+    const [ping] = links(tickAt(f.s, T0 + 10_000));
+    assert.deepEqual(openOk(f.client, ping), PING_MAGIC);
+    assert.equal(f.s.nextDeadline(), T0 + 20_000);
+    f.s.sealData(IP_PACKET, T0 + 15_000);   // traffic postpones the ping
+    assert.deepEqual(links(tickAt(f.s, T0 + 20_000)), []);
+    assert.deepEqual(links(tickAt(f.s, T0 + 24_999)), []);
+    assert.equal(links(tickAt(f.s, T0 + 25_000)).length, 1);
+  });
+
+  test('ping-restart: closed at 2 × timeout without anything received (deadline - 1: still open)', () => {
+    const f = sessionEstablished({ params: { keepalive: { interval: 10, timeout: 60 } } });
+    const last = f.s.lastReceived;
+    assert.equal(last, T0);
+    for (let t = T0 + 10_000; t < T0 + 120_000; t += 10_000) assert.deepEqual(closed(tickAt(f.s, t)), []);
+    assert.deepEqual(closed(tickAt(f.s, T0 + 119_999)), []);
+    const out = tickAt(f.s, T0 + 120_000);
+    assert.match(closed(out)[0]?.reason ?? '', /ping-restart/);
+  });
+
+  test('ping-restart: any received packet (data or control) moves the deadline', () => {
+    const f = sessionEstablished({ params: { keepalive: { interval: 10, timeout: 60 } } });
+    f.s.openData(f.client.sealV2(0, 5, PING_MAGIC), T0 + 50_000);
+    assert.deepEqual(closed(tickAt(f.s, T0 + 120_000)), []);
+    f.s.handleControl(f.peer.packet(Op.ACK_V1, 0, { acks: [0] }, T0 + 100_000), T0 + 100_000);
+    assert.deepEqual(closed(tickAt(f.s, T0 + 219_999)), []);
+    assert.equal(closed(tickAt(f.s, T0 + 220_000)).length, 1);
+  });
+
+  test('keepalive 0 and reneg-sec 0 mean "off": no deadline at all once the handshake is ACKed', () => {
+    const f = sessionEstablished({ params: { keepalive: { interval: 0, timeout: 0 }, renegSec: 0 } });
+    assert.equal(f.s.nextDeadline(), undefined);
+    assert.deepEqual(tickAt(f.s, T0 + 10_000_000), []);
+    assert.equal(f.s.closed, false);
+  });
+
+  test('shutdown: RESTART to the client, closed one second later', () => {
+    const f = sessionEstablished();
+    f.s.shutdown(T0 + 10);
+    assert.deepEqual(texts(drain(f.s)), ['RESTART']);
+    assert.deepEqual(closed(tickAt(f.s, T0 + 1009)), []);
+    assert.match(closed(tickAt(f.s, T0 + 1010))[0]?.reason ?? '', /server shutdown/);
+  });
+
+  test('linkClosed closes at once and later inputs are ignored', () => {
+    const f = sessionEstablished();
+    f.s.linkClosed('tcp connection reset');
+    assert.deepEqual(closed(drain(f.s)).map((c) => c.reason), ['tcp connection reset']);
+    assert.equal(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), T0), undefined);
+    f.s.tick(T0 + 1_000_000);
+    assert.deepEqual(drain(f.s), []);
+  });
+});
+
+// =================================================================================================================
+describe('renegotiation', () => {
+  const RENEG_PARAMS = { keepalive: undefined, tranWindow: 100 } as const;
+
+  test('client SOFT_RESET kid 1: new key state, server SOFT_RESET reply, new TLS; no push on the new key', () => {
+    const f = sessionEstablished({ params: RENEG_PARAMS });
+    const r = renegotiate(f, 1, T0 + 1000);
+    assert.notEqual(r.handle, f.handle);
+    assert.deepEqual(f.s.keyIds, [0, 1]);
+    const feeds = only(r.out, 'tls-feed');
+    assert.deepEqual(feeds.map((x) => [x.handle, x.bytes]), [[r.handle, CLIENT_HELLO]]);
+    const [auth] = only(r.out, 'auth');
+    assert.deepEqual([auth.request.keyId, auth.request.first], [1, false]);
+    const afterAuth = r.out.slice(r.out.indexOf(auth) + 1);
+    assert.deepEqual(kinds(afterAuth), ['tls-write'], 'only the server KM2: no established, no PUSH_REPLY');
+    assert.equal(only(afterAuth, 'tls-write')[0].handle, r.handle);
+    assert.equal(f.s.stats.renegotiations, 1);
+  });
+
+  test('lame duck: the old key keeps working; the send key switches on the first packet on the new key', () => {
+    const f = sessionEstablished({ params: RENEG_PARAMS });
+    const t1 = T0 + 1000;
+    const r = renegotiate(f, 1, t1);
+    // Still sending with kid 0; both keys decrypt.
+    assert.equal(f.s.sealData(IP_PACKET, t1)![0] & 7, 0);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), t1), IP_PACKET);
+    assert.deepEqual(f.s.openData(r.client.sealV2(1, 5, IP_PACKET), t1 + 10), IP_PACKET);
+    assert.deepEqual(only(drain(f.s), 'rekeyed'), [{ t: 'rekeyed', keyId: 1 }]);
+    const pkt = f.s.sealData(IP_PACKET, t1 + 10)!;
+    assert.equal(pkt[0] & 7, 1);
+    assert.deepEqual(openOk(r.client, pkt), IP_PACKET);
+    // The old key is a lame duck for tran-window (100 s) after the switch.
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), t1 + 20), IP_PACKET);
+    const expiry = t1 + 10 + 100_000;
+    assert.equal(f.s.nextDeadline(), expiry);
+    assert.deepEqual(only(tickAt(f.s, expiry - 1), 'tls-close'), []);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), expiry - 1), IP_PACKET);
+    assert.deepEqual(only(tickAt(f.s, expiry), 'tls-close').map((c) => c.handle), [f.handle]);
+    assert.deepEqual(f.s.keyIds, [1]);
+    assert.equal(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), expiry), undefined);
+  });
+
+  test('without traffic on the new key the send key switches at min(hand-window, reneg-sec/2)', () => {
+    const f = sessionEstablished({ params: { ...RENEG_PARAMS, renegSec: 100 } });
+    const t1 = T0 + 1000;
+    renegotiate(f, 1, t1);
+    const at = t1 + 50_000;   // min(60 s, 100 s / 2)
+    assert.equal(f.s.nextDeadline(), at);
+    assert.deepEqual(only(tickAt(f.s, at - 1), 'rekeyed'), []);
+    assert.equal(f.s.sealData(IP_PACKET, at - 1)![0] & 7, 0);
+    assert.deepEqual(only(tickAt(f.s, at), 'rekeyed'), [{ t: 'rekeyed', keyId: 1 }]);
+    assert.equal(f.s.sealData(IP_PACKET, at)![0] & 7, 1);
+  });
+
+  test('server-initiated renegotiation at reneg-sec (deadline - 1: nothing)', () => {
+    const f = sessionEstablished({ params: { ...RENEG_PARAMS, renegSec: 100 } });
+    const at = T0 + 100_000;
+    assert.equal(f.s.nextDeadline(), at);
+    assert.deepEqual(tickAt(f.s, at - 1), []);
+    const out = tickAt(f.s, at);
+    const [open] = only(out, 'tls-open');
+    assert.ok(open);
+    assert.deepEqual(f.peer.readAll(out, at).map((p) => [p.opcode, p.keyId, p.packetId, p.acks]), [[Op.SOFT_RESET_V1, 1, 0, []]]);
+    assert.deepEqual(f.s.keyIds, [0, 1]);
+    // The client answers with its own SOFT_RESET kid 1 that ACKs ours; then TLS runs over kid 1.
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, { acks: [0] }, at + 5), at + 5);
+    assert.deepEqual(f.peer.readAll(drain(f.s), at + 5).map((p) => [p.opcode, p.keyId, p.acks]), [[Op.ACK_V1, 1, [0]]]);
+    f.s.handleControl(f.peer.packet(Op.CONTROL_V1, 1, { payload: CLIENT_HELLO }, at + 6), at + 6);
+    assert.deepEqual(only(drain(f.s), 'tls-feed').map((x) => x.handle), [open.handle]);
+    // Our SOFT_RESET was ACKed: no retransmission at its deadline.
+    assert.deepEqual(links(tickAt(f.s, at + TLS_TIMEOUT)), []);
+  });
+
+  test('server-initiated: an unACKed SOFT_RESET is retransmitted at tls-timeout', () => {
+    const f = sessionEstablished({ params: { ...RENEG_PARAMS, renegSec: 100 } });
+    const at = T0 + 100_000;
+    tickAt(f.s, at);
+    assert.deepEqual(links(tickAt(f.s, at + TLS_TIMEOUT - 1)), []);
+    assert.deepEqual(f.peer.readAll(tickAt(f.s, at + TLS_TIMEOUT), at).map((p) => [p.opcode, p.keyId]), [[Op.SOFT_RESET_V1, 1]]);
+  });
+
+  test('key ids run 1 … 7 and wrap to 1, never 0', () => {
+    const f = sessionEstablished({ params: { ...RENEG_PARAMS, tranWindow: 3600 } });
+    let now = T0;
+    const seen: number[] = [];
+    for (const kid of [1, 2, 3, 4, 5, 6, 7, 1, 2]) {
+      now += 1000;
+      if (kid === 1 && seen.length > 0) {
+        // 0 is never reused: a SOFT_RESET for kid 0 is dropped.
+        f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 0, {}, now), now);
+        assert.deepEqual(only(drain(f.s), 'tls-open'), []);
+      }
+      const r = renegotiate(f, kid, now);
+      assert.deepEqual(f.s.openData(r.client.sealV2(kid, 5, IP_PACKET), now + 1), IP_PACKET);
+      assert.deepEqual(only(drain(f.s), 'rekeyed'), [{ t: 'rekeyed', keyId: kid }]);
+      assert.equal(f.s.sealData(IP_PACKET, now + 1)![0] & 7, kid);
+      seen.push(kid);
+      assert.ok(f.s.keyIds.length <= 3, `too many key states: ${f.s.keyIds}`);
+    }
+    assert.deepEqual(f.s.keyIds, [1, 2]);
+  });
+
+  test('SOFT_RESET for a key id other than the next one, or during a renegotiation, is dropped', () => {
+    const f = sessionEstablished({ params: RENEG_PARAMS });
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 2, {}, T0 + 1), T0 + 1);
+    assert.deepEqual(drain(f.s), []);
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, T0 + 2), T0 + 2);
+    assert.equal(only(drain(f.s), 'tls-open').length, 1);
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 2, {}, T0 + 3), T0 + 3);
+    assert.deepEqual(only(drain(f.s), 'tls-open'), []);
+    assert.deepEqual(f.s.keyIds, [0, 1]);
+  });
+
+  test('a renegotiation that misses the hand-window is dropped; the session stays up on the old key', () => {
+    const f = sessionEstablished({ params: RENEG_PARAMS });
+    const t1 = T0 + 1000;
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, t1), t1);
+    const [open] = only(drain(f.s), 'tls-open');
+    f.s.handleControl(f.peer.packet(Op.ACK_V1, 1, { acks: [0] }, t1), t1);
+    assert.deepEqual(only(tickAt(f.s, t1 + HAND_WINDOW - 1), 'tls-close'), []);
+    const out = tickAt(f.s, t1 + HAND_WINDOW);
+    assert.deepEqual(only(out, 'tls-close').map((c) => c.handle), [open.handle]);
+    assert.deepEqual(closed(out), []);
+    assert.deepEqual(f.s.keyIds, [0]);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), t1 + HAND_WINDOW), IP_PACKET);
+  });
+
+  test('a TLS error on the renegotiating key drops only that key', () => {
+    const f = sessionEstablished({ params: RENEG_PARAMS });
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, T0 + 1), T0 + 1);
+    const [open] = only(drain(f.s), 'tls-open');
+    f.s.handleTls(open.handle, { kind: 'error', message: 'handshake failure' }, T0 + 2);
+    const out = drain(f.s);
+    assert.deepEqual(only(out, 'tls-close').map((c) => c.handle), [open.handle]);
+    assert.deepEqual(closed(out), []);
+    assert.deepEqual(f.s.keyIds, [0]);
+  });
+
+  test('data on the new key before its auth finished is dropped', () => {
+    const f = sessionEstablished({ params: RENEG_PARAMS });
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, T0 + 1), T0 + 1);
+    drain(f.s);
+    const early = new DataChannel(clientDataKeys(ekmFor(1), f.cipher));
+    assert.equal(f.s.openData(early.sealV2(1, 5, IP_PACKET), T0 + 2), undefined);
+    assert.equal(f.s.sealData(IP_PACKET, T0 + 2)![0] & 7, 0);
+  });
+});
