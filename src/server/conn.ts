@@ -49,8 +49,21 @@ export class Conn implements RouterClient {
   get cn(): string | undefined { return this.session.cn; }
   setSend(fn: (bytes: Buffer) => void): void { this.send = fn; }
 
-  onControl(wire: Buffer, t: number): void { this.session.handleControl(wire, t); this.drain(); }
-  onPlainControl(plain: Buffer, t: number): void { this.session.handlePlainControl(plain, t); this.drain(); }
+  onControl(wire: Buffer, t: number): void { this.session.handleControl(wire, t); this.noteDrops(); this.drain(); }
+  onPlainControl(plain: Buffer, t: number): void { this.session.handlePlainControl(plain, t); this.noteDrops(); this.drain(); }
+
+  private seenDrops = 0;
+  private dropLogAt = 0;
+  /** One log line per client per 10 s for dropped packets (bad HMAC, replay, garbage), with a count. */
+  private noteDrops(): void {
+    const d = this.session.stats.drops;
+    if (d === this.seenDrops) return;
+    const t = Date.now();
+    if (t < this.dropLogAt) return;
+    log('warn', 'packet dropped', { cn: this.cn, remote: this.remote, reason: this.session.lastDropReason, count: d - this.seenDrops });
+    this.seenDrops = d;
+    this.dropLogAt = t + 10_000;
+  }
 
   onData(packet: Buffer, t: number, rinfo?: dgram.RemoteInfo): void {
     const ip = this.session.openData(packet, t);
@@ -59,6 +72,7 @@ export class Conn implements RouterClient {
       if (this.session.lastReceived === t) this.host.floated(this, rinfo);
     }
     if (ip && this.ip) this.host.router.fromClient(this, ip);
+    else if (!ip) this.noteDrops();
     if (this.session.closed) this.drain();
   }
 

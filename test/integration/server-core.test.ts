@@ -181,3 +181,22 @@ test('garbage on the TCP port is refused with one log line and the server keeps 
     assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
   });
 });
+
+test('udp: forged data packets and garbage are dropped with a log line while the client keeps working', { timeout: 90_000 }, async (t) => {
+  await withServer(t, { proto: 'udp', tlsAuth: true }, async (e) => {
+    const good = client(e, { proto: 'udp', tlsAuth: {} });
+    await good.waitInitialized();
+    // From the client's own address: DATA_V2 for peer-id 0 with a wrong tag, a truncated packet, a bad-HMAC reset.
+    const script = `const d=require('dgram').createSocket('udp4');const c=require('crypto');` +
+      `const pk=[Buffer.concat([Buffer.from([0x48,0,0,0,0,0,0,9]),c.randomBytes(60)]),Buffer.from([0x48,0]),` +
+      `Buffer.concat([Buffer.from([0x38]),c.randomBytes(60)]),c.randomBytes(3000)];let n=0;` +
+      `(function go(){if(n>=40){d.close();return;}d.send(pk[n++%pk.length],1194,'${srvAddrFor(1)}',go);})();`;
+    const r = await e.topo.exec('cli1', [process.execPath, '-e', script], { check: false, timeoutMs: 15_000 });
+    assert.equal(r.code, 0, r.stderr);
+    await e.server.waitForLine(/packet dropped .*(data packet rejected|tls-auth)/, 5_000);
+    const drops = e.server.proc.output.match(/packet dropped/g) ?? [];
+    assert.ok(drops.length <= 4, `rate-limited logging, saw ${drops.length} lines for 40 bad packets`);
+    const p = await ping(e.topo, 'cli1', SERVER_IP);
+    assert.equal(p.code, 0, p.out);
+  });
+});

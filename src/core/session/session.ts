@@ -140,20 +140,20 @@ export class Session {
   handleControl(wire: Buffer, now: number): void {
     if (this.closed) return;
     const plain = this.p.wrap.unwrap(wire, now);
-    if (!plain) { this.stats.drops++; return; }
+    if (!plain) { this.dropped('control packet failed tls-auth/tls-crypt verification or replay check'); return; }
     this.handlePlainControl(plain, now);
   }
 
   /** A control packet that was already unwrapped (the UDP cookie path verifies before the session exists). */
   handlePlainControl(plain: Buffer, now: number): void {
     const pkt = parseControl(plain);
-    if (isParseError(pkt)) { this.stats.drops++; return; }
-    if (!pkt.sessionId.equals(this.clientSid)) { this.stats.drops++; return; }
-    if (pkt.acks.length > 0 && !pkt.peerSessionId!.equals(this.serverSid)) { this.stats.drops++; return; }
+    if (isParseError(pkt)) { this.dropped('malformed control packet'); return; }
+    if (!pkt.sessionId.equals(this.clientSid)) { this.dropped('control packet with a foreign session id'); return; }
+    if (pkt.acks.length > 0 && !pkt.peerSessionId!.equals(this.serverSid)) { this.dropped('control packet acknowledging a foreign session id'); return; }
     this.stats.bytesIn += wireLen(plain, this.p.wrap);
     let ks = this.keys.find((k) => k.keyId === pkt.keyId);
     if (!ks) {
-      if (pkt.opcode !== Op.SOFT_RESET_V1 || !this.canRenegotiate(pkt.keyId)) { this.stats.drops++; return; }
+      if (pkt.opcode !== Op.SOFT_RESET_V1 || !this.canRenegotiate(pkt.keyId)) { this.dropped('control packet for an unknown key id'); return; }
       ks = this.startRenegotiation(pkt.keyId, now, false);
     }
     this.lastRecv = now;
@@ -293,9 +293,9 @@ export class Session {
   openData(packet: Buffer, now: number): Buffer | undefined {
     const keyId = packet[0] & 7;
     const ks = this.keyFor(keyId);
-    if (!ks?.data) { this.stats.drops++; return undefined; }
+    if (!ks?.data) { this.dropped('data packet for an unknown key id'); return undefined; }
     const r = ks.data.open(packet, now);
-    if (!r.ok) { this.stats.drops++; return undefined; }
+    if (!r.ok) { this.dropped(`data packet rejected (${r.reason})`); return undefined; }
     this.lastRecv = now;
     this.stats.bytesIn += packet.length;
     if (this.switchTo?.key === ks) this.switchSendKey(ks, now);
@@ -354,6 +354,14 @@ export class Session {
   get lastReceived(): number { return this.lastRecv; }
 
   // ---- internals ------------------------------------------------------------------------------------------
+
+  /** Why the last packet was dropped (for a rate-limited log line in the I/O layer). */
+  lastDropReason?: string;
+
+  private dropped(reason: string): void {
+    this.stats.drops++;
+    this.lastDropReason = reason;
+  }
 
   private newKeyState(keyId: number, now: number, start: { recv: number; send: number }): KeyState {
     const ks: KeyState = {
