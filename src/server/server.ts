@@ -12,6 +12,7 @@ import type { AuthRequest, AuthResult, SessionParams } from '../core/session/ses
 import { CookieJar } from '../core/transport/udp-cookie.js';
 import { TcpDeframer } from '../core/transport/tcp-framing.js';
 import type { Uplink } from '../core/uplink/uplink.js';
+import type { NatStats } from '../core/uplink/nat/counters.js';
 import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { log } from '../log.js';
@@ -44,6 +45,7 @@ export class VpnServer implements ConnHost {
   private resetBudget = { tokens: RESET_REPLIES_PER_SEC, at: 0 };
   private uplink?: Uplink;
   private stopping = false;
+  private readonly stopHooks: Array<() => void | Promise<void>> = [];
 
   constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink } = {}) {
     this.pool = new IpPool(cfg.server.network, cfg.server.netmask);
@@ -60,6 +62,12 @@ export class VpnServer implements ConnHost {
   }
 
   setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
+
+  /** NAT counters, when the uplink is the NAT (the tun uplink has none). */
+  uplinkStats(): NatStats | undefined { return (this.uplink as { stats?: () => NatStats } | undefined)?.stats?.(); }
+
+  /** Runs `fn` at the end of stop(), after the clients are gone (status file, management, metrics). */
+  onStop(fn: () => void | Promise<void>): void { this.stopHooks.push(fn); }
 
   makeSecureContext(): tls.SecureContext {
     const c = this.cfg;
@@ -132,6 +140,9 @@ export class VpnServer implements ConnHost {
     await new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res()));
     await this.uplink?.close();
     this.authorizer.close();
+    for (const fn of this.stopHooks) {
+      try { await fn(); } catch (e) { log('warn', 'shutdown step failed', { error: (e as Error).message }); }
+    }
   }
 
   // ---- ConnHost ---------------------------------------------------------------------------------------------
@@ -153,6 +164,7 @@ export class VpnServer implements ConnHost {
 
   closed(conn: Conn, established: boolean, reason: string): void {
     this.conns.delete(conn);
+    this.stats.renegotiations += conn.session.stats.renegotiations;
     if (conn.peerId !== undefined && this.byPeerId.get(conn.peerId) === conn) this.byPeerId.delete(conn.peerId);
     if (conn.udpKey && this.udpByAddr.get(conn.udpKey) === conn) this.udpByAddr.delete(conn.udpKey);
     if (conn.ip) { this.router.remove(conn); this.authorizer.released(conn); }
