@@ -428,6 +428,7 @@ const handlers: Record<string, Handler> = {
       c.cfg.management = hostPort(d);
     },
   },
+  'management-allow-remote': flag((c) => { c.cfg.managementAllowRemote = true; }),
   metrics: { min: 2, max: 2, run(d, c) { c.cfg.metrics = hostPort(d); } },
   uplink: { min: 1, max: 1, run(d, c) { c.cfg.uplink = oneOf(d, 0, ['nat', 'tun'] as const); } },
   'nat-source': { min: 1, max: 1, run(d, c) { ipv4(d, 0); c.cfg.natSource = d.args[0]!; } },

@@ -49,6 +49,7 @@ export interface ServerConfig {
   ifconfigPoolPersist?: { path: string; seconds: number };
   status?: { path: string; seconds: number };
   management?: { host: string; port: number };
+  managementAllowRemote?: boolean;  // nanovpn extension: 'management-allow-remote' (no password exists)
   metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'
   uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat
   natSource?: string;           // nanovpn extension: 'nat-source ADDR' source address for outbound sockets
