@@ -10,6 +10,9 @@ import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
 import type { AuthPlugins } from './authorizer.js';
 import { VpnServer } from './server.js';
+import { startManagement } from './management.js';
+import { startMetrics } from './metrics.js';
+import { startStatusFile } from './status-file.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   checkCredentials(cfg);
@@ -25,7 +28,24 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
     server.setUplink(createNatUplink({ localAddress: cfg.natSource, mss: server.mss || undefined }, server.router.toClient));
   }
   await server.start();
+  await startObservability(server, cfg);
   return server;
+}
+
+/** status file, management interface, /metrics: each optional, each closed by server.stop(). */
+async function startObservability(server: VpnServer, cfg: ServerConfig): Promise<void> {
+  if (cfg.status) {
+    const st = startStatusFile(server, cfg.status);
+    server.onStop(() => st.close());
+  }
+  if (cfg.management) {
+    const m = await startManagement(server, { ...cfg.management, allowRemote: cfg.managementAllowRemote });
+    if (m) server.onStop(() => m.close());
+  }
+  if (cfg.metrics) {
+    const m = await startMetrics(server, cfg.metrics);
+    if (m) server.onStop(() => m.close());
+  }
 }
 
 /** The server's own cert must match its key and chain to `ca`: say so at startup, not at the first client. */
