@@ -392,6 +392,12 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
   return {
     send,
     clientGone(clientIp: number): void {
+      const c = table.clientCounters(clientIp);
+      if (!c) return;
+      const flows = c.flowsOpen;
+      log('info', 'nat: client flows flushed', {
+        client: ipToString(clientIp), flows, created: c.flowsCreated, bytesOut: c.bytesOut, bytesIn: c.bytesIn,
+      });
       goneClient = clientIp;
       try { table.removeClient(clientIp); } finally { goneClient = undefined; }
     },
