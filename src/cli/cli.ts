@@ -2,7 +2,7 @@
 export type Command = (args: string[]) => Promise<number | undefined>;
 
 const commands: Record<string, { run: () => Promise<Command>; help: string }> = {
-  serve: { run: async () => (await import('./serve.js')).serve, help: 'serve [--config FILE]  run the VPN server' },
+  serve: { run: async () => (await import('./serve.js')).serve, help: 'serve [--config FILE | --state DIR [--remote HOST] [--port N]]  run the VPN server (no config: a development setup in ./state)' },
   pki: { run: async () => (await import('./pki.js')).pki, help: 'pki init|issue|revoke|tls-crypt|crl --dir DIR ...  manage the built-in CA' },
   profile: { run: async () => (await import('./profile.js')).profile, help: 'profile --dir DIR --name NAME --remote HOST [--port N] [--proto udp|tcp]  print a client .ovpn' },
   config: { run: async () => (await import('./config-cmd.js')).configCmd, help: 'config inline FILE [-o OUT]  print FILE with every referenced key/cert file inlined' },

@@ -1,21 +1,32 @@
-// `nanovpn serve [--config FILE]`: load the config, start the server, shut down cleanly on SIGTERM/SIGINT.
+// `nanovpn serve [--config FILE | --state DIR ...]`: load the config (or make a development setup, dev-setup.ts), start the server, shut down cleanly on SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
 import { loadServerConfig } from '../config/server-config.js';
 import { log, setVerb } from '../log.js';
 import { startServer } from '../server/start.js';
+import { devSetup } from './dev-setup.js';
 
 export const EMBEDDED_CONFIG = '/etc/nanovpn/server.conf';
+const DEV_FLAGS = ['--state', '--remote', '--port'];
+const SERVE_USAGE = 'nanovpn serve [--config FILE | --state DIR [--remote HOST] [--port N]]';
 
 export async function serve(args: string[]): Promise<number | undefined> {
   let configPath: string | undefined;
+  const devArgs: string[] = [];   // --state/--remote/--port: the development setup (dev-setup.ts)
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
-    else { console.error(`nanovpn serve: unknown argument '${args[i]}' (usage: nanovpn serve [--config FILE])`); return 2; }
+    else if (DEV_FLAGS.includes(args[i]!) && args[i + 1] !== undefined) devArgs.push(args[i]!, args[++i]!);
+    else { console.error(`nanovpn serve: unknown argument '${args[i]}' (usage: ${SERVE_USAGE})`); return 2; }
   }
-  if (!configPath && existsSync(EMBEDDED_CONFIG)) configPath = EMBEDDED_CONFIG;
-  if (!configPath) {
-    console.error(`nanovpn serve: no --config given and no ${EMBEDDED_CONFIG}`);
+  // --config FILE > --state DIR > the embedded config > ./state (created on first run)
+  if (!configPath && !devArgs.includes('--state') && existsSync(EMBEDDED_CONFIG)) configPath = EMBEDDED_CONFIG;
+  if (configPath && devArgs.length) {
+    console.error(`nanovpn serve: ${devArgs.filter((a) => a.startsWith('--')).join(', ')} only apply without a config (using ${configPath})`);
     return 2;
+  }
+  if (!configPath) {
+    const r = await devSetup(devArgs);
+    if (typeof r === 'number') return r;
+    configPath = r;
   }
   let cfg;
   try {
