@@ -62,6 +62,7 @@ find_node_gyp() {
 addon() {
   step "tun addon dist/tun.node (node-gyp)"
   local gyp nodedir=()
+  rm -f dist/tun.node  # never ship an addon left over from older sources
   gyp="$(find_node_gyp)"
   if [ -z "$gyp" ]; then
     warn "node-gyp not found (it comes with npm); the tun uplink will not be available. The NAT build does not need it."
