@@ -42,6 +42,10 @@ async function child(): Promise<void> {
   const say = (o: object): void => { process.stdout.write(JSON.stringify(o) + '\n'); };
   const dev = openTun({ name: 'nvt%d', address: TUN_ADDR, netmask: '255.255.255.0', mtu: MTU });
   say({ ev: 'open', name: dev.name });
+  // A reader can be stopped twice, and the fd can be watched again afterwards.
+  const probe = loadTunAddon().startReader(dev.fd, () => undefined, () => undefined);
+  probe.stop();
+  probe.stop();
   let answered = false;
   dev.onPackets(
     (packets) => {

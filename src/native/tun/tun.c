@@ -4,8 +4,9 @@
 // JS API (see src/io/tun.ts):
 //   open(name: string) -> { fd: number, name: string }      IFF_TUN|IFF_NO_PI, O_NONBLOCK, real name
 //   configure(name, address, netmask, mtu) -> undefined      SIOCSIFADDR/NETMASK/MTU, then IFF_UP
-//   startReader(fd, onPackets(Buffer[]), onError(Error)) -> Reader  uv_poll_t: read until EAGAIN on readable
-//   Reader.stop() -> undefined                                 stops polling; does not close the fd
+//   startReader(fd, onPackets(Buffer[]), onError(Error)) -> Reader  uv_poll_t: read until EAGAIN on readable;
+//                                                              after onError the reader has stopped itself
+//   Reader.stop() -> undefined                                 stops polling (idempotent); does not close the fd
 //   write(fd, buf) -> number                                   bytes written, 0 when the queue is full (EAGAIN)
 //   close(fd) -> undefined
 #define _GNU_SOURCE
@@ -197,13 +198,23 @@ typedef struct reader {
   napi_ref on_error;
   napi_async_context async;
   int fd;
-  int active;
+  int active;   // polling, callbacks referenced
+  int closed;   // the uv handle is closed
+  int wrapped;  // the JS Reader object still points here
   unsigned char buf[MAX_PACKET];
 } reader_t;
 
+// The struct lives until both the uv handle is closed and the JS Reader object is gone.
 static void reader_closed(uv_handle_t *h) {
   reader_t *r = (reader_t *)h->data;
-  free(r);
+  r->closed = 1;
+  if (!r->wrapped) free(r);
+}
+
+static void reader_finalize(napi_env env, void *data, void *hint) {
+  reader_t *r = (reader_t *)data;
+  r->wrapped = 0;
+  if (r->closed) free(r);
 }
 
 static void reader_env_teardown(void *arg);
@@ -247,6 +258,7 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   if (status < 0) {
     napi_value err = make_errno_error(env, -status, "poll tun");
     call_js(r, r->on_error, 1, &err);
+    reader_release(r);  // a poll error repeats forever: stop instead of spinning
     goto out;
   }
   (void)events;
@@ -268,8 +280,10 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   }
   if (count > 0) call_js(r, r->on_packets, 1, &list);
   if (read_error && r->active) {
+    // A read error other than EAGAIN does not go away by itself; report it and stop polling rather than spin.
     napi_value err = make_errno_error(env, read_error, "read tun");
     call_js(r, r->on_error, 1, &err);
+    reader_release(r);
   }
 out:
   napi_close_handle_scope(env, scope);
@@ -280,12 +294,9 @@ static napi_value reader_stop(napi_env env, napi_callback_info info) {
   void *data = NULL;
   size_t argc = 0;
   CHECK(env, napi_get_cb_info(env, info, &argc, NULL, &self, NULL));
-  CHECK(env, napi_unwrap(env, self, &data));
+  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
   reader_t *r = (reader_t *)data;
-  if (r && r->active) {
-    napi_remove_wrap(env, self, NULL);
-    reader_release(r);
-  }
+  if (r) reader_release(r);
   return NULL;
 }
 
@@ -322,12 +333,12 @@ static napi_value tun_start_reader(napi_env env, napi_callback_info info) {
   CHECK(env, napi_async_init(env, self, resource_name, &r->async));
   CHECK(env, napi_create_reference(env, argv[1], 1, &r->on_packets));
   CHECK(env, napi_create_reference(env, argv[2], 1, &r->on_error));
-  CHECK(env, napi_wrap(env, self, r, NULL, NULL, NULL));
+  CHECK(env, napi_wrap(env, self, r, reader_finalize, NULL, NULL));
+  r->wrapped = 1;
   r->active = 1;
   CHECK(env, napi_add_env_cleanup_hook(env, reader_env_teardown, r));
   rc = uv_poll_start(&r->poll, UV_READABLE, on_readable);
   if (rc < 0) {
-    napi_remove_wrap(env, self, NULL);
     reader_release(r);
     return throw_errno(env, -rc, "uv_poll_start");
   }
