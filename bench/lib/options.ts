@@ -1,0 +1,74 @@
+// Command-line flags (and BENCH_* environment fallbacks) of `npm run bench`.
+
+export interface BenchOptions {
+  quick: boolean;
+  rounds: number;
+  /** iperf3 -t */
+  iperfSeconds: number;
+  /** Clients in the handshake burst (also the "many idle sessions" RSS figure). */
+  burst: number;
+  /** Extra idle-session counts measured once per server over UDP (e.g. 1000); empty to skip. */
+  sessions: number[];
+  /** Connect-time samples per server and transport, spread over the rounds. */
+  connects: number;
+  tun: boolean;
+  outDir: string | undefined;
+}
+
+export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--time S] [--burst N] [--sessions N[,N...]|0]
+                        [--connects N] [--no-tun] [--out DIR]
+  --quick        1 round, iperf3 -t 3, 20-client burst, 3 connects, no large session count (for development)
+  --rounds N     interleaved rounds (default 3)             env BENCH_ROUNDS
+  --time S       iperf3 seconds per run (default 8)          env BENCH_TIME
+  --burst N      clients connecting at once (default 100)    env BENCH_BURST
+  --sessions N   idle sessions for the RSS figure beyond the burst, UDP, once per server (default 1000; 0 = skip)
+                                                             env BENCH_SESSIONS
+  --connects N   connect-time samples per server and transport (default 10)
+  --no-tun       leave out nanovpn's tun uplink               env BENCH_NO_TUN=1
+  --out DIR      where latest.md/.json/.png go (default bench/results)`;
+
+function int(name: string, v: string | undefined, min: number, max: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min || n > max) throw new Error(`${name} needs an integer in ${min}..${max}, got '${v ?? ''}'`);
+  return n;
+}
+
+function sessionList(v: string | undefined): number[] {
+  if (v === undefined) throw new Error('--sessions needs a value');
+  if (v.trim() === '0') return [];
+  return v.split(',').map((x) => int('--sessions', x.trim(), 1, 4000));
+}
+
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {}): BenchOptions {
+  const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
+  const o: BenchOptions = {
+    quick,
+    rounds: quick ? 1 : 3,
+    iperfSeconds: quick ? 3 : 8,
+    burst: quick ? 20 : 100,
+    sessions: quick ? [] : [1000],
+    connects: quick ? 3 : 10,
+    tun: env.BENCH_NO_TUN !== '1',
+    outDir: undefined,
+  };
+  if (env.BENCH_ROUNDS !== undefined) o.rounds = int('BENCH_ROUNDS', env.BENCH_ROUNDS, 1, 50);
+  if (env.BENCH_TIME !== undefined) o.iperfSeconds = int('BENCH_TIME', env.BENCH_TIME, 1, 120);
+  if (env.BENCH_BURST !== undefined) o.burst = int('BENCH_BURST', env.BENCH_BURST, 1, 250);
+  if (env.BENCH_SESSIONS !== undefined) o.sessions = sessionList(env.BENCH_SESSIONS);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = (): string | undefined => argv[++i];
+    switch (a) {
+      case '--quick': break;
+      case '--rounds': o.rounds = int(a, val(), 1, 50); break;
+      case '--time': o.iperfSeconds = int(a, val(), 1, 120); break;
+      case '--burst': o.burst = int(a, val(), 1, 250); break;
+      case '--sessions': o.sessions = sessionList(val()); break;
+      case '--connects': o.connects = int(a, val(), 1, 100); break;
+      case '--no-tun': o.tun = false; break;
+      case '--out': o.outDir = val(); if (!o.outDir) throw new Error('--out needs a directory'); break;
+      default: throw new Error(`unknown argument '${a}'\n${USAGE}`);
+    }
+  }
+  return o;
+}
