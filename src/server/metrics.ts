@@ -37,8 +37,13 @@ export function formatFamilies(families: Family[]): string {
   return out;
 }
 
+/** Resident set size; undefined where the platform cannot tell (the metric is then left out). */
+function residentBytes(): number | undefined {
+  try { return process.memoryUsage.rss(); } catch { return undefined; }
+}
+
 /** Every metric, from the live server state. */
-export function collect(server: ObservedServer, mem: { rss: number } = { rss: process.memoryUsage.rss() }): Family[] {
+export function collect(server: ObservedServer, mem: { rss?: number } = { rss: residentBytes() }): Family[] {
   const live = liveConns(server);
   // Several sessions may share a CN (duplicate-cn): one series per CN, summed.
   const perCn = new Map<string, { bytesIn: number; bytesOut: number; packetsIn: number; packetsOut: number }>();
@@ -92,7 +97,9 @@ export function collect(server: ObservedServer, mem: { rss: number } = { rss: pr
       },
     );
   }
-  families.push({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [[{}, mem.rss]] });
+  if (mem.rss !== undefined) {
+    families.push({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [[{}, mem.rss]] });
+  }
   return families;
 }
 

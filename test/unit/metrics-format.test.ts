@@ -108,10 +108,12 @@ test('collect: sessions, handshakes, per-CN bytes/packets (summed across session
   }
 });
 
-test('collect without a NAT uplink (tun) leaves the NAT families out', () => {
+test('collect without a NAT uplink (tun) or without a known RSS leaves those families out', () => {
   const text = formatFamilies(collect(fakeServer([]), { rss: 1 }));
   assert.doesNotMatch(text, /nanovpn_nat_/);
   assert.match(text, /^nanovpn_sessions 0$/m);
+  assert.match(text, /^process_resident_memory_bytes 1$/m);
+  assert.doesNotMatch(formatFamilies(collect(fakeServer([]), {})), /process_resident_memory_bytes/);
 });
 
 function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type?: string; body: string }> {
