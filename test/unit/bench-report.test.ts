@@ -1,0 +1,250 @@
+// The pure parts of the benchmark harness: iperf3/ping/proc parsing, summaries, report rendering, PNG encoding,
+// flags. Nothing here runs a benchmark.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { inflateSync } from 'node:zlib';
+import { iperfClientArgs, parseIperf3Json } from '../../bench/lib/iperf.js';
+import { parsePing, pingStats } from '../../bench/lib/ping.js';
+import { parseStatCpuTicks, parseVmRssKiB } from '../../bench/lib/procstat.js';
+import { mean, median, percentile, ratio, summarize } from '../../bench/lib/stats.js';
+import { buildReport, fmtNum, fmtSummary, metricDefs, renderMarkdown, renderRatioText, renderTables, Samples, THROUGHPUT_CELLS, type BenchMeta } from '../../bench/lib/report.js';
+import { Canvas, crc32, encodePng, PNG_SIGNATURE } from '../../bench/lib/png.js';
+import { GLYPHS } from '../../bench/lib/font.js';
+import { parseOptions } from '../../bench/lib/options.js';
+import { niceAxis, renderThroughputChart } from '../../bench/chart.js';
+
+// Shape of real `iperf3 -c 127.0.0.1 -P 2 -R -J` output (iperf 3.12), intervals and start trimmed.
+const IPERF_OK = JSON.stringify({
+  start: { version: 'iperf 3.12' },
+  intervals: [],
+  end: {
+    streams: [
+      { sender: { socket: 5, bytes: 393216000, bits_per_second: 3084107531.52, retransmits: 0 }, receiver: { socket: 5, bytes: 389414912, bits_per_second: 3111367858.82 } },
+      { sender: { socket: 7, bytes: 385351680, bits_per_second: 3022425380.89, retransmits: 0 }, receiver: { socket: 7, bytes: 381550592, bits_per_second: 3048533098.96 } },
+    ],
+    sum_sent: { start: 0, end: 1.01998, seconds: 1.01998, bytes: 778567680, bits_per_second: 6106532912.410047, retransmits: 3, sender: false },
+    sum_received: { start: 0, end: 1.00127, seconds: 1.00127, bytes: 770965504, bits_per_second: 6159900957.783614, sender: false },
+  },
+});
+const IPERF_ERR = '{\n\t"start":\t{\n\t\t"connected":\t[]\n\t},\n\t"intervals":\t[],\n\t"end":\t{\n\t},\n\t"error":\t"unable to connect to server: Connection refused"\n}\n';
+
+test('parseIperf3Json reads the receiver-side sum, stream count and sender retransmits', () => {
+  const r = parseIperf3Json(IPERF_OK);
+  assert.equal(r.bitsPerSecond, 6159900957.783614);
+  assert.equal(r.bytes, 770965504);
+  assert.equal(r.seconds, 1.00127);
+  assert.equal(r.streams, 2);
+  assert.equal(r.retransmits, 3);
+});
+
+test('parseIperf3Json reports iperf3\'s own error, non-JSON output, and a missing summary', () => {
+  assert.throws(() => parseIperf3Json(IPERF_ERR), /iperf3: unable to connect to server: Connection refused/);
+  assert.throws(() => parseIperf3Json('iperf3: error - unable to connect'), /not JSON: iperf3: error/);
+  assert.throws(() => parseIperf3Json(''), /not JSON: \(empty\)/);
+  assert.throws(() => parseIperf3Json('[1,2]'), /not an object/);
+  assert.throws(() => parseIperf3Json('{"end":{"sum_received":{"bytes":5}}}'), /no end.sum_received/);
+});
+
+test('iperfClientArgs: -P only for several streams, -R for downloads', () => {
+  assert.deepEqual(iperfClientArgs({ host: '198.18.0.1', seconds: 8, parallel: 1, reverse: false }),
+    ['iperf3', '-c', '198.18.0.1', '-t', '8', '-J', '--connect-timeout', '5000']);
+  assert.deepEqual(iperfClientArgs({ host: '198.18.0.1', seconds: 3, parallel: 8, reverse: true, port: 5202 }).slice(8),
+    ['-p', '5202', '-P', '8', '-R']);
+});
+
+test('median, mean, min/max summary and ratio', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([7]), 7);
+  assert.throws(() => median([]), /empty/);
+  assert.equal(mean([1, 2, 6]), 3);
+  assert.deepEqual(summarize([5, 1, 9, 3]), { median: 4, min: 1, max: 9, n: 4 });
+  assert.deepEqual(summarize([NaN, 2, Infinity]), { median: 2, min: 2, max: 2, n: 1 });
+  assert.equal(summarize([]), undefined);
+  assert.equal(ratio({ median: 50, min: 0, max: 0, n: 1 }, { median: 200, min: 0, max: 0, n: 1 }), 0.25);
+  assert.equal(ratio(undefined, { median: 1, min: 1, max: 1, n: 1 }), undefined);
+  assert.equal(ratio({ median: 1, min: 1, max: 1, n: 1 }, { median: 0, min: 0, max: 0, n: 1 }), undefined);
+});
+
+test('percentile is nearest-rank', () => {
+  const xs = Array.from({ length: 100 }, (_, i) => 100 - i);   // 1..100, shuffled order does not matter
+  assert.equal(percentile(xs, 99), 99);
+  assert.equal(percentile(xs, 100), 100);
+  assert.equal(percentile(xs, 50), 50);
+  assert.equal(percentile(xs, 0), 1);
+  assert.equal(percentile([1, 2, 3, 1000], 99), 1000);
+  assert.equal(percentile([4, 8], 50), 4);
+  assert.throws(() => percentile([1], 101), /outside/);
+});
+
+const PING_OUT = `PING 10.8.0.1 (10.8.0.1) 56(84) bytes of data.
+64 bytes from 10.8.0.1: icmp_seq=1 ttl=64 time=1.20 ms
+64 bytes from 10.8.0.1: icmp_seq=2 ttl=64 time=0.800 ms
+64 bytes from 10.8.0.1: icmp_seq=4 ttl=64 time=4.00 ms
+
+--- 10.8.0.1 ping statistics ---
+4 packets transmitted, 3 received, 25% packet loss, time 3004ms
+rtt min/avg/max/mdev = 0.800/2.000/4.000/1.400 ms
+`;
+
+test('parsePing takes every reply RTT and the loss summary', () => {
+  const p = parsePing(PING_OUT);
+  assert.deepEqual(p.rtts, [1.2, 0.8, 4]);
+  assert.equal(p.transmitted, 4);
+  assert.equal(p.received, 3);
+  const s = pingStats(p)!;
+  assert.ok(Math.abs(s.avg - 2) < 1e-9);
+  assert.equal(s.p99, 4);
+  assert.equal(s.lossPct, 25);
+  assert.equal(pingStats(parsePing('connect: Network is unreachable\n')), undefined);
+});
+
+test('/proc parsing: utime+stime with a command name holding spaces and parens; VmRSS', () => {
+  const fields = ['S', '1', '2', '3', '0', '-1', '4194560', '100', '0', '0', '0', '1234', '567', '0', '0', '20', '0', '11'];
+  assert.equal(parseStatCpuTicks(`4242 (node (x) y) ${fields.join(' ')}`), 1234 + 567);
+  assert.throws(() => parseStatCpuTicks('garbage'), /format/);
+  assert.equal(parseVmRssKiB('Name:\tnode\nVmPeak:\t  100 kB\nVmRSS:\t   57600 kB\nRssAnon:\t 1 kB\n'), 57600);
+  assert.throws(() => parseVmRssKiB('Name:\tkthread\n'), /VmRSS/);
+});
+
+function sampleReport() {
+  const meta: BenchMeta = { date: '2026-01-02T03:04:05.000Z', mode: 'quick', rounds: 3, iperfSeconds: 3, burst: 20, sessions: [], host: { cpus: '2' } };
+  const s = new Samples();
+  for (const v of [700, 740, 720]) s.add('tput.udp.p1.up', 'openvpn', v);
+  for (const v of [360, 350, 370]) s.add('tput.udp.p1.up', 'nanovpn', v);
+  s.add('tput.udp.p1.up', 'nanovpn', NaN);   // dropped
+  s.add('ping.udp.idle.avg', 'openvpn', 1.5);
+  s.add('ping.udp.idle.avg', 'nanovpn', 0.75);
+  return buildReport(meta, ['openvpn', 'nanovpn'], metricDefs({ burst: 20, sessions: [] }), s, ['a note | with a pipe']);
+}
+
+test('buildReport summarizes per server and divides medians by OpenVPN', () => {
+  const rep = sampleReport();
+  const m = rep.metrics.find((x) => x.key === 'tput.udp.p1.up')!;
+  assert.deepEqual(m.summary.openvpn, { median: 720, min: 700, max: 740, n: 3 });
+  assert.deepEqual(m.summary.nanovpn, { median: 360, min: 350, max: 370, n: 3 });
+  assert.equal(m.ratio.nanovpn, 0.5);
+  assert.equal(m.ratio.openvpn, undefined);
+  const missing = rep.metrics.find((x) => x.key === 'tput.tcp.p8.down')!;
+  assert.deepEqual(missing.summary, {});
+  assert.deepEqual(missing.ratio, {});
+});
+
+test('metricDefs: every throughput cell, CPU cell, ping, connect, handshake and RSS figure', () => {
+  assert.equal(THROUGHPUT_CELLS.length, 8);
+  const keys = metricDefs({ burst: 100, sessions: [1000, 100] }).map((d) => d.key);
+  assert.equal(new Set(keys).size, keys.length);
+  for (const k of ['tput.tcp.p8.down', 'cpu.udp.p1.up', 'ping.tcp.load.p99', 'connect.udp', 'hs.tcp', 'rss.udp.0', 'rss.tcp.100', 'rss.udp.1000']) {
+    assert.ok(keys.includes(k), k);
+  }
+  assert.equal(keys.filter((k) => k === 'rss.udp.100').length, 1);
+});
+
+test('renderTables: median (min–max), ratio, dash for missing cells, escaped pipes', () => {
+  const md = renderTables(sampleReport());
+  assert.match(md, /\| UDP, 1 stream, client→inet \| Mbit\/s ↑ \| 720 \(700–740\) \| 360 \(350–370\) \| 0\.50× \|/);
+  assert.match(md, /\| UDP, idle, avg \| ms ↓ \| 1\.50 \| 0\.75 \| 0\.50× \|/);
+  assert.match(md, /\| TCP, 8 streams, inet→client \| Mbit\/s ↑ \| — \| — \| — \|/);
+  assert.match(md, /\| {2}\| unit \| OpenVPN 2\.6 \| nanovpn \(NAT\) \| nanovpn \(NAT\) \/ OpenVPN \|\n\|---\|---\|--:\|--:\|--:\|/);
+  const full = renderMarkdown(sampleReport());
+  assert.match(full, /quick run: 3 interleaved rounds, iperf3 -t 3/);
+  assert.match(full, /### Notes\n\n- a note \| with a pipe/);
+});
+
+test('renderRatioText lists only figures that have values, aligned', () => {
+  const lines = renderRatioText(sampleReport()).split('\n');
+  assert.equal(lines.length, 3);
+  assert.match(lines[0]!, /^metric +OpenVPN +nanovpn \(NAT\) +ratio$/);
+  assert.match(lines[1]!, /^UDP, 1 stream, client→inet \[Mbit\/s\] +720 +360 +0\.50×$/);
+  assert.equal(new Set(lines.map((l) => l.length)).size, 1);
+});
+
+test('number formatting', () => {
+  assert.equal(fmtNum(1474.4), '1474');
+  assert.equal(fmtNum(56.25), '56.3');
+  assert.equal(fmtNum(0.756), '0.76');
+  assert.equal(fmtSummary(undefined), '—');
+  assert.equal(fmtSummary({ median: 5, min: 5, max: 5, n: 3 }), '5.00');
+});
+
+test('crc32 matches the standard check value', () => {
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  assert.equal(crc32(Buffer.alloc(0)), 0);
+});
+
+function chunks(png: Buffer): { type: string; data: Buffer; crcOk: boolean }[] {
+  const out = [];
+  let off = 8;
+  while (off < png.length) {
+    const len = png.readUInt32BE(off);
+    const type = png.toString('ascii', off + 4, off + 8);
+    const data = png.subarray(off + 8, off + 8 + len);
+    const crcOk = png.readUInt32BE(off + 8 + len) === crc32(png.subarray(off + 4, off + 8 + len));
+    out.push({ type, data, crcOk });
+    off += 12 + len;
+  }
+  return out;
+}
+
+test('encodePng: signature, IHDR, valid CRCs, and IDAT that inflates back to the filtered rows', () => {
+  const rgb = Buffer.from([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9, 1, 2, 3, 4, 5, 6]);   // 3x2
+  const png = encodePng(3, 2, rgb);
+  assert.deepEqual(png.subarray(0, 8), PNG_SIGNATURE);
+  const cs = chunks(png);
+  assert.deepEqual(cs.map((c) => c.type), ['IHDR', 'IDAT', 'IEND']);
+  assert.ok(cs.every((c) => c.crcOk));
+  const ihdr = cs[0]!.data;
+  assert.equal(ihdr.readUInt32BE(0), 3);
+  assert.equal(ihdr.readUInt32BE(4), 2);
+  assert.deepEqual([...ihdr.subarray(8)], [8, 2, 0, 0, 0]);
+  assert.deepEqual(inflateSync(cs[1]!.data), Buffer.concat([Buffer.from([0]), rgb.subarray(0, 9), Buffer.from([0]), rgb.subarray(9)]));
+  assert.throws(() => encodePng(2, 2, rgb), /expected 12 bytes/);
+});
+
+test('Canvas draws rectangles clipped to the image and text from the glyph table', () => {
+  const c = new Canvas(10, 10);
+  c.fillRect(8, 8, 5, 5, [1, 2, 3]);
+  assert.deepEqual([...c.rgb.subarray((9 * 10 + 9) * 3, (9 * 10 + 9) * 3 + 3)], [1, 2, 3]);
+  assert.deepEqual([...c.rgb.subarray((7 * 10 + 7) * 3, (7 * 10 + 7) * 3 + 3)], [255, 255, 255]);
+  const t = new Canvas(6, 7);
+  assert.equal(t.text(0, 0, 'i', [0, 0, 0]), 5);   // lower case draws the upper-case glyph
+  for (let r = 0; r < 7; r++) {
+    for (let col = 0; col < 5; col++) {
+      const ink = t.rgb[(r * 6 + col) * 3] === 0;
+      assert.equal(ink, GLYPHS.I![r]![col] === '#', `row ${r} col ${col}`);
+    }
+  }
+  assert.equal(Canvas.textWidth('AB', 2), 22);
+  for (const [ch, rows] of Object.entries(GLYPHS)) {
+    assert.equal(rows.length, 7, ch);
+    assert.ok(rows.every((r) => /^[.#]{5}$/.test(r)), ch);
+  }
+});
+
+test('chart: nice axis steps and a decodable PNG of the sample report', () => {
+  assert.deepEqual(niceAxis(1474), { top: 1500, step: 500 });
+  assert.deepEqual(niceAxis(130), { top: 150, step: 50 });
+  assert.deepEqual(niceAxis(0), { top: 1, step: 0.2 });
+  const png = renderThroughputChart(sampleReport());
+  const cs = chunks(png);
+  assert.ok(cs.every((c) => c.crcOk));
+  const w = cs[0]!.data.readUInt32BE(0), h = cs[0]!.data.readUInt32BE(4);
+  assert.equal(inflateSync(cs[1]!.data).length, (w * 3 + 1) * h);
+});
+
+test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
+  const full = parseOptions([]);
+  assert.deepEqual({ ...full }, { quick: false, rounds: 3, iperfSeconds: 8, burst: 100, sessions: [1000], connects: 10, tun: true, outDir: undefined });
+  const q = parseOptions(['--quick']);
+  assert.deepEqual([q.rounds, q.iperfSeconds, q.burst, q.sessions, q.connects], [1, 3, 20, [], 3]);
+  const f = parseOptions(['--quick', '--rounds', '2', '--time', '5', '--sessions', '300,1000', '--no-tun', '--out', '/tmp/x']);
+  assert.deepEqual([f.rounds, f.iperfSeconds, f.sessions, f.tun, f.outDir], [2, 5, [300, 1000], false, '/tmp/x']);
+  assert.deepEqual(parseOptions(['--sessions', '0']).sessions, []);
+  const e = parseOptions([], { BENCH_ROUNDS: '5', BENCH_TIME: '2', BENCH_NO_TUN: '1', BENCH_QUICK: '1' });
+  assert.deepEqual([e.rounds, e.iperfSeconds, e.tun, e.quick], [5, 2, false, true]);
+  assert.equal(parseOptions(['--rounds', '4'], { BENCH_ROUNDS: '5' }).rounds, 4);
+  assert.throws(() => parseOptions(['--rounds', '0']), /--rounds needs an integer/);
+  assert.throws(() => parseOptions(['--burst', '300']), /1\.\.250/);
+  assert.throws(() => parseOptions(['--time']), /--time needs an integer/);
+  assert.throws(() => parseOptions(['--fast']), /unknown argument '--fast'/);
+});
