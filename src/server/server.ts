@@ -55,10 +55,10 @@ export class VpnServer implements ConnHost {
       clientToClient: cfg.clientToClient, mss: this.mss,
     }, opts.uplink);
     this.uplink = opts.uplink;
+    this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
     this.secureContext = this.makeSecureContext();
     this.cookies = new CookieJar(cfg.handWindow);
     this.responderWrap = this.makeWrap({ replayTime: this.epoch });
-    this.authorizer = new Authorizer(this);
   }
 
   setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
