@@ -21,6 +21,8 @@ export interface AuthPlugins {
   verifyPassword?: (username: string, password: string) => Promise<boolean>;
   clientConfig?: (cn: string) => Promise<{ ip?: number; push: string[]; pushReset: boolean; disable: boolean } | undefined>;
   preferredIp?: (cn: string) => number | undefined;
+  /** The common name an address is remembered for, if any: other clients get it only when nothing else is free. */
+  rememberedFor?: (ip: number) => string | undefined;
   remember?: (cn: string, ip: number) => void;
 }
 
@@ -92,17 +94,20 @@ export class Authorizer {
     const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
     const ccd = cn ? await this.plugins.clientConfig?.(cn) : undefined;
     if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
+    let staying = established.filter((x) => x !== conn);
     if (!c.duplicateCn && cn) {
-      for (const other of established) if (other !== conn && other.cn === cn) other.kill('RESTART');
+      for (const other of staying) if (other.cn === cn) other.kill('RESTART');
+      staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
     }
-    if (established.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
+    if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
     const pool = this.host.pool;
     let ip: number | undefined;
     if (ccd?.ip !== undefined) {
       if (!pool.isFree(ccd.ip)) return { ok: false, reason: `ifconfig-push address ${ipToString(ccd.ip)} is taken or outside the pool` };
       ip = pool.allocate(ccd.ip);
     } else {
-      ip = pool.allocate(cn ? this.plugins.preferredIp?.(cn) : undefined);
+      const owner = this.plugins.rememberedFor;
+      ip = pool.allocate(cn ? this.plugins.preferredIp?.(cn) : undefined, owner && ((a) => (owner(a) ?? cn) !== cn));
     }
     if (ip === undefined) return { ok: false, reason: 'address pool exhausted' };
     conn.ip = ip;

@@ -75,11 +75,18 @@ async function plugins(cfg: ServerConfig): Promise<AuthPlugins> {
     } catch (e) {
       log('warn', 'ifconfig-pool-persist: cannot read, starting empty', { file: path, error: (e as Error).message });
     }
+    const owners = new Map<number, string>();
+    for (const [cn, ip] of known) owners.set(ip, cn);
     let writing: Promise<void> = Promise.resolve();
     p.preferredIp = (cn) => known.get(cn);
+    p.rememberedFor = (ip) => owners.get(ip);
     p.remember = (cn, ip) => {
       if (known.get(cn) === ip) return;
+      const old = known.get(cn), prevOwner = owners.get(ip);
+      if (old !== undefined) owners.delete(old);
+      if (prevOwner !== undefined) known.delete(prevOwner);   // the pool ran out and gave it away
       known.set(cn, ip);
+      owners.set(ip, cn);
       writing = writing.then(() => writePoolPersist(path, known)).catch((e: Error) =>
         log('warn', 'ifconfig-pool-persist: write failed', { file: path, error: e.message }));
     };

@@ -23,10 +23,16 @@ export class IpPool {
   isClientAddress(ip: number): boolean { return ip >= this.first && ip <= this.last; }
   isFree(ip: number): boolean { return this.isClientAddress(ip) && !this.used.has(ip); }
 
-  /** Takes `preferred` when it is free, otherwise the lowest free address; undefined when the pool is full. */
-  allocate(preferred?: number): number | undefined {
+  /** Takes `preferred` when it is free, otherwise the lowest free address that `avoid` does not reject (addresses
+   *  remembered for other clients), otherwise the lowest free address; undefined when the pool is full. */
+  allocate(preferred?: number, avoid?: (ip: number) => boolean): number | undefined {
     if (preferred !== undefined && this.isFree(preferred)) { this.used.add(preferred); return preferred; }
     if (this.used.size >= this.size) return undefined;
+    if (avoid) {
+      for (let ip = this.first; ip <= this.last; ip++) {
+        if (!this.used.has(ip) && !avoid(ip)) { this.used.add(ip); return ip; }
+      }
+    }
     for (let ip = this.first; ip <= this.last; ip++) {
       if (!this.used.has(ip)) { this.used.add(ip); return ip; }
     }
