@@ -60,7 +60,8 @@ function hostNameserver(): string | undefined {
 export function devServerConfig(port: number, nameserver?: string): string {
   return [
     '# nanovpn development setup, written by `nanovpn serve` on its first run. Edit freely: it is not rewritten.',
-    '# Certificates and keys are in pki/ (`nanovpn pki issue|revoke --dir pki ...`); paths are relative to this file.',
+    '# Certificates and keys: pki/ next to this file (`nanovpn pki issue|revoke --dir THIS_FOLDER/pki ...`).',
+    '# Relative paths below are relative to this file.',
     `port ${port}`,
     'proto udp',
     'proto tcp-server        # several proto lines: nanovpn serves both on the same port',
