@@ -143,13 +143,13 @@ describe('after the client reset', () => {
     assert.equal(closed(tickAt(s, T0 + HAND_WINDOW)).length, 1);
   });
 
-  const DROPS: { name: string; build: (peer: Peer) => Buffer }[] = [
-    { name: 'foreign session id', build: (p) => p.packet(Op.CONTROL_V1, 0, { sid: OTHER_SID, acks: [0], payload: CLIENT_HELLO }) },
-    { name: 'ACK naming another peer session id', build: (p) => p.packet(Op.ACK_V1, 0, { acks: [0], peerSid: OTHER_SID }) },
-    { name: 'P_CONTROL_V1 with a bad ack peer sid', build: (p) => p.packet(Op.CONTROL_V1, 0, { acks: [0], peerSid: OTHER_SID, payload: CLIENT_HELLO }) },
-    { name: 'unknown key id 3', build: (p) => p.packet(Op.CONTROL_V1, 3, { packetId: 1, acks: [0], payload: CLIENT_HELLO }) },
-    { name: 'SOFT_RESET before the session is established', build: (p) => p.packet(Op.SOFT_RESET_V1, 1) },
-    { name: 'truncated packet', build: (p) => p.packet(Op.CONTROL_V1, 0, { acks: [0], payload: CLIENT_HELLO }).subarray(0, 12) },
+  const DROPS: { name: string; build: (peer: Peer) => Buffer; why: RegExp }[] = [
+    { name: 'foreign session id', build: (p) => p.packet(Op.CONTROL_V1, 0, { sid: OTHER_SID, acks: [0], payload: CLIENT_HELLO }), why: /foreign session id/ },
+    { name: 'ACK naming another peer session id', build: (p) => p.packet(Op.ACK_V1, 0, { acks: [0], peerSid: OTHER_SID }), why: /acknowledging a foreign/ },
+    { name: 'P_CONTROL_V1 with a bad ack peer sid', build: (p) => p.packet(Op.CONTROL_V1, 0, { acks: [0], peerSid: OTHER_SID, payload: CLIENT_HELLO }), why: /acknowledging a foreign/ },
+    { name: 'unknown key id 3', build: (p) => p.packet(Op.CONTROL_V1, 3, { packetId: 1, acks: [0], payload: CLIENT_HELLO }), why: /unknown key id/ },
+    { name: 'SOFT_RESET before the session is established', build: (p) => p.packet(Op.SOFT_RESET_V1, 1), why: /unknown key id/ },
+    { name: 'truncated packet', build: (p) => p.packet(Op.CONTROL_V1, 0, { acks: [0], payload: CLIENT_HELLO }).subarray(0, 12), why: /malformed/ },
   ];
   for (const d of DROPS) {
     test(`dropped: ${d.name} (no output, ACK state untouched)`, () => {
@@ -158,6 +158,7 @@ describe('after the client reset', () => {
       s.handleControl(d.build(peer), T0 + 1);
       assert.deepEqual(drain(s), []);
       assert.equal(s.stats.drops, drops + 1);
+      assert.match(s.lastDropReason ?? '', d.why);
       assert.deepEqual(s.keyIds, [0]);
       // The server reset is still unACKed: it goes out again at its deadline.
       assert.deepEqual(peer.readAll(tickAt(s, T0 + TLS_TIMEOUT)).map((p) => p.opcode), [Op.HARD_RESET_SERVER_V2]);
@@ -657,7 +658,7 @@ describe('known gaps (todo)', () => {
   });
 
   test('data packet-id near wrap triggers a renegotiation also while the reneg-sec timer is armed', {
-    todo: 'session.ts:325 only sets renegAt when it is undefined, but scheduleReneg() keeps it set whenever renegSec > 0',
+    todo: 'Session.sealData (session.ts:325) only sets renegAt when it is undefined, but scheduleReneg() keeps it set whenever renegSec > 0',
   }, () => {
     const f = sessionEstablished({ params: { keepalive: undefined, renegSec: 3600 } });
     nearWrap(f);
@@ -668,7 +669,7 @@ describe('known gaps (todo)', () => {
   });
 
   test('a client key-method-2 message that ends after the options string is accepted (protocol doc §4.3)', {
-    todo: 'session.ts:407 always calls parseClientKm2(plain, false), so a message without username/password/peer_info never completes',
+    todo: 'Session.consumePlaintext (session.ts:415) always calls parseClientKm2(plain, false), so a message without username/password/peer_info never completes',
   }, () => {
     const f = sessionTlsHandshake();
     f.s.handleTls(f.handle, { kind: 'secure', info: { cn: 'alice', authorized: true, ekm: ekmFor(0) } }, T0);
@@ -681,7 +682,7 @@ describe('known gaps (todo)', () => {
 
 describe('known gaps (todo): keepalive clocks start at session creation, not at establishment', () => {
   test('establishing after a slow auth leaves no deadline in the past', {
-    todo: 'session.ts:111-126/347: lastSent is set in the constructor and only moved by sealData, so at establishment lastSent + ping interval can already be past',
+    todo: 'lastSent is set in the constructor (session.ts:126) and only moved by sealData, so at establishment lastSent + ping interval (session.ts:347) can already be past',
   }, () => {
     const f = sessionAuthWait({ params: { keepalive: { interval: 10, timeout: 60 } } });
     const now = T0 + 10_001;
@@ -693,7 +694,7 @@ describe('known gaps (todo): keepalive clocks start at session creation, not at 
   });
 
   test('a slow authorizer does not trip ping-restart the moment the session is established', {
-    todo: 'session.ts:250: lastRecv dates from the last control packet before auth, so ping-restart (2 x timeout) can fire right at establishment',
+    todo: 'lastRecv dates from the last control packet before auth, so ping-restart (session.ts:250, 2 x timeout) can fire right at establishment',
   }, () => {
     const f = sessionAuthWait({ params: { keepalive: { interval: 10, timeout: 20 } } });
     const now = T0 + 45_000;   // auth took 45 s; ping-restart is 40 s; hand-window 60 s is not exceeded
