@@ -150,7 +150,7 @@ export class LineReader {
   private buf = '';
   private overlong = false;
 
-  /** Returns complete lines (CR stripped); `null` marks a line that was too long. */
+  /** Returns complete lines (CR stripped, UTF-8 decoded); `null` marks a line that was too long (in bytes). */
   push(chunk: Buffer): Array<string | null> {
     const out: Array<string | null> = [];
     let text = chunk.toString('latin1');
@@ -160,7 +160,7 @@ export class LineReader {
       const piece = text.slice(0, nl);
       text = text.slice(nl + 1);
       if (this.overlong || this.buf.length + piece.length > MAX_LINE) out.push(null);
-      else out.push((this.buf + piece).replace(/\r$/, ''));
+      else out.push(Buffer.from((this.buf + piece).replace(/\r$/, ''), 'latin1').toString('utf8'));
       this.buf = '';
       this.overlong = false;
     }

@@ -149,6 +149,10 @@ test('LineReader: lines split across chunks, CRLF and LF, overlong lines reporte
   assert.deepEqual(r.push(Buffer.from('zzz\nquit\n')), [null, 'quit']);
   assert.deepEqual(r.push(Buffer.from(`${'a'.repeat(MAX_LINE + 1)}\nok\n`)), [null, 'ok']);
   assert.deepEqual(r.push(Buffer.from(`${'a'.repeat(MAX_LINE)}\n`)), ['a'.repeat(MAX_LINE)]);
+  // UTF-8 split inside a character across chunks.
+  const cn = Buffer.from('kill Jürgen\n');
+  assert.deepEqual(r.push(cn.subarray(0, 7)), []);
+  assert.deepEqual(r.push(cn.subarray(7)), ['kill Jürgen']);
 });
 
 // ---- over TCP ------------------------------------------------------------------------------------------------
