@@ -230,6 +230,9 @@ export class Session {
     if (!this.established) {
       this.established = true;
       this.sendKey = ks;
+      // Keepalive clocks start when the tunnel is up, not when the handshake began.
+      this.lastRecv = now;
+      this.lastSent = now;
       this.scheduleReneg(now);
       this.out.push({ t: 'established', cn: this.cn, cipher: n.cipher, ekm: n.ekm });
       if (n.requestPush || this.pushRequested) this.sendPush(ks);
@@ -322,7 +325,7 @@ export class Session {
     this.lastSent = now;
     this.stats.bytesOut += pkt.length;
     this.stats.packetsOut++;
-    if (ks.data.sendPacketId >= PACKET_ID_REKEY && this.renegAt === undefined) this.renegAt = now;
+    if (ks.data.sendPacketId >= PACKET_ID_REKEY && (this.renegAt === undefined || this.renegAt > now)) this.renegAt = now;
     return pkt;
   }
 
@@ -412,7 +415,8 @@ export class Session {
 
   private consumePlaintext(ks: KeyState, now: number): void {
     if (!ks.km2) {
-      const r = parseClientKm2(ks.plain, false);
+      // OpenVPN writes its key-method-2 message with one SSL_write, so what arrived is all there is.
+      const r = parseClientKm2(ks.plain, true);
       if (r === 'incomplete') return;
       if ('error' in r) { this.failKey(ks, r.error, now); return; }
       ks.km2 = r.msg;
