@@ -75,6 +75,7 @@ async function session(ctx: Ctx, o: BenchOptions, id: ServerId, proto: Proto, ro
 }
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) { process.stdout.write(`${USAGE}\n`); return 0; }
   let o: BenchOptions;
   try {
     o = parseOptions(process.argv.slice(2), process.env);
@@ -82,7 +83,6 @@ async function main(): Promise<number> {
     process.stderr.write(`${(e as Error).message}\n`);
     return 2;
   }
-  if (process.argv.includes('--help') || process.argv.includes('-h')) { process.stdout.write(`${USAGE}\n`); return 0; }
   const why = preflight();
   if (why) { process.stderr.write(`bench: ${why}\n`); return 1; }
 
@@ -158,6 +158,7 @@ function methodNotes(o: BenchOptions, servers: ServerId[]): string[] {
     `Connect time: ${o.connects} fresh openvpn clients (dev tun) per server and transport, one at a time, spread over the rounds; from spawn (includes openvpn's own start-up) to "Initialization Sequence Completed"; the cell shows the median and min–max of those samples.`,
     `Handshakes/s: ${o.burst} openvpn --dev null clients with distinct certificates started at once in one client namespace (nobind); connected clients divided by the time from the first spawn to the last "Initialization Sequence Completed". The clients share the machine's ${cpus().length} cores with the server, so this is a figure for the whole box. RSS with ${o.burst} sessions is read 2 s later.`,
   ];
+  n.push('RSS is VmRSS of the server process. nanovpn runs in Node: its RSS includes the V8 heap, whose garbage is collected lazily, so it does not grow in proportion to the sessions.');
   if (o.sessions.length) {
     n.push(`Large idle-session counts (${o.sessions.join(', ')}): real openvpn --dev null clients over UDP, connected in batches of 100, once per server after the rounds; the pool is widened to 10.8.0.0/20 for both servers (a /24 holds 253 clients). RSS is read 3 s after the last batch.`);
   } else {
