@@ -8,7 +8,7 @@
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { log } from '../log.js';
-import { clientIdOf, liveConns, type ObservedConn, type ObservedServer, snapshot, TITLE } from './observe.js';
+import { clientIdOf, liveConns, type ObservedConn, type ObservedServer, realAddress, snapshot, TITLE } from './observe.js';
 import { formatStatusV1, formatStatusV2 } from './status-file.js';
 
 export const GREETING = ">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info";
@@ -83,7 +83,7 @@ function kill(server: ObservedServer, victim: string): string {
     const port = /^\d+$/.test(p2) ? Number(p2) : 0;
     if (!(port > 0 && port < 65536)) return `ERROR: port number is out of range: ${p2}`;
     const addr = `${p1}:${port}`;
-    const hits = liveConns(server).filter((c) => c.remote === addr);
+    const hits = liveConns(server).filter((c) => realAddress(c) === addr);
     if (hits.length === 0) return `ERROR: client at address ${addr} not found`;
     killed(hits, 'RESTART', `kill ${addr}`);
     return `SUCCESS: ${hits.length} client(s) at address ${addr} killed`;

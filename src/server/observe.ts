@@ -65,6 +65,11 @@ export function clientIdOf(c: ObservedConn): number {
   return id;
 }
 
+/** The client's address as OpenVPN prints it: an IPv4-mapped IPv6 address (dual-stack listener) shown as IPv4. */
+export function realAddress(c: ObservedConn): string {
+  return c.remote.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+:\d+)$/i, '$1');
+}
+
 /** Connections that finished their handshake and are still up, oldest first. */
 export function liveConns(server: ObservedServer): ObservedConn[] {
   const out: ObservedConn[] = [];
@@ -80,7 +85,7 @@ export function snapshot(server: ObservedServer, wallMs: number, monoMs: number)
     return {
       conn,
       cn: conn.cn ?? 'UNDEF',
-      realAddress: conn.remote,
+      realAddress: realAddress(conn),
       vip: conn.ip ? ipToString(conn.ip) : '',
       bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
       connectedSince: since,

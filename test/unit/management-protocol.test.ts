@@ -60,6 +60,12 @@ test('kill IP:port matches the real address; bad addresses and ports are reporte
   assert.deepEqual(run(s, 'kill 300.1.1.1:5'), ['ERROR: error parsing IP address: 300.1.1.1']);
   assert.deepEqual(run(s, 'kill 1.2.3.4:70000'), ['ERROR: port number is out of range: 70000']);
   assert.deepEqual(run(s, 'kill'), ["ERROR: the 'kill' command requires 1 parameter"]);
+  // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; they are shown and matched as IPv4.
+  const mapped = fakeConn('client2', '::ffff:198.19.2.2:41000');
+  const s2 = fakeServer([mapped]);
+  assert.ok(run(s2, 'status').some((l) => l.startsWith('CLIENT_LIST,client2,198.19.2.2:41000,')));
+  assert.deepEqual(run(s2, 'kill 198.19.2.2:41000'), ['SUCCESS: 1 client(s) at address 198.19.2.2:41000 killed']);
+  assert.deepEqual(mapped.killedWith, ['RESTART']);
   assert.deepEqual(run(s, 'kill a b'), ["ERROR: the 'kill' command requires 1 parameter"]);
 });
 
