@@ -257,7 +257,9 @@ export class Session {
     for (const ks of [...this.keys]) {
       if (ks.phase !== 'active' && now - ks.createdAt >= this.p.handWindow * 1000) {
         if (!this.established) { this.close(`TLS handshake did not finish within ${this.p.handWindow} s`); return; }
+        // A renegotiation that failed is tried again later; the current key stays in use meanwhile.
         this.dropKey(ks);
+        if (this.p.renegSec > 0 && this.renegAt === undefined) this.renegAt = now + Math.min(this.p.renegSec, this.p.handWindow) * 1000;
       } else if (ks.expiresAt !== undefined && now >= ks.expiresAt) {
         this.dropKey(ks);
       }
