@@ -191,7 +191,8 @@ export function sharedLibs(program) {
 /**
  * The Nanos manifest for an ops config, built the way ops would but with no clock, no random names and no
  * per-user values: program and arguments, Files, Dirs, MapDirs, Env, the program's ldd libraries, ld-linux,
- * ld.so.cache, resolv.conf, passwd, hostname, and klibs (with ManifestPassthrough, e.g. the tun settings).
+ * ld.so.cache, resolv.conf, passwd, hostname, klibs (with ManifestPassthrough, e.g. the tun settings), a static
+ * address from RunConfig.IPAddress/NetMask/Gateway, and Kernel/Boot when the config names them.
  *
  * mkfs lays files out in an order that depends on where its heap strings land, so the manifest must be the same
  * text wherever the build runs: every file is linked into `stageDir` (root/<image path>, klibs/<name>,
@@ -235,11 +236,19 @@ export function manifestFromConfig(config, { base, nanosDir, stageDir }) {
   root.environment = { USER: 'root', PWD: '/', ...(config.Env ?? {}) };
   if (config.RebootOnExit) root.reboot_on_exit = 't';
 
-  if (nanosDir) {
-    for (const f of ['kernel.img', 'boot.img']) {
-      if (existsSync(join(nanosDir, f))) symlinkSync(resolve(nanosDir, f), join(stageDir, f));
-    }
+  // ops's static address (otherwise the VM uses DHCP).
+  const rc = config.RunConfig ?? {};
+  if (rc.IPAddress) {
+    root.ipaddr = rc.IPAddress;
+    if (rc.NetMask) root.netmask = rc.NetMask;
+    if (rc.Gateway) root.gateway = rc.Gateway;
   }
+
+  // Kernel and Boot from the config win over the release folder's, as in ops (e.g. a kernel built with IP_FORWARD).
+  const kernel = config.Kernel ? resolve(base, config.Kernel) : nanosDir && resolve(nanosDir, 'kernel.img');
+  const boot = config.Boot ? resolve(base, config.Boot) : nanosDir && resolve(nanosDir, 'boot.img');
+  if (kernel && existsSync(kernel)) symlinkSync(kernel, join(stageDir, 'kernel.img'));
+  if (boot && existsSync(boot)) symlinkSync(boot, join(stageDir, 'boot.img'));
   const klibs = config.Klibs ?? [];
   if (klibs.length) {
     if (!nanosDir) throw new Error('Klibs need --nanos DIR (a Nanos release with klibs/)');

@@ -160,6 +160,24 @@ test('manifest for the tun variant: tun klib in the boot FS, klibs:bootfs, tun s
   assert.equal(readlinkSync(join(stage, (at(m, '/app/nanovpn.js')!.contents as any).host)), join(dir, 'dist', 'nanovpn.js'));
 });
 
+test('manifest: RunConfig static address and a Kernel from the config (e.g. one built with IP_FORWARD)', (t) => {
+  const dir = tmp(t, 'manifest-static');
+  const { config, nanos } = fixture(dir);
+  writeFileSync(join(nanos, 'kernel.img'), 'stock');
+  writeFileSync(join(nanos, 'boot.img'), 'boot');
+  writeFileSync(join(dir, 'kernel-fwd.img'), 'forwarding');
+  const cfg = JSON.parse(readFileSync(config, 'utf8'));
+  cfg.Kernel = 'kernel-fwd.img';
+  cfg.RunConfig = { ...cfg.RunConfig, IPAddress: '10.0.2.15', NetMask: '255.255.255.0', Gateway: '10.0.2.2' };
+  writeFileSync(config, JSON.stringify(cfg));
+  const stage = join(dir, 'stage');
+  buildMjs(['manifest', '--config', config, '--nanos', nanos, '--out', join(dir, 'm'), '--stage', stage]);
+  const m = parseTuple(readFileSync(join(dir, 'm'), 'utf8')) as Record<string, any>;
+  assert.deepEqual([m.ipaddr, m.netmask, m.gateway], ['10.0.2.15', '255.255.255.0', '10.0.2.2']);
+  assert.equal(readlinkSync(join(stage, 'kernel.img')), join(dir, 'kernel-fwd.img'));
+  assert.equal(readlinkSync(join(stage, 'boot.img')), join(nanos, 'boot.img'));
+});
+
 test('manifest: a missing bundle is an error, not an image without the program', (t) => {
   const dir = tmp(t, 'manifest-missing');
   const { config, nanos } = fixture(dir);
