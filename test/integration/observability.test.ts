@@ -74,13 +74,13 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
   }
 }
 
-async function withServer(t: TestContext, extra: string[], fn: (topo: Topology, server: NanovpnServer, pki: TestPki) => Promise<void>,
+async function withServer(t: TestContext, proto: 'udp' | 'tcp', extra: string[], fn: (topo: Topology, server: NanovpnServer, pki: TestPki) => Promise<void>,
   afterStop?: (server: NanovpnServer) => void): Promise<void> {
   const skip = skipReason();
   if (skip) { t.skip(skip); return; }
   await withTopology({ clients: 1 }, async (topo) => {
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra }) });
+    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto, extra }) });
     await server.waitForLine(/Initialization Sequence Completed/, 10_000);
     await fn(topo, server, pki);
     const exit = await server.stop();
@@ -89,15 +89,16 @@ async function withServer(t: TestContext, extra: string[], fn: (topo: Topology, 
   });
 }
 
-test('status file, management status and /metrics show the client; kill over management disconnects it', { timeout: 120_000 }, async (t) => {
+for (const proto of ['udp', 'tcp'] as const) {
+test(`${proto}: status file, management status and /metrics show the client; kill over management disconnects it`, { timeout: 120_000 }, async (t) => {
   const extra = ['status status.log 1', `management 127.0.0.1 ${MGMT_PORT}`, `metrics 127.0.0.1 ${METRICS_PORT}`];
-  await withServer(t, extra, async (topo, server, pki) => {
+  await withServer(t, proto, extra, async (topo, server, pki) => {
     await server.waitForLine(/management interface listening address=127\.0\.0\.1 port=7505/, 5_000);
     await server.waitForLine(/metrics endpoint listening address=127\.0\.0\.1 port=9100/, 5_000);
     const web = topo.spawn('inet', [process.execPath, '-e', HTTP_SERVER_SCRIPT, INET_ADDR], { name: 'http' });
     await web.waitForLine(/http listening/, 10_000);
 
-    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1' });
+    const c = startOpenVpnClient({ topo, node: 'cli1', proto, remote: srvAddrFor(1), pki, cn: 'client1' });
     await c.waitInitialized();
     const ping = await topo.exec('cli1', ['ping', '-c', '5', '-i', '0.2', '-W', '2', '10.8.0.1'], { check: false, timeoutMs: 30_000 });
     assert.equal(ping.code, 0, ping.stdout);
@@ -151,7 +152,9 @@ test('status file, management status and /metrics show the client; kill over man
     const k = await management(topo, 'kill client1', 'kill nobody');
     assert.match(k, /\r\nSUCCESS: common name 'client1' found, 1 client\(s\) killed\r\n/);
     assert.match(k, /\r\nERROR: common name 'nobody' not found\r\n/);
-    const gone = await server.waitForLine(/client disconnected .*cn=client1 .*reason="killed by management"/, 10_000);
+    // Over TCP the client answers RESTART by closing its connection, which may end the session first.
+    const why = proto === 'udp' ? '"killed by management"' : '("killed by management"|"connection closed by peer")';
+    const gone = await server.waitForLine(new RegExp(`client disconnected .*cn=client1 .*reason=${why}`), 10_000);
     assert.match(gone, /remote=198\.19\.1\.2:\d+/);
     assert.match(server.proc.output, /management: killing client cn=client1 remote=198\.19\.1\.2:\d+/);
     // The client was told RESTART: it comes back, and the status file follows.
@@ -166,10 +169,11 @@ test('status file, management status and /metrics show the client; kill over man
     assert.match(text, /^TITLE,.*\nHEADER,CLIENT_LIST,.*\nHEADER,ROUTING_TABLE,.*\nEND\n$/s);
   });
 });
+}
 
 test('an unwritable status path warns once and the server keeps serving; a non-loopback management address is refused', { timeout: 120_000 }, async (t) => {
   const extra = ['status missing-dir/status.log 1', `management ${srvAddrFor(1)} ${MGMT_PORT}`];
-  await withServer(t, extra, async (topo, server, pki) => {
+  await withServer(t, 'udp', extra, async (topo, server, pki) => {
     await server.waitForLine(/WARN management: refusing a non-loopback address .*address=198\.19\.1\.1/, 5_000);
     const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1' });
     await c.waitInitialized();
