@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { haveCommand, netnsUnavailable, withTopology, type Topology } from '../helpers/netns.js';
+import { haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { BUNDLE, REPO_ROOT } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../helpers/openvpn-client.js';
@@ -34,11 +34,14 @@ function skipReason(): string | undefined {
 }
 
 /** The image build.sh makes, from a private copy of the project layout holding this test's server.conf. */
-function buildImage(dir: string, serverConfText: string, pkiDir: string, opts: { tun?: boolean } = {}): string {
+function buildImage(dir: string, serverConfText: string, pkiDir: string,
+  opts: { tun?: boolean; config?: (c: Record<string, any>) => void } = {}): string {
   mkdirSync(join(dir, 'dist'), { recursive: true });
   mkdirSync(join(dir, 'image', 'etc', 'nanovpn'), { recursive: true });
   cpSync(BUNDLE, join(dir, 'dist', 'nanovpn.js'));
-  cpSync(join(REPO_ROOT, 'config.json'), join(dir, 'config.json'));
+  const cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'config.json'), 'utf8')) as Record<string, any>;
+  opts.config?.(cfg);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
   if (opts.tun) cpSync(ADDON, join(dir, 'dist', 'tun.node'));
   // The documented way to a self-contained config: `nanovpn config inline`.
   writeFileSync(join(pkiDir, 'server.conf'), serverConfText);
@@ -61,14 +64,14 @@ function buildImage(dir: string, serverConfText: string, pkiDir: string, opts: {
   return join(dir, 'dist', 'nanovpn.img');
 }
 
-function qemuArgs(image: string): string[] {
+function qemuArgs(image: string, netdev = 'user,id=n0,hostfwd=tcp:127.0.0.1:1194-:1194,hostfwd=udp:127.0.0.1:1194-:1194'): string[] {
   return [
     QEMU, '-machine', 'q35,accel=tcg', '-cpu', 'max', '-m', '512', '-smp', '1',
     '-display', 'none', '-serial', 'stdio', '-no-reboot',
     '-device', 'virtio-scsi-pci,id=scsi0',
     '-drive', `file=${image},format=raw,if=none,id=hd0,snapshot=on`,
     '-device', 'scsi-hd,bus=scsi0.0,drive=hd0',
-    '-netdev', 'user,id=n0,hostfwd=tcp:127.0.0.1:1194-:1194,hostfwd=udp:127.0.0.1:1194-:1194',
+    '-netdev', netdev,
     '-device', 'virtio-net-pci,netdev=n0',
     '-device', 'virtio-rng-pci',
     '-device', 'isa-debug-exit',
@@ -153,5 +156,54 @@ test('tun variant boots under QEMU: the addon opens the tun klib device and pack
       assert.equal(ping.code, 0, `ping ${GUEST_NIC} through nanovpn's tun: ${ping.stdout}\n${vm.tail(20)}`);
       await c.stop();
       t.diagnostic(`VM console:\n${vm.tail(12)}`);
+    });
+  });
+
+// The tun uplink with a kernel built with lwIP's IP_FORWARD (NANOS_FWD_KERNEL: its kernel.img). No slirp here:
+// slirp drops packets whose source is outside its own subnet. The VM sits on a tap in srv with a static address,
+// srv routes the VPN subnet to the VM (what a cloud route does), and the client in cli1 reaches the VM through
+// srv. An HTTP server on srv's side of the tap must see the client's tunnel address: forwarded, not NATed.
+const FWD_KERNEL = process.env.NANOS_FWD_KERNEL;
+
+test('tun variant with an IP_FORWARD kernel: the VM routes client packets out of its NIC with their own source',
+  { timeout: 240_000 }, async (t: TestContext) => {
+    const skip = (FWD_KERNEL && existsSync(FWD_KERNEL) ? undefined : 'NANOS_FWD_KERNEL (a kernel.img built with IP_FORWARD 1) is not set')
+      ?? skipReason()
+      ?? (existsSync(join(NANOS_DIR!, 'klibs', 'tun')) ? undefined : 'NANOS_DIR has no klibs/tun')
+      ?? (existsSync(ADDON) ? undefined : `${ADDON} is missing: run ./build.sh addon`);
+    if (skip) return t.skip(skip);
+    const VM = '10.0.2.15';
+    const TAP_HOST = '10.0.2.2';
+    await withTopology({ clients: 1 }, async (topo) => {
+      const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+      const conf = serverConf('udp', pki, ['uplink tun', `push "route ${TAP_HOST} 255.255.255.255"`]);
+      const image = buildImage(topo.tempDir('image'), conf, pki.dir, {
+        tun: true,
+        config: (c) => {
+          c.Kernel = resolve(FWD_KERNEL!);
+          c.RunConfig = { ...c.RunConfig, IPAddress: VM, NetMask: '255.255.255.0', Gateway: TAP_HOST };
+        },
+      });
+      await topo.enableForwarding();
+      const tap = `nvtap${process.pid % 10000}`;
+      await topo.exec('srv', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+      await topo.exec('srv', ['ip', 'addr', 'add', `${TAP_HOST}/24`, 'dev', tap]);
+      await topo.exec('srv', ['ip', 'link', 'set', tap, 'up']);
+      await topo.exec('srv', ['ip', 'route', 'add', '10.8.0.0/24', 'via', VM]);
+      await topo.exec('cli1', ['ip', 'route', 'add', `${VM}/32`, 'via', srvAddrFor(1)]);
+      const src = `require('http').createServer((q, s) => s.end(q.socket.remoteAddress.replace(/^::ffff:/, '')))` +
+        `.listen(8080, '${TAP_HOST}', () => console.log('listening'))`;
+      await topo.spawn('srv', [process.execPath, '-e', src], { name: 'whoami' }).waitForLine(/^listening$/, 10_000);
+
+      const vm = topo.spawn('srv', qemuArgs(image, `tap,id=n0,ifname=${tap},script=no,downscript=no`), { name: 'qemu' });
+      await vm.waitForLine(/Initialization Sequence Completed/, 90_000, { failOn: /nanovpn: |Error|fault/i });
+      const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: VM, pki, cn: 'client1' });
+      await c.waitInitialized({ timeoutMs: 90_000 });
+      const route = await topo.exec('cli1', ['ip', 'route', 'get', TAP_HOST]);
+      assert.match(route.stdout, new RegExp(`dev ${c.tunDevice()}`));
+      const who = await topo.exec('cli1', ['curl', '-sS', '--max-time', '20', `http://${TAP_HOST}:8080/`], { timeoutMs: 30_000 });
+      assert.equal(who.stdout.trim(), await c.tunAddress(), 'the server saw the client tunnel address');
+      await c.stop();
+      t.diagnostic(`VM console:\n${vm.tail(8)}`);
     });
   });
