@@ -43,11 +43,11 @@ export class TlsEngine {
       }
       this.emit({
         kind: 'secure',
-        info: { cn, authorized: authError === undefined, authError, ekm },
+        info: { cn, authorized: authError === undefined, authError, ekm, clientAuthEku: hasClientAuthEku(cert) },
       });
     });
     this.socket.on('data', (d: Buffer) => { if (!this.dead) this.emit({ kind: 'plaintext', bytes: d }); });
-    this.socket.on('error', (e: Error) => this.fail(e.message));
+    this.socket.on('error', (e: Error) => this.fail(e.message.trim()));
     this.socket.on('close', () => { if (!this.dead) this.fail('TLS connection closed'); });
   }
 
@@ -95,4 +95,10 @@ function verifyError(socket: tls.TLSSocket, cert: tls.PeerCertificate | undefine
   if (!handle?.verifyError) return 'cannot verify the client certificate';
   const err = handle.verifyError();
   return err ? (err.code ?? err.message) : undefined;
+}
+
+const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+function hasClientAuthEku(cert: tls.PeerCertificate | undefined): boolean {
+  const eku = (cert as (tls.PeerCertificate & { ext_key_usage?: string[] }) | undefined)?.ext_key_usage;
+  return Array.isArray(eku) && eku.includes(EKU_CLIENT_AUTH);
 }

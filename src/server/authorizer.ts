@@ -74,6 +74,9 @@ export class Authorizer {
     if (c.verifyClientCert === 'optional' && hasCert && !req.certAuthorized) {
       return { ok: false, reason: `client certificate not accepted (${req.certError ?? 'unknown'})` };
     }
+    if (c.remoteCertTls === 'client' && hasCert && !req.certClientAuth) {
+      return { ok: false, reason: 'client certificate lacks extendedKeyUsage clientAuth (remote-cert-tls client)' };
+    }
     let cn = req.cn;
     if (c.authUserPassVerify) {
       const verify = this.plugins.verifyPassword;

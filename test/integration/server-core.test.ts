@@ -200,3 +200,15 @@ test('udp: forged data packets and garbage are dropped with a log line while the
     assert.equal(p.code, 0, p.out);
   });
 });
+
+test('remote-cert-tls client: a certificate without clientAuth is refused, a client certificate connects', { timeout: 90_000 }, async (t) => {
+  await withServer(t, { proto: 'udp', clients: 2, extra: ['remote-cert-tls client'] }, async (e) => {
+    const good = client(e, { proto: 'udp' }, 1);
+    await good.waitInitialized();
+    const wrong = client(e, { proto: 'udp', cert: e.pki.server, name: 'server-cert' }, 2);
+    await assert.rejects(wrong.waitInitialized({ timeoutMs: 15_000 }));
+    await wrong.stop();
+    assert.match(await e.server.waitForLine(/client refused cn=server /, 10_000), /INVALID_PURPOSE|clientAuth/);
+    assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
+  });
+});

@@ -43,7 +43,7 @@ export interface SessionParams {
   push: string[];
 }
 
-export interface TlsSecure { cn?: string; authorized: boolean; authError?: string; ekm: Buffer }
+export interface TlsSecure { cn?: string; authorized: boolean; authError?: string; ekm: Buffer; clientAuthEku?: boolean }
 export type TlsEvent =
   | { kind: 'ciphertext'; bytes: Buffer }
   | { kind: 'plaintext'; bytes: Buffer }
@@ -56,6 +56,8 @@ export interface AuthRequest {
   cn?: string;
   certAuthorized: boolean;
   certError?: string;
+  /** The client certificate carries extendedKeyUsage clientAuth (for 'remote-cert-tls client'). */
+  certClientAuth?: boolean;
   username: string;
   password: string;
   peerInfo: Map<string, string>;
@@ -193,7 +195,7 @@ export class Session {
         t: 'auth', handle: ks.tls,
         request: {
           keyId: ks.keyId, first: ks.keyId === 0 && !this.established, cn: ks.secure.cn,
-          certAuthorized: ks.secure.authorized, certError: ks.secure.authError,
+          certAuthorized: ks.secure.authorized, certError: ks.secure.authError, certClientAuth: ks.secure.clientAuthEku,
           username: ks.km2.username, password: ks.km2.password, peerInfo: ks.km2.peerInfo,
         },
       });
