@@ -3,7 +3,7 @@
 # Run as root from anywhere; safe to run again (apt is skipped when every package is already installed).
 set -euo pipefail
 
-PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps)
+PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps g++ make python3)
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 installed() {
@@ -37,4 +37,7 @@ fi
 echo "install-deps: npm ci in $REPO_ROOT"
 cd "$REPO_ROOT"
 npm ci
+# The tun uplink's N-API addon (dist/tun.node), for the tun tests; the NAT build does not need it.
+echo "install-deps: building the tun addon"
+./build.sh addon || echo "install-deps: tun addon build failed; tun tests will skip" >&2
 echo "install-deps: done"
