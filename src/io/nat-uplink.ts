@@ -59,6 +59,8 @@ interface TcpFlow extends FlowEntry {
   sock: net.Socket;
   connected: boolean;
   paused: boolean;
+  /** Outbound writes are corked until the end of this event-loop turn. */
+  corked: boolean;
   dead: boolean;
   closeReason: CloseReason | undefined;
   lastState: TcpState;
@@ -197,7 +199,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     }, t);
     const sock = new net.Socket({ allowHalfOpen: true });
     const flow: TcpFlow = {
-      kind: 'tcp', key, hash: 0, assured: false, ep, sock, connected: false, paused: false, dead: false,
+      kind: 'tcp', key, hash: 0, assured: false, ep, sock, connected: false, paused: false, corked: false, dead: false,
       closeReason: undefined, lastState: ep.state, timer: undefined, timerAt: Infinity,
     };
     const res = table.insert(flow, timeouts.tcpTransitory * 1000, t);
@@ -248,6 +250,8 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
       switch (ev.t) {
         case 'data': {
           const n = ev.bytes.length;
+          // Segments that arrive in one event-loop turn leave in one writev: corked here, uncorked in flush().
+          if (!flow.corked) { flow.corked = true; sock.cork(); }
           sock.write(ev.bytes, () => { ep.consumed(n); if (!flow.dead) service(flow); });
           break;
         }
@@ -275,6 +279,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     const flows = [...dirty];
     dirty.clear();
     for (const f of flows) {
+      if (f.corked) { f.corked = false; f.sock.uncork(); }
       if (f.dead) continue;
       dispatchNow(f);
       drainEvents(f);
