@@ -167,7 +167,10 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     const key: FlowKey = { proto: PROTO_TCP, clientIp: src, clientPort: seg.srcPort, dstIp: dst, dstPort: seg.dstPort };
     const t = now();
     const flow = table.lookup(key, t);
-    if (flow && flow.kind === 'tcp') {
+    if (flow && flow.kind === 'tcp' && seg.control === 'syn' && seg.ack === undefined && flow.ep.state === 'timeWait') {
+      // RFC 1122 4.2.2.13 / RFC 6191: a new SYN may reopen a connection in TIME-WAIT; the old flow has no socket left.
+      table.remove(flow, 'closed');
+    } else if (flow && flow.kind === 'tcp') {
       flow.ep.process(seg, t);
       service(flow);
       return;

@@ -374,3 +374,27 @@ test('UDP: a reply bigger than the MTU reaches the client as valid fragments', a
     });
   } finally { echo.close(); }
 });
+
+test('TCP: a new SYN on a 4-tuple in TIME-WAIT opens a new connection', async () => {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => { s.on('error', () => {}); s.end('hi'); });
+  const port = await listen(server);
+  try {
+    await withNat({}, async (nat, inbox) => {
+      const c = new FakeClient(nat, inbox, 40010, LOOP, port);
+      await c.connect();
+      const r = await c.readUntil(2);
+      const fin = r.fin ? r : await c.readUntil(1);
+      assert.ok(fin.fin, 'server closed first');
+      c.seg({ control: 'fin' });  // our FIN after theirs: the NAT goes FIN-WAIT-2 → TIME-WAIT
+      c.seq += 1;
+      const lastAck = await c.next();
+      assert.equal(lastAck.ack, c.seq);
+      assert.equal(nat.stats().flowsOpen, 1, 'the flow waits in TIME-WAIT');
+      const again = new FakeClient(nat, inbox, 40010, LOOP, port);
+      again.seq = c.seq + 100000;
+      await again.connect();
+      assert.equal(nat.stats().flowsCreated, 2);
+      assert.equal(nat.stats().flowsOpen, 1);
+    });
+  } finally { server.close(); }
+});
