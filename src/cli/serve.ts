@@ -43,11 +43,17 @@ export async function serve(args: string[]): Promise<number | undefined> {
       if (stopping) return;   // a repeated signal must not fall back to the default (abrupt) exit
       stopping = true;
       log('info', 'shutting down', { signal: sig });
-      server.stop().then(resolve, resolve);
+      server.stop().then(resolve, (e: Error) => { log('error', 'shutdown failed', { error: e.message }); resolve(); });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   });
   log('info', 'stopped');
+  // Everything is closed; if some handle still holds the event loop, say which and exit anyway
+  // (inside the unikernel, exiting powers the VM off).
+  setTimeout(() => {
+    log('warn', 'exiting with handles still open', { resources: process.getActiveResourcesInfo().join(',') });
+    process.exit(0);
+  }, 2000).unref();
   return 0;
 }

@@ -127,22 +127,25 @@ export class VpnServer implements ConnHost {
     log('info', 'Initialization Sequence Completed', { pool: `${ipToString(this.pool.network)}/${ipToString(this.cfg.server.netmask)}` });
   }
 
+  /** Tells every client (RESTART), waits briefly for them, then closes everything; one failing step never
+   *  keeps the others (and the process) alive. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const step = async (name: string, fn: () => unknown): Promise<void> => {
+      try { await fn(); } catch (e) { log('warn', 'shutdown step failed', { step: name, error: (e as Error).message }); }
+    };
     const t = now();
-    for (const c of this.conns) c.shutdown(t);
+    for (const c of [...this.conns]) await step('notify client', () => c.shutdown(t));
     const deadline = Date.now() + 1500;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const c of [...this.conns]) c.forceClose('server shutdown');
-    this.udp?.close();
-    for (const s of this.tcpSockets) s.destroy();
-    await new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res()));
-    await this.uplink?.close();
-    this.authorizer.close();
-    for (const fn of this.stopHooks) {
-      try { await fn(); } catch (e) { log('warn', 'shutdown step failed', { error: (e as Error).message }); }
-    }
+    for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown'));
+    await step('close UDP socket', () => this.udp?.close());
+    await step('close TCP connections', () => { for (const s of this.tcpSockets) s.destroy(); });
+    await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
+    await step('close uplink', () => this.uplink?.close());
+    await step('stop CRL checks', () => this.authorizer.close());
+    for (const fn of this.stopHooks) await step('shutdown hook', fn);
   }
 
   // ---- ConnHost ---------------------------------------------------------------------------------------------
