@@ -98,13 +98,26 @@ export function ipToString(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/** Strict dotted quad (four decimal octets, no leading zeros) to uint32, or undefined. */
+export function parseIpv4Text(text: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return undefined;
+  let n = 0;
+  for (let i = 1; i <= 4; i++) {
+    const part = m[i]!;
+    if (part.length > 1 && part.startsWith('0')) return undefined;
+    const v = Number(part);
+    if (v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n >>> 0;
+}
+
 /** Dotted quad to uint32; throws on anything else (config-time use, not packet parsing). */
 export function ipFromString(s: string): number {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
-  if (!m) throw new Error(`not an IPv4 address: ${s}`);
-  const parts = m.slice(1).map(Number);
-  if (parts.some((p) => p > 255)) throw new Error(`not an IPv4 address: ${s}`);
-  return ((parts[0] << 24) | (parts[1] << 16) | (parts[2] << 8) | parts[3]) >>> 0;
+  const n = parseIpv4Text(s.trim());
+  if (n === undefined) throw new Error(`not an IPv4 address: ${s}`);
+  return n;
 }
 
 /**
