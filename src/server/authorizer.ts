@@ -83,6 +83,7 @@ export class Authorizer {
       if (!verify) return { ok: false, reason: 'password verification unavailable' };
       if (!req.username) return { ok: false, reason: 'no username/password sent' };
       if (!(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
+      conn.username = req.username;
       if (c.usernameAsCommonName || !cn) cn = req.username;
     } else if (!hasCert || !req.certAuthorized) {
       return { ok: false, reason: 'no client certificate and no password authentication configured' };

@@ -23,6 +23,8 @@ export class Conn implements RouterClient {
   readonly session: Session;
   ip = 0;
   peerId?: number;
+  /** Set when the client logged in with a username and password. */
+  username?: string;
   udpKey?: string;
   tcpSocket?: net.Socket;
   connectedAt?: number;

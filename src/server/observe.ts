@@ -14,6 +14,7 @@ export interface ObservedConn {
   readonly proto: 'udp' | 'tcp';
   readonly ip: number;
   readonly peerId?: number;
+  readonly username?: string;
   readonly connectedAt?: number;          // ms since the epoch
   readonly session: {
     readonly established: boolean;
@@ -90,7 +91,7 @@ export function snapshot(server: ObservedServer, wallMs: number, monoMs: number)
       bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
       connectedSince: since,
       lastRef: Math.max(since, Math.floor((wallMs - (monoMs - conn.session.lastReceived)) / 1000)),
-      username: 'UNDEF',
+      username: conn.username ?? 'UNDEF',
       clientId: clientIdOf(conn),
       peerId: conn.peerId ?? 0xffffffff,
       cipher: conn.session.negotiated?.cipher ?? 'none',
