@@ -84,6 +84,14 @@ export interface MetricReport extends MetricDef {
   summary: Partial<Record<ServerId, Summary>>;
   /** median(server) / median(openvpn) for each nanovpn variant. */
   ratio: Partial<Record<ServerId, number>>;
+  /** True where both sides have 2+ samples and their min–max ranges do not overlap. */
+  separated: Partial<Record<ServerId, boolean>>;
+}
+
+/** Two sets of repeated samples whose ranges do not even touch: a difference the run-to-run noise did not hide. */
+export function rangesSeparated(a: Summary | undefined, b: Summary | undefined): boolean {
+  if (!a || !b || a.n < 2 || b.n < 2) return false;
+  return a.max < b.min || b.max < a.min;
 }
 
 export interface BenchMeta {
@@ -109,6 +117,7 @@ export function buildReport(meta: BenchMeta, servers: ServerId[], defs: MetricDe
     const samples: MetricReport['samples'] = {};
     const summary: MetricReport['summary'] = {};
     const r: MetricReport['ratio'] = {};
+    const sep: MetricReport['separated'] = {};
     for (const srv of servers) {
       const xs = s.get(d.key, srv);
       samples[srv] = xs;
@@ -119,10 +128,21 @@ export function buildReport(meta: BenchMeta, servers: ServerId[], defs: MetricDe
       if (srv === BASELINE) continue;
       const x = ratio(summary[srv], summary[BASELINE]);
       if (x !== undefined) r[srv] = x;
+      sep[srv] = rangesSeparated(summary[srv], summary[BASELINE]);
     }
-    return { ...d, samples, summary, ratio: r };
+    return { ...d, samples, summary, ratio: r, separated: sep };
   });
   return { meta, servers, metrics, notes };
+}
+
+/** The report again from its raw samples (summaries, ratios and marks recomputed; e.g. JSON from an older version). */
+export function rebuildReport(old: BenchReport): BenchReport {
+  const s = new Samples();
+  const defs: MetricDef[] = old.metrics.map(({ key, group, label, unit, better }) => ({ key, group, label, unit, better }));
+  for (const m of old.metrics) {
+    for (const srv of old.servers) for (const v of m.samples[srv] ?? []) s.add(m.key, srv, v);
+  }
+  return buildReport(old.meta, old.servers, defs, s, old.notes);
 }
 
 export function fmtNum(v: number): string {
@@ -138,7 +158,9 @@ export function fmtSummary(s: Summary | undefined): string {
   return `${fmtNum(s.median)} (${fmtNum(s.min)}–${fmtNum(s.max)})`;
 }
 
-export const fmtRatio = (r: number | undefined): string => (r === undefined ? '—' : `${r.toFixed(2)}×`);
+export const SEPARATED_MARK = '†';
+export const fmtRatio = (r: number | undefined, separated = false): string =>
+  (r === undefined ? '—' : `${r.toFixed(2)}×${separated ? ` ${SEPARATED_MARK}` : ''}`);
 
 const GROUP_TITLE: Record<Group, string> = {
   throughput: 'Throughput (iperf3 through the tunnel to inet)',
@@ -165,7 +187,7 @@ export function renderTables(rep: BenchReport): string {
     for (const m of ms) {
       const row = [escapeCell(m.label), `${m.unit} ${m.better === 'higher' ? '↑' : '↓'}`];
       for (const s of rep.servers) row.push(fmtSummary(m.summary[s]));
-      for (const o of others) row.push(fmtRatio(m.ratio[o]));
+      for (const o of others) row.push(fmtRatio(m.ratio[o], m.separated?.[o]));
       out.push(`| ${row.join(' | ')} |`);
     }
     out.push('');
@@ -185,7 +207,8 @@ export function renderMarkdown(rep: BenchReport): string {
     `Host: ${host}.`,
     '',
     'Each cell is the median over rounds with (min–max); the ratio columns divide the medians by OpenVPN\'s. ' +
-      '↑ means higher is better, ↓ lower is better. Both servers ran on the same network-namespace test bed, the same ' +
+      `↑ means higher is better, ↓ lower is better. ${SEPARATED_MARK} marks a ratio where the min–max ranges of the two servers ` +
+      'do not overlap; without it, the run-to-run spread covers the difference. Both servers ran on the same network-namespace test bed, the same ' +
       'PKI and the same client config, one at a time, alternating within every round. These are figures from one ' +
       'shared machine: compare the ratios, not the absolute numbers.',
     '',
@@ -206,7 +229,7 @@ export function renderRatioText(rep: BenchReport): string {
   for (const m of rep.metrics) {
     if (!m.summary[BASELINE] && others.every((o) => !m.summary[o])) continue;
     const row = [`${m.group === 'cpu' ? 'CPU ' : ''}${m.label} [${m.unit}]`, m.summary[BASELINE] ? fmtNum(m.summary[BASELINE]!.median) : '—'];
-    for (const o of others) row.push(m.summary[o] ? fmtNum(m.summary[o]!.median) : '—', fmtRatio(m.ratio[o]));
+    for (const o of others) row.push(m.summary[o] ? fmtNum(m.summary[o]!.median) : '—', fmtRatio(m.ratio[o], m.separated?.[o]));
     rows.push(row);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));

@@ -7,7 +7,7 @@ import { iperfClientArgs, parseIperf3Json } from '../../bench/lib/iperf.js';
 import { parsePing, pingStats } from '../../bench/lib/ping.js';
 import { parseStatCpuTicks, parseVmRssKiB } from '../../bench/lib/procstat.js';
 import { mean, median, percentile, ratio, summarize } from '../../bench/lib/stats.js';
-import { buildReport, fmtNum, fmtSummary, metricDefs, renderMarkdown, renderRatioText, renderTables, Samples, THROUGHPUT_CELLS, type BenchMeta } from '../../bench/lib/report.js';
+import { buildReport, fmtNum, fmtSummary, metricDefs, rangesSeparated, rebuildReport, renderMarkdown, renderRatioText, renderTables, Samples, THROUGHPUT_CELLS, type BenchMeta } from '../../bench/lib/report.js';
 import { Canvas, crc32, encodePng, PNG_SIGNATURE } from '../../bench/lib/png.js';
 import { GLYPHS } from '../../bench/lib/font.js';
 import { parseOptions } from '../../bench/lib/options.js';
@@ -130,6 +130,27 @@ test('buildReport summarizes per server and divides medians by OpenVPN', () => {
   assert.deepEqual(missing.ratio, {});
 });
 
+test('rangesSeparated: only disjoint min–max ranges with at least two samples on each side', () => {
+  const S = (min: number, max: number, n = 3) => ({ median: (min + max) / 2, min, max, n });
+  assert.equal(rangesSeparated(S(1, 2), S(3, 4)), true);
+  assert.equal(rangesSeparated(S(3, 4), S(1, 2)), true);
+  assert.equal(rangesSeparated(S(1, 3), S(3, 4)), false);   // touching is overlapping
+  assert.equal(rangesSeparated(S(1, 5), S(2, 3)), false);
+  assert.equal(rangesSeparated(S(1, 1, 1), S(3, 4)), false);
+  assert.equal(rangesSeparated(undefined, S(3, 4)), false);
+  const rep = sampleReport();
+  assert.equal(rep.metrics.find((m) => m.key === 'tput.udp.p1.up')!.separated.nanovpn, true);
+  assert.equal(rep.metrics.find((m) => m.key === 'ping.udp.idle.avg')!.separated.nanovpn, false);   // one sample each
+  assert.match(renderTables(rep), /\| UDP, idle, avg \| ms ↓ \| 1\.50 \| 0\.75 \| 0\.50× \|/);
+});
+
+test('rebuildReport recomputes summaries, ratios and marks from the raw samples of a JSON report', () => {
+  const rep = sampleReport();
+  const old = JSON.parse(JSON.stringify(rep)) as typeof rep;
+  for (const m of old.metrics) { m.summary = {}; m.ratio = {}; (m as { separated?: unknown }).separated = undefined; }
+  assert.deepEqual(rebuildReport(old), rep);
+});
+
 test('metricDefs: every throughput cell, CPU cell, ping, connect, handshake and RSS figure', () => {
   assert.equal(THROUGHPUT_CELLS.length, 8);
   const keys = metricDefs({ burst: 100, sessions: [1000, 100] }).map((d) => d.key);
@@ -142,7 +163,7 @@ test('metricDefs: every throughput cell, CPU cell, ping, connect, handshake and 
 
 test('renderTables: median (min–max), ratio, dash for missing cells, escaped pipes', () => {
   const md = renderTables(sampleReport());
-  assert.match(md, /\| UDP, 1 stream, client→inet \| Mbit\/s ↑ \| 720 \(700–740\) \| 360 \(350–370\) \| 0\.50× \|/);
+  assert.match(md, /\| UDP, 1 stream, client→inet \| Mbit\/s ↑ \| 720 \(700–740\) \| 360 \(350–370\) \| 0\.50× † \|/);
   assert.match(md, /\| UDP, idle, avg \| ms ↓ \| 1\.50 \| 0\.75 \| 0\.50× \|/);
   assert.match(md, /\| TCP, 8 streams, inet→client \| Mbit\/s ↑ \| — \| — \| — \|/);
   assert.match(md, /\| {2}\| unit \| OpenVPN 2\.6 \| nanovpn \(NAT\) \| nanovpn \(NAT\) \/ OpenVPN \|\n\|---\|---\|--:\|--:\|--:\|/);
@@ -155,7 +176,7 @@ test('renderRatioText lists only figures that have values, aligned', () => {
   const lines = renderRatioText(sampleReport()).split('\n');
   assert.equal(lines.length, 3);
   assert.match(lines[0]!, /^metric +OpenVPN +nanovpn \(NAT\) +ratio$/);
-  assert.match(lines[1]!, /^UDP, 1 stream, client→inet \[Mbit\/s\] +720 +360 +0\.50×$/);
+  assert.match(lines[1]!, /^UDP, 1 stream, client→inet \[Mbit\/s\] +720 +360 +0\.50× †$/);
   assert.equal(new Set(lines.map((l) => l.length)).size, 1);
 });
 

@@ -1,0 +1,14 @@
+// Re-renders latest.md and latest.png from the samples in latest.json, without running anything.
+//   node --import tsx bench/render.ts [results-dir]   (default bench/results)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderThroughputChart } from './chart.js';
+import { rebuildReport, renderMarkdown, type BenchReport } from './lib/report.js';
+
+const dir = process.argv[2] ?? fileURLToPath(new URL('./results/', import.meta.url));
+const rep = rebuildReport(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as BenchReport);
+writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(rep, null, 2)}\n`);
+writeFileSync(join(dir, 'latest.md'), renderMarkdown(rep));
+writeFileSync(join(dir, 'latest.png'), renderThroughputChart(rep));
+console.log(`re-rendered ${join(dir, 'latest.{md,json,png}')}`);
