@@ -433,7 +433,23 @@ const handlers: Record<string, Handler> = {
   uplink: { min: 1, max: 1, run(d, c) { c.cfg.uplink = oneOf(d, 0, ['nat', 'tun'] as const); } },
   'nat-source': { min: 1, max: 1, run(d, c) { ipv4(d, 0); c.cfg.natSource = d.args[0]!; } },
   'state-dir': { min: 1, max: 1, run(d, c) { c.cfg.stateDir = filePath(d, c); } },
+  'nat-timeout': {
+    min: 2, max: 2, run(d, c) {
+      const key = NAT_TIMEOUT_NAMES[oneOf(d, 0, Object.keys(NAT_TIMEOUT_NAMES) as (keyof typeof NAT_TIMEOUT_NAMES)[])];
+      c.cfg.natTimeouts = { ...c.cfg.natTimeouts, [key]: int(d, 1, 1, 7 * 86400) };
+    },
+  },
+  'nat-flows': {
+    min: 1, max: 2, run(d, c) {
+      c.cfg.natFlows = { perClient: int(d, 0, 1, 1 << 20), total: d.args.length > 1 ? int(d, 1, 1, 1 << 22) : undefined };
+    },
+  },
 };
+
+const NAT_TIMEOUT_NAMES = {
+  'tcp-established': 'tcpEstablished', 'tcp-transitory': 'tcpTransitory', 'tcp-time-wait': 'tcpTimeWait',
+  'udp-unreplied': 'udpUnreplied', 'udp-replied': 'udpReplied', dns: 'dns',
+} as const;
 
 /** Known directives accepted and ignored (one warning each); the text says why. */
 const ignored: Record<string, string> = {

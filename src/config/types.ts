@@ -53,5 +53,9 @@ export interface ServerConfig {
   metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'
   uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat
   natSource?: string;           // nanovpn extension: 'nat-source ADDR' source address for outbound sockets
+  /** nanovpn extension: 'nat-timeout NAME SECONDS' (conntrack-style idle timeouts of the userspace NAT). */
+  natTimeouts?: Partial<Record<'tcpEstablished' | 'tcpTransitory' | 'tcpTimeWait' | 'udpUnreplied' | 'udpReplied' | 'dns', number>>;
+  /** nanovpn extension: 'nat-flows PER_CLIENT [TOTAL]'; TOTAL defaults to a cap sized by memory. */
+  natFlows?: { perClient: number; total?: number };
   stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
 }

@@ -2,6 +2,7 @@
 // (users file, client-config-dir, pool persistence), picks the uplink, starts listening.
 import { readClientConfig } from '../config/client-config-dir.js';
 import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
+import { totalmem } from 'node:os';
 import type { ServerConfig } from '../config/types.js';
 import { verifyUser } from '../config/users-file.js';
 import { createNatUplink } from '../io/nat-uplink.js';
@@ -25,7 +26,10 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu,
     }, server.router.toClient));
   } else {
-    server.setUplink(createNatUplink({ localAddress: cfg.natSource, mss: server.mss || undefined }, server.router.toClient));
+    server.setUplink(createNatUplink({
+      localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
+      perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
+    }, server.router.toClient));
   }
   await server.start();
   await startObservability(server, cfg);
@@ -92,4 +96,9 @@ async function plugins(cfg: ServerConfig): Promise<AuthPlugins> {
     };
   }
   return p;
+}
+
+/** A TCP flow may buffer up to ~512 KiB (both directions); keep the worst case within a quarter of memory. */
+function flowCapForMemory(): number {
+  return Math.max(1024, Math.min(65536, Math.floor(totalmem() / 4 / (512 * 1024))));
 }

@@ -298,3 +298,15 @@ test('property: buildServerConfig returns a config or throws ConfigError, whatev
     }
   }), { numRuns: 1500 });
 });
+
+test('nat-timeout and nat-flows', () => {
+  const c = build('nat-timeout tcp-established 3600\nnat-timeout dns 5\nnat-flows 100 5000\n');
+  assert.deepEqual(c.natTimeouts, { tcpEstablished: 3600, dns: 5 });
+  assert.deepEqual(c.natFlows, { perClient: 100, total: 5000 });
+  assert.deepEqual(build('nat-flows 64\n').natFlows, { perClient: 64, total: undefined });
+  assert.equal(build('').natTimeouts, undefined);
+  const line = STOCK_CONFIG.split('\n').length;
+  fails(STOCK_CONFIG + 'nat-timeout tcp-forever 10\n', line, /nat-timeout/);
+  fails(STOCK_CONFIG + 'nat-timeout dns 0\n', line, /nat-timeout/);
+  fails(STOCK_CONFIG + 'nat-flows 0\n', line, /nat-flows/);
+});
