@@ -212,3 +212,17 @@ test('remote-cert-tls client: a certificate without clientAuth is refused, a cli
     assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
   });
 });
+
+test('udp: renegotiation started by the client (client reneg-sec 10) keeps a ping flood lossless', { timeout: 120_000 }, async (t) => {
+  await withServer(t, { proto: 'udp' }, async (e) => {
+    const c = client(e, { proto: 'udp', extra: ['reneg-sec 10'] });
+    await c.waitInitialized();
+    const r = await e.topo.exec('cli1', ['ping', '-q', '-c', '2400', '-i', '0.01', '-W', '1', SERVER_IP], { check: false, timeoutMs: 60_000 });
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.equal(m[2], m[1], `lost packets across client-started renegotiation: ${r.stdout}`);
+    const rekeys = e.server.proc.output.match(/data channel key renegotiated/g) ?? [];
+    assert.ok(rekeys.length >= 2, `expected at least 2 renegotiations, saw ${rekeys.length}`);
+    assert.match(c.proc.output, /TLS: soft reset/);
+  });
+});
