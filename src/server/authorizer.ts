@@ -95,9 +95,12 @@ export class Authorizer {
       return { ok: true };
     }
     conn.session.cn = cn;
-    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
     const ccd = cn ? await this.plugins.clientConfig?.(cn) : undefined;
     if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
+    // The checks above may have waited (scrypt, file reads): a session that ended meanwhile gets no address, and
+    // everything from here on runs without waiting, so the pool and peer ids stay consistent.
+    if (conn.session.closed) return { ok: false, reason: 'session ended during authentication' };
+    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
     let staying = established.filter((x) => x !== conn);
     if (!c.duplicateCn && cn) {
       for (const other of staying) if (other.cn === cn) other.kill('RESTART');

@@ -1,0 +1,61 @@
+// Authorizer decisions that need no network: address allocation and races with a session that ends mid-auth.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Authorizer, type AuthHost } from '../../src/server/authorizer.js';
+import { IpPool } from '../../src/core/router/ip-pool.js';
+import type { AuthRequest } from '../../src/core/session/session.js';
+import type { ServerConfig } from '../../src/config/types.js';
+import type { Conn } from '../../src/server/conn.js';
+
+const NET = 0x0a080000;
+const MASK = 0xffffff00;
+
+function setup() {
+  const cfg = {
+    server: { network: NET, netmask: MASK }, verifyClientCert: 'require', duplicateCn: false, maxClients: 10, push: [],
+    usernameAsCommonName: false,
+  } as unknown as ServerConfig;
+  const host: AuthHost = {
+    cfg, pool: new IpPool(NET, MASK), conns: new Set<Conn>(),
+    allocatePeerId: () => 7, reloadSecureContext: () => {},
+  };
+  return { host, auth: new Authorizer(host) };
+}
+
+function fakeConn(cn: string) {
+  return { ip: 0, peerId: undefined as number | undefined, cn, session: { cn, closed: false, established: false } } as unknown as Conn & { session: { closed: boolean } };
+}
+
+const req = (cn: string): AuthRequest => ({ keyId: 0, first: true, cn, certAuthorized: true, username: '', password: '', peerInfo: new Map() });
+
+test('a good client gets the lowest free address, the gateway and its peer id', async () => {
+  const { host, auth } = setup();
+  const conn = fakeConn('alice');
+  const r = await auth.authorize(conn, req('alice'));
+  assert.ok(r.ok);
+  assert.deepEqual(r.assign, { ip: '10.8.0.2', netmask: '255.255.255.0', gateway: '10.8.0.1', peerId: 7, push: [] });
+  assert.equal(host.pool.inUse, 1);
+});
+
+test('an unverified certificate is refused and takes no address', async () => {
+  const { host, auth } = setup();
+  const r = await auth.authorize(fakeConn('mallory'), { ...req('mallory'), certAuthorized: false, certError: 'CERT_HAS_EXPIRED' });
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.reason : '', /CERT_HAS_EXPIRED/);
+  assert.equal(host.pool.inUse, 0);
+});
+
+test('a session that ends while the client-config-dir is read gets no address (no pool leak)', async () => {
+  const { host, auth } = setup();
+  const conn = fakeConn('bob');
+  let release!: () => void;
+  auth.plugins.clientConfig = () => new Promise((res) => { release = () => res(undefined); });
+  const pending = auth.authorize(conn, req('bob'));
+  await new Promise((r) => setImmediate(r));
+  conn.session.closed = true;
+  release();
+  const r = await pending;
+  assert.equal(r.ok, false);
+  assert.equal(host.pool.inUse, 0);
+  assert.equal(conn.ip, 0);
+});
