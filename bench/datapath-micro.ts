@@ -7,8 +7,12 @@
 //   tcp     as down, plus the TCP transport framing (writeFramed) onto a loopback socket to a sink
 //   nat-up  a simulated client uploads over one TCP connection through the real NAT uplink to a sink on 127.0.0.1
 //   nat-down the sink sends; the NAT segments the reads into packets and the simulated client ACKs them
+//           (in both NAT sections the server's packets are also sent on a UDP socket to the sink; PUMP=n sets how
+//           many client packets arrive per event-loop turn, default 8)
 // Sinks run in a child process so their CPU is not counted. Loopback only.
-// Run: node --import tsx bench/datapath-micro.ts [packets] [section,…]   (sections default to all)
+// Run it bundled as the server is (tsx adds per-closure __name() calls that cost real time on this path):
+//   npx esbuild bench/datapath-micro.ts --bundle --platform=node --format=esm --target=node20 --outfile=/tmp/dpm.mjs
+//   node /tmp/dpm.mjs [packets] [section,…]   (sections default to all; REPEAT=n runs each, default 3)
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -29,6 +33,8 @@ const REPEAT = Number(process.env.REPEAT ?? 3);
 const PKT = 1400;           // IPv4 packet size in the tunnel
 const MSS = PKT - 40;
 const BATCH = 256;
+/** Client packets delivered per event-loop turn in the NAT sections (libuv reads up to 32 datagrams per poll). */
+const PUMP = Number(process.env.PUMP ?? 8);
 const CLIENT_IP = ipFromString(ASSIGN.ip);
 const SERVER_VIP = ipFromString(ASSIGN.gateway);
 const SINK_IP = ipFromString('127.0.0.1');
@@ -135,11 +141,11 @@ async function udp(port: number, syncLookup: boolean): Promise<number> {
 }
 
 /** Down path onto a loopback TCP connection with OpenVPN's 2-byte framing. */
-async function tcp(port: number): Promise<number> {
+async function tcp(port: number, legacy: boolean): Promise<number> {
   const mod = await import('../src/server/server.js') as { writeFramed?: (s: net.Socket, b: Buffer) => void };
   const sock = net.connect({ host: '127.0.0.1', port, noDelay: true });
   await new Promise<void>((res) => sock.once('connect', () => res()));
-  const frame = mod.writeFramed ?? legacyWriteFramed;
+  const frame = legacy ? legacyWriteFramed : mod.writeFramed ?? legacyWriteFramed;
   const r = rig((b) => frame(sock, b));
   const p = ipPacket(SINK_IP, CLIENT_IP, PKT);
   await turn();
@@ -174,9 +180,14 @@ interface Client {
   onSeg?: (seg: TcpRepr, len: number) => void;
 }
 
+/** The server's packets to the client also go out on a real UDP socket (to the sink), as the server sends them. */
+let linkSock: dgram.Socket | undefined;
+let linkPort = 0;
+
 function natClient(): Client {
   const c: Client = { r: undefined as unknown as Rig, nat: undefined as unknown as NatUplink, clientUs: 0, inbox: [] };
   const r = rig((wire) => {
+    linkSock?.send(wire, linkPort, '127.0.0.1');
     const t = hr();
     const o = r.client.open(wire, 0);
     if (!o.ok) throw new Error(`client could not open a server packet (${o.reason})`);
@@ -200,7 +211,7 @@ function clientSend(c: Client, repr: TcpRepr, data?: Buffer): void {
 
 /** Delivers the inbox to the server, up to 64 packets per event-loop turn (one UDP read burst). */
 function pump(c: Client): void {
-  const batch = c.inbox.splice(0, 64);
+  const batch = c.inbox.splice(0, PUMP);
   for (const w of batch) c.r.conn.onData(w, sessNow(), rinfo);
 }
 
@@ -218,7 +229,7 @@ async function handshake(c: Client, port: number, clientPort: number): Promise<{
   return { iss: synAck.seq, wscale: synAck.wscale ?? 0 };
 }
 
-async function natUp(port: number): Promise<{ us: number; mbps: number }> {
+async function natUp(port: number): Promise<{ us: number; mbps: number; extra: string }> {
   const c = natClient();
   const clientPort = 40000 + Math.floor(Math.random() * 20000);
   const { iss, wscale } = await handshake(c, port, clientPort);
@@ -233,6 +244,7 @@ async function natUp(port: number): Promise<{ us: number; mbps: number }> {
   const total = N * MSS;
   let next = seq0;
   c.clientUs = 0;
+  const sent0 = c.r.sent.n;
   const c0 = cpuUs(), t0 = hr();
   while (acked - seq0 < total) {
     // Window-limited sender: keeps at most the advertised window (capped at 512 KiB) in flight.
@@ -246,13 +258,14 @@ async function natUp(port: number): Promise<{ us: number; mbps: number }> {
   }
   const wallUs = hr() - t0;
   const us = cpuUs() - c0 - c.clientUs;
+  const acks = c.r.sent.n - sent0;
   clientSend(c, seg(next, 'rst'));
   pump(c);
   await c.nat.close();
-  return { us: us / N, mbps: (total * 8) / wallUs };
+  return { us: us / N, mbps: (total * 8) / wallUs, extra: `${(acks / N).toFixed(3)} ACKs/segment` };
 }
 
-async function natDown(port: number): Promise<{ us: number; mbps: number }> {
+async function natDown(port: number): Promise<{ us: number; mbps: number; extra: string }> {
   const c = natClient();
   const clientPort = 40000 + Math.floor(Math.random() * 20000);
   const { iss } = await handshake(c, port, clientPort);
@@ -286,7 +299,7 @@ async function natDown(port: number): Promise<{ us: number; mbps: number }> {
   clientSend(c, { ...ack(), control: 'rst' });
   pump(c);
   await c.nat.close();
-  return { us: us / segs, mbps: (bytes * 8) / wallUs };
+  return { us: us / segs, mbps: (bytes * 8) / wallUs, extra: `${(bytes / segs).toFixed(0)} bytes/segment` };
 }
 
 // ---- sink child process -----------------------------------------------------------------------------------------
@@ -321,6 +334,9 @@ const fmt = (xs: number[]) => {
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${N} packets of ${PKT} bytes per run, ${REPEAT} runs, load ${(await import('node:os')).loadavg()[0].toFixed(2)}`);
   const sink = await startSink();
+  linkSock = dgram.createSocket({ type: 'udp4', sendBufferSize: 4 << 20 });
+  linkPort = sink.udp;
+  await new Promise<void>((res) => linkSock!.bind(0, '127.0.0.1', res));
   try {
     const runs = async (name: string, f: () => number | Promise<number>) => {
       if (!SECTIONS.includes(name.split(' ')[0])) return;
@@ -340,15 +356,24 @@ async function main(): Promise<void> {
       console.log(`${'udp send, default lookup'.padEnd(28)} ${fmt(a)}`);
       console.log(`${'udp send, sync lookup'.padEnd(28)} ${fmt(b)}`);
     }
-    await runs('tcp (down + writeFramed)', () => tcp(sink.tcp));
+    if (SECTIONS.includes('tcp')) {
+      // A/B interleaved: the framing as it was (cork, two writes, a nextTick uncork per packet) and server.ts's.
+      const a: number[] = [], b: number[] = [];
+      await tcp(sink.tcp, true); await tcp(sink.tcp, false);
+      for (let i = 0; i < REPEAT; i++) { a.push(await tcp(sink.tcp, true)); b.push(await tcp(sink.tcp, false)); }
+      console.log(`${'tcp send, old writeFramed'.padEnd(28)} ${fmt(a)}`);
+      console.log(`${'tcp send, server.ts'.padEnd(28)} ${fmt(b)}`);
+    }
     for (const [name, f] of [['nat-up', () => natUp(sink.tcp)], ['nat-down', () => natDown(sink.src)]] as const) {
       if (!SECTIONS.includes(name)) continue;
       await f();
       const xs: number[] = [], ms: number[] = [];
-      for (let i = 0; i < REPEAT; i++) { const r = await f(); xs.push(r.us); ms.push(r.mbps); }
-      console.log(`${name.padEnd(28)} ${fmt(xs)}  wall ${ms.map((m) => m.toFixed(0)).join('/')} Mbit/s`);
+      let extra = '';
+      for (let i = 0; i < REPEAT; i++) { const r = await f(); xs.push(r.us); ms.push(r.mbps); extra = r.extra; }
+      console.log(`${name.padEnd(28)} ${fmt(xs)}  wall ${ms.map((m) => m.toFixed(0)).join('/')} Mbit/s, ${extra}`);
     }
   } finally {
+    linkSock.close();
     sink.child.kill();
   }
 }

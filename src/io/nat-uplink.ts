@@ -6,7 +6,9 @@
 //     TCP: endpoint.process → events (data → socket.write, fin → socket.end, closed → remove) → dispatch soon
 //     UDP: dgram.send; replies → udpToClient → deliver
 //   dispatch: one setImmediate drains every flow touched in this turn (so ACKs for a burst coalesce), then each
-//   flow re-arms its own setTimeout at endpoint.pollAt(). A 1 s interval expires idle flows and fragments.
+//   flow re-arms its own setTimeout at endpoint.pollAt(). While a client's burst goes on (segments in every turn),
+//   a held ACK waits; the first turn without segments for the flow releases it. A 1 s interval expires idle flows
+//   and fragments.
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
@@ -61,6 +63,8 @@ interface TcpFlow extends FlowEntry {
   paused: boolean;
   /** Outbound writes are corked until the end of this event-loop turn. */
   corked: boolean;
+  /** A segment from the client arrived since the last dispatch. */
+  segIn: boolean;
   dead: boolean;
   closeReason: CloseReason | undefined;
   lastState: TcpState;
@@ -80,6 +84,8 @@ type Flow = TcpFlow | UdpFlow;
 const PROTO_TCP = 6;
 const PROTO_UDP = 17;
 const SWEEP_INTERVAL_MS = 1000;
+/** In-order segments from a client ACKed at once; fewer are ACKed when its burst ends (TcpConfig.stretchAck). */
+const STRETCH_ACK_SEGMENTS = 16;
 
 /** Destinations a NAT must never originate to: this-network, multicast, limited broadcast. */
 function badDestination(ip: number): boolean {
@@ -97,12 +103,15 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     rcvBuf: opts.tcpRcvBuf ?? TCP_DEFAULTS.rcvBuf,
     connectTimeout: (opts.connectTimeout ?? 20) * 1000,
     timeWait: timeouts.tcpTimeWait * 1000,
+    stretchAck: STRETCH_ACK_SEGMENTS,
   };
   if (opts.localAddress !== undefined) ipFromString(opts.localAddress);  // fail early on a bad nat-source
   const drops: Record<string, number> = {};
   const reassembler = opts.reassembly === false ? undefined
     : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });
   const dirty = new Set<TcpFlow>();
+  /** Flows holding an ACK until the client's burst ends: the next turn without segments for them sends it. */
+  const burstWait = new Set<TcpFlow>();
   let flushScheduled = false;
   let closing = false;
   /** While a client's flows are flushed on clientGone, nothing more is sent to it. */
@@ -171,6 +180,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
       // RFC 1122 4.2.2.13 / RFC 6191: a new SYN may reopen a connection in TIME-WAIT; the old flow has no socket left.
       table.remove(flow, 'closed');
     } else if (flow && flow.kind === 'tcp') {
+      flow.segIn = true;
       flow.ep.process(seg, t);
       service(flow);
       return;
@@ -202,7 +212,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     }, t);
     const sock = new net.Socket({ allowHalfOpen: true });
     const flow: TcpFlow = {
-      kind: 'tcp', key, hash: 0, assured: false, ep, sock, connected: false, paused: false, corked: false, dead: false,
+      kind: 'tcp', key, hash: 0, assured: false, ep, sock, connected: false, paused: false, corked: false, segIn: false, dead: false,
       closeReason: undefined, lastState: ep.state, timer: undefined, timerAt: Infinity,
     };
     const res = table.insert(flow, timeouts.tcpTransitory * 1000, t);
@@ -279,16 +289,25 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
 
   function flush(): void {
     flushScheduled = false;
+    for (const f of burstWait) dirty.add(f);
+    burstWait.clear();
     const flows = [...dirty];
     dirty.clear();
     for (const f of flows) {
       if (f.corked) { f.corked = false; f.sock.uncork(); }
       if (f.dead) continue;
+      if (!f.segIn) f.ep.burstEnded();
+      f.segIn = false;
       dispatchNow(f);
       drainEvents(f);
       if (f.dead) continue;
       if (f.paused && f.ep.txQueued() < sndBuf / 2) { f.paused = false; f.sock.resume(); }
       scheduleTimer(f);
+      if (f.ep.ackWaitsForBurstEnd()) burstWait.add(f);
+    }
+    if (burstWait.size > 0 && !flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
     }
   }
 
@@ -326,6 +345,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     flow.dead = true;
     tcpOpen--;
     dirty.delete(flow);
+    burstWait.delete(flow);
     if (flow.timer) clearTimeout(flow.timer);
     flow.timer = undefined;
     const { sock } = flow;

@@ -215,6 +215,47 @@ describe('established: receiving', () => {
     assert.equal(out[0].ack, IRS + 1 + 2 * MSS);
   });
 
+  test('stretchAck: two to stretchAck-1 full segments wait for the end of the burst, then one ACK', () => {
+    const ep = established({ stretchAck: 4 });
+    for (let i = 0; i < 3; i++) send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
+    assert.equal(ep.ackWaitsForBurstEnd(), true);
+    recvNothing(ep, 0);
+    ep.burstEnded();
+    const out = recv(ep, 0);
+    assert.deepEqual(out.map((s) => s.ack), [IRS + 1 + 3 * MSS]);
+    assert.equal(ep.ackWaitsForBurstEnd(), false);
+    ep.burstEnded();
+    recvNothing(ep, 0);
+  });
+
+  test('stretchAck: the stretchAck-th full segment is ACKed at once', () => {
+    const ep = established({ stretchAck: 4 });
+    for (let i = 0; i < 4; i++) send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
+    assert.deepEqual(recv(ep, 0).map((s) => s.ack), [IRS + 1 + 4 * MSS]);
+  });
+
+  test('stretchAck: an ACK held for the burst end still leaves at the ackDelay deadline', () => {
+    const ep = established({ stretchAck: 4, ackDelay: 40 });
+    for (let i = 0; i < 2; i++) send(ep, 10, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
+    assert.equal(ep.pollAt(), 50);
+    recvNothing(ep, 49);
+    assert.deepEqual(recv(ep, 50).map((s) => s.ack), [IRS + 1 + 2 * MSS]);
+  });
+
+  test('a window that opens by 2 MSS without doubling sends no update; one that doubles does', () => {
+    const ep = established({ rcvBuf: 8 * MSS });
+    for (let i = 0; i < 2; i++) send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    assert.equal(events(ep).length, 2);
+    assert.equal(recv(ep, 0)[0].window, 6 * MSS);
+    ep.consumed(2 * MSS);
+    recvNothing(ep, 1);  // 8 MSS free against 6 advertised: the client is not held up
+    for (let i = 2; i < 8; i++) send(ep, 2, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    assert.equal(events(ep).length, 6);
+    assert.equal(recv(ep, 2)[0].window, 2 * MSS);
+    ep.consumed(2 * MSS);
+    assert.equal(recv(ep, 3)[0].window, 4 * MSS);
+  });
+
   test('out-of-order data: immediate duplicate ACK, delivered in order once the gap fills', () => {
     const ep = established();
     send(ep, 0, { seq: IRS + 4, ack: ISS + 1, payload: Buffer.from('def') });

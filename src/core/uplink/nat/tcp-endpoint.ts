@@ -46,6 +46,10 @@ export interface TcpConfig {
   maxRetries: number;
   /** Longest delay of an ACK for in-order data (RFC 1122 4.2.3.2 allows up to 500 ms). */
   ackDelay: number;
+  /** Full-sized segments after which in-order data is ACKed at once. Between 2 (RFC 5681 §4.2) and this many, the
+   *  ACK waits for the end of the client's burst (burstEnded()), as a receiver with GRO ACKs once per burst; the
+   *  ackDelay deadline still bounds the wait. 2 = an ACK for every second segment. */
+  stretchAck: number;
   /** Our initial sequence number (random, from the io layer). */
   iss: Seq;
   onDrop?: (reason: string) => void;
@@ -53,7 +57,7 @@ export interface TcpConfig {
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, connectTimeout: 20_000, timeWait: 5_000,
-  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40,
+  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
@@ -70,6 +74,8 @@ export class TcpEndpoint {
   private timer: Timer;
   private ackDeadline: number | undefined;
   private ackNow = false;
+  /** An ACK is due at the end of the client's current burst. */
+  private ackAtBurstEnd = false;
   private pendingRst: TcpRepr | undefined;
   private events: TcpEvent[] = [];
 
@@ -190,12 +196,20 @@ export class TcpEndpoint {
     this.rxPending = Math.max(0, this.rxPending - n);
     if (this.state !== 'established' && this.state !== 'finWait1' && this.state !== 'finWait2') return;
     const advertised = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
-    // Receiver-side silly window avoidance (RFC 1122 4.2.3.3): update only when the window opens by a useful amount.
-    if (this.rcvWindow() - advertised >= Math.min(this.cfg.rcvBuf / 2, 2 * this.sndMss)) this.ackNow = true;
+    // Receiver-side silly window avoidance (RFC 1122 4.2.3.3): update only when the window opens by a useful amount
+    // and at least doubles (as Linux does), so a sink that keeps up causes no window-update ACKs of its own.
+    const wnd = this.rcvWindow();
+    if (wnd - advertised >= Math.min(this.cfg.rcvBuf / 2, 2 * this.sndMss) && wnd >= 2 * advertised) this.ackNow = true;
   }
 
   /** Next event for the app, or undefined. */
   poll(): TcpEvent | undefined { return this.events.shift(); }
+
+  /** True while an ACK waits for the end of the client's burst (see TcpConfig.stretchAck). */
+  ackWaitsForBurstEnd(): boolean { return this.ackAtBurstEnd && !this.ackNow; }
+
+  /** The io layer saw the client's burst end (a turn without segments for this connection): ACK what it held. */
+  burstEnded(): void { if (this.ackAtBurstEnd) this.ackNow = true; }
 
   /** Earliest time dispatch() must run even without input; undefined when only input can make progress. */
   pollAt(): number | undefined {
@@ -377,8 +391,12 @@ export class TcpEndpoint {
     this.drainOutOfOrder();
     // RFC 5681 §4.2: ACK at least every second full-sized segment, and at once when a gap is filled.
     this.unackedBytes += data.length;
-    if (filledGap || this.unackedBytes >= 2 * this.sndMss) this.ackNow = true;
-    else if (this.ackDeadline === undefined) this.ackDeadline = now + this.cfg.ackDelay;
+    if (filledGap || this.unackedBytes >= Math.max(2, this.cfg.stretchAck) * this.sndMss) {
+      this.ackNow = true;
+    } else {
+      if (this.unackedBytes >= 2 * this.sndMss) this.ackAtBurstEnd = true;
+      if (this.ackDeadline === undefined) this.ackDeadline = now + this.cfg.ackDelay;
+    }
   }
 
   private deliver(data: Buffer): void {
@@ -592,6 +610,7 @@ export class TcpEndpoint {
   /** Bookkeeping for any segment that carries our ACK and window. */
   private sent(s: TcpRepr): void {
     this.ackNow = false;
+    this.ackAtBurstEnd = false;
     this.ackDeadline = undefined;
     this.unackedBytes = 0;
     if (s.control !== 'syn') {
