@@ -7,8 +7,8 @@
 //     UDP: dgram.send; replies → udpToClient → deliver
 //   dispatch: one setImmediate drains every flow touched in this turn (so ACKs for a burst coalesce), then each
 //   flow re-arms its own setTimeout at endpoint.pollAt(). While a client's burst goes on (segments in every turn),
-//   a held ACK waits; the first turn without segments for the flow releases it. A 1 s interval expires idle flows
-//   and fragments.
+//   outbound writes stay corked and a held ACK waits; the first turn without segments for the flow releases both.
+//   A 1 s interval expires idle flows and fragments.
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
@@ -61,8 +61,10 @@ interface TcpFlow extends FlowEntry {
   sock: net.Socket;
   connected: boolean;
   paused: boolean;
-  /** Outbound writes are corked until the end of this event-loop turn. */
+  /** Outbound writes are corked until the client's burst ends (or CORK_MAX bytes). */
   corked: boolean;
+  /** Bytes written to the corked socket. */
+  corkedBytes: number;
   /** A segment from the client arrived since the last dispatch. */
   segIn: boolean;
   dead: boolean;
@@ -84,6 +86,8 @@ type Flow = TcpFlow | UdpFlow;
 const PROTO_TCP = 6;
 const PROTO_UDP = 17;
 const SWEEP_INTERVAL_MS = 1000;
+/** Outbound bytes held corked while the client's burst goes on. */
+const CORK_MAX = 64 * 1024;
 /** In-order segments from a client ACKed at once; fewer are ACKed when its burst ends (TcpConfig.stretchAck). */
 const STRETCH_ACK_SEGMENTS = 16;
 
@@ -110,7 +114,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
   const reassembler = opts.reassembly === false ? undefined
     : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });
   const dirty = new Set<TcpFlow>();
-  /** Flows holding an ACK until the client's burst ends: the next turn without segments for them sends it. */
+  /** Flows holding corked writes or an ACK until the client's burst ends: flushed again on the next turn. */
   const burstWait = new Set<TcpFlow>();
   let flushScheduled = false;
   let closing = false;
@@ -212,7 +216,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     }, t);
     const sock = new net.Socket({ allowHalfOpen: true });
     const flow: TcpFlow = {
-      kind: 'tcp', key, hash: 0, assured: false, ep, sock, connected: false, paused: false, corked: false, segIn: false, dead: false,
+      kind: 'tcp', key, hash: 0, assured: false, ep, sock, connected: false, paused: false, corked: false, corkedBytes: 0, segIn: false, dead: false,
       closeReason: undefined, lastState: ep.state, timer: undefined, timerAt: Infinity,
     };
     const res = table.insert(flow, timeouts.tcpTransitory * 1000, t);
@@ -263,8 +267,9 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
       switch (ev.t) {
         case 'data': {
           const n = ev.bytes.length;
-          // Segments that arrive in one event-loop turn leave in one writev: corked here, uncorked in flush().
+          // Segments of one client burst leave in one writev: corked here, uncorked in flush().
           if (!flow.corked) { flow.corked = true; sock.cork(); }
+          flow.corkedBytes += n;
           sock.write(ev.bytes, () => { ep.consumed(n); if (!flow.dead) service(flow); });
           break;
         }
@@ -294,7 +299,12 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     const flows = [...dirty];
     dirty.clear();
     for (const f of flows) {
-      if (f.corked) { f.corked = false; f.sock.uncork(); }
+      // Outbound writes stay corked while the client's burst goes on (up to CORK_MAX): one writev per burst.
+      if (f.corked && (!f.segIn || f.corkedBytes >= CORK_MAX)) {
+        f.corked = false;
+        f.corkedBytes = 0;
+        f.sock.uncork();
+      }
       if (f.dead) continue;
       if (!f.segIn) f.ep.burstEnded();
       f.segIn = false;
@@ -303,7 +313,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
       if (f.dead) continue;
       if (f.paused && f.ep.txQueued() < sndBuf / 2) { f.paused = false; f.sock.resume(); }
       scheduleTimer(f);
-      if (f.ep.ackWaitsForBurstEnd()) burstWait.add(f);
+      if (f.corked || f.ep.ackWaitsForBurstEnd()) burstWait.add(f);
     }
     if (burstWait.size > 0 && !flushScheduled) {
       flushScheduled = true;
