@@ -3,6 +3,7 @@
 //   up      client P_DATA_V2 → Conn.onData → Session.openData → DataChannel.open → Router.fromClient → counting uplink
 //   down    IPv4 packet → Router.toClient → Conn.deliver → Session.sealData → DataChannel.sealV2 → counting send
 //   build   as down, but the packet is first built by buildTcpPacket from a TcpRepr and payload views (NAT dispatch)
+//   codec   the NAT's per-packet codec work without crypto: classify (checksum verify, parse) + buildTcpPacket
 //   udp     as down, plus a real dgram send to a sink on 127.0.0.1 (default DNS lookup vs a synchronous one)
 //   tcp     as down, plus the TCP transport framing (writeFramed) onto a loopback socket to a sink
 //   nat-up  a simulated client uploads over one TCP connection through the real NAT uplink to a sink on 127.0.0.1
@@ -21,6 +22,7 @@ import { createInterface } from 'node:readline';
 import type { DataChannel } from '../src/core/crypto/data-channel.js';
 import { Router } from '../src/core/router/router.js';
 import { createNatUplink, type NatUplink } from '../src/io/nat-uplink.js';
+import { classify } from '../src/core/uplink/nat/classify.js';
 import type { Uplink } from '../src/core/uplink/uplink.js';
 import { emitIpv4, ipFromString, PROTO_TCP, simpleIpv4 } from '../src/core/wire/ipv4.js';
 import { buildTcpPacket, EMPTY, isError, parseTcpInIpv4, type TcpRepr } from '../src/core/wire/tcp.js';
@@ -28,7 +30,7 @@ import { Conn, type ConnHost } from '../src/server/conn.js';
 import { ASSIGN, sessionEstablished, sessionParams, T0 } from '../test/unit/fixtures/session-harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
-const SECTIONS = (process.argv[3] ?? 'up,down,build,udp,tcp,nat-up,nat-down').split(',');
+const SECTIONS = (process.argv[3] ?? 'up,down,build,codec,udp,tcp,nat-up,nat-down').split(',');
 const REPEAT = Number(process.env.REPEAT ?? 3);
 const PKT = 1400;           // IPv4 packet size in the tunnel
 const MSS = PKT - 40;
@@ -116,6 +118,23 @@ function build(): number {
   }
   const us = cpuUs() - t;
   if (r.sent.n !== N) throw new Error('build: packets lost');
+  return us / N;
+}
+
+function codec(): number {
+  const chunk = Buffer.alloc(64 * 1024, 0xcd);
+  const repr: TcpRepr = {
+    srcPort: 40000, dstPort: 5201, seq: 1, ack: 1, control: 'none', psh: false, window: 2048, sackPermitted: false, payload: EMPTY,
+  };
+  let ok = 0;
+  const t = cpuUs();
+  for (let i = 0; i < N; i++) {
+    const off = (i * MSS) % (chunk.length - MSS);
+    repr.seq = (repr.seq + MSS) >>> 0;
+    if (classify(buildTcpPacket(CLIENT_IP, SINK_IP, repr, [chunk.subarray(off, off + MSS)])).kind === 'tcp') ok++;
+  }
+  const us = cpuUs() - t;
+  if (ok !== N) throw new Error('codec: a built packet did not classify as TCP');
   return us / N;
 }
 
@@ -348,6 +367,7 @@ async function main(): Promise<void> {
     await runs('up (decrypt→route)', up);
     await runs('down (route→encrypt)', down);
     await runs('build (buildTcp→encrypt)', build);
+    await runs('codec (build+classify)', codec);
     if (SECTIONS.includes('udp')) {
       // A/B interleaved: the same socket path with and without a synchronous lookup.
       const a: number[] = [], b: number[] = [];

@@ -11,6 +11,7 @@ function fold(s: number): number {
 
 /** One's-complement sum of buf[off, off+len) as big-endian 16-bit words; an odd last byte is padded with zero. */
 export function sum(buf: Uint8Array, off: number, len: number, initial = 0): number {
+  if (len >= 64) return sumWide(buf, off, len, initial);
   let s = initial;
   let i = off;
   const end = off + len;
@@ -20,6 +21,18 @@ export function sum(buf: Uint8Array, off: number, len: number, initial = 0): num
   if (i + 1 < end) { s += (buf[i] << 8) | buf[i + 1]; i += 2; }
   if (i < end) s += buf[i] << 8;
   return fold(s);
+}
+
+/** sum() for longer regions: two big-endian 32-bit words per step through a DataView (below 2^53 up to 16 MB). */
+function sumWide(buf: Uint8Array, off: number, len: number, initial: number): number {
+  const v = new DataView(buf.buffer, buf.byteOffset + off, len);
+  let a = initial, b = 0, i = 0;
+  const end8 = len & ~7;
+  for (; i < end8; i += 8) { a += v.getUint32(i); b += v.getUint32(i + 4); }
+  a += b;
+  for (; i + 1 < len; i += 2) a += v.getUint16(i);
+  if (i < len) a += v.getUint8(i) << 8;
+  return fold(a);
 }
 
 export function combine(...sums: number[]): number {
