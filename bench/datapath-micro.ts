@@ -139,13 +139,19 @@ function codec(): number {
 }
 
 /** Down path onto a real UDP socket; measured as process CPU over the whole run (sends finish asynchronously). */
-async function udp(port: number, syncLookup: boolean): Promise<number> {
+async function udp(port: number, mode: 'default' | 'sync' | 'batched'): Promise<number> {
   const sock = dgram.createSocket({
     type: 'udp4', sendBufferSize: 4 << 20,
-    ...(syncLookup ? { lookup: ((_h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, '127.0.0.1', 4)) as never } : {}),
+    ...(mode !== 'default' ? { lookup: ((_h: string, _o: unknown, cb: (e: null, a: string, f: number) => void) => cb(null, '127.0.0.1', 4)) as never } : {}),
   });
   await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
-  const r = rig((b) => sock.send(b, port, '127.0.0.1'));
+  // batched: sends queued during the turn go out back to back on the next tick (one tick per turn, not per packet).
+  const q: Buffer[] = [];
+  const flushQ = (): void => { for (const b of q) sock.send(b, port, '127.0.0.1'); q.length = 0; };
+  const send = mode === 'batched'
+    ? (b: Buffer) => { if (q.push(b) === 1) process.nextTick(flushQ); }
+    : (b: Buffer) => sock.send(b, port, '127.0.0.1');
+  const r = rig(send);
   const p = ipPacket(SINK_IP, CLIENT_IP, PKT);
   await turn();
   const c0 = cpuUs();
@@ -370,11 +376,11 @@ async function main(): Promise<void> {
     await runs('codec (build+classify)', codec);
     if (SECTIONS.includes('udp')) {
       // A/B interleaved: the same socket path with and without a synchronous lookup.
-      const a: number[] = [], b: number[] = [];
-      await udp(sink.udp, false); await udp(sink.udp, true);
-      for (let i = 0; i < REPEAT; i++) { a.push(await udp(sink.udp, false)); b.push(await udp(sink.udp, true)); }
-      console.log(`${'udp send, default lookup'.padEnd(28)} ${fmt(a)}`);
-      console.log(`${'udp send, sync lookup'.padEnd(28)} ${fmt(b)}`);
+      const modes = ['default', 'sync', 'batched'] as const;
+      const xs = modes.map(() => [] as number[]);
+      for (const m of modes) await udp(sink.udp, m);
+      for (let i = 0; i < REPEAT; i++) for (let k = 0; k < modes.length; k++) xs[k].push(await udp(sink.udp, modes[k]));
+      modes.forEach((m, k) => console.log(`${`udp send, ${m}`.padEnd(28)} ${fmt(xs[k])}`));
     }
     if (SECTIONS.includes('tcp')) {
       // A/B interleaved: the framing as it was (cork, two writes, a nextTick uncork per packet) and server.ts's.

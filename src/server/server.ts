@@ -1,6 +1,7 @@
 // Composition root: transports (UDP socket, TCP listener) → sessions → router → uplink.
 // This file owns the sockets and timers; the protocol objects it drives are sans-IO.
 import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as tls from 'node:tls';
@@ -109,7 +110,7 @@ export class VpnServer implements ConnHost {
     const c = this.cfg;
     const host = c.local ?? '0.0.0.0';
     if (c.protos.includes('udp')) {
-      const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+      const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
       sock.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
       sock.on('error', (e) => log('error', 'UDP socket error', { error: e.message }));
       await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(c.port, host, () => { sock.off('error', rej); res(); }); });
@@ -226,12 +227,12 @@ export class VpnServer implements ConnHost {
         opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: cookie, acks: [0], peerSessionId: pkt.sessionId,
         packetId: 0, payload: Buffer.alloc(0),
       });
-      this.udp?.send(this.responderWrap.wrap(reply, t), rinfo.port, rinfo.address);
+      this.udpSend(this.responderWrap.wrap(reply, t), rinfo.port, rinfo.address);
       return;
     }
     if (!pkt.peerSessionId || !this.cookies.check(pkt.peerSessionId, key, pkt.sessionId, Date.now())) return;
     if (this.conns.size >= this.cfg.maxClients * 2) { this.dropOnce('too many sessions in progress', key); return; }
-    const conn = new Conn(this, 'udp', key, (bytes) => this.udp?.send(bytes, rinfo.port, rinfo.address),
+    const conn = new Conn(this, 'udp', key, (bytes) => this.udpSend(bytes, rinfo.port, rinfo.address),
       this.sessionParams('udp', wrap), pkt.sessionId, t, pkt.peerSessionId);
     conn.udpKey = key;
     this.udpByAddr.set(key, conn);
@@ -247,10 +248,36 @@ export class VpnServer implements ConnHost {
     if (other && other !== conn) other.forceClose('address taken over by another session');
     conn.udpKey = key;
     conn.remote = key;
-    conn.setSend((bytes) => this.udp?.send(bytes, rinfo.port, rinfo.address));
+    conn.setSend((bytes) => this.udpSend(bytes, rinfo.port, rinfo.address));
     this.udpByAddr.set(key, conn);
     log('info', 'client address changed', { cn: conn.session.cn, remote: key });
   }
+
+  // UDP sends queued during one event-loop turn leave back to back on the next tick: one tick per turn rather than
+  // dgram's per-packet lookup tick (literalLookup answers at once), and the seals of a burst are not interleaved
+  // with sendmsg calls. Measured cheaper than either the stock lookup or sending synchronously (bench/datapath-micro.ts udp).
+  private readonly udpQueue: Buffer[] = [];
+  private readonly udpQueuePort: number[] = [];
+  private readonly udpQueueAddr: string[] = [];
+
+  private udpSend(bytes: Buffer, port: number, address: string): void {
+    if (this.udpQueue.push(bytes) === 1) process.nextTick(this.flushUdp);
+    this.udpQueuePort.push(port);
+    this.udpQueueAddr.push(address);
+  }
+
+  private readonly flushUdp = (): void => {
+    const q = this.udpQueue, ports = this.udpQueuePort, addrs = this.udpQueueAddr;
+    try {
+      for (let i = 0; i < q.length; i++) this.udp?.send(q[i], ports[i], addrs[i]);
+    } catch (e) {
+      log('debug', 'UDP send failed', { error: (e as Error).message });   // the socket closed during shutdown
+    } finally {
+      q.length = 0;
+      ports.length = 0;
+      addrs.length = 0;
+    }
+  };
 
   private takeResetToken(): boolean {
     const t = Date.now();
@@ -316,6 +343,12 @@ export class VpnServer implements ConnHost {
     });
   }
 }
+
+/** dgram's address lookup: the server only sends to the IP literals it received from, answered synchronously. */
+const literalLookup = ((address: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
+  if (net.isIPv4(address)) cb(null, address, 4);
+  else dns.lookup(address, family, cb);
+}) as unknown as typeof dns.lookup;
 
 function writeFramed(sock: net.Socket, bytes: Buffer): void {
   if (sock.destroyed) return;
