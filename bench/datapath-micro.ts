@@ -49,7 +49,10 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 interface Rig { conn: Conn; client: DataChannel; router: Router; sent: { n: number; bytes: number } }
 
-function rig(send: (b: Buffer) => void, uplink?: Uplink): Rig {
+type Wire = Buffer | readonly Buffer[];
+const wireLen = (b: Wire): number => (Buffer.isBuffer(b) ? b.length : b.reduce((n, x) => n + x.length, 0));
+
+function rig(send: (b: Wire) => void, uplink?: Uplink): Rig {
   const f = sessionEstablished();
   const router = new Router({ serverIp: SERVER_VIP, network: SERVER_VIP & 0xffffff00, netmask: 0xffffff00, clientToClient: true, mss: 0 }, uplink);
   const host: ConnHost = {
@@ -57,7 +60,7 @@ function rig(send: (b: Buffer) => void, uplink?: Uplink): Rig {
     authorize: () => Promise.reject(new Error('unused')), established() {}, closed() {}, floated() {},
   };
   const sent = { n: 0, bytes: 0 };
-  const conn = new Conn(host, 'udp', '127.0.0.1:1194', (b) => { sent.n++; sent.bytes += b.length; send(b); },
+  const conn = new Conn(host, 'udp', '127.0.0.1:1194', (b) => { sent.n++; sent.bytes += wireLen(b); send(b); },
     sessionParams(), Buffer.alloc(8, 1), T0);
   (conn as { session: unknown }).session = f.s;   // the fixture's established session instead of a fresh one
   conn.ip = CLIENT_IP;
@@ -146,11 +149,11 @@ async function udp(port: number, mode: 'default' | 'sync' | 'batched'): Promise<
   });
   await new Promise<void>((res) => sock.bind(0, '127.0.0.1', res));
   // batched: sends queued during the turn go out back to back on the next tick (one tick per turn, not per packet).
-  const q: Buffer[] = [];
+  const q: Wire[] = [];
   const flushQ = (): void => { for (const b of q) sock.send(b, port, '127.0.0.1'); q.length = 0; };
   const send = mode === 'batched'
-    ? (b: Buffer) => { if (q.push(b) === 1) process.nextTick(flushQ); }
-    : (b: Buffer) => sock.send(b, port, '127.0.0.1');
+    ? (b: Wire) => { if (q.push(b) === 1) process.nextTick(flushQ); }
+    : (b: Wire) => sock.send(b, port, '127.0.0.1');
   const r = rig(send);
   const p = ipPacket(SINK_IP, CLIENT_IP, PKT);
   await turn();
@@ -166,12 +169,10 @@ async function udp(port: number, mode: 'default' | 'sync' | 'batched'): Promise<
 }
 
 /** Down path onto a loopback TCP connection with OpenVPN's 2-byte framing. */
-async function tcp(port: number, legacy: boolean): Promise<number> {
-  const mod = await import('../src/server/server.js') as { writeFramed?: (s: net.Socket, b: Buffer) => void };
+async function tcp(port: number): Promise<number> {
   const sock = net.connect({ host: '127.0.0.1', port, noDelay: true });
   await new Promise<void>((res) => sock.once('connect', () => res()));
-  const frame = legacy ? legacyWriteFramed : mod.writeFramed ?? legacyWriteFramed;
-  const r = rig((b) => frame(sock, b));
+  const r = rig((b) => writeFramed(sock, b));
   const p = ipPacket(SINK_IP, CLIENT_IP, PKT);
   await turn();
   const c0 = cpuUs();
@@ -186,13 +187,15 @@ async function tcp(port: number, legacy: boolean): Promise<number> {
   return us / (Math.ceil(N / 64) * 64);
 }
 
-function legacyWriteFramed(sock: net.Socket, bytes: Buffer): void {
+/** As server.ts frames packets for the TCP transport. */
+function writeFramed(sock: net.Socket, bytes: Wire): void {
   if (sock.destroyed) return;
   const hdr = Buffer.allocUnsafe(2);
-  hdr.writeUInt16BE(bytes.length);
+  hdr.writeUInt16BE(wireLen(bytes));
   sock.cork();
   sock.write(hdr);
-  sock.write(bytes);
+  if (Buffer.isBuffer(bytes)) sock.write(bytes);
+  else for (const b of bytes) sock.write(b);
   process.nextTick(() => sock.uncork());
 }
 
@@ -209,11 +212,20 @@ interface Client {
 let linkSock: dgram.Socket | undefined;
 let linkPort = 0;
 
+/** The client's copy of a packet sent in pieces, in a reused buffer (no garbage that would bill the server's GC). */
+const scratch = Buffer.alloc(65536);
+function gather(parts: readonly Buffer[]): Buffer {
+  let n = 0;
+  for (const p of parts) n += p.copy(scratch, n);
+  return scratch.subarray(0, n);
+}
+
 function natClient(): Client {
   const c: Client = { r: undefined as unknown as Rig, nat: undefined as unknown as NatUplink, clientUs: 0, inbox: [] };
-  const r = rig((wire) => {
-    linkSock?.send(wire, linkPort, '127.0.0.1');
+  const r = rig((w) => {
+    linkSock?.send(w, linkPort, '127.0.0.1');
     const t = hr();
+    const wire = Buffer.isBuffer(w) ? w : gather(w);
     const o = r.client.open(wire, 0);
     if (!o.ok) throw new Error(`client could not open a server packet (${o.reason})`);
     const seg = parseTcpInIpv4(o.plain);
@@ -382,14 +394,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < REPEAT; i++) for (let k = 0; k < modes.length; k++) xs[k].push(await udp(sink.udp, modes[k]));
       modes.forEach((m, k) => console.log(`${`udp send, ${m}`.padEnd(28)} ${fmt(xs[k])}`));
     }
-    if (SECTIONS.includes('tcp')) {
-      // A/B interleaved: the framing as it was (cork, two writes, a nextTick uncork per packet) and server.ts's.
-      const a: number[] = [], b: number[] = [];
-      await tcp(sink.tcp, true); await tcp(sink.tcp, false);
-      for (let i = 0; i < REPEAT; i++) { a.push(await tcp(sink.tcp, true)); b.push(await tcp(sink.tcp, false)); }
-      console.log(`${'tcp send, old writeFramed'.padEnd(28)} ${fmt(a)}`);
-      console.log(`${'tcp send, server.ts'.padEnd(28)} ${fmt(b)}`);
-    }
+    await runs('tcp (down + writeFramed)', () => tcp(sink.tcp));
     for (const [name, f] of [['nat-up', () => natUp(sink.tcp)], ['nat-down', () => natDown(sink.src)]] as const) {
       if (!SECTIONS.includes(name)) continue;
       await f();

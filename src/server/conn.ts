@@ -39,7 +39,7 @@ export class Conn implements RouterClient {
     private readonly host: ConnHost,
     readonly proto: 'udp' | 'tcp',
     public remote: string,
-    private send: (bytes: Buffer) => void,
+    private send: (bytes: Buffer | readonly Buffer[]) => void,
     params: SessionParams,
     clientSid: Buffer,
     t: number,
@@ -49,7 +49,7 @@ export class Conn implements RouterClient {
   }
 
   get cn(): string | undefined { return this.session.cn; }
-  setSend(fn: (bytes: Buffer) => void): void { this.send = fn; }
+  setSend(fn: (bytes: Buffer | readonly Buffer[]) => void): void { this.send = fn; }
 
   onControl(wire: Buffer, t: number): void { this.session.handleControl(wire, t); this.noteDrops(); this.drain(); }
   onPlainControl(plain: Buffer, t: number): void { this.session.handlePlainControl(plain, t); this.noteDrops(); this.drain(); }
@@ -80,8 +80,8 @@ export class Conn implements RouterClient {
 
   /** RouterClient: encrypt an IP packet towards this client. */
   deliver(packet: Buffer): void {
-    const wire = this.session.sealData(packet, now());
-    if (wire) this.send(wire);
+    const parts = this.session.sealDataParts(packet, now());
+    if (parts) this.send(parts);
   }
 
   shutdown(t: number): void { this.session.shutdown(t); this.drain(); }

@@ -256,11 +256,11 @@ export class VpnServer implements ConnHost {
   // UDP sends queued during one event-loop turn leave back to back on the next tick: one tick per turn rather than
   // dgram's per-packet lookup tick (literalLookup answers at once), and the seals of a burst are not interleaved
   // with sendmsg calls. Measured cheaper than either the stock lookup or sending synchronously (bench/datapath-micro.ts udp).
-  private readonly udpQueue: Buffer[] = [];
+  private readonly udpQueue: (Buffer | readonly Buffer[])[] = [];
   private readonly udpQueuePort: number[] = [];
   private readonly udpQueueAddr: string[] = [];
 
-  private udpSend(bytes: Buffer, port: number, address: string): void {
+  private udpSend(bytes: Buffer | readonly Buffer[], port: number, address: string): void {
     if (this.udpQueue.push(bytes) === 1) process.nextTick(this.flushUdp);
     this.udpQueuePort.push(port);
     this.udpQueueAddr.push(address);
@@ -350,13 +350,17 @@ const literalLookup = ((address: string, family: number, cb: (e: Error | null, a
   else dns.lookup(address, family, cb);
 }) as unknown as typeof dns.lookup;
 
-function writeFramed(sock: net.Socket, bytes: Buffer): void {
+function writeFramed(sock: net.Socket, bytes: Buffer | readonly Buffer[]): void {
   if (sock.destroyed) return;
   const hdr = Buffer.allocUnsafe(2);
-  hdr.writeUInt16BE(bytes.length);
+  let len = 0;
+  if (Buffer.isBuffer(bytes)) len = bytes.length;
+  else for (const b of bytes) len += b.length;
+  hdr.writeUInt16BE(len);
   sock.cork();
   sock.write(hdr);
-  sock.write(bytes);
+  if (Buffer.isBuffer(bytes)) sock.write(bytes);
+  else for (const b of bytes) sock.write(b);
   process.nextTick(() => sock.uncork());
 }
 

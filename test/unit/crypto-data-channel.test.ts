@@ -95,6 +95,25 @@ const nonceOf = (pid: number, iv: Buffer) => { const n = Buffer.alloc(12); n.wri
 const SIZES = [0, 1, 15, 16, 17, 100, 1400, 1500, 4000];
 
 for (const cipher of CIPHERS) {
+  test(`${cipher}: sealV2Parts is sealV2 in two pieces (24-byte head, ciphertext) and takes the next packet id`, () => {
+    const k = randomBytes(256);
+    const a = new DataChannel(serverDataKeys(k, cipher));
+    const b = new DataChannel(serverDataKeys(k, cipher));
+    const client = new DataChannel(clientDataKeys(k, cipher));
+    for (const size of SIZES) {
+      const plain = randomBytes(size);
+      const [head, ct] = b.sealV2Parts(3, 0xabcdef, plain);
+      assert.equal(head.length, DATA_V2_OVERHEAD);
+      assert.equal(ct.length, size);
+      const whole = Buffer.concat([head, ct]);
+      assert.deepEqual(whole, a.sealV2(3, 0xabcdef, plain));
+      assert.deepEqual(expectOpen(client.open(whole, 0)).plain, plain);
+    }
+    assert.equal(b.sendPacketId, 1 + SIZES.length);
+  });
+}
+
+for (const cipher of CIPHERS) {
   test(`${cipher}: ours -> noble (V2 and V1) for several sizes`, () => {
     const k = randomBytes(256);
     const ours = new DataChannel(serverDataKeys(k, cipher));

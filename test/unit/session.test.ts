@@ -374,6 +374,28 @@ describe('established', () => {
     assert.equal(f.s.stats.packetsOut, 1);
   });
 
+  test('sealDataParts: the P_DATA_V2 packet in two pieces, counted like sealData', () => {
+    const f = sessionEstablished();
+    const before = f.s.stats.bytesOut;
+    const parts = f.s.sealDataParts(IP_PACKET, T0 + 1)!;
+    assert.equal(parts.length, 2);
+    const pkt = Buffer.concat(parts);
+    assert.equal(pkt.readUInt32BE(0), ((9 << 27) | ASSIGN.peerId) >>> 0);
+    assert.deepEqual(openOk(f.client, pkt), IP_PACKET);
+    assert.equal(f.s.stats.packetsOut, 1);
+    assert.equal(f.s.stats.bytesOut - before, pkt.length);
+  });
+
+  test('sealDataParts: one P_DATA_V1 piece for clients without DATA_V2; nothing once closed', () => {
+    const f = sessionEstablished({ peerInfo: { IV_PROTO: '12' } });
+    const parts = f.s.sealDataParts(IP_PACKET, T0)!;
+    assert.equal(parts.length, 1);
+    assert.equal(parts[0][0], 6 << 3);
+    assert.deepEqual(openOk(f.client, parts[0]), IP_PACKET);
+    f.s.linkClosed('test');
+    assert.equal(f.s.sealDataParts(IP_PACKET, T0), undefined);
+  });
+
   test('clients without DATA_V2 get P_DATA_V1', () => {
     const f = sessionEstablished({ peerInfo: { IV_PROTO: '12' } });
     const pkt = f.s.sealData(IP_PACKET, T0)!;
@@ -389,6 +411,7 @@ describe('established', () => {
     });
     assert.ok(pushReplies(f.out)[0].includes(',comp-lzo no'));
     assert.deepEqual(openOk(f.client, f.s.sealData(IP_PACKET, T0)), Buffer.concat([hex('fa'), IP_PACKET]));
+    assert.deepEqual(openOk(f.client, Buffer.concat(f.s.sealDataParts(IP_PACKET, T0)!)), Buffer.concat([hex('fa'), IP_PACKET]));
     assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), IP_PACKET])), T0), IP_PACKET);
     assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), PING_MAGIC])), T0), undefined, 'framed ping');
   });
