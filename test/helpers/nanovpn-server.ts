@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExitInfo, NodeName, Proc, Topology } from './netns.js';
 import type { TestPki } from './pki.js';
+import { baselineConfig } from './openvpn-server.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE = join(REPO_ROOT, 'dist', 'nanovpn.js');
@@ -36,25 +37,7 @@ export interface NanovpnServer {
 
 /** The testbed's baseline OpenVPN server config, naming the files startNanovpn copies from pki. */
 export function nanovpnConfig(o: { proto: 'udp' | 'tcp'; port?: number; tlsAuth?: boolean; tlsCrypt?: boolean; extra?: string[] }): string {
-  const lines = [
-    `port ${o.port ?? 1194}`,
-    `proto ${o.proto === 'tcp' ? 'tcp-server' : 'udp'}`,
-    'dev tun',
-    'topology subnet',
-    'server 10.8.0.0 255.255.255.0',
-    'ca ca.crt',
-    'cert server.crt',
-    'key server.key',
-    'dh none',
-    'keepalive 10 60',
-    'push "route 198.18.0.0 255.255.255.0"',
-    'client-to-client',
-    'verb 3',
-  ];
-  if (o.tlsAuth) lines.push('tls-auth ta.key 0');
-  if (o.tlsCrypt) lines.push('tls-crypt tc.key');
-  lines.push(...(o.extra ?? []));
-  return lines.join('\n') + '\n';
+  return baselineConfig({ ...o, files: { ca: 'ca.crt', cert: 'server.crt', key: 'server.key', tlsAuth: 'ta.key', tlsCrypt: 'tc.key' } });
 }
 
 export function startNanovpn(o: NanovpnOptions): NanovpnServer {

@@ -33,28 +33,40 @@ export interface OpenVpnServer {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitInfo>;
 }
 
-/** The testbed's baseline server config, with files from pki. */
-export function baselineServerConfig(o: OpenVpnServerOptions): string {
+/** The testbed's baseline server config (shared by OpenVPN and nanovpn), naming its files as given. */
+export function baselineConfig(o: {
+  proto: 'udp' | 'tcp'; port?: number; files: { ca: string; cert: string; key: string; tlsAuth: string; tlsCrypt: string };
+  tlsAuth?: boolean; tlsCrypt?: boolean; dataCiphers?: string; extra?: string[];
+}): string {
   const lines = [
     `port ${o.port ?? 1194}`,
     `proto ${o.proto === 'tcp' ? 'tcp-server' : 'udp'}`,
     'dev tun',
     'topology subnet',
     'server 10.8.0.0 255.255.255.0',
-    `ca ${o.pki.ca.certPath}`,
-    `cert ${o.pki.server.certPath}`,
-    `key ${o.pki.server.keyPath}`,
+    `ca ${o.files.ca}`,
+    `cert ${o.files.cert}`,
+    `key ${o.files.key}`,
     'dh none',
     'keepalive 10 60',
     'push "route 198.18.0.0 255.255.255.0"',
     'client-to-client',
     'verb 3',
   ];
-  if (o.tlsAuth) lines.push(`tls-auth ${o.pki.tlsAuth.path} 0`);
-  if (o.tlsCrypt) lines.push(`tls-crypt ${o.pki.tlsCrypt.path}`);
+  if (o.tlsAuth) lines.push(`tls-auth ${o.files.tlsAuth} 0`);
+  if (o.tlsCrypt) lines.push(`tls-crypt ${o.files.tlsCrypt}`);
   if (o.dataCiphers) lines.push(`data-ciphers ${o.dataCiphers}`);
   lines.push(...(o.extra ?? []));
   return lines.join('\n') + '\n';
+}
+
+/** The baseline config with the files of pki. */
+export function baselineServerConfig(o: OpenVpnServerOptions): string {
+  const p = o.pki;
+  return baselineConfig({
+    ...o,
+    files: { ca: p.ca.certPath, cert: p.server.certPath, key: p.server.keyPath, tlsAuth: p.tlsAuth.path, tlsCrypt: p.tlsCrypt.path },
+  });
 }
 
 export async function startOpenVpnServer(o: OpenVpnServerOptions): Promise<OpenVpnServer> {
