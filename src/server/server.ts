@@ -11,7 +11,7 @@ import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
 import type { AuthRequest, AuthResult, SessionParams } from '../core/session/session.js';
 import { CookieJar } from '../core/transport/udp-cookie.js';
-import { TcpDeframer } from '../core/transport/tcp-framing.js';
+import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
 import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
@@ -352,13 +352,11 @@ const literalLookup = ((address: string, family: number, cb: (e: Error | null, a
 
 function writeFramed(sock: net.Socket, bytes: Buffer | readonly Buffer[]): void {
   if (sock.destroyed) return;
-  const hdr = Buffer.allocUnsafe(2);
   let len = 0;
   if (Buffer.isBuffer(bytes)) len = bytes.length;
   else for (const b of bytes) len += b.length;
-  hdr.writeUInt16BE(len);
   sock.cork();
-  sock.write(hdr);
+  sock.write(lengthPrefix(len));
   if (Buffer.isBuffer(bytes)) sock.write(bytes);
   else for (const b of bytes) sock.write(b);
   process.nextTick(() => sock.uncork());

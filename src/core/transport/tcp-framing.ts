@@ -25,11 +25,16 @@ export class TcpDeframer {
   get buffered(): number { return this.buf.length; }
 }
 
+/** The u16 length that precedes a packet of `len` bytes on a TCP link. */
+export function lengthPrefix(len: number): Buffer {
+  const hdr = Buffer.allocUnsafe(2);
+  hdr.writeUInt16BE(len, 0);
+  return hdr;
+}
+
+/** One framed packet in a single buffer (tests, tools); the server writes prefix and pieces without copying. */
 export function frame(packet: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(packet.length + 2);
-  out.writeUInt16BE(packet.length, 0);
-  packet.copy(out, 2);
-  return out;
+  return Buffer.concat([lengthPrefix(packet.length), packet]);
 }
 
 const EMPTY = Buffer.alloc(0);
