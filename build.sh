@@ -45,7 +45,7 @@ deps() {
 
 bundle() {
   step "bundle dist/nanovpn.js (esbuild, deterministic)"
-  node build.mjs bundle --outdir dist | sed 's/^/    /'
+  node image/build.mjs bundle --outdir dist | sed 's/^/    /'
 }
 
 # node-gyp ships inside npm; npm 11 does not run install scripts without approval, so build it here.
@@ -82,7 +82,7 @@ addon() {
 
 config_file() {
   if [ "$TUN" = 1 ]; then
-    node build.mjs ops-config --tun --in config.json --out dist/config.tun.json | sed 's/^/    /' >&2
+    node image/build.mjs ops-config --tun --in config.json --out dist/config.tun.json | sed 's/^/    /' >&2
     echo dist/config.tun.json
   else
     echo config.json
@@ -129,7 +129,7 @@ raw_image() {
   local cfg
   cfg="$(config_file)"
   info "manifest from $cfg"
-  node build.mjs manifest --config "$cfg" --nanos "$NANOS_DIR" --out dist/nanovpn.manifest --stage dist/image-stage \
+  node image/build.mjs manifest --config "$cfg" --nanos "$NANOS_DIR" --out dist/nanovpn.manifest --stage dist/image-stage \
     | sed 's/^/    /'
   # ASLR off and a manifest that names files relative to the stage folder: mkfs's layout then depends only on
   # the inputs (the filesystem UUIDs are fixed afterwards).
@@ -140,7 +140,7 @@ raw_image() {
     tail -n 20 dist/mkfs.log >&2
     die "mkfs failed (full output: dist/mkfs.log)"
   fi
-  node build.mjs fix-uuids --image dist/nanovpn.img --mkfs-log dist/mkfs.log | sed 's/^/    /'
+  node image/build.mjs fix-uuids --image dist/nanovpn.img --mkfs-log dist/mkfs.log | sed 's/^/    /'
   info "dist/nanovpn.img $(du -h dist/nanovpn.img | cut -f1) sha256 $(sha dist/nanovpn.img)"
 }
 

@@ -48,7 +48,7 @@ function buildImage(dir: string, serverConfText: string, pkiDir: string,
   execFileSync(process.execPath, [BUNDLE, 'config', 'inline', join(pkiDir, 'server.conf'), '-o',
     join(dir, 'image', 'etc', 'nanovpn', 'server.conf')], { stdio: 'pipe' });
   const build = (args: string[]): string =>
-    execFileSync(process.execPath, [join(REPO_ROOT, 'build.mjs'), ...args], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(process.execPath, [join(REPO_ROOT, 'image', 'build.mjs'), ...args], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
   let config = 'config.json';
   if (opts.tun) {
     build(['ops-config', '--tun', '--in', 'config.json', '--out', 'dist/config.tun.json']);

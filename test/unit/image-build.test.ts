@@ -18,7 +18,7 @@ function tmp(t: { after(fn: () => void): void }, label: string): string {
 }
 
 function buildMjs(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
-  return execFileSync(process.execPath, [join(REPO, 'build.mjs'), ...args], {
+  return execFileSync(process.execPath, [join(REPO, 'image', 'build.mjs'), ...args], {
     cwd: opts.cwd ?? REPO, env: opts.env ?? process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
@@ -182,7 +182,7 @@ test('manifest: a missing bundle is an error, not an image without the program',
   const dir = tmp(t, 'manifest-missing');
   const { config, nanos } = fixture(dir);
   rmSync(join(dir, 'dist', 'nanovpn.js'));
-  const r = spawnSync(process.execPath, [join(REPO, 'build.mjs'), 'manifest', '--config', config, '--nanos', nanos,
+  const r = spawnSync(process.execPath, [join(REPO, 'image', 'build.mjs'), 'manifest', '--config', config, '--nanos', nanos,
     '--out', join(dir, 'm'), '--stage', join(dir, 'stage')], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /nanovpn\.js/);
@@ -230,7 +230,7 @@ test('fix-uuids: refuses when a printed UUID is not in the image', (t) => {
   const { log } = fakeImage([randomBytes(16)]); // a UUID that is not in `image`
   writeFileSync(join(dir, 'img'), image);
   writeFileSync(join(dir, 'log'), log);
-  const r = spawnSync(process.execPath, [join(REPO, 'build.mjs'), 'fix-uuids', '--image', join(dir, 'img'),
+  const r = spawnSync(process.execPath, [join(REPO, 'image', 'build.mjs'), 'fix-uuids', '--image', join(dir, 'img'),
     '--mkfs-log', join(dir, 'log')], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /not found in the image/);

@@ -109,7 +109,7 @@ test('tun variant from build.mjs: valid for ops, tun klib, "tu" settings as stri
   const dir = mkdtempSync(join(tmpdir(), 'nanovpn-cfg-'));
   try {
     const out = join(dir, 'sub', 'config.tun.json');
-    execFileSync(process.execPath, ['build.mjs', 'ops-config', '--tun', '--in', 'config.json', '--out', out], {
+    execFileSync(process.execPath, ['image/build.mjs', 'ops-config', '--tun', '--in', 'config.json', '--out', out], {
       env: { ...process.env, NANOVPN_TUN_ADDRESS: '10.9.0.1', NANOVPN_TUN_MTU: '1400' }, stdio: 'pipe',
     });
     const tun = JSON.parse(readFileSync(out, 'utf8')) as Record<string, any>;

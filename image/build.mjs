@@ -1,15 +1,15 @@
 // Build steps for nanovpn, called by build.sh (or `npm run build`, which is `bundle`).
 //
-//   node build.mjs [bundle] [--outdir DIR]        src/main.ts -> DIR/nanovpn.js (default dist), prints its sha256
-//   node build.mjs ops-config --tun [--in config.json] [--out dist/config.tun.json]
+//   node image/build.mjs [bundle] [--outdir DIR]        src/main.ts -> DIR/nanovpn.js (default dist), prints its sha256
+//   node image/build.mjs ops-config --tun [--in config.json] [--out dist/config.tun.json]
 //                                                 the tun variant of the ops config (Klibs, tun manifest, addon)
-//   node build.mjs manifest --config FILE --nanos DIR [--out dist/nanovpn.manifest] [--stage dist/image-stage]
+//   node image/build.mjs manifest --config FILE --nanos DIR [--out dist/nanovpn.manifest] [--stage dist/image-stage]
 //                                                 a Nanos mkfs manifest from an ops config (see manifestFromConfig);
 //                                                 run mkfs inside the stage folder
-//   node build.mjs fix-uuids --image IMG --mkfs-log LOG
+//   node image/build.mjs fix-uuids --image IMG --mkfs-log LOG
 //                                                 replaces the random filesystem UUIDs mkfs chose with UUIDs
 //                                                 derived from the image contents, so equal inputs give equal bytes
-//   node build.mjs sha256 FILE
+//   node image/build.mjs sha256 FILE
 //
 // Deterministic on purpose: no timestamps, no absolute paths in outputs, sorted directory walks, pinned lockfile.
 import { build } from 'esbuild';
@@ -22,7 +22,7 @@ import {
 import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = dirname(fileURLToPath(import.meta.url));
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));   // the repository (this file lives in image/)
 
 function sha256(file) {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
