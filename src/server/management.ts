@@ -5,6 +5,7 @@
 // runCommand is pure over the server snapshot, apart from the kills it performs. Commands: status [1|2|3],
 // kill CN | kill IP:PORT, client-kill CID [MSG], load-stats, pid, version, help, quit/exit. There is no password,
 // so only a loopback address is accepted unless the caller allows others.
+import { listen } from '../io/listen.js';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { log } from '../log.js';
@@ -231,7 +232,7 @@ export async function startManagement(server: ObservedServer, o: ManagementOptio
     });
   });
   try {
-    await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(o.port, o.host, () => { srv.off('error', rej); res(); }); });
+    await listen(srv, o.port, o.host);
   } catch (e) {
     log('warn', 'management: cannot listen, continuing without it', { address: o.host, port: o.port, error: (e as Error).message });
     return undefined;

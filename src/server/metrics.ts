@@ -1,4 +1,5 @@
 // `metrics HOST PORT` (nanovpn extension): GET /metrics in the Prometheus text exposition format, version 0.0.4.
+import { listen } from '../io/listen.js';
 import * as http from 'node:http';
 import { log } from '../log.js';
 import { liveConns, type ObservedServer, renegotiationsTotal } from './observe.js';
@@ -132,7 +133,7 @@ export async function startMetrics(server: ObservedServer, o: { host: string; po
   srv.requestTimeout = 10_000;
   srv.keepAliveTimeout = 5_000;
   try {
-    await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(o.port, o.host, () => { srv.off('error', rej); res(); }); });
+    await listen(srv, o.port, o.host);
   } catch (e) {
     log('warn', 'metrics: cannot listen, continuing without it', { address: o.host, port: o.port, error: (e as Error).message });
     return undefined;

@@ -16,6 +16,7 @@ import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
 import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
+import { listen } from '../io/listen.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
@@ -120,7 +121,7 @@ export class VpnServer implements ConnHost {
     if (c.protos.includes('tcp')) {
       const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
       srv.maxConnections = Math.max(c.maxClients * 2, 64);
-      await new Promise<void>((res, rej) => { srv.once('error', rej); srv.listen(c.port, host, () => { srv.off('error', rej); res(); }); });
+      await listen(srv, c.port, host);
       srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
       this.tcp = srv;
       log('info', 'listening', { proto: 'tcp', address: host, port: c.port });
