@@ -5,7 +5,7 @@
 #
 #   STEP   all     (default) deps, bundle, addon, then the ops image and the raw image when their tools exist
 #          bundle  deps + dist/nanovpn.js
-#          addon   the tun addon dist/tun.node
+#          addon   the addons dist/tun.node (tun uplink) and dist/aead.node (data-channel crypto)
 #          image   deps, bundle, addon, and an ops image (needs `ops` on PATH)
 #          raw     deps, bundle, addon, and a reproducible dist/nanovpn.img (needs NANOS_DIR)
 #   --tun  build the image with the tun uplink: dist/config.tun.json (tun klib, tun manifest, dist/tun.node)
@@ -59,25 +59,35 @@ find_node_gyp() {
   done
 }
 
-addon() {
-  step "tun addon dist/tun.node (node-gyp)"
-  local gyp nodedir=()
-  rm -f dist/tun.node  # never ship an addon left over from older sources
-  gyp="$(find_node_gyp)"
-  if [ -z "$gyp" ]; then
-    warn "node-gyp not found (it comes with npm); the tun uplink will not be available. The NAT build does not need it."
-    return 1
-  fi
+# One N-API addon from src/native/NAME into dist/NAME.node.
+build_addon() {
+  local name=$1 gyp=$2 nodedir=()
+  rm -f "dist/$name.node"  # never ship an addon left over from older sources
   # Use the installed Node headers (no download) when they are there.
   if [ -f /usr/include/node/node_api.h ]; then nodedir=(--nodedir=/usr); fi
-  if (cd src/native/tun && $gyp rebuild "${nodedir[@]}" >build.log 2>&1); then
-    cp src/native/tun/build/Release/tun.node dist/tun.node
-    info "dist/tun.node sha256 $(sha dist/tun.node)"
+  if (cd "src/native/$name" && $gyp rebuild "${nodedir[@]}" >build.log 2>&1); then
+    cp "src/native/$name/build/Release/$name.node" "dist/$name.node"
+    info "dist/$name.node sha256 $(sha "dist/$name.node")"
   else
-    warn "building the tun addon failed (log: src/native/tun/build.log); the NAT build does not need it."
-    tail -n 15 src/native/tun/build.log | sed 's/^/      /' >&2
+    warn "building the $name addon failed (log: src/native/$name/build.log)"
+    tail -n 15 "src/native/$name/build.log" | sed 's/^/      /' >&2
     return 1
   fi
+}
+
+# tun.node: the tun uplink needs it. aead.node: faster data-channel crypto (data-crypto auto falls back without it).
+addon() {
+  step "addons dist/tun.node, dist/aead.node (node-gyp)"
+  local gyp ok=0
+  gyp="$(find_node_gyp)"
+  if [ -z "$gyp" ]; then
+    rm -f dist/tun.node dist/aead.node
+    warn "node-gyp not found (it comes with npm); no tun uplink, and data-channel crypto uses node:crypto."
+    return 1
+  fi
+  build_addon tun "$gyp" || ok=1
+  build_addon aead "$gyp" || { warn "data-channel crypto will use node:crypto"; ok=1; }
+  return $ok
 }
 
 config_file() {
@@ -150,9 +160,8 @@ case "$STEP" in
   image|raw|all)
     deps
     bundle
-    addon_ok=1
-    addon || addon_ok=0
-    if [ "$TUN" = 1 ] && [ "$addon_ok" = 0 ]; then die "--tun needs dist/tun.node"; fi
+    addon || true
+    if [ "$TUN" = 1 ] && [ ! -f dist/tun.node ]; then die "--tun needs dist/tun.node"; fi
     case "$STEP" in
       image) ops_image 1 ;;
       raw) raw_image 1 ;;

@@ -37,7 +37,7 @@ fi
 echo "install-deps: npm ci in $REPO_ROOT"
 cd "$REPO_ROOT"
 npm ci
-# The tun uplink's N-API addon (dist/tun.node), for the tun tests; the NAT build does not need it.
-echo "install-deps: building the tun addon"
-./build.sh addon || echo "install-deps: tun addon build failed; tun tests will skip" >&2
+# Our N-API addons: dist/tun.node (tun uplink tests) and dist/aead.node (native data-channel crypto and its tests).
+echo "install-deps: building the addons"
+./build.sh addon || echo "install-deps: an addon build failed; its tests will skip" >&2
 echo "install-deps: done"

@@ -1,8 +1,7 @@
 // The tun device, through our own N-API addon (src/native/tun). The addon opens /dev/net/tun non-blocking and
 // watches the fd with a libuv poll handle, so reads never block the event loop (a blocking read would also hang
 // a Nanos VM at exit). Packets arrive in batches; writes are synchronous and non-blocking.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { addonCandidates as tunCandidates, findAddon, loadAddon } from './native-addon.js';
 
 interface TunAddon {
   open(name: string): { fd: number; name: string };
@@ -33,31 +32,21 @@ export interface TunDevice {
 }
 
 /** Where the addon may live, in order: next to the running bundle, then the build outputs of a checkout. */
-export function addonCandidates(): string[] {
-  const list: string[] = [];
-  if (process.env.NANOVPN_TUN_ADDON) list.push(process.env.NANOVPN_TUN_ADDON);
-  if (process.argv[1]) list.push(join(dirname(process.argv[1]), 'tun.node'));
-  list.push(join(process.cwd(), 'dist', 'tun.node'));
-  list.push(join(process.cwd(), 'src', 'native', 'tun', 'build', 'Release', 'tun.node'));
-  return list;
-}
+export function addonCandidates(): string[] { return tunCandidates('tun'); }
 
 let cached: TunAddon | undefined;
 
 export function loadTunAddon(): TunAddon {
   if (cached) return cached;
   const candidates = addonCandidates();
-  const file = candidates.find((p) => existsSync(p));
+  const file = findAddon('tun');
   if (!file) {
     throw new Error(
       `tun addon not found (looked in: ${candidates.join(', ')}); build it with './build.sh addon' ` +
         `or use the default NAT uplink`,
     );
   }
-  // process.dlopen works the same from the CommonJS bundle and from ESM tests.
-  const mod = { exports: {} as TunAddon };
-  process.dlopen(mod, file);
-  cached = mod.exports;
+  cached = loadAddon<TunAddon>(file);
   return cached;
 }
 

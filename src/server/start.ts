@@ -5,7 +5,9 @@ import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
 import { totalmem } from 'node:os';
 import type { ServerConfig } from '../config/types.js';
 import { verifyUser } from '../config/users-file.js';
+import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
 import { createNatUplink } from '../io/nat-uplink.js';
+import { loadNativeAead } from '../io/native-aead.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
@@ -16,6 +18,7 @@ import { startMetrics } from './metrics.js';
 import { startStatusFile } from './status-file.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
+  chooseDataCrypto(cfg.dataCrypto);
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg);
@@ -34,6 +37,20 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   await server.start();
   await startObservability(server, cfg);
   return server;
+}
+
+/** Picks the data-channel AEAD engine; 'native' without a working addon stops startup. */
+export function chooseDataCrypto(mode: ServerConfig['dataCrypto']): AeadEngine {
+  let engine = nodeCryptoAead;
+  if (mode !== 'node') {
+    const native = loadNativeAead();
+    if (native.engine) engine = native.engine;
+    else if (mode === 'native') throw new Error(`data-crypto native: ${native.error}`);
+    else log('info', 'data-crypto: the native addon is not available, using node:crypto', { reason: native.error });
+  }
+  useAeadEngine(engine);
+  log('info', 'data-crypto', { engine: engine.name });
+  return engine;
 }
 
 /** status file, management interface, /metrics: each optional, each closed by server.stop(). */

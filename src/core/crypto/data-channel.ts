@@ -3,12 +3,9 @@
 //       tag, ciphertext written into one exact-size Buffer; or (sealV2Parts, the hot path) returned as the 24-byte
 //       head and the ciphertext node:crypto produced, for a gather write without a copy.
 // open: opcode + length -> replay pre-check -> decrypt + verify tag -> record pid in the replay window.
-// The nonce and AAD buffers are per instance and reused: node:crypto consumes them synchronously.
-import {
-  createCipheriv, createDecipheriv, createSecretKey,
-  type CipherChaCha20Poly1305, type CipherGCM, type DecipherChaCha20Poly1305, type DecipherGCM, type KeyObject,
-} from 'node:crypto';
+// The nonce and AAD buffers are per instance and reused: the AEAD engine consumes them synchronously.
 import { AEAD_TAG_LEN, CIPHER_KEY_LEN, IMPLICIT_IV_LEN, NODE_CIPHER, type CipherName } from './ciphers.js';
+import { aeadEngine, type AeadEngine, type AeadOpener, type AeadSealer } from './aead.js';
 import { ReplayWindow } from '../session/replay-window.js';
 
 export interface DataKeys { cipher: CipherName; encKey: Buffer; encIv: Buffer /*8*/; decKey: Buffer; decIv: Buffer /*8*/ }
@@ -22,6 +19,8 @@ export interface DataChannelOptions {
   replaySeconds?: number;
   /** First packet id to send (default 1); for test fixtures. */
   initialSendPacketId?: number;
+  /** The AEAD engine (default: the one chosen with useAeadEngine, node:crypto unless changed). */
+  aead?: AeadEngine;
 }
 
 export const P_DATA_V1 = 6;
@@ -53,8 +52,8 @@ export function serverDataKeys(keyBlock: Buffer, cipher: CipherName): DataKeys {
 export function clientDataKeys(keyBlock: Buffer, cipher: CipherName): DataKeys { return keysFrom(keyBlock, cipher, 0, 128); }
 
 export class DataChannel {
-  private readonly newCipher: (nonce: Buffer) => CipherGCM | CipherChaCha20Poly1305;
-  private readonly newDecipher: (nonce: Buffer) => DecipherGCM | DecipherChaCha20Poly1305;
+  private readonly sealer: AeadSealer;
+  private readonly opener: AeadOpener;
   private readonly encNonce = Buffer.alloc(12);
   private readonly decNonce = Buffer.alloc(12);
   private readonly encAadV2 = Buffer.alloc(8);
@@ -70,16 +69,9 @@ export class DataChannel {
     if (keys.encKey.length !== len || keys.decKey.length !== len) throw new RangeError(`${keys.cipher} needs ${len}-byte keys`);
     if (keys.encIv.length !== IMPLICIT_IV_LEN || keys.decIv.length !== IMPLICIT_IV_LEN) throw new RangeError('implicit IV must be 8 bytes');
     const alg = NODE_CIPHER[keys.cipher];
-    const encKey: KeyObject = createSecretKey(keys.encKey);
-    const decKey: KeyObject = createSecretKey(keys.decKey);
-    const o = { authTagLength: AEAD_TAG_LEN };
-    if (alg === 'chacha20-poly1305') {
-      this.newCipher = (nonce) => createCipheriv(alg, encKey, nonce, o);
-      this.newDecipher = (nonce) => createDecipheriv(alg, decKey, nonce, o);
-    } else {
-      this.newCipher = (nonce) => createCipheriv(alg, encKey, nonce, o);
-      this.newDecipher = (nonce) => createDecipheriv(alg, decKey, nonce, o);
-    }
+    const engine = opts.aead ?? aeadEngine();
+    this.sealer = engine.sealer(alg, keys.encKey);
+    this.opener = engine.opener(alg, keys.decKey);
     keys.encIv.copy(this.encNonce, 4);
     keys.decIv.copy(this.decNonce, 4);
     this.replay = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
@@ -124,12 +116,7 @@ export class DataChannel {
     aad.writeUInt32BE(word0, 0);
     aad.writeUInt32BE(pid, 4);
     this.encNonce.writeUInt32BE(pid, 0);
-    const c = this.newCipher(this.encNonce);
-    c.setAAD(aad, { plaintextLength: plain.length });
-    const ct = c.update(plain);
-    c.final();
-    c.getAuthTag().copy(head, V2_HEADER + 4);
-    return [head, ct];
+    return [head, this.sealer.seal(this.encNonce, aad, plain, head, V2_HEADER + 4)];
   }
 
   /** P_DATA_V1: (6<<3|kid) || pid(4) || tag(16) || ciphertext; the opcode byte is not authenticated. */
@@ -145,12 +132,7 @@ export class DataChannel {
 
   private seal(out: Buffer, hdr: number, pid: number, aad: Buffer, plain: Buffer): void {
     this.encNonce.writeUInt32BE(pid, 0);
-    const c = this.newCipher(this.encNonce);
-    c.setAAD(aad, { plaintextLength: plain.length });
-    const ct = c.update(plain);
-    ct.copy(out, hdr + 4 + AEAD_TAG_LEN);
-    c.final();
-    c.getAuthTag().copy(out, hdr + 4);
+    this.sealer.seal(this.encNonce, aad, plain, out, hdr + 4).copy(out, hdr + 4 + AEAD_TAG_LEN);
   }
 
   /** Decrypt + verify + replay check (the pid is recorded only after the tag verifies). Accepts V1 and V2. */
@@ -176,16 +158,9 @@ export class DataChannel {
     const pid = packet.readUInt32BE(hdr);
     if (!this.replay.check(pid, nowMs)) return { ok: false, reason: 'replay' };
     this.decNonce.writeUInt32BE(pid, 0);
-    const d = this.newDecipher(this.decNonce);
     const body = packet.subarray(hdr + 4 + AEAD_TAG_LEN);
-    d.setAAD(aad, { plaintextLength: body.length });
-    d.setAuthTag(packet.subarray(hdr + 4, hdr + 4 + AEAD_TAG_LEN));
-    const plain = d.update(body);
-    try {
-      d.final();
-    } catch {
-      return { ok: false, reason: 'auth' };
-    }
+    const plain = this.opener.open(this.decNonce, aad, body, packet.subarray(hdr + 4, hdr + 4 + AEAD_TAG_LEN));
+    if (!plain) return { ok: false, reason: 'auth' };
     this.replay.mark(pid, nowMs);
     return { ok: true, plain, packetId: pid };
   }
