@@ -210,9 +210,12 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     return buildTcpPacket(key.dstIp, key.clientIp, r);
   }
 
+  const tcpRetransmits = { timeout: 0, fast: 0 };
+
   function openTcp(key: FlowKey, syn: TcpRepr, t: number): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
       ...tcpBase, iss: randomInt(0, 0x100000000), onDrop: (reason) => drop(`tcp: ${reason}`),
+      onRetransmit: (kind) => { tcpRetransmits[kind]++; },
     }, t);
     const sock = new net.Socket({ allowHalfOpen: true });
     const flow: TcpFlow = {
@@ -460,7 +463,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
         if (r.overLimit) all['fragment-over-limit'] = r.overLimit;
         if (r.malformed) all['fragment-malformed'] = r.malformed;
       }
-      return { ...table.total, tcpFlows: tcpOpen, udpFlows: udpOpen, drops: all };
+      return { ...table.total, tcpFlows: tcpOpen, udpFlows: udpOpen, drops: all, tcpRetransmits: { ...tcpRetransmits } };
     },
     clientStats(clientIp: number): FlowCounters | undefined {
       const c = table.clientCounters(clientIp);

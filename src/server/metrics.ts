@@ -96,6 +96,10 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
         name: 'nanovpn_nat_bytes_total', help: 'IP bytes through the NAT (out = client to Internet).', type: 'counter',
         samples: [[{ direction: 'out' }, nat.bytesOut], [{ direction: 'in' }, nat.bytesIn]],
       },
+      {
+        name: 'nanovpn_nat_tcp_retransmits_total', help: 'TCP segments the NAT sent again towards clients, by trigger.', type: 'counter',
+        samples: [[{ trigger: 'timeout' }, nat.tcpRetransmits.timeout], [{ trigger: 'fast' }, nat.tcpRetransmits.fast]],
+      },
     );
   }
   if (mem.rss !== undefined) {

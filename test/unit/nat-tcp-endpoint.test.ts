@@ -365,11 +365,13 @@ describe('established: sending', () => {
   });
 
   test('giving up after maxRetries resets the client', () => {
-    const ep = established({ minRto: 100, maxRetries: 2 });
+    const kinds: string[] = [];
+    const ep = established({ minRto: 100, maxRetries: 2, onRetransmit: (k) => kinds.push(k) });
     ep.send(Buffer.from('x'));
     recv(ep, 0);
     assert.equal(recv(ep, 100).length, 1);
     assert.equal(recv(ep, 300).length, 1);
+    assert.deepEqual(kinds, ['timeout', 'timeout']);
     const [r] = recv(ep, 700);
     assert.equal(r.control, 'rst');
     assert.deepEqual(events(ep), [{ t: 'closed', reason: 'timeout' }]);
@@ -390,14 +392,40 @@ describe('established: sending', () => {
   });
 
   test('fast retransmit on the third duplicate ACK', () => {
-    const ep = established();
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) });
     ep.send(Buffer.alloc(5 * MSS));
     assert.equal(recv(ep, 0).length, 5);
     for (let i = 0; i < 2; i++) send(ep, 1, { seq: IRS + 1, ack: ISS + 1 });
     recvNothing(ep, 1);
+    assert.deepEqual(kinds, []);
     send(ep, 1, { seq: IRS + 1, ack: ISS + 1 });
     const [r] = recv(ep, 1);
     assert.deepEqual([r.seq, r.len], [ISS + 1, MSS]);
+    assert.deepEqual(kinds, ['fast']);
+  });
+
+  test('NewReno: a partial ACK in fast recovery resends the next hole at once; a full ACK ends recovery', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) });
+    ep.send(Buffer.alloc(8 * MSS));
+    assert.equal(recv(ep, 0).length, 8);
+    // Segments 1 and 3 (of 8) are lost: the client keeps ACKing ISS+1.
+    for (let i = 0; i < 3; i++) send(ep, 1, { seq: IRS + 1, ack: ISS + 1 });
+    const [r1] = recv(ep, 1);
+    assert.deepEqual([r1.seq, r1.len], [ISS + 1, MSS]);
+    // The resent segment 1 fills the first hole: the ACK stops at the second hole (segment 3), below "recover".
+    send(ep, 2, { seq: IRS + 1, ack: ISS + 1 + 2 * MSS });
+    const again = recv(ep, 2);
+    assert.deepEqual([again[0]!.seq, again[0]!.len], [ISS + 1 + 2 * MSS, MSS], 'the next hole goes out without a timeout');
+    assert.deepEqual(kinds, ['fast', 'fast']);
+    // Everything sent so far acknowledged: recovery is over, and new dup ACKs must reach three again.
+    send(ep, 3, { seq: IRS + 1, ack: ISS + 1 + 8 * MSS });
+    ep.send(Buffer.alloc(4 * MSS));
+    assert.equal(recv(ep, 3).length, 4);
+    for (let i = 0; i < 2; i++) send(ep, 4, { seq: IRS + 1, ack: ISS + 1 + 8 * MSS });
+    recvNothing(ep, 4);
+    assert.deepEqual(kinds, ['fast', 'fast']);
   });
 
   test('zero window: no data, probes with backoff; a window update resumes sending', () => {

@@ -17,6 +17,8 @@ export interface NatStats extends FlowCounters {
   udpFlows: number;
   /** Packets dropped, by reason (malformed, checksum, quota, icmp, fragment...). */
   drops: Record<string, number>;
+  /** TCP segments the NAT sent again towards clients, by trigger. */
+  tcpRetransmits: { timeout: number; fast: number };
 }
 
 export function newFlowCounters(): FlowCounters {

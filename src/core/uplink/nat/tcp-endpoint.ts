@@ -53,6 +53,8 @@ export interface TcpConfig {
   /** Our initial sequence number (random, from the io layer). */
   iss: Seq;
   onDrop?: (reason: string) => void;
+  /** A segment sent again: after a retransmission timeout, or on three duplicate ACKs. */
+  onRetransmit?: (kind: 'timeout' | 'fast') => void;
 }
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
@@ -97,6 +99,8 @@ export class TcpEndpoint {
   private cwnd: number;
   private ssthresh = 0x7fffffff;
   private dupAcks = 0;
+  /** In fast recovery until SND.UNA passes this (RFC 6582 "recover": SND.MAX when recovery began). */
+  private recover: Seq | undefined;
   private fastRetransmit = false;
   private retries = 0;
 
@@ -330,8 +334,18 @@ export class TcpEndpoint {
         this.rttSample = undefined;
       }
       this.retries = 0;
-      if (this.dupAcks >= DUP_ACK_THRESHOLD) this.cwnd = this.ssthresh;  // leave fast recovery
-      else if (this.cwnd < this.ssthresh) this.cwnd += Math.min(acked, this.sndMss);
+      if (this.recover !== undefined) {
+        if (seqGe(ack, this.recover)) {
+          this.recover = undefined;  // full ACK: leave fast recovery
+          this.cwnd = this.ssthresh;
+        } else {
+          // RFC 6582 §3.2 step 5, partial ACK: the segment at the new SND.UNA was lost too; resend it now instead of
+          // waiting for a timeout, deflate the window by what was acknowledged, and stay in recovery.
+          this.cwnd = Math.max(this.cwnd - acked, this.sndMss) + (acked >= this.sndMss ? this.sndMss : 0);
+          this.fastRetransmit = true;
+          this.cfg.onRetransmit?.('fast');
+        }
+      } else if (this.cwnd < this.ssthresh) this.cwnd += Math.min(acked, this.sndMss);
       else this.cwnd += Math.max(1, Math.floor((this.sndMss * this.sndMss) / this.cwnd));
       this.dupAcks = 0;
       this.timer = this.sndNxt !== this.sndUna
@@ -339,16 +353,18 @@ export class TcpEndpoint {
         : { kind: 'idle' };
       if (finAcked) this.ourFinAcked(now);
     } else if (payloadLen === 0 && seg.control === 'none' && this.sndWnd === oldWnd && this.sndNxt !== this.sndUna) {
-      // RFC 5681 §2 duplicate ACK; the third starts fast retransmit and a crude fast recovery.
+      // RFC 5681 §2 duplicate ACK; the third starts fast retransmit and NewReno fast recovery (RFC 6582).
       this.dupAcks++;
-      if (this.dupAcks === DUP_ACK_THRESHOLD) {
+      if (this.recover !== undefined) {
+        this.cwnd += this.sndMss;  // one more segment has left the network
+      } else if (this.dupAcks === DUP_ACK_THRESHOLD) {
         const flight = seqDiff(this.sndNxt, this.sndUna);
         this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.sndMss);
         this.cwnd = this.ssthresh + DUP_ACK_THRESHOLD * this.sndMss;
+        this.recover = this.sndMax;
         this.fastRetransmit = true;
         this.rttSample = undefined;
-      } else if (this.dupAcks > DUP_ACK_THRESHOLD) {
-        this.cwnd += this.sndMss;
+        this.cfg.onRetransmit?.('fast');
       }
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
@@ -511,7 +527,9 @@ export class TcpEndpoint {
           this.sndNxt = this.sndUna;
           this.rttSample = undefined;
           this.dupAcks = 0;
+          this.recover = undefined;
           this.timer = { kind: 'retransmit', at: now + Math.min(t.delay * 2, this.cfg.maxRto), delay: Math.min(t.delay * 2, this.cfg.maxRto) };
+          this.cfg.onRetransmit?.('timeout');
           break;
         case 'zeroWindowProbe': {
           // An ACK one below SND.UNA makes the client answer with its current window (as Linux probes).
