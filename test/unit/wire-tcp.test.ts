@@ -54,17 +54,79 @@ test('window scale above 14 is clamped to 14 (RFC 7323 §2.3); bad option length
   assert.deepEqual(parseTcp(zero), { error: 'bad TCP option length' });
 });
 
+// Independently built (Python struct + RFC 1071): 10.8.0.2:40000 -> 93.184.216.34:80 ACK seq 0x01020305
+// ack 0x0a0b0c0d window 1000, options NOP NOP SACK(18) with blocks 0a0b1000-0a0b2000 and fffffff0-00000010 (wraps).
+const SACK_PACKET = Buffer.from(
+  '4500003c123440004006e8a30a0800025db8d8229c400050010203050a0b0c0da01003e81b1a0000010105120a0b10000a0b2000fffffff000000010',
+  'hex');
+const SACK_ACK: TcpRepr = {
+  srcPort: 40000, dstPort: 80, seq: 0x01020305, ack: 0x0a0b0c0d, control: 'none', psh: false, window: 1000,
+  sackPermitted: false, sack: [[0x0a0b1000, 0x0a0b2000], [0xfffffff0, 0x10]], payload: EMPTY,
+};
+
+test('SACK blocks: parse and emit a known-answer ACK with two blocks', () => {
+  assert.deepEqual(parseTcpInIpv4(SACK_PACKET), SACK_ACK);
+  assert.deepEqual(buildTcpPacket(SRC, DST, SACK_ACK, undefined, 0x1234), SACK_PACKET);
+});
+
+/** A bare ACK segment (no checksum) with the given option bytes, padded with EOL to a multiple of 4. */
+function ackWithOptions(opts: number[], control = 0x10): Buffer {
+  const optLen = Math.ceil(opts.length / 4) * 4;
+  const seg = Buffer.alloc(20 + optLen);
+  seg.writeUInt16BE(40000, 0); seg.writeUInt16BE(80, 2); seg.writeUInt32BE(1, 4); seg.writeUInt32BE(2, 8);
+  seg[12] = ((20 + optLen) / 4) << 4; seg[13] = control; seg.writeUInt16BE(1000, 14);
+  Buffer.from(opts).copy(seg, 20);
+  return seg;
+}
+const block = (l: number, r: number): number[] => [...Buffer.from([l >>> 24, l >> 16, l >> 8, l, r >>> 24, r >> 16, r >> 8, r].map((x) => x & 0xff))];
+
+test('SACK blocks: one to four blocks parse in order; none means no sack field', () => {
+  for (let n = 1; n <= 4; n++) {
+    const blocks = Array.from({ length: n }, (_, i) => [100 * i + 10, 100 * i + 20] as [number, number]);
+    const r = parseTcp(ackWithOptions([1, 1, 5, 2 + 8 * n, ...blocks.flatMap(([l, rr]) => block(l, rr))]));
+    assert.ok(!('error' in r));
+    assert.deepEqual(r.sack, blocks);
+  }
+  const plain = parseTcp(ackWithOptions([]));
+  assert.ok(!('error' in plain) && !('sack' in plain));
+});
+
+test('SACK blocks: lengths other than 2 + 8n (n = 1..4) are rejected; on a SYN they are not lifted', () => {
+  for (const len of [2, 3, 9, 11, 17, 38]) {
+    const body = Array.from({ length: Math.max(0, len - 2) }, (_, i) => i);
+    assert.deepEqual(parseTcp(ackWithOptions([5, len, ...body])), { error: 'bad SACK option' }, `length ${len}`);
+  }
+  // A length running past the header is the generic option error.
+  assert.deepEqual(parseTcp(ackWithOptions([1, 1, 5, 18, ...block(1, 2)])), { error: 'bad TCP option length' });
+  const syn = parseTcp(ackWithOptions([1, 1, 5, 10, ...block(1, 2)], 0x02));
+  assert.ok(!('error' in syn) && syn.control === 'syn' && !('sack' in syn));
+});
+
+test('SACK-permitted is emitted on a SYN-ACK when asked, and not otherwise', () => {
+  const synAck: TcpRepr = { ...SYN, ack: 77, mss: 1400, wscale: undefined, sackPermitted: true };
+  delete synAck.wscale;
+  const b = buildTcpPacket(DST, SRC, synAck);
+  assert.deepEqual([...b.subarray(40, 48)], [2, 4, 0x05, 0x78, 1, 1, 4, 2]);
+  const r = parseTcpInIpv4(b);
+  assert.ok(!('error' in r) && r.sackPermitted && r.ack === 77);
+  const without = parseTcpInIpv4(buildTcpPacket(DST, SRC, { ...synAck, sackPermitted: false }));
+  assert.ok(!('error' in without) && !without.sackPermitted);
+});
+
 const reprArb = fc.record({
   srcPort: fc.integer({ min: 1, max: 0xffff }), dstPort: fc.integer({ min: 1, max: 0xffff }),
   seq: fc.integer({ min: 0, max: 0xffffffff }), ack: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
   control: fc.constantFrom('none', 'syn', 'fin', 'rst' as const), psh: fc.boolean(), window: fc.integer({ min: 0, max: 0xffff }),
   mss: fc.option(fc.integer({ min: 0, max: 0xffff }), { nil: undefined }),
   wscale: fc.option(fc.integer({ min: 0, max: 14 }), { nil: undefined }), sackPermitted: fc.boolean(),
+  sack: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })),
+    { minLength: 1, maxLength: 4 }), { nil: undefined }),
   payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
 }).map((r) => {
-  // Options are only meaningful (and only parsed) on SYNs.
+  // MSS, window scale and SACK-permitted are only meaningful (and only parsed) on SYNs, SACK blocks only on others.
   const out: TcpRepr = { ...r };
   if (r.control !== 'syn') { delete out.mss; delete out.wscale; out.sackPermitted = false; }
+  if (r.control === 'syn' || out.sack === undefined) delete out.sack;
   if (out.mss === undefined) delete out.mss;
   if (out.wscale === undefined) delete out.wscale;
   return out;

@@ -1,5 +1,6 @@
 // TCP header codec. The flags collapse into one `control` (none/syn/fin/rst) plus psh, so SYN+FIN and SYN+RST are
-// rejected at parse time; the options we act on (MSS, window scale, SACK-permitted) are lifted into the Repr.
+// rejected at parse time; the options we act on (MSS, window scale, SACK-permitted, SACK blocks) are lifted into
+// the Repr.
 import { sum, combine, pseudoHeader, finish, rewriteBytes } from './checksum.js';
 import {
   checkIpv4, emitIpv4, ipv4Dst, ipv4HeaderLen, ipv4IsFragment, ipv4Proto, ipv4Src, ipv4TotalLen, isError,
@@ -9,7 +10,9 @@ import {
 export const T = { SRC_PORT: 0, DST_PORT: 2, SEQ: 4, ACK: 8, OFF_FLAGS: 12, WINDOW: 14, CHECKSUM: 16, URGENT: 18 } as const;
 export const TCP_HEADER_LEN = 20;
 export const FLG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20 } as const;
-const OPT = { EOL: 0, NOP: 1, MSS: 2, WS: 3, SACK_PERM: 4 } as const;
+const OPT = { EOL: 0, NOP: 1, MSS: 2, WS: 3, SACK_PERM: 4, SACK: 5 } as const;
+/** RFC 2018 §3: a SACK option holds 1 to 4 blocks of two sequence numbers (length 2 + 8n). */
+const MAX_SACK_BLOCKS = 4;
 /** RFC 7323 §2.3: a shift above 14 is treated as 14. */
 const MAX_WSCALE = 14;
 
@@ -28,6 +31,8 @@ export interface TcpRepr {
   mss?: number;
   wscale?: number;
   sackPermitted: boolean;
+  /** SACK blocks (RFC 2018) of a non-SYN segment, as [left edge, right edge) pairs in the order sent. */
+  sack?: [number, number][];
   payload: Buffer;
 }
 
@@ -81,6 +86,13 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
     } else if (kind === OPT.SACK_PERM) {
       if (len !== 2) return { error: 'bad SACK-permitted option' };
       if (control === 'syn') r.sackPermitted = true;
+    } else if (kind === OPT.SACK) {
+      const n = (len - 2) / 8;
+      if (!Number.isInteger(n) || n < 1 || n > MAX_SACK_BLOCKS) return { error: 'bad SACK option' };
+      if (control !== 'syn') {
+        r.sack = [];
+        for (let b = i + 2; b < i + len; b += 8) r.sack.push([seg.readUInt32BE(b), seg.readUInt32BE(b + 4)]);
+      }
     }
     i += len;
   }
@@ -88,11 +100,12 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
 }
 
 /** Header length emit() will use for r (options padded to 4 bytes). */
-export function tcpHeaderLen(r: Pick<TcpRepr, 'mss' | 'wscale' | 'sackPermitted'>): number {
+export function tcpHeaderLen(r: Pick<TcpRepr, 'control' | 'mss' | 'wscale' | 'sackPermitted' | 'sack'>): number {
   let n = TCP_HEADER_LEN;
   if (r.mss !== undefined) n += 4;
   if (r.wscale !== undefined) n += 4;  // NOP + 3
   if (r.sackPermitted) n += 4;         // NOP NOP + 2
+  if (r.sack?.length && r.control !== 'syn') n += 4 + 8 * Math.min(r.sack.length, MAX_SACK_BLOCKS);  // NOP NOP + 2 + blocks
   return n;
 }
 
@@ -120,6 +133,11 @@ export function emitTcp(r: TcpRepr, buf: Buffer, off: number, srcIp: number, dst
   if (r.mss !== undefined) { buf[o] = OPT.MSS; buf[o + 1] = 4; buf.writeUInt16BE(r.mss, o + 2); o += 4; }
   if (r.wscale !== undefined) { buf[o] = OPT.NOP; buf[o + 1] = OPT.WS; buf[o + 2] = 3; buf[o + 3] = r.wscale; o += 4; }
   if (r.sackPermitted) { buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.SACK_PERM; buf[o + 3] = 2; o += 4; }
+  if (r.sack?.length && r.control !== 'syn') {
+    const blocks = r.sack.slice(0, MAX_SACK_BLOCKS);
+    buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.SACK; buf[o + 3] = 2 + 8 * blocks.length; o += 4;
+    for (const [left, right] of blocks) { buf.writeUInt32BE(left >>> 0, o); buf.writeUInt32BE(right >>> 0, o + 4); o += 8; }
+  }
   if (data) for (const d of data) { d.copy(buf, o); o += d.length; }
   else { r.payload.copy(buf, o); o += r.payload.length; }
   const len = o - off;
