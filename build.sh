@@ -161,6 +161,7 @@ case "$STEP" in
     deps
     bundle
     addon || true
+    [ -f dist/aead.node ] || die "the image maps dist/aead.node (config.json MapDirs) and its build failed: see src/native/aead/build.log"
     if [ "$TUN" = 1 ] && [ ! -f dist/tun.node ]; then die "--tun needs dist/tun.node"; fi
     case "$STEP" in
       image) ops_image 1 ;;

@@ -97,6 +97,10 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
         samples: [[{ direction: 'out' }, nat.bytesOut], [{ direction: 'in' }, nat.bytesIn]],
       },
       {
+        name: 'nanovpn_nat_drops_total', help: 'Packets the NAT dropped, by reason.', type: 'counter',
+        samples: Object.entries(nat.drops).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => [{ reason }, n]),
+      },
+      {
         name: 'nanovpn_nat_tcp_retransmits_total', help: 'TCP segments the NAT sent again towards clients, by trigger.', type: 'counter',
         samples: [[{ trigger: 'timeout' }, nat.tcpRetransmits.timeout], [{ trigger: 'fast' }, nat.tcpRetransmits.fast]],
       },

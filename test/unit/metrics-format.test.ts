@@ -24,7 +24,7 @@ function fakeConn(cn: string, o: { bytesIn?: number; bytesOut?: number; establis
 
 const NAT: NatStats = {
   flowsOpen: 3, flowsCreated: 10, flowsEvicted: 1, flowsExpired: 4, flowsClosed: 2, packetsOut: 50, bytesOut: 5000,
-  packetsIn: 40, bytesIn: 4000, tcpFlows: 2, udpFlows: 1, drops: {}, tcpRetransmits: { timeout: 6, fast: 9 },
+  packetsIn: 40, bytesIn: 4000, tcpFlows: 2, udpFlows: 1, drops: { 'tcp: beyond window': 3, checksum: 2 }, tcpRetransmits: { timeout: 6, fast: 9 },
 };
 
 function fakeServer(conns: ObservedConn[], nat?: NatStats): ObservedServer {
@@ -98,6 +98,8 @@ test('collect: sessions, handshakes, per-CN bytes/packets (summed across session
   assert.equal(s.get('nanovpn_nat_flows_total{event="evicted"}'), 1);
   assert.equal(s.get('nanovpn_nat_bytes_total{direction="out"}'), 5000);
   assert.equal(s.get('nanovpn_nat_bytes_total{direction="in"}'), 4000);
+  assert.equal(s.get('nanovpn_nat_drops_total{reason="tcp: beyond window"}'), 3);
+  assert.equal(s.get('nanovpn_nat_drops_total{reason="checksum"}'), 2);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="timeout"}'), 6);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="fast"}'), 9);
   assert.equal(s.get('process_resident_memory_bytes'), 123456);
