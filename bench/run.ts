@@ -56,11 +56,16 @@ function preflight(): string | undefined {
   return undefined;
 }
 
+/** The data-channel AEAD engine each nanovpn contender logged at start (see data-crypto in the README). */
+const cryptoEngines = new Set<string>();
+
 async function session(ctx: Ctx, o: BenchOptions, id: ServerId, proto: Proto, round: number, iperf: IperfServer, connectsThisRound: number): Promise<void> {
   log(`round ${round + 1}/${o.rounds}: ${id} over ${proto}`);
   let srv: RunningServer | undefined;
   try {
     srv = await startServer(ctx.topo, ctx.pki, id, proto);
+    const engine = srv.proc.output.match(/data-crypto engine="([^"]+)"/)?.[1];
+    if (engine) cryptoEngines.add(`${id}: ${engine}`);
     await new Promise((r) => setTimeout(r, 1000));
     ctx.samples.add(`rss.${proto}.0`, id, rssMiB(srv.proc.pid));
     await dataSession(ctx, srv, iperf, o.quick ? 20 : 40);
@@ -135,6 +140,7 @@ async function main(): Promise<number> {
   });
 
   notes.push(...methodNotes(o, servers));
+  if (cryptoEngines.size) notes.push(`nanovpn's data-channel crypto engine, as it logged at start: ${[...cryptoEngines].join('; ')}.`);
   const meta: BenchMeta = {
     date, mode: o.quick ? 'quick' : 'full', rounds: o.rounds, iperfSeconds: o.iperfSeconds, burst: o.burst, sessions: o.sessions,
     host: hostInfo(), durationSeconds: (performance.now() - t0) / 1000,
