@@ -19,7 +19,10 @@ const SEND_TEMPL: TcpRepr = {
   sackPermitted: false, payload: EMPTY,
 };
 
-interface Out { seq: number; ack: number | undefined; control: string; len: number; data: Buffer; window: number; mss?: number; wscale?: number }
+interface Out {
+  seq: number; ack: number | undefined; control: string; len: number; data: Buffer; window: number; mss?: number; wscale?: number;
+  sackPermitted: boolean;
+}
 
 function recv(ep: TcpEndpoint, now: number): Out[] {
   const out: Out[] = [];
@@ -27,7 +30,10 @@ function recv(ep: TcpEndpoint, now: number): Out[] {
     assert.equal(r.srcPort, LOCAL);
     assert.equal(r.dstPort, REMOTE);
     const d = Buffer.concat(data as Buffer[]);
-    out.push({ seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale });
+    out.push({
+      seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale,
+      sackPermitted: r.sackPermitted,
+    });
   });
   return out;
 }
@@ -123,6 +129,17 @@ describe('synPending (waiting for the outbound connect)', () => {
     const plain = synPending();
     plain.accept();
     assert.equal(recv(plain, 0)[0].wscale, undefined, 'no scaling unless the client offered it');
+  });
+
+  test('the SYN-ACK carries SACK-permitted only when the client\'s SYN did', () => {
+    const sack = synPending({}, { sackPermitted: true });
+    sack.accept();
+    const [s] = recv(sack, 0);
+    assert.deepEqual([s.control, s.sackPermitted], ['syn', true]);
+    const plain = synPending();
+    plain.accept();
+    const [p] = recv(plain, 0);
+    assert.deepEqual([p.control, p.sackPermitted], ['syn', false]);
   });
 
   test('refuse() resets the client: <SEQ=0><ACK=SYN+1><RST,ACK>', () => {
@@ -457,6 +474,93 @@ describe('established: sending', () => {
     send(ep, 1, { seq: 4, ack: 0x19 });  // 0xfffffff1 + 40 wraps to 0x19
     assert.equal(ep.txQueued(), 0);
     assert.equal(ep.pollAt(), undefined);
+  });
+});
+
+describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
+  /** Start of the i-th full segment we sent. */
+  const S = (i: number): number => ISS + 1 + i * MSS;
+  const dupAck = (ep: TcpEndpoint, now: number, sack: [number, number][], ack = S(0)): Out[] => {
+    send(ep, now, { seq: IRS + 1, ack, sack });
+    return recv(ep, now);
+  };
+  const isRetransmit = (o: Out, sndMax: number): boolean => o.len > 0 && o.seq - sndMax < 0;
+
+  // Segments 0, 3 and 6 of the first window are lost; the client ACKs each arriving segment with its SACK blocks
+  // (newest first).
+  const threeHoleAcks: [number, number][][] = [
+    [[S(1), S(2)]],
+    [[S(1), S(3)]],
+    [[S(4), S(5)], [S(1), S(3)]],
+    [[S(4), S(6)], [S(1), S(3)]],
+    [[S(7), S(8)], [S(4), S(6)], [S(1), S(3)]],
+    [[S(7), S(9)], [S(4), S(6)], [S(1), S(3)]],
+    [[S(7), S(10)], [S(4), S(6)], [S(1), S(3)]],
+  ];
+
+  test('three holes SACKed in one window are all resent in order, within the RTT, before new data', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    ep.send(Buffer.alloc(20 * MSS));
+    assert.deepEqual(recv(ep, 0).map((o) => o.seq), Array.from({ length: 10 }, (_, i) => S(i)), 'initial window');
+    const out: Out[] = [];
+    for (const sack of threeHoleAcks) out.push(...dupAck(ep, 1, sack));
+    const resent = out.filter((o) => isRetransmit(o, S(10)));
+    assert.deepEqual(resent.map((o) => [o.seq, o.len]), [[S(0), MSS], [S(3), MSS], [S(6), MSS]]);
+    const lastResent = out.indexOf(resent[2]!);
+    assert.ok(out.slice(0, lastResent).every((o) => isRetransmit(o, S(10))), 'no new data before the last hole');
+    assert.ok(out.length > 3 && out.slice(lastResent + 1).every((o) => o.seq - S(10) >= 0), 'new data follows the holes');
+    assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
+    assert.ok(ep.pollAt()! > 1, 'no timer was due');
+    // The resent segment 0 arrives: a partial ACK up to hole 3, which was already resent, so nothing is sent again.
+    const partial = dupAck(ep, 2, [[S(4), S(6)], [S(7), S(10)]], S(3));
+    assert.ok(partial.every((o) => !isRetransmit(o, S(10))), 'hole 3 is not resent twice');
+    assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
+
+    // The same ACKs to a connection whose SYN did not permit SACK: the blocks are ignored and NewReno resends only
+    // the first hole, on the third duplicate ACK.
+    const plainKinds: string[] = [];
+    const plain = established({ onRetransmit: (k) => plainKinds.push(k) });
+    plain.send(Buffer.alloc(10 * MSS));
+    assert.equal(recv(plain, 0).length, 10);
+    const plainOut: Out[] = [];
+    for (const sack of threeHoleAcks) plainOut.push(...dupAck(plain, 1, sack));
+    assert.deepEqual(plainOut.map((o) => o.seq), [S(0)]);
+    assert.deepEqual(plainKinds, ['fast']);
+  });
+
+  test('bogus SACK blocks (beyond SND.MAX, below SND.UNA, reversed) are ignored; valid ones start recovery early', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    ep.send(Buffer.alloc(10 * MSS));
+    assert.equal(recv(ep, 0).length, 10);
+    // Each would SACK more than two segments if it were taken: recovery would start.
+    assert.deepEqual(dupAck(ep, 1, [[S(8), S(10) + 5000], [ISS - 4000, ISS - 1000], [S(9), S(1)]]), []);
+    assert.deepEqual(kinds, []);
+    // Second duplicate ACK: valid blocks SACK 7 segments (lost: 0, 1 and 5), so 0 is lost (RFC 6675 IsLost)
+    // without waiting for a third. The bogus block claiming 5 must not hide that hole.
+    const out = dupAck(ep, 2, [[S(6), S(10)], [S(2), S(5)], [S(5), S(10) + 1], [S(6), S(5)]]);
+    assert.deepEqual(out.map((o) => [o.seq, o.len]), [[S(0), MSS], [S(1), MSS], [S(5), MSS]]);
+    assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
+  });
+
+  test('a retransmission timeout clears the scoreboard: ranges SACKed before it do not hide later holes', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    ep.send(Buffer.alloc(6 * MSS));
+    assert.equal(recv(ep, 0).length, 6);
+    assert.deepEqual(dupAck(ep, 1, [[S(4), S(6)]]), []);
+    const rto = ep.pollAt()!;
+    assert.deepEqual(recv(ep, rto).map((o) => o.seq), [S(0)], 'go back to SND.UNA');
+    assert.deepEqual(kinds, ['timeout']);
+    // The client dropped what it had SACKed (RFC 2018 §8 allows it) and ACKs only in order from now on.
+    assert.deepEqual(dupAck(ep, rto + 1, [], S(1)).map((o) => o.seq), [S(1), S(2)]);
+    assert.deepEqual(dupAck(ep, rto + 2, [], S(3)).map((o) => o.seq), [S(3), S(4), S(5)]);
+    // Segments 3 and 4 are lost again, 5 arrives: three duplicate ACKs SACKing only 5.
+    const out: Out[] = [];
+    for (let i = 0; i < 3; i++) out.push(...dupAck(ep, rto + 3, [[S(5), S(6)]], S(3)));
+    assert.deepEqual(out.map((o) => o.seq), [S(3), S(4)], 'segment 4 is a hole again, not SACKed from before');
+    assert.deepEqual(kinds, ['timeout', 'fast', 'fast']);
   });
 });
 

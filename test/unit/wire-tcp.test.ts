@@ -102,17 +102,6 @@ test('SACK blocks: lengths other than 2 + 8n (n = 1..4) are rejected; on a SYN t
   assert.ok(!('error' in syn) && syn.control === 'syn' && !('sack' in syn));
 });
 
-test('SACK-permitted is emitted on a SYN-ACK when asked, and not otherwise', () => {
-  const synAck: TcpRepr = { ...SYN, ack: 77, mss: 1400, wscale: undefined, sackPermitted: true };
-  delete synAck.wscale;
-  const b = buildTcpPacket(DST, SRC, synAck);
-  assert.deepEqual([...b.subarray(40, 48)], [2, 4, 0x05, 0x78, 1, 1, 4, 2]);
-  const r = parseTcpInIpv4(b);
-  assert.ok(!('error' in r) && r.sackPermitted && r.ack === 77);
-  const without = parseTcpInIpv4(buildTcpPacket(DST, SRC, { ...synAck, sackPermitted: false }));
-  assert.ok(!('error' in without) && !without.sackPermitted);
-});
-
 const reprArb = fc.record({
   srcPort: fc.integer({ min: 1, max: 0xffff }), dstPort: fc.integer({ min: 1, max: 0xffff }),
   seq: fc.integer({ min: 0, max: 0xffffffff }), ack: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),

@@ -9,6 +9,9 @@
 //
 // Sequence numbers are compared only through seq.ts. One timer slot holds the connect timeout, the retransmit
 // (RFC 6298) or zero-window-probe timer, or TIME-WAIT; the delayed ACK has its own deadline.
+// Loss recovery: with SACK (offered only when the client's SYN permits it) a scoreboard of SACKed ranges drives a
+// simplified RFC 6675 recovery that resends every hole below the highest SACKed byte as the pipe estimate allows;
+// without SACK blocks it is NewReno (RFC 6582).
 import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
 import { ByteQueue } from './byte-queue.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js';
@@ -53,7 +56,7 @@ export interface TcpConfig {
   /** Our initial sequence number (random, from the io layer). */
   iss: Seq;
   onDrop?: (reason: string) => void;
-  /** A segment sent again: after a retransmission timeout, or on three duplicate ACKs. */
+  /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, SACK holes). */
   onRetransmit?: (kind: 'timeout' | 'fast') => void;
 }
 
@@ -68,6 +71,8 @@ const DEFAULT_MSS = 536;
 const MAX_OOO_SEGMENTS = 64;
 const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
 const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
+/** SACKed ranges remembered above SND.UNA; past this the highest is forgotten (a later ACK reports it again). */
+const MAX_SACK_RANGES = 32;
 
 export type Emit = (repr: TcpRepr, data: readonly Buffer[]) => void;
 
@@ -101,6 +106,13 @@ export class TcpEndpoint {
   private dupAcks = 0;
   /** In fast recovery until SND.UNA passes this (RFC 6582 "recover": SND.MAX when recovery began). */
   private recover: Seq | undefined;
+  /** The client's SYN carried SACK-permitted, and so did our SYN-ACK. */
+  private readonly sackOk: boolean;
+  private readonly sacked = new SackScoreboard();
+  /** This recovery is SACK-based (RFC 6675): the pipe estimate, not an inflated cwnd, limits what goes out. */
+  private sackRecovery = false;
+  /** RFC 6675 HighRxt: the holes below it were already resent in this recovery. */
+  private highRxt: Seq;
   private fastRetransmit = false;
   private retries = 0;
 
@@ -131,7 +143,8 @@ export class TcpEndpoint {
     now: number,
   ) {
     this.iss = cfg.iss >>> 0;
-    this.sndUna = this.sndNxt = this.sndMax = this.iss;
+    this.sndUna = this.sndNxt = this.sndMax = this.highRxt = this.iss;
+    this.sackOk = syn.sackPermitted;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
@@ -329,6 +342,8 @@ export class TcpEndpoint {
       if (dataAcked > this.tx.length) { finAcked = true; dataAcked = this.tx.length; }
       this.tx.consume(dataAcked);
       this.sndUna = ack;
+      this.sacked.advance(ack);
+      this.noteSack(seg);
       if (this.rttSample && seqGe(ack, this.rttSample.seq)) {
         this.rttMeasured(now - this.rttSample.at);
         this.rttSample = undefined;
@@ -337,7 +352,15 @@ export class TcpEndpoint {
       if (this.recover !== undefined) {
         if (seqGe(ack, this.recover)) {
           this.recover = undefined;  // full ACK: leave fast recovery
+          this.sackRecovery = false;
           this.cwnd = this.ssthresh;
+        } else if (this.sackRecovery) {
+          // RFC 6675 keeps cwnd at ssthresh. As in NewReno, a partial ACK shows that the segment at the new SND.UNA
+          // is lost; resend it now unless this recovery already did (SACK blocks above it may not exist).
+          if (seqGe(ack, this.highRxt)) {
+            this.fastRetransmit = true;
+            this.cfg.onRetransmit?.('fast');
+          }
         } else {
           // RFC 6582 §3.2 step 5, partial ACK: the segment at the new SND.UNA was lost too; resend it now instead of
           // waiting for a timeout, deflate the window by what was acknowledged, and stay in recovery.
@@ -352,22 +375,58 @@ export class TcpEndpoint {
         ? { kind: 'retransmit', at: now + this.rto, delay: this.rto }
         : { kind: 'idle' };
       if (finAcked) this.ourFinAcked(now);
-    } else if (payloadLen === 0 && seg.control === 'none' && this.sndWnd === oldWnd && this.sndNxt !== this.sndUna) {
-      // RFC 5681 §2 duplicate ACK; the third starts fast retransmit and NewReno fast recovery (RFC 6582).
-      this.dupAcks++;
-      if (this.recover !== undefined) {
-        this.cwnd += this.sndMss;  // one more segment has left the network
-      } else if (this.dupAcks === DUP_ACK_THRESHOLD) {
-        const flight = seqDiff(this.sndNxt, this.sndUna);
-        this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.sndMss);
-        this.cwnd = this.ssthresh + DUP_ACK_THRESHOLD * this.sndMss;
-        this.recover = this.sndMax;
-        this.fastRetransmit = true;
-        this.rttSample = undefined;
-        this.cfg.onRetransmit?.('fast');
+    } else {
+      this.noteSack(seg);
+      if (payloadLen === 0 && seg.control === 'none' && this.sndWnd === oldWnd && this.sndNxt !== this.sndUna) {
+        // RFC 5681 §2 duplicate ACK; the third starts fast retransmit and fast recovery.
+        this.dupAcks++;
+        if (this.recover !== undefined) {
+          if (!this.sackRecovery) this.cwnd += this.sndMss;  // NewReno: one more segment has left the network
+        } else if (this.dupAcks === DUP_ACK_THRESHOLD) {
+          this.enterRecovery();
+        }
       }
     }
+    // RFC 6675 §5 IsLost(SND.UNA): more than (DupThresh - 1) segments' worth SACKed above it, even before three
+    // duplicate ACKs (a cumulative ACK may carry the SACK blocks). Not while going back after a timeout.
+    if (this.recover === undefined && this.sackOk && this.sndNxt === this.sndMax
+        && this.sacked.bytesIn(this.sndUna, this.sndMax) > (DUP_ACK_THRESHOLD - 1) * this.sndMss) {
+      this.enterRecovery();
+    }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
+  }
+
+  /** Merge the segment's SACK blocks into the scoreboard; blocks outside SND.UNA..SND.MAX are ignored. */
+  private noteSack(seg: TcpRepr): void {
+    if (!this.sackOk || !seg.sack) return;
+    for (const [left, right] of seg.sack) this.sacked.add(left, right, this.sndUna, this.sndMax);
+  }
+
+  /** Fast retransmit of the segment at SND.UNA and the start of fast recovery (RFC 6675 §5 or RFC 6582 §3.2). */
+  private enterRecovery(): void {
+    const flight = seqDiff(this.sndNxt, this.sndUna);
+    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.sndMss);
+    this.recover = this.sndMax;
+    // SACK-based only with a scoreboard to act on and no go-back-N under way (its resends would repeat the holes').
+    this.sackRecovery = this.sackOk && this.sacked.size() > 0 && this.sndNxt === this.sndMax;
+    this.cwnd = this.sackRecovery ? this.ssthresh : this.ssthresh + DUP_ACK_THRESHOLD * this.sndMss;
+    this.highRxt = this.sndUna;
+    this.fastRetransmit = true;
+    this.rttSample = undefined;
+    this.cfg.onRetransmit?.('fast');
+  }
+
+  /**
+   * RFC 6675 §4 SetPipe: bytes between SND.UNA and SND.NXT that are neither SACKed nor lost, plus lost ones already
+   * resent, where (simplified) every unSACKed byte below the highest SACKed one counts as lost.
+   */
+  private pipe(): number {
+    const una = this.sndUna, nxt = this.sndNxt;
+    const high = this.sacked.highest() ?? una;
+    const lostEnd = seqLt(high, nxt) ? high : nxt;
+    const from = seqGt(this.highRxt, una) ? this.highRxt : una;
+    const lostNotResent = seqGt(lostEnd, from) ? seqDiff(lostEnd, from) - this.sacked.bytesIn(from, lostEnd) : 0;
+    return seqDiff(nxt, una) - this.sacked.bytesIn(una, nxt) - lostNotResent;
   }
 
   private ourFinAcked(now: number): void {
@@ -528,6 +587,9 @@ export class TcpEndpoint {
           this.rttSample = undefined;
           this.dupAcks = 0;
           this.recover = undefined;
+          // RFC 6675 §5.1: after a timeout the scoreboard is not trusted (the client may have dropped what it SACKed).
+          this.sackRecovery = false;
+          this.sacked.clear();
           this.timer = { kind: 'retransmit', at: now + Math.min(t.delay * 2, this.cfg.maxRto), delay: Math.min(t.delay * 2, this.cfg.maxRto) };
           this.cfg.onRetransmit?.('timeout');
           break;
@@ -547,6 +609,7 @@ export class TcpEndpoint {
         const synAck = this.segment('syn', this.iss);
         synAck.mss = this.cfg.mss;
         if (this.wsOk) synAck.wscale = this.rcvShift;
+        synAck.sackPermitted = this.sackOk;
         synAck.window = Math.min(this.rcvWindow(), 0xffff);  // RFC 7323 §2.2: a SYN's window is never scaled
         this.sndNxt = seqAdd(this.iss, 1);
         if (seqGt(this.sndNxt, this.sndMax)) { this.sndMax = this.sndNxt; this.rttSample = { seq: this.sndNxt, at: now }; }
@@ -578,22 +641,44 @@ export class TcpEndpoint {
   private sendData(now: number, emit: Emit): boolean {
     if (!this.canSendData()) return false;
     let sent = false;
+    let pipe = this.sackRecovery ? this.pipe() : 0;
     if (this.fastRetransmit) {
       this.fastRetransmit = false;
-      const len = Math.min(this.sndMss, this.tx.length);
+      const hole = this.sackRecovery ? this.sacked.nextHole(this.sndUna) : undefined;
+      const len = Math.min(this.sndMss, this.tx.length, hole?.len ?? Infinity);
       if (len > 0) {
         const s = this.segment('none', this.sndUna);
         this.sent(s);
         emit(s, this.tx.slices(0, len));
         this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
         sent = true;
+        if (this.sackRecovery) {
+          const end = seqAdd(this.sndUna, len);
+          if (seqGt(end, this.highRxt)) { pipe += seqDiff(end, seqGt(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna); this.highRxt = end; }
+        }
       }
+    }
+    // RFC 6675 §5 (C): the holes first, in order, while the pipe leaves room for a full segment.
+    while (this.sackRecovery && this.cwnd - pipe >= this.sndMss) {
+      const hole = this.sacked.nextHole(seqGt(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna);
+      if (!hole) break;
+      const off = seqDiff(hole.seq, this.sndUna);
+      const len = Math.min(this.sndMss, hole.len, this.tx.length - off);
+      if (len <= 0) break;
+      const s = this.segment('none', hole.seq);
+      this.sent(s);
+      emit(s, this.tx.slices(off, len));
+      this.highRxt = seqAdd(hole.seq, len);
+      pipe += len;
+      sent = true;
+      this.cfg.onRetransmit?.('fast');
     }
     for (;;) {
       const off = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.tx.length - off;  // -1 once our FIN is out
       if (unsent < 0) break;
-      let len = Math.max(0, Math.min(unsent, Math.min(this.sndWnd, this.cwnd) - off, this.sndMss));
+      const room = this.sackRecovery ? Math.min(this.sndWnd - off, this.cwnd - pipe) : Math.min(this.sndWnd, this.cwnd) - off;
+      let len = Math.max(0, Math.min(unsent, room, this.sndMss));
       // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): a runt segment goes only if it carries all
       // queued data, fills half the largest window ever offered, or nothing is in flight.
       if (len > 0 && len < this.sndMss && len < unsent && off > 0 && len < this.maxSndWnd / 2) len = 0;
@@ -616,6 +701,7 @@ export class TcpEndpoint {
       this.sent(s);
       emit(s, data);
       sent = true;
+      pipe += len;
       if (fin) break;
     }
     return sent;
@@ -671,5 +757,61 @@ export class TcpEndpoint {
 
   private drop(reason: string): void {
     this.cfg.onDrop?.(reason);
+  }
+}
+
+/** The SACK scoreboard (RFC 6675 §3): SACKed ranges [start, end) above SND.UNA, sorted, disjoint and not adjacent. */
+class SackScoreboard {
+  private ranges: { start: Seq; end: Seq }[] = [];
+
+  size(): number { return this.ranges.length; }
+  clear(): void { this.ranges = []; }
+  /** The end of the highest SACKed range. */
+  highest(): Seq | undefined { return this.ranges[this.ranges.length - 1]?.end; }
+
+  /** Forget what the cumulative ACK una covers. */
+  advance(una: Seq): void {
+    let i = 0;
+    while (i < this.ranges.length && seqLe(this.ranges[i].end, una)) i++;
+    if (i > 0) this.ranges.splice(0, i);
+    if (this.ranges.length > 0 && seqLt(this.ranges[0].start, una)) this.ranges[0].start = una;
+  }
+
+  /** Record the block [start, end); one that is empty, reversed, above max or wholly below una is ignored. */
+  add(start: Seq, end: Seq, una: Seq, max: Seq): void {
+    if (!seqLt(start, end) || seqGt(end, max) || seqLe(end, una)) return;
+    if (seqLt(start, una)) start = una;
+    const r = this.ranges;
+    let i = 0;
+    while (i < r.length && seqLt(r[i].end, start)) i++;
+    let j = i;
+    for (; j < r.length && seqLe(r[j].start, end); j++) {
+      if (seqLt(r[j].start, start)) start = r[j].start;
+      if (seqGt(r[j].end, end)) end = r[j].end;
+    }
+    r.splice(i, j - i, { start, end });
+    if (r.length > MAX_SACK_RANGES) r.pop();
+  }
+
+  /** SACKed bytes within [from, to). */
+  bytesIn(from: Seq, to: Seq): number {
+    let n = 0;
+    for (const { start, end } of this.ranges) {
+      const s = seqGt(start, from) ? start : from;
+      const e = seqLt(end, to) ? end : to;
+      if (seqLt(s, e)) n += seqDiff(e, s);
+    }
+    return n;
+  }
+
+  /** The first unSACKed stretch at or above from that has a SACKed range above it, up to that range. */
+  nextHole(from: Seq): { seq: Seq; len: number } | undefined {
+    let seq = from;
+    for (const { start, end } of this.ranges) {
+      if (seqLe(end, seq)) continue;
+      if (seqGt(start, seq)) return { seq, len: seqDiff(start, seq) };
+      seq = end;
+    }
+    return undefined;
   }
 }
