@@ -1,6 +1,7 @@
 // The only file that imports node:tls. Runs OpenSSL (via TLSSocket) over an in-memory Duplex: the session
 // hands us TLS ciphertext from P_CONTROL_V1 payloads, and everything OpenSSL writes back, decrypts or
 // decides comes back to the session as a TlsEvent.
+import { constants as cryptoConstants } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { TlsEvent } from '../core/session/session.js';
@@ -8,6 +9,21 @@ import type { TlsEvent } from '../core/session/session.js';
 const EKM_LABEL = 'EXPORTER-OpenVPN-datakeys';
 
 export interface TlsOptions { secureContext: tls.SecureContext; requestCert: boolean; rejectUnauthorized: boolean }
+
+export interface ServerContextOptions { ca: string; cert: string; key: string; minVersion: tls.SecureVersion; crl?: string }
+
+/**
+ * The server's TLS context. OpenVPN never resumes a TLS session, so no stateless session tickets: in TLS 1.3 each
+ * is an encrypted copy of the session (client certificate included), two of them per handshake, costing CPU and
+ * two large packets right when the client is waiting for key-method 2. OpenSSL then sends small stateful tickets
+ * (a session id), as OpenVPN's own server does.
+ */
+export function serverSecureContext(o: ServerContextOptions): tls.SecureContext {
+  return tls.createSecureContext({
+    ca: o.ca, cert: o.cert, key: o.key, minVersion: o.minVersion, secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
+    ...(o.crl ? { crl: o.crl } : {}),
+  });
+}
 
 export class TlsEngine {
   private readonly wire: Duplex;

@@ -31,6 +31,7 @@ export class Conn implements RouterClient {
   readonly startedAt = Date.now();
   private readonly tls = new Map<number, TlsEngine>();
   private timer?: NodeJS.Timeout;
+  private immediate?: NodeJS.Immediate;
   private timerAt = Infinity;
   private draining = false;
   private again = false;
@@ -136,9 +137,7 @@ export class Conn implements RouterClient {
       case 'closed': {
         for (const e of this.tls.values()) e.destroy();
         this.tls.clear();
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = undefined;
-        this.timerAt = Infinity;
+        this.disarm();
         const est = this.session.established;
         if (est) {
           const s = this.session.stats;
@@ -159,20 +158,30 @@ export class Conn implements RouterClient {
   private arm(): void {
     if (this.session.closed) return;
     const at = this.session.nextDeadline();
-    if (at === undefined) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      return;
-    }
-    if (this.timer && at >= this.timerAt) return;   // an earlier wake-up is already armed; extra ticks are harmless
-    if (this.timer) clearTimeout(this.timer);
+    if (at === undefined) { this.disarm(); return; }
+    if ((this.timer || this.immediate) && at >= this.timerAt) return;   // an earlier wake-up is already armed; extra ticks are harmless
+    this.disarm();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.session.tick(now());
-      this.drain();
-    }, Math.max(0, Math.ceil(at - now())));
+    const wait = Math.ceil(at - now());
+    // Due now (an ACK that found no TLS record to ride on this turn): at the end of this loop iteration, after
+    // the records the turn's input makes, rather than a timer's 1 ms or more.
+    if (wait <= 0) this.immediate = setImmediate(this.fire);
+    else this.timer = setTimeout(this.fire, wait);
+  }
+
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.immediate = undefined;
+    this.timerAt = Infinity;
+    this.session.tick(now());
+    this.drain();
+  };
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    this.timerAt = Infinity;
   }
 }

@@ -4,7 +4,7 @@ import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
 import { Router } from '../core/router/router.js';
 import { IpPool } from '../core/router/ip-pool.js';
@@ -17,6 +17,7 @@ import type { NatStats } from '../core/uplink/nat/counters.js';
 import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { listen } from '../io/listen.js';
+import { serverSecureContext } from '../io/tls-adapter.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
@@ -73,10 +74,7 @@ export class VpnServer implements ConnHost {
 
   makeSecureContext(): tls.SecureContext {
     const c = this.cfg;
-    return tls.createSecureContext({
-      ca: c.ca, cert: c.cert, key: c.key, minVersion: c.tlsVersionMin ?? 'TLSv1.2',
-      ...(this.crlPem() ? { crl: this.crlPem() } : {}),
-    });
+    return serverSecureContext({ ca: c.ca, cert: c.cert, key: c.key, minVersion: c.tlsVersionMin ?? 'TLSv1.2', crl: this.crlPem() });
   }
 
   /** Rebuilds the TLS context (new CRL); sessions started from now on use it. */

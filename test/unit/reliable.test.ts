@@ -130,6 +130,21 @@ test('acks: a P_ACK_V1 carries up to 8; the queue holds 8 and drops the rest', (
   assert.deepEqual(shape(r.poll(0)), [[Op.ACK_V1, undefined, [9, 8]]]);
 });
 
+test('acks: held by poll(now, false) until a message can carry them, due from the time the first was queued', () => {
+  const r = new Reliable(T);
+  recvCtl(r, 0, 100);
+  recvCtl(r, 1, 150);
+  assert.deepEqual(r.poll(160, false), [], 'no P_ACK_V1 of their own');
+  assert.equal(r.pendingAcks, 2);
+  assert.equal(r.nextDeadline(), 100);
+  r.send(Op.CONTROL_V1, msg(0));
+  assert.deepEqual(shape(r.poll(170, false)), [[Op.CONTROL_V1, 0, [0, 1]]]);
+  assert.equal(r.pendingAcks, 0);
+  recvCtl(r, 2, 180);
+  assert.equal(r.nextDeadline(), 180, 'a new ACK is due from when it was queued, not from the old one');
+  assert.deepEqual(shape(r.poll(180)), [[Op.ACK_V1, undefined, [2]]]);
+});
+
 test('acks: pending ACKs make the deadline "now" (0) until polled', () => {
   const r = new Reliable(T);
   recvCtl(r, 0);

@@ -80,10 +80,23 @@ describe('after the client reset', () => {
   test('a retransmitted client reset (same sid) is ACKed again and creates no second key state', () => {
     const { s, peer } = sessionAfterReset();
     s.handleControl(peer.packet(Op.HARD_RESET_CLIENT_V2, 0, {}, T0 + 1500), T0 + 1500);
-    const out = drain(s);
+    assert.equal(s.nextDeadline(), T0 + 1500, 'the ACK is due at once');
+    const out = [...drain(s), ...tickAt(s, T0 + 1500)];
     assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.acks]), [[Op.ACK_V1, [0]]]);
     assert.deepEqual(only(out, 'tls-open'), []);
     assert.deepEqual(s.keyIds, [0]);
+  });
+
+  test('the ACK of the ClientHello rides on the server\'s first TLS record, with no P_ACK_V1 of its own', () => {
+    const { s, peer, handle } = sessionAfterReset();
+    s.handleControl(peer.packet(Op.CONTROL_V1, 0, { acks: [0], payload: CLIENT_HELLO }), T0);
+    const fed = drain(s);
+    assert.deepEqual(kinds(fed), ['tls-feed'], 'nothing on the link before TLS answers');
+    assert.equal(s.nextDeadline(), T0, 'but the ACK is due: the io loop ticks at once if TLS says nothing');
+    s.handleTls(handle, { kind: 'ciphertext', bytes: seq(0x16, 1500) }, T0);
+    const sent = peer.readAll(drain(s));
+    assert.deepEqual(sent.map((p) => [p.opcode, p.packetId, p.acks]), [[Op.CONTROL_V1, 1, [1]], [Op.CONTROL_V1, 2, []]]);
+    assert.deepEqual(links(tickAt(s, T0)), [], 'nothing left to ACK alone');
   });
 
   test('P_CONTROL_V1 payloads reach TLS in packet-id order; duplicates are re-ACKed, not fed twice', () => {
@@ -91,14 +104,14 @@ describe('after the client reset', () => {
     const p2 = peer.packet(Op.CONTROL_V1, 0, { packetId: 2, payload: Buffer.from('second') });
     const p1 = peer.packet(Op.CONTROL_V1, 0, { packetId: 1, acks: [0], payload: Buffer.from('first') });
     s.handleControl(p2, T0);
-    let out = drain(s);
+    let out = [...drain(s), ...tickAt(s, T0)];
     assert.deepEqual(only(out, 'tls-feed'), []);
     assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.acks]), [[Op.ACK_V1, [2]]]);
     s.handleControl(p1, T0);
     out = drain(s);
     assert.deepEqual(only(out, 'tls-feed').map((o) => [o.handle, o.bytes.toString()]), [[handle, 'first'], [handle, 'second']]);
     s.handleControl(peer.packet(Op.CONTROL_V1, 0, { packetId: 1, payload: Buffer.from('first') }), T0);
-    out = drain(s);
+    out = [...drain(s), ...tickAt(s, T0)];
     assert.deepEqual(only(out, 'tls-feed'), []);
     assert.deepEqual(peer.readAll(out).map((p) => [p.opcode, p.acks]), [[Op.ACK_V1, [1]]]);
   });
@@ -511,6 +524,15 @@ describe('established', () => {
     assert.match(closed(tickAt(f.s, T0 + 1010))[0]?.reason ?? '', /server shutdown/);
   });
 
+  test('shutdown twice (duplicate-cn kills an already closing session again): one RESTART, the first close time stays', () => {
+    const f = sessionEstablished();
+    f.s.shutdown(T0 + 10);
+    assert.deepEqual(texts(drain(f.s)), ['RESTART']);
+    f.s.shutdown(T0 + 500, 'HALT', 'killed by management');
+    assert.deepEqual(drain(f.s), []);
+    assert.match(closed(tickAt(f.s, T0 + 1010))[0]?.reason ?? '', /server shutdown/);
+  });
+
   test('linkClosed closes at once and later inputs are ignored', () => {
     const f = sessionEstablished();
     f.s.linkClosed('tcp connection reset');
@@ -587,9 +609,10 @@ describe('renegotiation', () => {
     assert.deepEqual(f.s.keyIds, [0, 1]);
     // The client answers with its own SOFT_RESET kid 1 that ACKs ours; then TLS runs over kid 1.
     f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, { acks: [0] }, at + 5), at + 5);
-    assert.deepEqual(f.peer.readAll(drain(f.s), at + 5).map((p) => [p.opcode, p.keyId, p.acks]), [[Op.ACK_V1, 1, [0]]]);
+    assert.deepEqual(f.peer.readAll([...drain(f.s), ...tickAt(f.s, at + 5)], at + 5).map((p) => [p.opcode, p.keyId, p.acks]), [[Op.ACK_V1, 1, [0]]]);
     f.s.handleControl(f.peer.packet(Op.CONTROL_V1, 1, { payload: CLIENT_HELLO }, at + 6), at + 6);
     assert.deepEqual(only(drain(f.s), 'tls-feed').map((x) => x.handle), [open.handle]);
+    tickAt(f.s, at + 6);   // the ACK of the ClientHello (no TLS record to ride on here)
     // Our SOFT_RESET was ACKed: no retransmission at its deadline.
     assert.deepEqual(links(tickAt(f.s, at + TLS_TIMEOUT)), []);
   });

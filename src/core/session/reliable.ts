@@ -19,6 +19,7 @@ export class Reliable {
   private nextExpected: number;
   private readonly held = new Map<number, Message>();
   private ackQueue: number[] = [];
+  private ackSince = 0;                         // when the oldest queued ACK was queued
   private nextPid: number;
   private readonly unacked: Outgoing[] = [];   // ordered by packetId
 
@@ -35,9 +36,9 @@ export class Reliable {
     this.processAcks(acks, now);
     if (opcode === Op.ACK_V1 || packetId === undefined) return [];
     const ahead = (packetId - this.nextExpected) >>> 0;
-    if (packetId < this.nextExpected) { this.queueAck(packetId); return []; }
+    if (packetId < this.nextExpected) { this.queueAck(packetId, now); return []; }
     if (ahead >= RECV_WINDOW) return [];
-    this.queueAck(packetId);
+    this.queueAck(packetId, now);
     if (!this.held.has(packetId)) this.held.set(packetId, { opcode, packetId, payload: Buffer.from(payload) });
     const out: Message[] = [];
     for (let m = this.held.get(this.nextExpected); m; m = this.held.get(this.nextExpected)) {
@@ -55,8 +56,12 @@ export class Reliable {
     return packetId;
   }
 
-  /** Everything due at `now`: first sends, retransmissions and pending ACKs. */
-  poll(now: number): Transmit[] {
+  /**
+   * Everything due at `now`: first sends, retransmissions and pending ACKs (up to 4 ride on each message). With
+   * `standaloneAcks` false, ACKs that found no message to ride on stay queued, due (nextDeadline()) from when the
+   * first of them was queued.
+   */
+  poll(now: number, standaloneAcks = true): Transmit[] {
     const out: Transmit[] = [];
     const windowEnd = this.unacked.length > 0 ? this.unacked[0].packetId + SEND_WINDOW : Infinity;
     for (const m of this.unacked) {
@@ -67,14 +72,14 @@ export class Reliable {
       m.nextAt = now + m.timeout;
       out.push({ opcode: m.opcode, packetId: m.packetId, payload: m.payload, acks: this.takeAcks(ACKS_PER_MESSAGE) });
     }
-    while (this.ackQueue.length > 0) {
+    while (standaloneAcks && this.ackQueue.length > 0) {
       out.push({ opcode: Op.ACK_V1, payload: EMPTY, acks: this.takeAcks(ACKS_PER_ACK_PACKET) });
     }
     return out;
   }
 
   nextDeadline(): number | undefined {
-    if (this.ackQueue.length > 0) return 0;
+    if (this.ackQueue.length > 0) return this.ackSince;
     let t: number | undefined;
     const windowEnd = this.unacked.length > 0 ? this.unacked[0].packetId + SEND_WINDOW : Infinity;
     for (const m of this.unacked) {
@@ -100,8 +105,9 @@ export class Reliable {
     }
   }
 
-  private queueAck(pid: number): void {
+  private queueAck(pid: number, now: number): void {
     if (this.ackQueue.includes(pid)) return;
+    if (this.ackQueue.length === 0) this.ackSince = now;
     if (this.ackQueue.length < ACK_QUEUE_MAX) this.ackQueue.push(pid);
   }
 

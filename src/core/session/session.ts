@@ -6,7 +6,9 @@
 //   data packets ─openData / sealData─▶ IP packets (hot path: direct calls, no Output objects)
 //   tick(now) ▶ retransmits, pings, ping-restart, hand-window, renegotiation, lame-duck expiry
 //
-// The caller drains poll() after every call and arms one timer at nextDeadline().
+// The caller drains poll() after every call and arms one timer at nextDeadline(). ACKs of received control packets
+// wait for the TLS records those packets make (ServerHello, key-method 2, PUSH_REPLY) and ride on them, as OpenVPN's
+// do; one that finds no record is due at once (nextDeadline() is already past) and leaves alone at tick().
 import { randomBytes } from 'node:crypto';
 import type { CipherName } from '../../config/types.js';
 import { DataChannel, serverDataKeys } from '../crypto/data-channel.js';
@@ -276,12 +278,14 @@ export class Session {
       const ping = this.sealData(PING_MAGIC, now);
       if (ping) this.out.push({ t: 'link', bytes: ping });
     }
-    this.flush(now);
+    this.flush(now, true);
   }
 
   /** Server shutdown / management kill: tell the client (RESTART) and close soon after. */
   shutdown(now: number, message = 'RESTART', reason = 'server shutdown'): void {
-    if (this.closed) return;
+    // Already told and closing: duplicate-cn kills every earlier session of a cn on each new login, and a second
+    // RESTART would only cost a TLS record and a packet in the middle of that login.
+    if (this.closed || this.pendingClose !== undefined) return;
     if (this.sendKey && this.sendKey.phase === 'active') {
       this.out.push({ t: 'tls-write', handle: this.sendKey.tls, bytes: textMessage(message) });
       this.closeSoon(reason, now, 1000);
@@ -511,10 +515,10 @@ export class Session {
     this.out.push({ t: 'closed', reason });
   }
 
-  private flush(now: number): void {
+  private flush(now: number, standaloneAcks = false): void {
     if (this.closed) return;
     for (const ks of this.keys) {
-      for (const tx of ks.reliable.poll(now)) {
+      for (const tx of ks.reliable.poll(now, standaloneAcks)) {
         const plain = emitControl({
           opcode: tx.opcode, keyId: ks.keyId, sessionId: this.serverSid, acks: tx.acks,
           peerSessionId: tx.acks.length ? this.clientSid : undefined, packetId: tx.packetId, payload: tx.payload,
