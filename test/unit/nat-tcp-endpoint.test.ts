@@ -507,18 +507,21 @@ describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
     for (const sack of threeHoleAcks) out.push(...dupAck(ep, 1, sack));
     const resent = out.filter((o) => isRetransmit(o, S(10)));
     assert.deepEqual(resent.map((o) => [o.seq, o.len]), [[S(0), MSS], [S(3), MSS], [S(6), MSS]]);
-    const lastResent = out.indexOf(resent[2]!);
-    assert.ok(out.slice(0, lastResent).every((o) => isRetransmit(o, S(10))), 'no new data before the last hole');
-    assert.ok(out.length > 3 && out.slice(lastResent + 1).every((o) => o.seq - S(10) >= 0), 'new data follows the holes');
+    // Before recovery, the first two duplicate ACKs each sent one new segment (Limited Transmit); from the first
+    // resend on, the holes go before any new data.
+    const first = out.indexOf(resent[0]!), last = out.indexOf(resent[2]!);
+    assert.deepEqual(out.slice(0, first).map((o) => o.seq), [S(10), S(11)]);
+    assert.ok(out.slice(first).every((o) => isRetransmit(o, S(10))), 'no new data between or after the holes yet');
     assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
     assert.ok(ep.pollAt()! > 1, 'no timer was due');
-    // The resent segment 0 arrives: a partial ACK up to hole 3, which was already resent, so nothing is sent again.
-    const partial = dupAck(ep, 2, [[S(4), S(6)], [S(7), S(10)]], S(3));
-    assert.ok(partial.every((o) => !isRetransmit(o, S(10))), 'hole 3 is not resent twice');
+    // The resent segment 0 arrives: a partial ACK up to hole 3, which was already resent, so it is not sent again;
+    // the pipe has room now and new data follows.
+    const partial = dupAck(ep, 2, [[S(4), S(6)], [S(7), S(12)]], S(3));
+    assert.ok(partial.length > 0 && partial.every((o) => o.seq - S(12) >= 0), 'only new data after the partial ACK');
     assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
 
     // The same ACKs to a connection whose SYN did not permit SACK: the blocks are ignored and NewReno resends only
-    // the first hole, on the third duplicate ACK.
+    // the first hole, on the third duplicate ACK (nothing is queued beyond the window: no Limited Transmit).
     const plainKinds: string[] = [];
     const plain = established({ onRetransmit: (k) => plainKinds.push(k) });
     plain.send(Buffer.alloc(10 * MSS));
@@ -527,6 +530,18 @@ describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
     for (const sack of threeHoleAcks) plainOut.push(...dupAck(plain, 1, sack));
     assert.deepEqual(plainOut.map((o) => o.seq), [S(0)]);
     assert.deepEqual(plainKinds, ['fast']);
+  });
+
+  test('Limited Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out, the third starts recovery', () => {
+    const ep = established({}, { sackPermitted: true });
+    ep.send(Buffer.alloc(20 * MSS));
+    assert.equal(recv(ep, 0).length, 10, 'cwnd is full');
+    // Segments 0 to 7 are lost; 8 and 9 arrive. Without new segments no third duplicate ACK would come.
+    assert.deepEqual(dupAck(ep, 1, [[S(8), S(9)]]).map((o) => [o.seq, o.len]), [[S(10), MSS]]);
+    assert.deepEqual(dupAck(ep, 1, [[S(8), S(10)]]).map((o) => [o.seq, o.len]), [[S(11), MSS]]);
+    // The third starts recovery with cwnd = ssthresh = 5 segments (half the window before Limited Transmit); only
+    // segment 11 is in the pipe, so segment 0 and the holes after it are resent until the pipe is full, nothing new.
+    assert.deepEqual(dupAck(ep, 2, [[S(8), S(11)]]).map((o) => o.seq), [S(0), S(1), S(2), S(3)]);
   });
 
   test('bogus SACK blocks (beyond SND.MAX, below SND.UNA, reversed) are ignored; valid ones start recovery early', () => {
@@ -652,7 +667,9 @@ describe('RST from the client in each synchronized state', () => {
 });
 
 test('process() never throws and pollAt() never lies in the past, for random segments in any state', () => {
-  const makers = [synPending, () => synReceived(), () => established(), finWait1, finWait2, closing, timeWait, closeWait, lastAck];
+  const makers = [synPending, () => synReceived(), () => established(), finWait1, finWait2, closing, timeWait, closeWait, lastAck,
+    () => established({}, { sackPermitted: true })];
+  const ackish = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: ISS - 5, max: ISS + 5000 }));
   const seg = fc.record({
     seq: fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: IRS - 5, max: IRS + 3000 })),
     ack: fc.option(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: ISS - 5, max: ISS + 5000 })), { nil: undefined }),
@@ -661,6 +678,7 @@ test('process() never throws and pollAt() never lies in the past, for random seg
     len: fc.integer({ min: 0, max: 1500 }),
     dt: fc.integer({ min: 0, max: 5000 }),
     app: fc.constantFrom('none', 'send', 'shutdown', 'consumed', 'abort' as const),
+    sack: fc.option(fc.array(fc.tuple(ackish, ackish), { minLength: 1, maxLength: 4 }), { nil: undefined }),
   });
   fc.assert(fc.property(fc.integer({ min: 0, max: makers.length - 1 }), fc.array(seg, { maxLength: 30 }), (mi, segs) => {
     const ep = makers[mi]();
@@ -671,7 +689,7 @@ test('process() never throws and pollAt() never lies in the past, for random seg
       else if (s.app === 'shutdown') ep.shutdown();
       else if (s.app === 'consumed') ep.consumed(s.len);
       else if (s.app === 'abort' && s.dt % 7 === 0) ep.abort();
-      ep.process({ ...SEND_TEMPL, seq: s.seq, ack: s.ack, control: s.control, window: s.window, payload: Buffer.alloc(s.len) }, now);
+      ep.process({ ...SEND_TEMPL, seq: s.seq, ack: s.ack, control: s.control, window: s.window, sack: s.sack, payload: Buffer.alloc(s.len) }, now);
       recv(ep, now);
       events(ep);
       const at = ep.pollAt();

@@ -404,7 +404,8 @@ export class TcpEndpoint {
 
   /** Fast retransmit of the segment at SND.UNA and the start of fast recovery (RFC 6675 §5 or RFC 6582 §3.2). */
   private enterRecovery(): void {
-    const flight = seqDiff(this.sndNxt, this.sndUna);
+    // What Limited Transmit sent beyond cwnd does not count (RFC 3042 §2).
+    const flight = Math.min(seqDiff(this.sndNxt, this.sndUna), this.cwnd);
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.sndMss);
     this.recover = this.sndMax;
     // SACK-based only with a scoreboard to act on and no go-back-N under way (its resends would repeat the holes').
@@ -677,7 +678,11 @@ export class TcpEndpoint {
       const off = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.tx.length - off;  // -1 once our FIN is out
       if (unsent < 0) break;
-      const room = this.sackRecovery ? Math.min(this.sndWnd - off, this.cwnd - pipe) : Math.min(this.sndWnd, this.cwnd) - off;
+      // RFC 3042 Limited Transmit: each of the first two duplicate ACKs lets one new segment out beyond cwnd, so a
+      // window that lost most of its segments still draws the dup ACKs and SACK blocks that start fast recovery.
+      const limited = this.recover === undefined ? Math.min(this.dupAcks, DUP_ACK_THRESHOLD - 1) * this.sndMss : 0;
+      const room = this.sackRecovery ? Math.min(this.sndWnd - off, this.cwnd - pipe)
+        : Math.min(this.sndWnd, this.cwnd + limited) - off;
       let len = Math.max(0, Math.min(unsent, room, this.sndMss));
       // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): a runt segment goes only if it carries all
       // queued data, fills half the largest window ever offered, or nothing is in flight.
