@@ -22,6 +22,7 @@ const SEND_TEMPL: TcpRepr = {
 interface Out {
   seq: number; ack: number | undefined; control: string; len: number; data: Buffer; window: number; mss?: number; wscale?: number;
   sackPermitted: boolean;
+  sack?: [number, number][];
 }
 
 function recv(ep: TcpEndpoint, now: number): Out[] {
@@ -32,7 +33,7 @@ function recv(ep: TcpEndpoint, now: number): Out[] {
     const d = Buffer.concat(data as Buffer[]);
     out.push({
       seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale,
-      sackPermitted: r.sackPermitted,
+      sackPermitted: r.sackPermitted, sack: r.sack,
     });
   });
   return out;
@@ -281,6 +282,41 @@ describe('established: receiving', () => {
     send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.from('abc') });
     assert.deepEqual(Buffer.concat(events(ep).map((e) => (e.t === 'data' ? e.bytes : EMPTY))).toString(), 'abcdef');
     assert.equal(recv(ep, 0)[0].ack, IRS + 7);
+  });
+
+  test('receiver SACK: out-of-order islands are reported, the latest first, and forgotten once delivered', () => {
+    const ep = established({}, { sackPermitted: true });
+    const seg = (n: number) => ({ seq: IRS + 1 + n * 100, ack: ISS + 1, payload: Buffer.alloc(100, n) });
+    send(ep, 0, seg(2));
+    assert.deepEqual(recv(ep, 0).map((s) => [s.ack, s.sack]), [[IRS + 1, [[IRS + 201, IRS + 301]]]]);
+    send(ep, 0, seg(5));
+    assert.deepEqual(recv(ep, 0)[0]!.sack, [[IRS + 501, IRS + 601], [IRS + 201, IRS + 301]]);
+    send(ep, 0, seg(3));  // joins the first island
+    assert.deepEqual(recv(ep, 0)[0]!.sack, [[IRS + 201, IRS + 401], [IRS + 501, IRS + 601]]);
+    send(ep, 0, seg(0));
+    send(ep, 0, seg(1));  // fills the first hole: 0-3 delivered, 5 still held
+    const [a] = recv(ep, 0);
+    assert.deepEqual([a!.ack, a!.sack], [IRS + 401, [[IRS + 501, IRS + 601]]]);
+    send(ep, 0, seg(4));
+    const [b] = recv(ep, 0);
+    assert.deepEqual([b!.ack, b!.sack], [IRS + 601, undefined]);
+    assert.equal(Buffer.concat(events(ep).map((e) => (e.t === 'data' ? e.bytes : EMPTY))).length, 600);
+  });
+
+  test('receiver SACK: never sent when the client did not offer SACK', () => {
+    const ep = established();
+    send(ep, 0, { seq: IRS + 201, ack: ISS + 1, payload: Buffer.alloc(100) });
+    assert.deepEqual(recv(ep, 0).map((s) => [s.ack, s.sack]), [[IRS + 1, undefined]]);
+  });
+
+  test('out-of-order queue: a window of 200 segments behind one hole is kept and delivered in one piece', () => {
+    const ep = established({ rcvBuf: 1 << 20 }, { wscale: 7 });
+    for (let n = 200; n >= 1; n--) send(ep, 0, { seq: IRS + 1 + n * 100, ack: ISS + 1, payload: Buffer.alloc(100, n) });
+    assert.deepEqual(events(ep), []);
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(100, 0) });
+    const got = Buffer.concat(events(ep).map((e) => (e.t === 'data' ? e.bytes : EMPTY)));
+    assert.equal(got.length, 201 * 100);
+    for (let n = 0; n <= 200; n++) assert.equal(got[n * 100], n & 0xff, `segment ${n} in place`);
   });
 
   test('overlapping retransmission is trimmed; an old duplicate is re-ACKed', () => {

@@ -68,7 +68,9 @@ export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
 const DEFAULT_MSS = 536;
 /** Out-of-order segments kept for reassembly; more are dropped (the client resends them). */
-const MAX_OOO_SEGMENTS = 64;
+const MAX_OOO_SEGMENTS = 512;
+/** SACK blocks per segment: 4 fit in the 40 option bytes when there are no timestamps (RFC 2018 §3). */
+const MAX_SACK_BLOCKS = 4;
 const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
 const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
 /** SACKed ranges remembered above SND.UNA; past this the highest is forgotten (a later ACK reports it again). */
@@ -108,6 +110,8 @@ export class TcpEndpoint {
   private recover: Seq | undefined;
   /** The client's SYN carried SACK-permitted, and so did our SYN-ACK. */
   private readonly sackOk: boolean;
+  /** Sequence number of the latest out-of-order segment received (its block leads our SACK option). */
+  private lastOooSeq: Seq | undefined;
   private readonly sacked = new SackScoreboard();
   /** This recovery is SACK-based (RFC 6675): the pipe estimate, not an inflated cwnd, limits what goes out. */
   private sackRecovery = false;
@@ -482,8 +486,11 @@ export class TcpEndpoint {
   }
 
   private storeOutOfOrder(seq: Seq, data: Buffer): void {
-    let i = 0;
-    while (i < this.ooo.length && seqLt(this.ooo[i].seq, seq)) i++;
+    this.lastOooSeq = seq;
+    // Segments mostly arrive in order after the hole: search from the end.
+    let i = this.ooo.length;
+    while (i > 0 && seqGt(this.ooo[i - 1].seq, seq)) i--;
+    if (i > 0 && this.ooo[i - 1].seq === seq) i--;
     if (i < this.ooo.length && this.ooo[i].seq === seq && this.ooo[i].data.length >= data.length) return;
     if (this.ooo.length >= MAX_OOO_SEGMENTS) { this.drop('out-of-order queue full'); return; }
     if (i < this.ooo.length && this.ooo[i].seq === seq) {
@@ -737,10 +744,31 @@ export class TcpEndpoint {
   private segment(control: TcpControl, seq: Seq): TcpRepr {
     const win = this.advertisableWindow();
     const scaled = Math.min(0xffff, Math.ceil(win / (1 << this.rcvShift)));
-    return {
+    const r: TcpRepr = {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
       window: scaled, sackPermitted: false, payload: EMPTY,
     };
+    if (this.sackOk && this.ooo.length > 0 && control !== 'syn') r.sack = this.sackBlocks();
+    return r;
+  }
+
+  /**
+   * The out-of-order data we hold, as SACK blocks (RFC 2018 §4): the block with the most recently received segment
+   * first, then the others from the highest down, at most MAX_SACK_BLOCKS.
+   */
+  private sackBlocks(): [Seq, Seq][] {
+    const ranges: [Seq, Seq][] = [];
+    for (const { seq, data } of this.ooo) {
+      const end = seqAdd(seq, data.length);
+      const last = ranges[ranges.length - 1];
+      if (last && seqLe(seq, last[1])) { if (seqGt(end, last[1])) last[1] = end; } else ranges.push([seq, end]);
+    }
+    const recent = this.lastOooSeq;
+    const first = recent === undefined ? -1
+      : ranges.findIndex(([l, r]) => seqGe(recent, l) && seqLt(recent, r));
+    const blocks: [Seq, Seq][] = first >= 0 ? [ranges[first]!] : [];
+    for (let i = ranges.length - 1; i >= 0 && blocks.length < MAX_SACK_BLOCKS; i--) if (i !== first) blocks.push(ranges[i]!);
+    return blocks;
   }
 
   private rst(seq: Seq, ack: Seq | undefined): TcpRepr {
