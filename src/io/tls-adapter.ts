@@ -25,14 +25,48 @@ export function serverSecureContext(o: ServerContextOptions): tls.SecureContext 
   });
 }
 
+let spare: { opts: TlsOptions; engine: TlsEngine } | undefined;
+let spareQueued = false;
+
+const sameOptions = (a: TlsOptions, b: TlsOptions): boolean =>
+  a.secureContext === b.secureContext && a.requestCert === b.requestCert && a.rejectUnauthorized === b.rejectUnauthorized;
+
+/**
+ * A TLS engine for a new key state. Building a TLSSocket is a good part of the server's work between a ClientHello
+ * and its ServerHello, so one is kept built ahead (prepareTlsEngine): the new client takes it, and the next one is
+ * built once the current loop iteration's packets are out.
+ */
+export function openTlsEngine(opts: TlsOptions, emit: (ev: TlsEvent) => void): TlsEngine {
+  const s = spare;
+  spare = undefined;
+  let engine: TlsEngine;
+  if (s && s.engine.usable && sameOptions(s.opts, opts)) engine = s.engine.attach(emit);
+  else { s?.engine.destroy(); engine = new TlsEngine(opts, emit); }
+  if (!spareQueued) {
+    spareQueued = true;
+    setImmediate(() => { spareQueued = false; prepareTlsEngine(opts); });
+  }
+  return engine;
+}
+
+/** Builds the spare engine for `opts` now (at server start: before the first client waits for it). */
+export function prepareTlsEngine(opts: TlsOptions): void {
+  if (spare?.engine.usable && sameOptions(spare.opts, opts)) return;
+  spare?.engine.destroy();
+  spare = { opts, engine: new TlsEngine(opts) };
+}
+
 export class TlsEngine {
   private readonly wire: Duplex;
   private readonly socket: tls.TLSSocket;
   private readonly pending: Buffer[] = [];
   private writing = false;
   private dead = false;
+  private emit: (ev: TlsEvent) => void;
 
-  constructor(opts: TlsOptions, private readonly emit: (ev: TlsEvent) => void) {
+  /** Without `emit`, the engine is a spare: it reports nothing until attach(). */
+  constructor(opts: TlsOptions, emit?: (ev: TlsEvent) => void) {
+    this.emit = emit ?? (() => {});
     this.wire = new Duplex({
       read() {},
       write: (chunk: Buffer, _enc, cb) => { if (!this.dead) this.emit({ kind: 'ciphertext', bytes: chunk }); cb(); },
@@ -65,6 +99,14 @@ export class TlsEngine {
     this.socket.on('data', (d: Buffer) => { if (!this.dead) this.emit({ kind: 'plaintext', bytes: d }); });
     this.socket.on('error', (e: Error) => this.fail(e.message.trim()));
     this.socket.on('close', () => { if (!this.dead) this.fail('TLS connection closed'); });
+  }
+
+  /** A spare nobody fed yet that is still alive. */
+  get usable(): boolean { return !this.dead; }
+
+  attach(emit: (ev: TlsEvent) => void): this {
+    this.emit = emit;
+    return this;
   }
 
   feed(ciphertext: Buffer): void { if (!this.dead) this.wire.push(ciphertext); }

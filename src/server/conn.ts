@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { RouterClient } from '../core/router/router.js';
 import { type AuthRequest, type AuthResult, Session, type SessionParams } from '../core/session/session.js';
 import { ipToString } from '../core/wire/ipv4.js';
-import { TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
+import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
 import { log } from '../log.js';
 
 const now = (): number => performance.now();
@@ -109,7 +109,7 @@ export class Conn implements RouterClient {
       case 'link': this.send(o.bytes); break;
       case 'tls-open': {
         const h = o.handle;
-        this.tls.set(h, new TlsEngine(this.host.tlsOptions, (ev) => { this.session.handleTls(h, ev, now()); this.drain(); }));
+        this.tls.set(h, openTlsEngine(this.host.tlsOptions, (ev) => { this.session.handleTls(h, ev, now()); this.drain(); }));
         break;
       }
       case 'tls-feed': this.tls.get(o.handle)?.feed(o.bytes); break;

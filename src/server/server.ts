@@ -17,7 +17,7 @@ import type { NatStats } from '../core/uplink/nat/counters.js';
 import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { listen } from '../io/listen.js';
-import { serverSecureContext } from '../io/tls-adapter.js';
+import { prepareTlsEngine, serverSecureContext } from '../io/tls-adapter.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
@@ -124,6 +124,7 @@ export class VpnServer implements ConnHost {
       this.tcp = srv;
       log('info', 'listening', { proto: 'tcp', address: host, port: c.port });
     }
+    prepareTlsEngine(this.tlsOptions);
     log('info', 'Initialization Sequence Completed', { pool: `${ipToString(this.pool.network)}/${ipToString(this.cfg.server.netmask)}` });
   }
 
