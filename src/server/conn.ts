@@ -32,6 +32,7 @@ export class Conn implements RouterClient {
   private readonly tls = new Map<number, TlsEngine>();
   private timer?: NodeJS.Timeout;
   private immediate?: NodeJS.Immediate;
+  private connectedLog?: { timer: NodeJS.Immediate; write: () => void };
   private timerAt = Infinity;
   private draining = false;
   private again = false;
@@ -123,18 +124,24 @@ export class Conn implements RouterClient {
         );
         break;
       }
-      case 'established':
+      case 'established': {
         this.connectedAt = Date.now();
         this.host.established(this);
-        log('info', 'client connected', {
+        const fields = {
           cn: o.cn, remote: this.remote, proto: this.proto, vip: ipToString(this.ip), cipher: o.cipher,
           'key-derivation': o.ekm ? 'tls-ekm' : 'prf', 'peer-id': this.peerId,
-        });
+        };
+        // Written after this turn's packets (key-method 2, PUSH_REPLY) are out: a log write is a syscall that
+        // can cost the waiting client half a millisecond.
+        const write = (): void => { this.connectedLog = undefined; log('info', 'client connected', fields); };
+        this.connectedLog = { timer: setImmediate(write), write };
         break;
+      }
       case 'rekeyed':
         log('info', 'data channel key renegotiated', { cn: this.cn, remote: this.remote, 'key-id': o.keyId });
         break;
       case 'closed': {
+        if (this.connectedLog) { clearImmediate(this.connectedLog.timer); this.connectedLog.write(); }   // keep the order of the two lines
         for (const e of this.tls.values()) e.destroy();
         this.tls.clear();
         this.disarm();
