@@ -210,7 +210,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     return buildTcpPacket(key.dstIp, key.clientIp, r);
   }
 
-  const tcpRetransmits = { timeout: 0, fast: 0 };
+  const tcpRetransmits = { timeout: 0, fast: 0, probe: 0 };
 
   function openTcp(key: FlowKey, syn: TcpRepr, t: number): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {

@@ -101,8 +101,8 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
         samples: Object.entries(nat.drops).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => [{ reason }, n]),
       },
       {
-        name: 'nanovpn_nat_tcp_retransmits_total', help: 'TCP segments the NAT sent again towards clients, by trigger.', type: 'counter',
-        samples: [[{ trigger: 'timeout' }, nat.tcpRetransmits.timeout], [{ trigger: 'fast' }, nat.tcpRetransmits.fast]],
+        name: 'nanovpn_nat_tcp_retransmits_total', help: 'TCP segments the NAT sent again towards clients, by trigger (timeout, fast = duplicate ACKs or SACK, probe = tail loss probe).', type: 'counter',
+        samples: [[{ trigger: 'timeout' }, nat.tcpRetransmits.timeout], [{ trigger: 'fast' }, nat.tcpRetransmits.fast], [{ trigger: 'probe' }, nat.tcpRetransmits.probe]],
       },
     );
   }

@@ -24,7 +24,7 @@ function fakeConn(cn: string, o: { bytesIn?: number; bytesOut?: number; establis
 
 const NAT: NatStats = {
   flowsOpen: 3, flowsCreated: 10, flowsEvicted: 1, flowsExpired: 4, flowsClosed: 2, packetsOut: 50, bytesOut: 5000,
-  packetsIn: 40, bytesIn: 4000, tcpFlows: 2, udpFlows: 1, drops: { 'tcp: beyond window': 3, checksum: 2 }, tcpRetransmits: { timeout: 6, fast: 9 },
+  packetsIn: 40, bytesIn: 4000, tcpFlows: 2, udpFlows: 1, drops: { 'tcp: beyond window': 3, checksum: 2 }, tcpRetransmits: { timeout: 6, fast: 9, probe: 4 },
 };
 
 function fakeServer(conns: ObservedConn[], nat?: NatStats): ObservedServer {
@@ -102,6 +102,7 @@ test('collect: sessions, handshakes, per-CN bytes/packets (summed across session
   assert.equal(s.get('nanovpn_nat_drops_total{reason="checksum"}'), 2);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="timeout"}'), 6);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="fast"}'), 9);
+  assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="probe"}'), 4);
   assert.equal(s.get('process_resident_memory_bytes'), 123456);
   // Every family has exactly one HELP and one TYPE line, before its samples; no sample line is broken.
   const names = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);

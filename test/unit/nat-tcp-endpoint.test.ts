@@ -481,6 +481,49 @@ describe('established: sending', () => {
     assert.deepEqual(kinds, ['fast', 'fast']);
   });
 
+  test('tail loss probe: a silent flight gets one new segment after 2 SRTT (10 ms floor), then the RTO', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });  // SRTT 0 from the handshake
+    ep.send(Buffer.alloc(12 * MSS));
+    assert.equal(recv(ep, 100).length, 10, 'initial window');
+    assert.equal(ep.pollAt(), 110, 'PTO = max(2 SRTT, 10 ms), well before the 200 ms RTO');
+    recvNothing(ep, 109);
+    const [p] = recv(ep, 110);
+    assert.deepEqual([p!.seq, p!.len], [ISS + 1 + 10 * MSS, MSS], 'new data beyond cwnd');
+    assert.equal(ep.pollAt(), 310, 'then the RTO');
+    assert.deepEqual(kinds, []);
+  });
+
+  test('tail loss probe: with nothing new to send, the last segment goes again', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    ep.send(Buffer.alloc(4 * MSS));
+    assert.equal(recv(ep, 0).length, 4);
+    const [p] = recv(ep, 10);
+    assert.deepEqual([p!.seq, p!.len], [ISS + 1 + 3 * MSS, MSS]);
+    assert.deepEqual(kinds, ['probe']);
+  });
+
+  test('tail loss probe: a SACK for the probe above a hole starts recovery at once, not at the RTO', () => {
+    const kinds: string[] = [];
+    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    ep.send(Buffer.alloc(6 * MSS));
+    assert.equal(recv(ep, 0).length, 6);
+    recv(ep, 10);  // probe: segment 6 again; the whole flight was lost
+    send(ep, 11, { seq: IRS + 1, ack: ISS + 1, sack: [[ISS + 1 + 5 * MSS, ISS + 1 + 6 * MSS]] });
+    const out = recv(ep, 11);
+    assert.ok(out.length > 0, 'resends without waiting for the timeout');
+    assert.deepEqual([out[0]!.seq, out[0]!.len], [ISS + 1, MSS], 'from SND.UNA');
+    assert.deepEqual(kinds.slice(0, 2), ['probe', 'fast']);
+  });
+
+  test('tail loss probe: not without SACK (the RTO stays the only timer)', () => {
+    const ep = established();
+    ep.send(Buffer.alloc(4 * MSS));
+    recv(ep, 0);
+    assert.equal(ep.pollAt(), 200);
+  });
+
   test('zero window: no data, probes with backoff; a window update resumes sending', () => {
     const ep = established({ minRto: 1000 });
     send(ep, 0, { seq: IRS + 1, ack: ISS + 1, window: 0 });
@@ -601,9 +644,11 @@ describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
     ep.send(Buffer.alloc(6 * MSS));
     assert.equal(recv(ep, 0).length, 6);
     assert.deepEqual(dupAck(ep, 1, [[S(4), S(6)]]), []);
+    const pto = ep.pollAt()!;
+    assert.deepEqual(recv(ep, pto).map((o) => o.seq), [S(5)], 'tail loss probe first');
     const rto = ep.pollAt()!;
     assert.deepEqual(recv(ep, rto).map((o) => o.seq), [S(0)], 'go back to SND.UNA');
-    assert.deepEqual(kinds, ['timeout']);
+    assert.deepEqual(kinds, ['probe', 'timeout']);
     // The client dropped what it had SACKed (RFC 2018 §8 allows it) and ACKs only in order from now on.
     assert.deepEqual(dupAck(ep, rto + 1, [], S(1)).map((o) => o.seq), [S(1), S(2)]);
     assert.deepEqual(dupAck(ep, rto + 2, [], S(3)).map((o) => o.seq), [S(3), S(4), S(5)]);
@@ -611,7 +656,7 @@ describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
     const out: Out[] = [];
     for (let i = 0; i < 3; i++) out.push(...dupAck(ep, rto + 3, [[S(5), S(6)]], S(3)));
     assert.deepEqual(out.map((o) => o.seq), [S(3), S(4)], 'segment 4 is a hole again, not SACKed from before');
-    assert.deepEqual(kinds, ['timeout', 'fast', 'fast']);
+    assert.deepEqual(kinds, ['probe', 'timeout', 'fast', 'fast']);
   });
 });
 

@@ -18,7 +18,7 @@ export interface NatStats extends FlowCounters {
   /** Packets dropped, by reason (malformed, checksum, quota, icmp, fragment...). */
   drops: Record<string, number>;
   /** TCP segments the NAT sent again towards clients, by trigger. */
-  tcpRetransmits: { timeout: number; fast: number };
+  tcpRetransmits: { timeout: number; fast: number; probe: number };
 }
 
 export function newFlowCounters(): FlowCounters {

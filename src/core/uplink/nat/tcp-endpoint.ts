@@ -11,7 +11,8 @@
 // (RFC 6298) or zero-window-probe timer, or TIME-WAIT; the delayed ACK has its own deadline.
 // Loss recovery: with SACK (offered only when the client's SYN permits it) a scoreboard of SACKed ranges drives a
 // simplified RFC 6675 recovery that resends every hole below the highest SACKed byte as the pipe estimate allows;
-// without SACK blocks it is NewReno (RFC 6582).
+// without SACK blocks it is NewReno (RFC 6582). A tail loss probe (RFC 8985 §7) turns the loss of a whole window,
+// which no duplicate ACK reports, into SACK recovery after 2 SRTT instead of a retransmission timeout.
 import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
 import { ByteQueue } from './byte-queue.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js';
@@ -24,6 +25,7 @@ type Timer =
   | { kind: 'idle' }
   | { kind: 'connect'; at: number }
   | { kind: 'retransmit'; at: number; delay: number }
+  | { kind: 'probe'; at: number }
   | { kind: 'zeroWindowProbe'; at: number; delay: number }
   | { kind: 'timeWait'; at: number };
 
@@ -57,7 +59,7 @@ export interface TcpConfig {
   iss: Seq;
   onDrop?: (reason: string) => void;
   /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, SACK holes). */
-  onRetransmit?: (kind: 'timeout' | 'fast') => void;
+  onRetransmit?: (kind: 'timeout' | 'fast' | 'probe') => void;
 }
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
@@ -72,6 +74,8 @@ const MAX_OOO_SEGMENTS = 512;
 /** SACK blocks per segment: 4 fit in the 40 option bytes when there are no timestamps (RFC 2018 §3). */
 const MAX_SACK_BLOCKS = 4;
 const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
+/** Floor of the tail loss probe timeout (RFC 8985 §7.2 suggests 10 ms). */
+const TLP_MIN_MS = 10;
 const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
 /** SACKed ranges remembered above SND.UNA; past this the highest is forgotten (a later ACK reports it again). */
 const MAX_SACK_RANGES = 32;
@@ -117,6 +121,10 @@ export class TcpEndpoint {
   private sackRecovery = false;
   /** RFC 6675 HighRxt: the holes below it were already resent in this recovery. */
   private highRxt: Seq;
+  /** A tail loss probe is due in the next dispatch. */
+  private probeDue = false;
+  /** End of the last probe segment, until an ACK or SACK answers for it. */
+  private probeEnd: Seq | undefined;
   private fastRetransmit = false;
   private retries = 0;
 
@@ -375,9 +383,9 @@ export class TcpEndpoint {
       } else if (this.cwnd < this.ssthresh) this.cwnd += Math.min(acked, this.sndMss);
       else this.cwnd += Math.max(1, Math.floor((this.sndMss * this.sndMss) / this.cwnd));
       this.dupAcks = 0;
-      this.timer = this.sndNxt !== this.sndUna
-        ? { kind: 'retransmit', at: now + this.rto, delay: this.rto }
-        : { kind: 'idle' };
+      if (this.probeEnd !== undefined && seqGe(ack, this.probeEnd)) this.probeEnd = undefined;
+      this.timer = { kind: 'idle' };
+      if (this.sndNxt !== this.sndUna) this.armLossTimer(now);
       if (finAcked) this.ourFinAcked(now);
     } else {
       this.noteSack(seg);
@@ -395,6 +403,13 @@ export class TcpEndpoint {
     // duplicate ACKs (a cumulative ACK may carry the SACK blocks). Not while going back after a timeout.
     if (this.recover === undefined && this.sackOk && this.sndNxt === this.sndMax
         && this.sacked.bytesIn(this.sndUna, this.sndMax) > (DUP_ACK_THRESHOLD - 1) * this.sndMss) {
+      this.enterRecovery();
+    }
+    // RFC 8985 §7.4: the probe went out 2 SRTT after the tail of the flight. When the client SACKs it while data
+    // below it is still missing, that data was lost, not reordered: recover now rather than at the timeout.
+    if (this.probeEnd !== undefined && this.recover === undefined && this.sndNxt === this.sndMax
+        && this.sacked.bytesIn(seqAdd(this.probeEnd, -1), this.probeEnd) > 0) {
+      this.probeEnd = undefined;
       this.enterRecovery();
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
@@ -598,8 +613,14 @@ export class TcpEndpoint {
           // RFC 6675 §5.1: after a timeout the scoreboard is not trusted (the client may have dropped what it SACKed).
           this.sackRecovery = false;
           this.sacked.clear();
+          this.probeEnd = undefined;
+          this.probeDue = false;
           this.timer = { kind: 'retransmit', at: now + Math.min(t.delay * 2, this.cfg.maxRto), delay: Math.min(t.delay * 2, this.cfg.maxRto) };
           this.cfg.onRetransmit?.('timeout');
+          break;
+        case 'probe':
+          this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+          if (this.sndNxt !== this.sndUna) this.probeDue = true;
           break;
         case 'zeroWindowProbe': {
           // An ACK one below SND.UNA makes the client answer with its current window (as Linux probes).
@@ -681,6 +702,11 @@ export class TcpEndpoint {
       sent = true;
       this.cfg.onRetransmit?.('fast');
     }
+    if (this.probeDue) {
+      this.probeDue = false;
+      if (this.probe(now, emit)) sent = true;
+    }
+    let newData = false;
     for (;;) {
       const off = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.tx.length - off;  // -1 once our FIN is out
@@ -709,18 +735,80 @@ export class TcpEndpoint {
         if (this.state === 'established') this.state = 'finWait1';
         else if (this.state === 'closeWait') this.state = 'lastAck';
       }
-      this.armRetransmit(now);
+      newData = true;
       this.sent(s);
       emit(s, data);
       sent = true;
       pipe += len;
       if (fin) break;
     }
+    if (newData) this.armAfterNewData(now);
     return sent;
   }
 
   private armRetransmit(now: number): void {
     if (this.timer.kind !== 'retransmit') this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+  }
+
+  /**
+   * After new data: a stopped timer starts; a pending probe moves to 2 SRTT from now (RFC 8985 §7.2); a running
+   * RTO that has not backed off becomes a probe once the flight is big enough for one. A backed-off RTO stays.
+   */
+  private armAfterNewData(now: number): void {
+    const t = this.timer;
+    if (t.kind === 'idle' || t.kind === 'probe' || (t.kind === 'retransmit' && this.retries === 0)) {
+      if (t.kind === 'retransmit') {
+        const before = t;
+        this.armLossTimer(now);
+        if (this.timer.kind === 'retransmit') this.timer = before;  // RFC 6298 §5.1: a running RTO is not restarted
+      } else {
+        this.armLossTimer(now);
+      }
+    } else if (t.kind !== 'retransmit') {
+      this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+    }
+  }
+
+  /**
+   * With data in flight: the tail loss probe timer (RFC 8985 §7.2, PTO = 2 SRTT, at least TLP_MIN_MS) when a probe
+   * can help (SACK on, an RTT sample, no recovery or go-back under way, more than one segment out), else the RTO.
+   */
+  private armLossTimer(now: number): void {
+    const flight = seqDiff(this.sndNxt, this.sndUna);
+    if (this.sackOk && this.srtt !== undefined && this.recover === undefined && this.probeEnd === undefined
+        && this.sndNxt === this.sndMax && flight > this.sndMss && this.canSendData()) {
+      const pto = Math.max(2 * this.srtt, TLP_MIN_MS);
+      if (pto < this.rto) { this.timer = { kind: 'probe', at: now + pto }; return; }
+    }
+    this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+  }
+
+  /** The probe itself (RFC 8985 §7.3): one new segment if the window has room for it, else the last one again. */
+  private probe(now: number, emit: Emit): boolean {
+    if (this.recover !== undefined || this.sndNxt !== this.sndMax) return false;
+    const off = seqDiff(this.sndNxt, this.sndUna);
+    const unsent = this.tx.length - off;
+    if (unsent < 0) return false;  // our FIN is out: the RTO handles it
+    let start: number;
+    let len: number;
+    if (unsent > 0 && this.sndWnd - off > 0) {
+      start = off;
+      len = Math.min(unsent, this.sndMss, this.sndWnd - off);
+      this.sndNxt = this.sndMax = seqAdd(this.sndNxt, len);
+      if (!this.rttSample) this.rttSample = { seq: this.sndNxt, at: now };
+    } else {
+      len = Math.min(this.sndMss, off);
+      start = off - len;
+      if (len <= 0) return false;
+      this.cfg.onRetransmit?.('probe');
+    }
+    const s = this.segment('none', seqAdd(this.sndUna, start));
+    s.psh = true;
+    this.sent(s);
+    emit(s, this.tx.slices(start, len));
+    this.probeEnd = seqAdd(this.sndUna, start + len);
+    this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+    return true;
   }
 
   /** Bookkeeping for any segment that carries our ACK and window. */
