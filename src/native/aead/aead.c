@@ -22,6 +22,9 @@ typedef struct {
   int encrypt;
 } aead_t;
 
+// Marks our handles, so an external from elsewhere is refused instead of being read as an aead_t.
+static const napi_type_tag AEAD_TAG = {0x6e616e6f76706e00ULL, 0x616561645f637478ULL};
+
 static napi_value throw_error(napi_env env, const char *msg) {
   napi_throw_error(env, "ERR_NANOVPN_AEAD", msg);
   return NULL;
@@ -82,12 +85,15 @@ static napi_value create(napi_env env, napi_callback_info info) {
     finalize(env, a, NULL);
     return throw_error(env, "napi_create_external failed");
   }
+  if (napi_type_tag_object(env, handle, &AEAD_TAG) != napi_ok) return throw_error(env, "napi_type_tag_object failed");
   return handle;
 }
 
 static aead_t *handle_arg(napi_env env, napi_value v, int encrypt) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  bool ours = false;
+  if (napi_check_object_type_tag(env, v, &AEAD_TAG, &ours) != napi_ok || !ours) return NULL;
   void *p = NULL;
   if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
   aead_t *a = p;
