@@ -15,6 +15,7 @@
 // which no duplicate ACK reports, into SACK recovery after 2 SRTT instead of a retransmission timeout.
 import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
 import { ByteQueue } from './byte-queue.js';
+import { SackScoreboard } from './sack-scoreboard.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js';
 
 export type TcpState =
@@ -77,8 +78,6 @@ const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
 /** Floor of the tail loss probe timeout (RFC 8985 §7.2 suggests 10 ms). */
 const TLP_MIN_MS = 10;
 const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
-/** SACKed ranges remembered above SND.UNA; past this the highest is forgotten (a later ACK reports it again). */
-const MAX_SACK_RANGES = 32;
 
 export type Emit = (repr: TcpRepr, data: readonly Buffer[]) => void;
 
@@ -756,15 +755,13 @@ export class TcpEndpoint {
    */
   private armAfterNewData(now: number): void {
     const t = this.timer;
-    if (t.kind === 'idle' || t.kind === 'probe' || (t.kind === 'retransmit' && this.retries === 0)) {
-      if (t.kind === 'retransmit') {
-        const before = t;
-        this.armLossTimer(now);
-        if (this.timer.kind === 'retransmit') this.timer = before;  // RFC 6298 §5.1: a running RTO is not restarted
-      } else {
-        this.armLossTimer(now);
-      }
-    } else if (t.kind !== 'retransmit') {
+    if (t.kind === 'retransmit') {
+      if (this.retries > 0) return;
+      this.armLossTimer(now);
+      if (this.timer.kind === 'retransmit') this.timer = t;  // RFC 6298 §5.1: a running RTO is not restarted
+    } else if (t.kind === 'idle' || t.kind === 'probe') {
+      this.armLossTimer(now);
+    } else {
       this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
     }
   }
@@ -878,61 +875,5 @@ export class TcpEndpoint {
 
   private drop(reason: string): void {
     this.cfg.onDrop?.(reason);
-  }
-}
-
-/** The SACK scoreboard (RFC 6675 §3): SACKed ranges [start, end) above SND.UNA, sorted, disjoint and not adjacent. */
-class SackScoreboard {
-  private ranges: { start: Seq; end: Seq }[] = [];
-
-  size(): number { return this.ranges.length; }
-  clear(): void { this.ranges = []; }
-  /** The end of the highest SACKed range. */
-  highest(): Seq | undefined { return this.ranges[this.ranges.length - 1]?.end; }
-
-  /** Forget what the cumulative ACK una covers. */
-  advance(una: Seq): void {
-    let i = 0;
-    while (i < this.ranges.length && seqLe(this.ranges[i].end, una)) i++;
-    if (i > 0) this.ranges.splice(0, i);
-    if (this.ranges.length > 0 && seqLt(this.ranges[0].start, una)) this.ranges[0].start = una;
-  }
-
-  /** Record the block [start, end); one that is empty, reversed, above max or wholly below una is ignored. */
-  add(start: Seq, end: Seq, una: Seq, max: Seq): void {
-    if (!seqLt(start, end) || seqGt(end, max) || seqLe(end, una)) return;
-    if (seqLt(start, una)) start = una;
-    const r = this.ranges;
-    let i = 0;
-    while (i < r.length && seqLt(r[i].end, start)) i++;
-    let j = i;
-    for (; j < r.length && seqLe(r[j].start, end); j++) {
-      if (seqLt(r[j].start, start)) start = r[j].start;
-      if (seqGt(r[j].end, end)) end = r[j].end;
-    }
-    r.splice(i, j - i, { start, end });
-    if (r.length > MAX_SACK_RANGES) r.pop();
-  }
-
-  /** SACKed bytes within [from, to). */
-  bytesIn(from: Seq, to: Seq): number {
-    let n = 0;
-    for (const { start, end } of this.ranges) {
-      const s = seqGt(start, from) ? start : from;
-      const e = seqLt(end, to) ? end : to;
-      if (seqLt(s, e)) n += seqDiff(e, s);
-    }
-    return n;
-  }
-
-  /** The first unSACKed stretch at or above from that has a SACKed range above it, up to that range. */
-  nextHole(from: Seq): { seq: Seq; len: number } | undefined {
-    let seq = from;
-    for (const { start, end } of this.ranges) {
-      if (seqLe(end, seq)) continue;
-      if (seqGt(start, seq)) return { seq, len: seqDiff(start, seq) };
-      seq = end;
-    }
-    return undefined;
   }
 }
