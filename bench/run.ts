@@ -97,7 +97,7 @@ async function main(): Promise<number> {
   const servers: ServerId[] = ['openvpn', 'nanovpn'];
   const date = new Date().toISOString();
 
-  await withTopology({ clients: 2 }, async (topo) => {
+  await withTopology({ clients: 2, capture: false }, async (topo) => {
     log(`topology ${topo.prefix}; issuing certificates`);
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
     const need = Math.max(o.burst, ...o.sessions);

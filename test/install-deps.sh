@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian bookworm machine, then the npm dependencies.
 # Run as root from anywhere; safe to run again (apt is skipped when every package is already installed).
+# tcpdump: a failing integration test leaves a pcap of its srv namespace (test/helpers/netns.ts).
 set -euo pipefail
 
-PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps g++ make python3)
+PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps g++ make python3 tcpdump)
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 installed() {

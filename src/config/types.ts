@@ -2,7 +2,8 @@
 // Addresses are uint32 numbers; file references are already loaded (text) or kept as resolved paths when the
 // server must re-read them (CRL, users file, client-config-dir, status, pool persistence).
 export type Proto = 'udp' | 'tcp';
-export type CipherName = 'AES-256-GCM' | 'AES-128-GCM' | 'CHACHA20-POLY1305';
+import type { CipherName } from '../core/crypto/ciphers.js';
+export type { CipherName };
 
 export interface StaticKey {
   /** The 256 bytes of an "OpenVPN Static key V1" file. */

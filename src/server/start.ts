@@ -23,7 +23,7 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg);
   if (cfg.uplink === 'tun') {
-    const { createTunUplink } = await import('../core/uplink/tun-uplink.js');
+    const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
     server.setUplink(await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu,

@@ -8,7 +8,11 @@
 // API
 //   createTopology({ clients }): Promise<Topology>   builds the above with unique namespace names
 //   withTopology(opts, fn): Promise<T>                createTopology + fn(topo); on error prints every process
-//                                                    log; always destroys
+//                                                    log and saves the artifacts; always destroys
+//   Failure artifacts: when fn throws (or the test process exits with the topology still up, as after a timeout),
+//   every process's whole log and a pcap of srv's interfaces (tcpdump -i any in srv, when tcpdump is installed;
+//   opts.capture: false turns it off, as the benchmarks do) are saved under test-artifacts/<test file>-<prefix>/
+//   (NANOVPN_TEST_ARTIFACTS names another folder).
 //   topo.exec(node, argv, { timeoutMs, check, input, cwd, env }): Promise<ExecResult>
 //       runs argv inside `ip netns exec`; throws on non-zero exit unless check is false
 //   topo.spawn(node, argv, { name, cwd, env }): Proc  long-running process inside a namespace
@@ -24,9 +28,10 @@
 // Test gating: netnsUnavailable() (a skip reason or undefined), haveCommand('openvpn'); pidRunning(pid).
 // Everything left behind by a crashed test is removed on process exit, SIGINT and SIGTERM.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type NodeName = 'inet' | 'srv' | `cli${number}`;
 
@@ -92,6 +97,9 @@ export interface Topology {
   dumpLogs(lines?: number): string;
   destroy(): Promise<void>;
 }
+
+/** Where failed tests leave their logs and pcaps (gitignored). */
+export const ARTIFACTS_DIR = process.env.NANOVPN_TEST_ARTIFACTS ?? fileURLToPath(new URL('../../test-artifacts', import.meta.url));
 
 const live = new Set<TopologyImpl>();
 let counter = 0;
@@ -249,6 +257,8 @@ class TopologyImpl implements Topology {
   private created: string[] = [];
   private dirs: string[] = [];
   private destroyed = false;
+  /** tcpdump in srv and the folder its pcap files go to, when capturing. */
+  private capture: { proc: ProcImpl; dir: string } | undefined;
 
   constructor(readonly prefix: string, readonly clients: number) {}
 
@@ -321,6 +331,37 @@ class TopologyImpl implements Topology {
     return this.procs.map((p) => p.tail(lines)).join('\n');
   }
 
+  /** Capture every interface of srv (client links and uplink) with tcpdump, headers only, at most 2 × 32 MB. */
+  async startCapture(): Promise<void> {
+    const dir = this.tempDir('pcap');
+    // -Z root: tcpdump would drop to its own user, which cannot write into a root-owned temp dir.
+    const proc = this.spawn('srv', ['tcpdump', '-i', 'any', '-n', '-U', '--immediate-mode', '-Z', 'root', '-s', '256', '-C', '32', '-W', '2',
+      '-w', join(dir, 'srv.pcap')], { name: 'tcpdump' }) as ProcImpl;
+    this.capture = { proc, dir };
+    await proc.waitForLine(/listening on/, 5000).catch(() => undefined);
+  }
+
+  /** Stop the capture so its last packets are on disk (async path only; the exit handler copies as it is). */
+  async stopCapture(): Promise<void> {
+    await this.capture?.proc.kill('SIGINT', 1000);
+  }
+
+  /** Copy every process's whole log and the pcap files into a fresh artifacts folder; returns the folder. */
+  saveArtifacts(why: string): string {
+    const test = basename(process.argv[1] ?? 'test').replace(/\.test\.[cm]?[jt]s$/, '');
+    const dir = join(ARTIFACTS_DIR, `${test}-${this.prefix}`);
+    mkdirSync(dir, { recursive: true });
+    this.procs.forEach((p, i) => {
+      const file = `${i + 1}-${p.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-${p.node}.log`;
+      writeFileSync(join(dir, file), p.tail(Number.MAX_SAFE_INTEGER) + '\n');
+    });
+    if (this.capture && existsSync(this.capture.dir)) {
+      for (const f of readdirSync(this.capture.dir)) copyFileSync(join(this.capture.dir, f), join(dir, f));
+    }
+    writeFileSync(join(dir, 'why.txt'), `${why}\nnamespaces: ${this.created.join(' ')}\n`);
+    return dir;
+  }
+
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     await Promise.all(this.procs.map((p) => p.kill('SIGTERM', 2000)));
@@ -340,6 +381,8 @@ class TopologyImpl implements Topology {
   /** Last-resort cleanup from an exit handler: synchronous, best effort. */
   destroySync(): void {
     if (this.destroyed) return;
+    // Still up at exit: the test timed out or crashed before withTopology could save what it left.
+    try { this.saveArtifacts('the test process exited with this topology still up'); } catch { /* best effort */ }
     for (const p of this.procs) if (!p.exit) killGroup(p.pid, 'SIGKILL');
     for (const ns of this.created) {
       const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
@@ -405,14 +448,20 @@ export async function createTopology(opts: { clients: number }): Promise<Topolog
 
 /**
  * Build a topology, run fn, and always destroy it. When fn throws, the tail of every process log is printed to
- * stderr before the error propagates.
+ * stderr and the whole logs and the pcap are saved (see "Failure artifacts" above) before the error propagates.
  */
-export async function withTopology<T>(opts: { clients: number }, fn: (topo: Topology) => Promise<T>): Promise<T> {
-  const topo = await createTopology(opts);
+export async function withTopology<T>(opts: { clients: number; capture?: boolean },
+  fn: (topo: Topology) => Promise<T>): Promise<T> {
+  const topo = await createTopology(opts) as TopologyImpl;
   try {
+    if (opts.capture !== false && haveCommand('tcpdump')) await topo.startCapture();
     return await fn(topo);
   } catch (err) {
-    process.stderr.write(`\n=== process logs (topology ${topo.prefix}) ===\n${topo.dumpLogs()}\n`);
+    await topo.stopCapture();
+    let saved: string;
+    try { saved = topo.saveArtifacts(`failed: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`); }
+    catch (e) { saved = `(not saved: ${(e as Error).message})`; }
+    process.stderr.write(`\n=== process logs (topology ${topo.prefix}; whole logs and pcap in ${saved}) ===\n${topo.dumpLogs()}\n`);
     throw err;
   } finally {
     await topo.destroy();

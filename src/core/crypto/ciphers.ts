@@ -1,7 +1,6 @@
 // Data-channel AEAD ciphers: OpenVPN names, key lengths and the node:crypto algorithm behind each.
-import type { CipherName } from '../../config/types.js';
-
-export type { CipherName };
+/** The data-channel ciphers nanovpn speaks, by their OpenVPN names (`data-ciphers`). */
+export type CipherName = 'AES-256-GCM' | 'AES-128-GCM' | 'CHACHA20-POLY1305';
 
 export const CIPHER_KEY_LEN: Record<CipherName, number> = {
   'AES-256-GCM': 32,

@@ -1,6 +1,6 @@
 // Per-client protocol options decided from the client's key-method-2 message: data cipher (NCP, §4.4),
 // compression framing (§6.4), the OCC string we send (§9), and the PUSH_REPLY (§7.4).
-import type { CipherName } from '../../config/types.js';
+import type { CipherName } from '../crypto/ciphers.js';
 import { IV_PROTO, ivProto } from './key-method2.js';
 
 /** How data payloads are framed towards this client (openvpn-protocol.md §6.4). */

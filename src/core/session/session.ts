@@ -10,7 +10,7 @@
 // wait for the TLS records those packets make (ServerHello, key-method 2, PUSH_REPLY) and ride on them, as OpenVPN's
 // do; one that finds no record is due at once (nextDeadline() is already past) and leaves alone at tick().
 import { randomBytes } from 'node:crypto';
-import type { CipherName } from '../../config/types.js';
+import type { CipherName } from '../crypto/ciphers.js';
 import { DataChannel, serverDataKeys } from '../crypto/data-channel.js';
 import { deriveKeyBlockPrf } from '../crypto/prf.js';
 import type { ControlWrap } from './control-wrap.js';

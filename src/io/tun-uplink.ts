@@ -1,9 +1,9 @@
 // Uplink through a kernel tun device: client packets go to the tun as they are, packets the kernel routes into
 // the tun go back to the router. The kernel (Linux, or a Nanos kernel built with IP_FORWARD) does the
 // forwarding; on Nanos this needs the tun klib in the image.
-import { log } from '../../log.js';
-import { openTun, type TunDevice, type TunOptions } from '../../io/tun.js';
-import type { DeliverToClients, Uplink } from './uplink.js';
+import type { DeliverToClients, Uplink } from '../core/uplink/uplink.js';
+import { log } from '../log.js';
+import { openTun, type TunDevice, type TunOptions } from './tun.js';
 
 export interface TunUplinkOptions {
   name?: string;
