@@ -11,6 +11,7 @@ import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
 import type { AuthRequest, AuthResult, SessionParams } from '../core/session/session.js';
 import { CookieJar } from '../core/transport/udp-cookie.js';
+import { type DropReport, DropSummary } from '../core/transport/drop-summary.js';
 import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
@@ -43,7 +44,12 @@ export class VpnServer implements ConnHost {
   private readonly byPeerId = new Map<number, Conn>();
   private nextPeerId = 0;
   private readonly cookies: CookieJar;
+  /** The stateless responder's wrap, shared by every unauthenticated packet: peek() vets first packets (no replay
+   *  state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
   private readonly responderWrap: ControlWrap;
+  /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
+  private readonly udpDrops = new DropSummary<dgram.RemoteInfo>();
+  private udpDropTimer?: NodeJS.Timeout;
   private readonly epoch = Math.floor(Date.now() / 1000);
   private resetBudget = { tokens: RESET_REPLIES_PER_SEC, at: 0 };
   private uplink?: Uplink;
@@ -142,6 +148,7 @@ export class VpnServer implements ConnHost {
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown'));
     await step('close UDP socket', () => this.udp?.close());
+    await step('flush drop summary', () => this.flushUdpDrops());
     await step('close TCP connections', () => { for (const s of this.tcpSockets) s.destroy(); });
     await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
     await step('close uplink', () => this.uplink?.close());
@@ -181,47 +188,53 @@ export class VpnServer implements ConnHost {
   // ---- UDP --------------------------------------------------------------------------------------------------
 
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (msg.length < 1 || this.stopping) return;
+    if (this.stopping) return;
+    if (msg.length < 1) { this.dropUdp('empty packet', rinfo); return; }
     const t = now();
     const op = opcodeOf(msg[0]);
     if (op === Op.DATA_V2) {
-      if (msg.length < 4) return;
+      if (msg.length < 4) { this.dropUdp('truncated data packet', rinfo); return; }
       const conn = this.byPeerId.get(msg.readUIntBE(1, 3));
-      if (!conn || conn.proto !== 'udp') return;
+      if (!conn || conn.proto !== 'udp') { this.dropUdp('data packet for an unknown peer id', rinfo); return; }
       conn.onData(msg, t, rinfo);
       return;
     }
     const key = `${rinfo.address}:${rinfo.port}`;
     const conn = this.udpByAddr.get(key);
-    if (op === Op.DATA_V1) { conn?.onData(msg, t, rinfo); return; }
-    if (conn) {
-      if (op === Op.HARD_RESET_CLIENT_V2 && !this.sameClientSid(conn, msg)) {
-        conn.forceClose('client restarted (new session)');
-      } else {
-        conn.onControl(msg, t);
-        return;
-      }
+    if (op === Op.DATA_V1) {
+      if (conn) conn.onData(msg, t, rinfo);
+      else this.dropUdp('data packet from an unknown address', rinfo);
+      return;
     }
-    this.udpHandshake(msg, rinfo, key, t);
+    // A reset with a new session id from a client's address is vetted like any first packet before it may replace
+    // that client's session: a forged one must not tear the session down.
+    if (conn && !(op === Op.HARD_RESET_CLIENT_V2 && !this.sameClientSid(conn, msg))) { conn.onControl(msg, t); return; }
+    this.udpHandshake(msg, rinfo, key, t, conn);
   }
 
   private sameClientSid(conn: Conn, msg: Buffer): boolean {
     return msg.length >= 9 && msg.subarray(1, 9).equals(conn.session.clientSid);
   }
 
-  /** No state for this address yet: stateless cookie reset, or create the session when the cookie comes back. */
-  private udpHandshake(msg: Buffer, rinfo: dgram.RemoteInfo, key: string, t: number): void {
+  /** No session for this packet yet: stateless cookie reset, or create the session when the cookie comes back.
+   *  Until then the packet is vetted with the shared responder wrap (peek: no replay state), so nothing allocated
+   *  here outlives the call unless a session is created. `previous` is the session a client restart replaces. */
+  private udpHandshake(msg: Buffer, rinfo: dgram.RemoteInfo, key: string, t: number, previous?: Conn): void {
     const op = opcodeOf(msg[0]);
-    if (keyIdOf(msg[0]) !== 0) return;
-    if (op === Op.HARD_RESET_CLIENT_V3) { this.dropOnce('tls-crypt-v2 is not supported', key); return; }
-    if (op !== Op.HARD_RESET_CLIENT_V2 && op !== Op.ACK_V1 && op !== Op.CONTROL_V1 && op !== Op.CONTROL_WKC_V1) return;
-    const wrap = this.makeWrap();
-    const plain = wrap.unwrap(msg, t);
-    if (!plain) { this.dropOnce('packet failed tls-auth/tls-crypt verification', key); return; }
+    if (keyIdOf(msg[0]) !== 0) { this.dropUdp('first packet with a nonzero key id', rinfo); return; }
+    if (op === Op.HARD_RESET_CLIENT_V3) { this.dropUdp('tls-crypt-v2 is not supported', rinfo); return; }
+    if (op !== Op.HARD_RESET_CLIENT_V2 && op !== Op.ACK_V1 && op !== Op.CONTROL_V1 && op !== Op.CONTROL_WKC_V1) {
+      this.dropUdp('unexpected first packet', rinfo);
+      return;
+    }
+    const plain = this.responderWrap.peek(msg);
+    if (!plain) { this.dropUdp('packet failed tls-auth/tls-crypt verification', rinfo); return; }
     const pkt = parseControl(plain);
-    if (isParseError(pkt)) return;
+    if (isParseError(pkt)) { this.dropUdp('malformed first packet', rinfo); return; }
     if (op === Op.HARD_RESET_CLIENT_V2) {
-      if (pkt.packetId !== 0 || !this.takeResetToken()) return;
+      if (pkt.packetId !== 0) { this.dropUdp('client reset with a nonzero packet id', rinfo); return; }
+      previous?.forceClose('client restarted (new session)');
+      if (!this.takeResetToken()) { this.dropUdp('reset replies over budget', rinfo); return; }
       const cookie = this.cookies.make(key, pkt.sessionId, Date.now());
       const reply = emitControl({
         opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: cookie, acks: [0], peerSessionId: pkt.sessionId,
@@ -230,14 +243,22 @@ export class VpnServer implements ConnHost {
       this.udpSend(this.responderWrap.wrap(reply, t), rinfo.port, rinfo.address);
       return;
     }
-    if (!pkt.peerSessionId || !this.cookies.check(pkt.peerSessionId, key, pkt.sessionId, Date.now())) return;
-    if (this.conns.size >= this.cfg.maxClients * 2) { this.dropOnce('too many sessions in progress', key); return; }
+    if (!pkt.peerSessionId || !this.cookies.check(pkt.peerSessionId, key, pkt.sessionId, Date.now())) {
+      this.dropUdp('missing or stale cookie', rinfo);
+      return;
+    }
+    if (this.conns.size >= this.cfg.maxClients * 2) { this.dropUdp('too many sessions in progress', rinfo); return; }
+    // The session exists from here: it gets its own wrap, and the first packet goes through it so that its replay
+    // window holds this packet's id.
+    const wrap = this.makeWrap();
+    const first = wrap.unwrap(msg, t);
+    if (!first) { this.dropUdp('first packet failed the replay check', rinfo); return; }
     const conn = new Conn(this, 'udp', key, (bytes) => this.udpSend(bytes, rinfo.port, rinfo.address),
       this.sessionParams('udp', wrap), pkt.sessionId, t, pkt.peerSessionId);
     conn.udpKey = key;
     this.udpByAddr.set(key, conn);
     this.conns.add(conn);
-    conn.onPlainControl(plain, t);
+    conn.onPlainControl(first, t);
   }
 
   /** Called by a Conn whose UDP peer floated to a new address. */
@@ -289,15 +310,35 @@ export class VpnServer implements ConnHost {
     return true;
   }
 
-  private readonly recentDrops = new Map<string, number>();
-  /** One log line per peer and reason per 10 s, so a flood cannot flood the log. */
-  private dropOnce(reason: string, remote: string): void {
-    const k = `${reason}|${remote}`;
-    const t = Date.now();
-    if ((this.recentDrops.get(k) ?? 0) > t) return;
-    if (this.recentDrops.size > 10000) this.recentDrops.clear();
-    this.recentDrops.set(k, t + 10_000);
-    log('warn', 'packet dropped', { remote, reason });
+  /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
+   *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
+  private dropUdp(reason: string, rinfo: dgram.RemoteInfo): void {
+    if (!this.udpDrops.note(reason, rinfo, now())) return;
+    log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
+    this.armUdpDropTimer();
+  }
+
+  /** Drops of unauthenticated UDP packets since start, by reason. */
+  udpDropCounts(): Record<string, number> { return this.udpDrops.countsByReason(); }
+
+  private armUdpDropTimer(): void {
+    if (this.udpDropTimer || this.stopping) return;
+    const at = this.udpDrops.nextDeadline();
+    if (at === undefined) return;
+    this.udpDropTimer = setTimeout(this.expiredUdpDropSummary, Math.max(0, at - now()));
+    this.udpDropTimer.unref();
+  }
+
+  private readonly expiredUdpDropSummary = (): void => {
+    this.udpDropTimer = undefined;
+    logDropSummaries(this.udpDrops.poll(now()));
+    this.armUdpDropTimer();
+  };
+
+  private flushUdpDrops(): void {
+    clearTimeout(this.udpDropTimer);
+    this.udpDropTimer = undefined;
+    logDropSummaries(this.udpDrops.flush(now()));
   }
 
   // ---- TCP --------------------------------------------------------------------------------------------------
@@ -340,6 +381,14 @@ export class VpnServer implements ConnHost {
     sock.on('close', () => {
       this.tcpSockets.delete(sock);
       conn?.linkClosed('connection closed by peer');
+    });
+  }
+}
+
+function logDropSummaries(reports: readonly DropReport<dgram.RemoteInfo>[]): void {
+  for (const r of reports) {
+    log('warn', 'packet dropped', {
+      reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: `${r.sample.address}:${r.sample.port}`,
     });
   }
 }

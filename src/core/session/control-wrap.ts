@@ -4,6 +4,8 @@
 // tls-crypt: op || sid || pid || time || tag(32) || CTR(rest) tag = HMAC-SHA256 over op || sid || pid || time || rest
 // Every wrapped packet carries a fresh replay id (pid from 1, time = sender epoch); receivers keep a (time, pid)
 // replay window. A ControlWrap belongs to one session: it owns the send counter and the receive window.
+// `peek` is the stateless half of `unwrap` (verify and decrypt, no replay window), so one shared wrap can vet
+// unauthenticated first packets: a forged packet then costs one HMAC and leaves nothing behind.
 import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, getHashes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { ReplayWindow } from './replay-window.js';
 
@@ -14,6 +16,9 @@ export interface ControlWrap {
   wrap(plain: Buffer, nowMs: number): Buffer;
   /** Verifies (constant time) and checks (time, pid) for replay; undefined on any failure. Never throws. */
   unwrap(wire: Buffer, nowMs: number): Buffer | undefined;
+  /** Verifies (constant time) and decrypts like unwrap, but neither checks nor records the replay id: for
+   *  vetting unauthenticated first packets with one shared wrap. Changes no state; undefined on any failure. */
+  peek(wire: Buffer): Buffer | undefined;
 }
 
 export interface WrapOptions {
@@ -71,6 +76,7 @@ export function plainWrap(): ControlWrap {
     overhead: 0,
     wrap(plain) { checkPlain(plain); return plain; },
     unwrap(wire) { return wire.length >= MIN_PLAIN ? wire : undefined; },
+    peek(wire) { return wire.length >= MIN_PLAIN ? wire : undefined; },
   };
 }
 
@@ -118,6 +124,17 @@ export function tlsAuthWrap(
   const window = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
   const idOff = SID_END + h;
   const restOff = idOff + REPLAY_ID_LEN;
+  const open = (wire: Buffer): Buffer | undefined => {
+    if (wire.length < restOff + 1) return undefined;
+    const mac = createHmac(alg, recvKey)
+      .update(wire.subarray(idOff, restOff)).update(wire.subarray(0, SID_END)).update(wire.subarray(restOff))
+      .digest();
+    if (!timingSafeEqual(mac, wire.subarray(SID_END, idOff))) return undefined;
+    const plain = Buffer.allocUnsafe(wire.length - h - REPLAY_ID_LEN);
+    wire.copy(plain, 0, 0, SID_END);
+    wire.copy(plain, SID_END, restOff);
+    return plain;
+  };
 
   return {
     overhead: h + REPLAY_ID_LEN,
@@ -136,16 +153,11 @@ export function tlsAuthWrap(
       const pid = wire.readUInt32BE(idOff);
       const time = wire.readUInt32BE(idOff + 4);
       if (!window.check(pid, nowMs, time)) return undefined;
-      const mac = createHmac(alg, recvKey)
-        .update(wire.subarray(idOff, restOff)).update(wire.subarray(0, SID_END)).update(wire.subarray(restOff))
-        .digest();
-      if (!timingSafeEqual(mac, wire.subarray(SID_END, idOff))) return undefined;
-      window.mark(pid, nowMs, time);
-      const plain = Buffer.allocUnsafe(wire.length - h - REPLAY_ID_LEN);
-      wire.copy(plain, 0, 0, SID_END);
-      wire.copy(plain, SID_END, restOff);
+      const plain = open(wire);
+      if (plain) window.mark(pid, nowMs, time);
       return plain;
     },
+    peek: open,
   };
 }
 
@@ -168,6 +180,17 @@ export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapO
   const window = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
   const tagOff = SID_END + REPLAY_ID_LEN;
   const bodyOff = tagOff + CRYPT_TAG_LEN;
+  const open = (wire: Buffer): Buffer | undefined => {
+    if (wire.length < bodyOff + 1) return undefined;
+    const tag = wire.subarray(tagOff, bodyOff);
+    const plain = Buffer.allocUnsafe(wire.length - TLS_CRYPT_OVERHEAD);
+    wire.copy(plain, 0, 0, SID_END);
+    const d = createDecipheriv('aes-256-ctr', rxKe, tag.subarray(0, 16));
+    d.update(wire.subarray(bodyOff)).copy(plain, SID_END);
+    d.final();
+    const mac = createHmac('sha256', rxKa).update(wire.subarray(0, tagOff)).update(plain.subarray(SID_END)).digest();
+    return timingSafeEqual(mac, tag) ? plain : undefined;
+  };
 
   return {
     overhead: TLS_CRYPT_OVERHEAD,
@@ -189,16 +212,10 @@ export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapO
       const pid = wire.readUInt32BE(SID_END);
       const time = wire.readUInt32BE(SID_END + 4);
       if (!window.check(pid, nowMs, time)) return undefined;
-      const tag = wire.subarray(tagOff, bodyOff);
-      const plain = Buffer.allocUnsafe(wire.length - TLS_CRYPT_OVERHEAD);
-      wire.copy(plain, 0, 0, SID_END);
-      const d = createDecipheriv('aes-256-ctr', rxKe, tag.subarray(0, 16));
-      d.update(wire.subarray(bodyOff)).copy(plain, SID_END);
-      d.final();
-      const mac = createHmac('sha256', rxKa).update(wire.subarray(0, tagOff)).update(plain.subarray(SID_END)).digest();
-      if (!timingSafeEqual(mac, tag)) return undefined;
-      window.mark(pid, nowMs, time);
+      const plain = open(wire);
+      if (plain) window.mark(pid, nowMs, time);
       return plain;
     },
+    peek: open,
   };
 }
