@@ -1,5 +1,6 @@
 // Composition root: transports (UDP socket, TCP listener) → sessions → router → uplink.
 // This file owns the sockets and timers; the protocol objects it drives are sans-IO.
+import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
@@ -98,7 +99,7 @@ export class VpnServer implements ConnHost {
     return {
       proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, keepalive: c.keepalive,
       renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
-      tunMtu: c.tunMtu, push: c.push,
+      tunMtu: c.tunMtu, push: c.push, renegRandom: randomBytes(4).readUInt32BE(0),
     };
   }
 

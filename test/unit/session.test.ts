@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { deriveKeyBlockPrf } from '../../src/core/crypto/prf.js';
 import { clientDataKeys, DataChannel, serverDataKeys } from '../../src/core/crypto/data-channel.js';
 import { emitClientKm2, splitTextMessages, textMessage } from '../../src/core/session/key-method2.js';
-import { OCC_MAGIC, PING_MAGIC, Session, type Output } from '../../src/core/session/session.js';
+import { effectiveRenegSec, OCC_MAGIC, PING_MAGIC, Session, type Output } from '../../src/core/session/session.js';
 import { Op } from '../../src/core/wire/openvpn-packet.js';
 import {
   ASSIGN, CLIENT_HELLO, CLIENT_SID, clientKm2, drain, ekmFor, type Established, hex, IP_PACKET, kinds, links, only,
@@ -768,3 +768,166 @@ function nearWrap(f: Established): void {
   const inner = f.s as unknown as { sendKey: { data: DataChannel } };
   inner.sendKey.data = new DataChannel(serverDataKeys(ekmFor(0), f.cipher), { initialSendPacketId: 0xff000000 - 1 });
 }
+
+// =================================================================================================================
+// Issue 11: OpenVPN 2.6 starts a renegotiation reneg-sec after the current key was established (ssl.c
+// should_trigger_renegotiation: now >= ks->established + renegotiate_seconds), the server shortening reneg-sec by
+// get_random() % max(reneg_sec / 10, 1) s once per session (init.c). Idle clients renegotiated every 1.5 × reneg-sec.
+describe('reneg-sec counts from the key\'s establishment (issue 11)', () => {
+  const IDLE = { keepalive: undefined } as const;
+
+  /** The scripted client's side of a server-initiated renegotiation whose SOFT_RESET the server sent (`outs`). */
+  function answerServerReneg(f: Established, outs: Output[], now: number): { keyId: number; handle: number } {
+    const [open] = only(outs, 'tls-open');
+    const [reset] = f.peer.readAll(outs, now).filter((p) => p.opcode === Op.SOFT_RESET_V1);
+    assert.ok(open && reset, `no server SOFT_RESET (outputs: ${kinds(outs).join(',')})`);
+    const kid = reset.keyId;
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, kid, { acks: [0] }, now), now);
+    f.s.handleControl(f.peer.packet(Op.CONTROL_V1, kid, { payload: CLIENT_HELLO }, now), now);
+    f.s.tick(now);
+    f.s.handleTls(open.handle, { kind: 'secure', info: { cn: 'alice', authorized: true, ekm: Buffer.from(ekmFor(kid)) } }, now);
+    f.s.handleTls(open.handle, { kind: 'plaintext', bytes: emitClientKm2(clientKm2()) }, now);
+    assert.equal(only(drain(f.s), 'auth').length, 1);
+    f.s.handleAuth(open.handle, { ok: true }, now);
+    for (const a of f.peer.acks(kid, now)) f.s.handleControl(a, now);
+    drain(f.s);
+    return { keyId: kid, handle: open.handle };
+  }
+
+  interface Run { starts: number[]; established: number[]; keyIds: number[]; rekeyed: number[] }
+  /**
+   * Drives an idle established session on a virtual clock that jumps to the next wakeup (the session's deadline or
+   * the client's answer), from T0 for `durationMs`. The client answers each server SOFT_RESET after `handshakeMs`
+   * and sends no data, so the send key moves to a new key only at its switch deadline.
+   */
+  function driveIdle(f: Established, durationMs: number, handshakeMs: number): Run {
+    const run: Run = { starts: [], established: [T0], keyIds: [], rekeyed: [] };
+    const end = T0 + durationMs;
+    let pending: { at: number; outs: Output[] } | undefined;
+    for (let steps = 0; steps < 10_000; steps++) {
+      const d = f.s.nextDeadline();
+      const next = Math.min(d ?? Infinity, pending?.at ?? Infinity);
+      if (next > end) return run;
+      assert.ok(next >= T0, 'deadline in the past');
+      if (pending && pending.at === next) {
+        const { keyId } = answerServerReneg(f, pending.outs, next);
+        run.established.push(next);
+        run.keyIds.push(keyId);
+        pending = undefined;
+        continue;
+      }
+      const outs = tickAt(f.s, next);
+      for (const r of only(outs, 'rekeyed')) run.rekeyed.push(r.keyId);
+      if (only(outs, 'tls-open').length > 0) {
+        assert.equal(pending, undefined, 'a second renegotiation started before the first was answered');
+        run.starts.push(next);
+        pending = { at: next + handshakeMs, outs };
+      }
+      assert.deepEqual(closed(outs), []);
+    }
+    assert.fail('the virtual clock did not reach the end (livelock)');
+  }
+
+  test('idle client, reneg-sec 15, instant handshakes: 12 renegotiations in 180 s, each 15 s after the last key', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 15 } });
+    const run = driveIdle(f, 180_000, 0);
+    assert.equal(run.starts.length, 12, `starts at ${run.starts.map((t) => (t - T0) / 1000).join(', ')} s`);
+    run.starts.forEach((t, i) => assert.equal(t - run.established[i], 15_000, `renegotiation ${i + 1}`));
+    assert.deepEqual(run.keyIds, [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5]);
+    assert.equal(f.s.stats.renegotiations, 12);
+    // Every new key became the send key (at min(hand-window, reneg-sec / 2) without traffic on it).
+    assert.deepEqual(run.rekeyed, run.keyIds.slice(0, run.rekeyed.length));
+    assert.ok(run.rekeyed.length >= 11);
+  });
+
+  test('idle client, reneg-sec 15, 400 ms handshakes: 11 in 180 s, each 15 s after the previous key was established', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 15 } });
+    const run = driveIdle(f, 180_000, 400);
+    // 15 s + 400 ms per round: the 12th would start at 184.4 s (the old schedule: 8, every 22.9 s).
+    assert.equal(run.starts.length, 11, `starts at ${run.starts.map((t) => (t - T0) / 1000).join(', ')} s`);
+    run.starts.forEach((t, i) => assert.equal(t - run.established[i], 15_000, `renegotiation ${i + 1}`));
+  });
+
+  test('reneg-sec 10 (the integration tests\' value): 18 renegotiations in 180 s', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 10 } });
+    const run = driveIdle(f, 180_000, 0);
+    assert.equal(run.starts.length, 18);
+    run.starts.forEach((t, i) => assert.equal(t - run.established[i], 10_000));
+  });
+
+  test('server jitter: renegRandom shortens reneg-sec by renegRandom % (reneg-sec / 10) whole seconds, every round', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 100, renegRandom: 1_000_007 } });   // % 10 = 7
+    assert.equal(f.s.nextDeadline(), T0 + 93_000);
+    const run = driveIdle(f, 1000_000, 250);
+    assert.ok(run.starts.length >= 10);
+    run.starts.forEach((t, i) => assert.equal(t - run.established[i], 93_000));
+  });
+
+  test('effectiveRenegSec follows init.c: 90-100 % of reneg-sec, no jitter below 20 s, 0 stays off', () => {
+    const cases: [renegSec: number, random: number | undefined, effective: number][] = [
+      [3600, undefined, 3600], [3600, 0, 3600], [3600, 359, 3241], [3600, 360, 3600], [3600, 0xffffffff, 3600 - (0xffffffff % 360)],
+      [100, 9, 91], [19, 0xffffffff, 19], [15, 12345, 15], [10, 7, 10], [5, 3, 5], [1, 1, 1], [0, 5, 0],
+    ];
+    for (const [renegSec, random, effective] of cases) {
+      assert.equal(effectiveRenegSec(renegSec, random), effective, `reneg-sec ${renegSec}, random ${random}`);
+    }
+  });
+
+  test('the send-key switch delay no longer postpones the next renegotiation', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 100 } });
+    const t1 = T0 + 40_000;
+    renegotiate(f, 1, t1);                       // established at t1; switch due at t1 + 50 s
+    assert.equal(f.s.nextDeadline(), t1 + 50_000);
+    assert.deepEqual(only(tickAt(f.s, t1 + 50_000), 'rekeyed'), [{ t: 'rekeyed', keyId: 1 }]);
+    assert.equal(f.s.nextDeadline(), t1 + 100_000, 'reneg-sec after kid 1 was established, not after the switch');
+    assert.deepEqual(only(tickAt(f.s, t1 + 100_000 - 1), 'tls-open'), []);
+    const out = tickAt(f.s, t1 + 100_000);
+    assert.deepEqual(f.peer.readAll(out, t1 + 100_000).map((p) => [p.opcode, p.keyId]), [[Op.SOFT_RESET_V1, 2]]);
+  });
+
+  test('a client-initiated renegotiation (the client\'s own reneg-sec) restarts the server\'s count from its key', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 15 } });
+    const t1 = T0 + 10_000;
+    renegotiate(f, 1, t1);
+    // Nothing at T0 + 15 s: the renegotiation is due 15 s after kid 1, after its send-key switch at t1 + 7.5 s.
+    const switchAt = t1 + 7500;
+    assert.equal(f.s.nextDeadline(), switchAt);
+    assert.deepEqual(kinds(tickAt(f.s, switchAt)), ['rekeyed']);
+    assert.equal(f.s.nextDeadline(), t1 + 15_000);
+    const out = tickAt(f.s, t1 + 15_000);
+    assert.deepEqual(f.peer.readAll(out, t1 + 15_000).map((p) => [p.opcode, p.keyId]), [[Op.SOFT_RESET_V1, 2]]);
+  });
+
+  test('a client renegotiation under way when reneg-sec expires: the server starts none of its own', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 15 } });
+    const t1 = T0 + 15_000 - 100;
+    f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, t1), t1);
+    drain(f.s);
+    const out = tickAt(f.s, T0 + 15_000);
+    assert.deepEqual(only(out, 'tls-open'), []);
+    assert.deepEqual(f.s.keyIds, [0, 1]);
+  });
+
+  test('a failed renegotiation retries; once it succeeds the next one is reneg-sec after that key', () => {
+    const f = sessionEstablished({ params: { ...IDLE, renegSec: 100 } });
+    const start = T0 + 100_000;
+    tickAt(f.s, start);
+    // The client ignores the SOFT_RESET: the key misses the hand-window and is dropped.
+    let now = start;
+    let retry: Output[] | undefined;
+    for (let i = 0; i < 50 && !retry; i++) {
+      now = f.s.nextDeadline()!;
+      const outs = tickAt(f.s, now);
+      if (only(outs, 'tls-open').length > 0) retry = outs;
+      else f.peer.readAll(outs, now);
+    }
+    assert.ok(retry, 'no retry');
+    assert.equal(now, start + HAND_WINDOW + 60_000, 'retried min(reneg-sec, hand-window) after the failure');
+    const done = now + 300;
+    answerServerReneg(f, retry, done);
+    assert.deepEqual(f.s.keyIds, [0, 1], 'the dropped key id is used again');
+    assert.equal(f.s.nextDeadline(), done + 50_000, 'the send-key switch');
+    tickAt(f.s, done + 50_000);
+    assert.equal(f.s.nextDeadline(), done + 100_000, 'reneg-sec after the retried key was established');
+  });
+});

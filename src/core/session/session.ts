@@ -37,7 +37,15 @@ export interface SessionParams {
   tlsAuth: boolean;
   dataCiphers: CipherName[];
   keepalive?: { interval: number; timeout: number };
+  /** reneg-sec in seconds; 0 = off. */
   renegSec: number;
+  /**
+   * A uniformly random uint32 drawn by the caller once per session (core draws no randomness). As OpenVPN 2.6's
+   * server does (init.c do_init_crypto_tls: `get_random() % max(reneg_sec / 10, 1)`), the session renegotiates
+   * `renegSec - renegRandom % max(floor(renegSec / 10), 1)` seconds after each key is established: 90-100 % of
+   * reneg-sec in whole seconds, so reneg-sec < 20 gets no jitter. Absent: exactly renegSec.
+   */
+  renegRandom?: number;
   handWindow: number;
   tlsTimeout: number;
   tranWindow: number;
@@ -117,7 +125,10 @@ export class Session {
   private closeAt?: number;
   private pendingClose?: string;
   private readonly maxPayload: number;
+  /** When to start the next server-initiated renegotiation: the newest key's establishment + renegMs. */
   private renegAt?: number;
+  /** Effective reneg-sec (with the per-session jitter) in ms; 0 = off. */
+  private readonly renegMs: number;
 
   /**
    * Creates the session from the client's HARD_RESET_CLIENT_V2 (already unwrapped and parsed).
@@ -128,6 +139,7 @@ export class Session {
     this.serverSid = cookieSid ? Buffer.from(cookieSid) : randomBytes(SESSION_ID_LEN);
     this.lastRecv = now;
     this.lastSent = now;
+    this.renegMs = effectiveRenegSec(p.renegSec, p.renegRandom) * 1000;
     const ackBlock = 1 + 4 * ACKS_PER_MESSAGE + SESSION_ID_LEN;
     this.maxPayload = TLS_MTU - UDP_IPV4_OVERHEAD - 1 - SESSION_ID_LEN - ackBlock - 4 - p.wrap.overhead;
     const ks = this.newKeyState(0, now, cookieSid ? { recv: 1, send: 1 } : { recv: 0, send: 0 });
@@ -244,6 +256,9 @@ export class Session {
       const delay = Math.min(this.p.handWindow, this.p.renegSec > 0 ? this.p.renegSec / 2 : this.p.handWindow) * 1000;
       this.switchTo = { key: ks, at: now + delay };
       this.stats.renegotiations++;
+      // OpenVPN counts reneg-sec from the new key's establishment (ssl.c should_trigger_renegotiation:
+      // ks->established + renegotiate_seconds), not from when the send key moves over to it.
+      this.scheduleReneg(now);
     }
     // Text messages may have arrived together with the key-method-2 message.
     this.consumePlaintext(ks, now);
@@ -263,16 +278,20 @@ export class Session {
         if (!this.established) { this.close(`TLS handshake did not finish within ${this.p.handWindow} s`); return; }
         // A renegotiation that failed is tried again later; the current key stays in use meanwhile.
         this.dropKey(ks);
-        if (this.p.renegSec > 0 && this.renegAt === undefined) this.renegAt = now + Math.min(this.p.renegSec, this.p.handWindow) * 1000;
+        if (this.renegMs > 0 && this.renegAt === undefined) this.renegAt = now + Math.min(this.renegMs, this.p.handWindow * 1000);
       } else if (ks.expiresAt !== undefined && now >= ks.expiresAt) {
         this.dropKey(ks);
       }
     }
     if (this.switchTo && now >= this.switchTo.at) this.switchSendKey(this.switchTo.key, now);
     if (this.renegAt !== undefined && now >= this.renegAt && this.sendKey) {
-      const inProgress = this.keys.some((k) => k.phase !== 'active');
-      if (!inProgress && !this.switchTo) this.startRenegotiation(nextKeyId(this.newestKeyId()), now, true);
       this.renegAt = undefined;
+      // A renegotiation already under way reschedules when its key is established, or retries when it fails.
+      if (!this.keys.some((k) => k.phase !== 'active')) {
+        // The newest key is established; its switch delay only waits for traffic on it, so end it now.
+        if (this.switchTo) this.switchSendKey(this.switchTo.key, now);
+        this.startRenegotiation(nextKeyId(this.newestKeyId()), now, true);
+      }
     }
     if (this.established && ka && ka.interval > 0 && now - this.lastSent >= ka.interval * 1000 && this.sendKey) {
       const ping = this.sealData(PING_MAGIC, now);
@@ -426,12 +445,12 @@ export class Session {
     this.switchTo = undefined;
     if (old && old !== ks) old.expiresAt = now + this.p.tranWindow * 1000;
     for (const k of this.keys) if (k !== ks && k !== old && k.phase === 'active') this.dropKey(k);
-    this.scheduleReneg(now);
     this.out.push({ t: 'rekeyed', keyId: ks.keyId });
   }
 
+  /** Called when a key is established: the next renegotiation is reneg-sec (with jitter) after it. */
   private scheduleReneg(now: number): void {
-    if (this.p.renegSec > 0) this.renegAt = now + this.p.renegSec * 1000;
+    if (this.renegMs > 0) this.renegAt = now + this.renegMs;
   }
 
   private keyFor(keyId: number): KeyState | undefined {
@@ -534,5 +553,11 @@ export class Session {
 const FA = Buffer.from([0xfa]);
 
 export function nextKeyId(k: number): number { return k >= 7 ? 1 : k + 1; }
+
+/** reneg-sec after OpenVPN 2.6's server-side jitter (init.c do_init_crypto_tls), in whole seconds. */
+export function effectiveRenegSec(renegSec: number, random = 0): number {
+  if (renegSec <= 0) return 0;
+  return renegSec - ((random >>> 0) % Math.max(Math.floor(renegSec / 10), 1));
+}
 
 function wireLen(plain: Buffer, wrap: ControlWrap): number { return plain.length + wrap.overhead; }
