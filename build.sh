@@ -3,11 +3,13 @@
 #
 #   ./build.sh [STEP] [--tun]
 #
-#   STEP   all     (default) deps, bundle, addon, then the ops image and the raw image when their tools exist
+#   STEP   all     (default) deps, bundle, addon, then the ops image and/or the raw image when their tools exist;
+#                  without ops and NANOS_DIR it builds no image, says so, and still exits 0
 #          bundle  deps + dist/nanovpn.js
 #          addon   the addons dist/tun.node (tun uplink) and dist/aead.node (data-channel crypto)
-#          image   deps, bundle, addon, and an ops image (needs `ops` on PATH)
-#          raw     deps, bundle, addon, and a reproducible dist/nanovpn.img (needs NANOS_DIR)
+#          image   deps, bundle, addon, and an ops image (needs `ops` on PATH; fails without it)
+#          raw     deps, bundle, addon, and a reproducible dist/nanovpn.img (needs NANOS_DIR; fails without it)
+#   Every image needs image/etc/nanovpn/server.conf (`node dist/nanovpn.js config inline ...`, see image/DEPLOY.md).
 #   --tun  build the image with the tun uplink: dist/config.tun.json (tun klib, tun manifest, dist/tun.node)
 #
 #   NANOS_DIR    a Nanos release folder (kernel.img, boot.img, klibs/, mkfs), e.g. ~/.ops/0.1.54
@@ -21,7 +23,7 @@ for arg in "$@"; do
   case "$arg" in
     all|bundle|addon|image|raw) STEP="$arg" ;;
     --tun) TUN=1 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -99,37 +101,55 @@ config_file() {
   fi
 }
 
-ops_image() {
-  local required=$1
-  step "ops image"
-  if ! command -v ops >/dev/null 2>&1; then
-    cat >&2 <<'EOF'
-    ops is not installed. To build an image with ops:
+OPS_HELP='ops is not on PATH. To build an image with ops:
         curl https://ops.city/get.sh -sSfL | sh      # installs ops into ~/.ops/bin
         export PATH="$HOME/.ops/bin:$PATH"
-    Or build a reproducible raw image without ops: NANOS_DIR=<nanos release> ./build.sh raw
-EOF
-    if [ "$required" = 1 ]; then die "the image step needs ops"; fi
-    info "skipped (ops not found)"
-    return 0
-  fi
+    or build a reproducible raw image without ops: NANOS_DIR=<nanos release> ./build.sh raw'
+NANOS_HELP='NANOS_DIR is not set. Point it at a Nanos release folder (kernel.img, boot.img, klibs/, mkfs),
+    e.g. NANOS_DIR=~/.ops/<version> after `ops update`, or a nanos checkout'"'"'s release/ + output/tools/bin/mkfs.'
+CONFIG_HELP='image/etc/nanovpn/server.conf is missing: the image would have no server config. Make one with
+        mkdir -p image/etc/nanovpn
+        node dist/nanovpn.js config inline YOUR/server.conf -o image/etc/nanovpn/server.conf
+    (README, "Deploy as a unikernel", has every step)'
+
+have_ops() { command -v ops >/dev/null 2>&1; }
+have_nanos() { [ -n "${NANOS_DIR:-}" ]; }
+have_config() { [ -f image/etc/nanovpn/server.conf ]; }
+
+# config.json's Memory against the heap limit in its NODE_OPTIONS (image/build.mjs check-memory).
+check_memory() {
+  local cfg=$1
+  node image/build.mjs check-memory --config "$cfg" | sed 's/^/    /' || die "fix Memory or NODE_OPTIONS in $cfg (see image/DEPLOY.md, Memory)"
+}
+
+# The image steps need their tool and a server config; fail before spending time on npm and node-gyp.
+precheck() {
+  case "$STEP" in
+    image) have_ops || die "$OPS_HELP
+build.sh: no image built: \`./build.sh image\` needs ops" ;;
+    raw) have_nanos || die "$NANOS_HELP
+build.sh: no image built: \`./build.sh raw\` needs NANOS_DIR" ;;
+    *) return 0 ;;
+  esac
+  have_config || die "$CONFIG_HELP
+build.sh: no image built: \`./build.sh $STEP\` needs image/etc/nanovpn/server.conf"
+  check_memory config.json   # the --tun config inherits Memory and Env from it
+}
+
+BUILT=()
+
+ops_image() {
+  step "ops image"
   local cfg
   cfg="$(config_file)"
   info "ops image create -c $cfg -i nanovpn"
   ops image create -c "$cfg" -i nanovpn
   info "image written under ~/.ops/images/nanovpn; run it with: ops instance create nanovpn -c $cfg (or ops run)"
+  BUILT+=("the ops image nanovpn (~/.ops/images/nanovpn)")
 }
 
 raw_image() {
-  local required=$1
   step "reproducible raw image dist/nanovpn.img (Nanos mkfs)"
-  if [ -z "${NANOS_DIR:-}" ]; then
-    info "NANOS_DIR is not set: point it at a Nanos release folder (kernel.img, boot.img, klibs/, mkfs),"
-    info "e.g. NANOS_DIR=~/.ops/<version> after 'ops update', or a nanos checkout's release/ + output/tools/bin/mkfs."
-    if [ "$required" = 1 ]; then die "the raw step needs NANOS_DIR"; fi
-    info "skipped"
-    return 0
-  fi
   NANOS_DIR="$(cd "$NANOS_DIR" && pwd)"
   local f
   for f in kernel.img boot.img mkfs klibs; do
@@ -152,7 +172,10 @@ raw_image() {
   fi
   node image/build.mjs fix-uuids --image dist/nanovpn.img --mkfs-log dist/mkfs.log | sed 's/^/    /'
   info "dist/nanovpn.img $(du -h dist/nanovpn.img | cut -f1) sha256 $(sha dist/nanovpn.img)"
+  BUILT+=("dist/nanovpn.img")
 }
+
+precheck
 
 case "$STEP" in
   bundle) deps; bundle ;;
@@ -164,10 +187,32 @@ case "$STEP" in
     [ -f dist/aead.node ] || die "the image maps dist/aead.node (config.json MapDirs) and its build failed: see src/native/aead/build.log"
     if [ "$TUN" = 1 ] && [ ! -f dist/tun.node ]; then die "--tun needs dist/tun.node"; fi
     case "$STEP" in
-      image) ops_image 1 ;;
-      raw) raw_image 1 ;;
-      all) ops_image 0; raw_image 0 ;;
+      image) ops_image ;;
+      raw) raw_image ;;
+      all)
+        if have_config; then
+          if have_ops; then ops_image; fi
+          if have_nanos; then raw_image; fi
+        fi
+        ;;
     esac
     ;;
 esac
-printf '\nbuild.sh: %s done\n' "$STEP"
+
+if [ "$STEP" = all ] && [ ${#BUILT[@]} -eq 0 ]; then
+  # Say why, plainly: `all` without the tools is a bundle-only build, not a finished image.
+  why=()
+  have_ops || why+=("ops is not on PATH")
+  have_nanos || why+=("NANOS_DIR is not set")
+  have_config || why+=("image/etc/nanovpn/server.conf is missing")
+  printf '\nbuild.sh: NO unikernel image was built (%s).\n' "$(IFS=';'; echo "${why[*]}" | sed 's/;/; /g')" >&2
+  have_config || printf '    %s\n' "$CONFIG_HELP" >&2
+  if ! have_ops && ! have_nanos; then printf '    %s\n    %s\n' "$OPS_HELP" "$NANOS_HELP" >&2; fi
+  printf 'build.sh: built dist/nanovpn.js and the addons only; run ./build.sh image or ./build.sh raw once the above is fixed\n'
+  exit 0
+fi
+if [ ${#BUILT[@]} -gt 0 ]; then
+  printf '\nbuild.sh: %s done: built %s\n' "$STEP" "$(IFS=','; echo "${BUILT[*]}" | sed 's/,/ and /g')"
+else
+  printf '\nbuild.sh: %s done\n' "$STEP"
+fi

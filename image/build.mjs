@@ -9,6 +9,8 @@
 //   node image/build.mjs fix-uuids --image IMG --mkfs-log LOG
 //                                                 replaces the random filesystem UUIDs mkfs chose with UUIDs
 //                                                 derived from the image contents, so equal inputs give equal bytes
+//   node image/build.mjs check-memory [--config config.json]
+//                                                 RunConfig.Memory against the JS heap limit in Env.NODE_OPTIONS
 //   node image/build.mjs sha256 FILE
 //
 // Deterministic on purpose: no timestamps, no absolute paths in outputs, sorted directory walks, pinned lockfile.
@@ -325,6 +327,68 @@ export function fixUuids(image, mkfsLog) {
   return offsets.length;
 }
 
+// --------------------------------------------------------------------------------------------- check-memory
+
+/** The smallest guest nanovpn supports (image/DEPLOY.md, "Memory"). */
+export const MIN_GUEST_MIB = 256;
+/**
+ * The JS heap may take at most this share of the guest: the rest holds the Nanos kernel and its network buffers,
+ * node's own code and native memory, and Buffers (packets, the NAT's per-flow buffers, which are outside the heap).
+ */
+export const MAX_HEAP_SHARE = 5 / 8;
+/** Node 20 on 64-bit: the young generation is 3 semi-spaces of 16 MiB unless --max-semi-space-size says otherwise. */
+const DEFAULT_SEMI_SPACE_MIB = 16;
+
+/** ops's Memory string ("512M", "1G", "256m", "2048MB") in MiB; undefined when absent or unreadable. */
+export function memoryMiB(memory) {
+  const m = /^\s*(\d+)\s*([MG])i?B?\s*$/i.exec(memory ?? '');
+  if (!m) return undefined;
+  return Number(m[1]) * (m[2].toUpperCase() === 'G' ? 1024 : 1);
+}
+
+/**
+ * What V8 reports as heap_size_limit for NODE_OPTIONS (MiB): old space plus 3 semi-spaces. undefined when
+ * NODE_OPTIONS sets no old-space limit (V8 then sizes the heap from the memory it sees).
+ */
+export function heapLimitMiB(nodeOptions = '') {
+  const flag = (name) => {
+    const m = new RegExp(`(?:^|\\s)--${name}[=\\s](\\d+)(?=\\s|$)`).exec(nodeOptions.replace(/_/g, '-'));
+    return m ? Number(m[1]) : undefined;
+  };
+  const old = flag('max-old-space-size');
+  if (old === undefined) return undefined;
+  return old + 3 * (flag('max-semi-space-size') ?? DEFAULT_SEMI_SPACE_MIB);
+}
+
+/** Problems with a config's guest memory and heap limit, as sentences; empty when they fit. */
+export function memoryProblems(config) {
+  const problems = [];
+  const raw = config.RunConfig?.Memory;
+  const mem = memoryMiB(raw);
+  if (mem === undefined) {
+    problems.push(`RunConfig.Memory is ${raw === undefined ? 'not set' : `'${raw}'`}: set it, e.g. "512M" (at least ${MIN_GUEST_MIB}M)`);
+    return problems;
+  }
+  if (mem < MIN_GUEST_MIB) problems.push(`RunConfig.Memory ${raw} is below the minimum guest of ${MIN_GUEST_MIB}M`);
+  const heap = heapLimitMiB(config.Env?.NODE_OPTIONS);
+  if (heap !== undefined && heap > mem * MAX_HEAP_SHARE) {
+    problems.push(`NODE_OPTIONS '${config.Env.NODE_OPTIONS}' lets the JS heap grow to ${heap} MiB, more than ` +
+      `${MAX_HEAP_SHARE * 100} % of RunConfig.Memory ${raw} (${Math.floor(mem * MAX_HEAP_SHARE)} MiB): ` +
+      `lower --max-old-space-size to at most ${Math.floor(mem * MAX_HEAP_SHARE) - 3 * DEFAULT_SEMI_SPACE_MIB} or raise Memory`);
+  }
+  return problems;
+}
+
+function checkMemory(flags) {
+  const file = flags.config ?? 'config.json';
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  const problems = memoryProblems(config);
+  if (problems.length) throw new Error(`${file}: ${problems.join('; ')}`);
+  const heap = heapLimitMiB(config.Env?.NODE_OPTIONS);
+  console.log(`${file}: guest memory ${config.RunConfig.Memory}, JS heap limit ` +
+    `${heap === undefined ? 'sized by V8 from the guest memory' : `${heap} MiB`} (minimum guest ${MIN_GUEST_MIB}M)`);
+}
+
 // ------------------------------------------------------------------------------------------------------ main
 
 async function main(argv) {
@@ -341,6 +405,7 @@ async function main(argv) {
       console.log(`${flags.image}: ${n} filesystem UUIDs fixed`);
       return;
     }
+    case 'check-memory': return checkMemory(flags);
     case 'sha256': return void console.log(sha256(rest[0]));
     default: throw new Error(`unknown step '${cmd}'`);
   }

@@ -1,15 +1,20 @@
 // `nanovpn serve [--config FILE | --state DIR ...]`: load the config (or make a development setup, dev-setup.ts), start the server, shut down cleanly on SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import { loadServerConfig } from '../config/server-config.js';
 import { log, setVerb } from '../log.js';
 import { startServer } from '../server/start.js';
 import { devSetup } from './dev-setup.js';
+import { heapProblem } from './heap-check.js';
 
 export const EMBEDDED_CONFIG = '/etc/nanovpn/server.conf';
 const DEV_FLAGS = ['--state', '--remote', '--port'];
 const SERVE_USAGE = 'nanovpn serve [--config FILE | --state DIR [--remote HOST] [--port N]]';
 
 export async function serve(args: string[]): Promise<number | undefined> {
+  const heap = heapProblem(getHeapStatistics().heap_size_limit, totalmem(), process.env.NODE_OPTIONS);
+  if (heap) { console.error(`nanovpn serve: ${heap}`); return 1; }
   let configPath: string | undefined;
   const devArgs: string[] = [];   // --state/--remote/--port: the development setup (dev-setup.ts)
   for (let i = 0; i < args.length; i++) {

@@ -133,3 +133,10 @@ test('tun variant from build.mjs: valid for ops, tun klib, "tu" settings as stri
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('git tracks nothing under image/etc/nanovpn: everything there is copied into the image', () => {
+  const tracked = execFileSync('git', ['ls-files', 'image/etc/nanovpn'], { encoding: 'utf8' }).trim();
+  assert.equal(tracked, '', `tracked files would end up in the image's /etc/nanovpn: ${tracked}`);
+  const ignored = execFileSync('git', ['check-ignore', '--no-index', 'image/etc/nanovpn/README.md', 'image/etc/nanovpn/server.conf'], { encoding: 'utf8' });
+  assert.deepEqual(ignored.trim().split('\n'), ['image/etc/nanovpn/README.md', 'image/etc/nanovpn/server.conf']);
+});
