@@ -1,14 +1,15 @@
 // One line per event: "<ISO time> <level> <message> key=value ...". Console only (the unikernel console).
 // Secrets never reach here: callers pass names, addresses and counts, never key material or passwords.
-export type Level = 'error' | 'warn' | 'info' | 'debug';
-const rank: Record<Level, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+// notice: the few lines OpenVPN prints at its default verb 1 (start, Initialization Sequence Completed, shutdown).
+export type Level = 'error' | 'warn' | 'notice' | 'info' | 'debug';
+const rank: Record<Level, number> = { error: 0, warn: 1, notice: 2, info: 3, debug: 4 };
 
 let threshold = rank.info;
 let sink: (line: string) => void = (line) => process.stdout.write(line + '\n');
 
-/** OpenVPN verb: 0-1 errors and warnings, 2-4 info, 5+ debug. */
+/** OpenVPN verb: 0 errors only, 1 (its default) warnings and notices, 2-4 info, 5+ debug. */
 export function setVerb(verb: number): void {
-  threshold = verb <= 1 ? rank.warn : verb <= 4 ? rank.info : rank.debug;
+  threshold = verb <= 0 ? rank.error : verb === 1 ? rank.notice : verb <= 4 ? rank.info : rank.debug;
 }
 export function setLogSink(fn: (line: string) => void): void { sink = fn; }
 export function logEnabled(level: Level): boolean { return rank[level] <= threshold; }

@@ -47,7 +47,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     const stop = (sig: string) => {
       if (stopping) return;   // a repeated signal must not fall back to the default (abrupt) exit
       stopping = true;
-      log('info', 'shutting down', { signal: sig });
+      log('notice', 'shutting down', { signal: sig });
       server.stop().then(resolve, (e: Error) => { log('error', 'shutdown failed', { error: e.message }); resolve(); });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
@@ -56,6 +56,6 @@ export async function serve(args: string[]): Promise<number | undefined> {
   // Everything is closed and the status file written: exit now rather than wait for the event loop to drain
   // (a CI run once saw the process linger after this point; inside the unikernel, exiting powers the VM off).
   const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
-  log('info', 'stopped', left.length ? { 'open-handles': left.join(',') } : undefined);
+  log('notice', 'stopped', left.length ? { 'open-handles': left.join(',') } : undefined);
   process.exit(0);
 }

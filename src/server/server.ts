@@ -121,7 +121,7 @@ export class VpnServer implements ConnHost {
       sock.on('error', (e) => log('error', 'UDP socket error', { error: e.message }));
       await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(c.port, host, () => { sock.off('error', rej); res(); }); });
       this.udp = sock;
-      log('info', 'listening', { proto: 'udp', address: host, port: c.port });
+      log('notice', 'listening', { proto: 'udp', address: host, port: c.port });
     }
     if (c.protos.includes('tcp')) {
       const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
@@ -129,10 +129,10 @@ export class VpnServer implements ConnHost {
       await listen(srv, c.port, host);
       srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
       this.tcp = srv;
-      log('info', 'listening', { proto: 'tcp', address: host, port: c.port });
+      log('notice', 'listening', { proto: 'tcp', address: host, port: c.port });
     }
     prepareTlsEngine(this.tlsOptions);
-    log('info', 'Initialization Sequence Completed', { pool: `${ipToString(this.pool.network)}/${ipToString(this.cfg.server.netmask)}` });
+    log('notice', 'Initialization Sequence Completed', { pool: `${ipToString(this.pool.network)}/${ipToString(this.cfg.server.netmask)}` });
   }
 
   /** Tells every client (RESTART), waits briefly for them, then closes everything; one failing step never

@@ -51,7 +51,7 @@ test('config inline output runs from a read-only /etc/nanovpn and a client conne
     await server.waitForLine(/WARN .*status/i, 10_000);
     assert.equal((await topo.exec('cli1', ['ping', '-c', '2', '-i', '0.2', '10.8.0.1'], { check: false })).code, 0);
     await server.kill('SIGTERM', 5000);
-    assert.match(server.output, /INFO stopped/);
+    assert.match(server.output, /NOTICE stopped/);
     assert.deepEqual(readdirSync(join(image, 'etc', 'nanovpn')).sort(), before, 'nothing was written into the image');
   });
 });
