@@ -1,0 +1,216 @@
+// `npm run bench:flood` (as root): nanovpn and Debian's OpenVPN 2.6 under the same bounded UDP flood on the namespace
+// test bed, interleaved, with the same tls-crypt config (the test bed's baseline at verb 3). It reports; it never
+// asserts a timing. Results: bench/results/flood.{md,json}.
+//
+//   cli1  a connected client pinging 10.8.0.1 every 50 ms for the whole flood: its loss
+//   cli2  bench/lib/flood.py: RATE packets/s for SECONDS from PORTS source ports to srv:1194 (forged resets, or garbage)
+//   cli3  a new client started 5 s into the flood: seconds until "Initialization Sequence Completed" (60 s cap)
+//   srv   the server, logging to a file: its RSS growth over the flood (max of 1 s samples) and its log lines
+import { execFileSync } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { cliAddr, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Proc, type Topology } from '../test/helpers/netns.js';
+import { BUNDLE } from '../test/helpers/nanovpn-server.js';
+import { startOpenVpnClient } from '../test/helpers/openvpn-client.js';
+import { baselineServerConfig, VPN_SERVER_IP } from '../test/helpers/openvpn-server.js';
+import { makeTestPki, type TestPki } from '../test/helpers/pki.js';
+import { rssMiB } from './lib/procstat.js';
+
+type ServerId = 'openvpn' | 'nanovpn';
+type Kind = 'reset' | 'garbage';
+
+const FLOOD_PY = fileURLToPath(new URL('./lib/flood.py', import.meta.url));
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+const NEWCOMER_AFTER_MS = 5000;
+const NEWCOMER_CAP_MS = 60_000;
+
+const USAGE = `usage: npm run bench:flood -- [--rounds N] [--seconds S] [--rate PPS] [--ports N] [--out DIR]
+  --rounds N    interleaved rounds (default 2)
+  --seconds S   flood length (default 20)
+  --rate PPS    packets per second from one sender (default 80000)
+  --ports N     distinct source ports (default 20000)
+  --out DIR     where flood.md/.json go (default bench/results)`;
+
+interface Options { rounds: number; seconds: number; rate: number; ports: number; outDir: string }
+
+function parse(argv: string[]): Options {
+  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!, v = argv[i + 1];
+    const num = (min: number, max: number): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${a} needs a whole number from ${min} to ${max}\n${USAGE}`);
+      i++;
+      return n;
+    };
+    if (a === '--rounds') o.rounds = num(1, 20);
+    else if (a === '--seconds') o.seconds = num(5, 120);
+    else if (a === '--rate') o.rate = num(1000, 500_000);
+    else if (a === '--ports') o.ports = num(1, 40_000);
+    else if (a === '--out' && v) { o.outDir = v; i++; }
+    else throw new Error(`unknown argument '${a}'\n${USAGE}`);
+  }
+  return o;
+}
+
+const t0 = performance.now();
+const log = (msg: string): void => { process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}\n`); };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface Sample {
+  server: ServerId; kind: Kind; round: number;
+  pingLossPct: number; newcomerSeconds: number | null; rssGrowthMiB: number; logLines: number;
+  sent: number; pps: number;
+}
+
+function lineCount(file: string): number {
+  try { return readFileSync(file, 'utf8').split('\n').length - 1; } catch { return 0; }
+}
+
+/** The server in srv with its output in a file (a flood can make millions of lines), ready once it is initialized. */
+async function startServer(topo: Topology, pki: TestPki, id: ServerId): Promise<{ proc: Proc; logFile: string }> {
+  const dir = topo.tempDir(`flood-${id}`);
+  const configPath = join(dir, 'server.conf');
+  writeFileSync(configPath, baselineServerConfig({ topo, pki, proto: 'udp', tlsCrypt: true }), { mode: 0o600 });
+  const logFile = join(dir, 'server.log');
+  const cmd = id === 'openvpn' ? `exec openvpn --config ${configPath}` : `exec "${process.execPath}" "${BUNDLE}" serve --config ${configPath}`;
+  const proc = topo.spawn('srv', ['sh', '-c', `${cmd} > ${logFile} 2>&1`], { name: id, cwd: dir });
+  const deadline = Date.now() + 20_000;
+  while (!/Initialization Sequence Completed/.test(readFileSync(logFile, { encoding: 'utf8', flag: 'a+' }))) {
+    if (proc.exit || Date.now() > deadline) throw new Error(`${id} did not start: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+    await sleep(100);
+  }
+  return { proc, logFile };
+}
+
+async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, kind: Kind, round: number): Promise<Sample> {
+  const srv = await startServer(topo, pki, id);
+  const clients: { stop(): Promise<unknown> }[] = [];
+  try {
+    const legit = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, tlsCrypt: true, name: 'legit' });
+    clients.push(legit);
+    await legit.waitInitialized({ timeoutMs: 20_000 });
+    await sleep(1000);
+    const rss0 = rssMiB(srv.proc.pid);
+    const lines0 = lineCount(srv.logFile);
+    const pings = o.seconds * 20;
+    const ping = topo.exec('cli1', ['ping', '-q', '-n', '-i', '0.05', '-W', '1', '-c', String(pings), VPN_SERVER_IP],
+      { check: false, timeoutMs: (o.seconds + 15) * 1000 });
+    const flood = topo.exec('cli2', ['python3', FLOOD_PY, kind, cliAddr(2), srvAddrFor(2), '1194', String(o.rate), String(o.seconds), String(o.ports)],
+      { timeoutMs: (o.seconds + 30) * 1000 });
+    let rssMax = rss0;
+    let floodDone = false;
+    void flood.finally(() => { floodDone = true; });
+    const sampler = (async () => {
+      while (!floodDone) { try { rssMax = Math.max(rssMax, rssMiB(srv.proc.pid)); } catch { /* exited */ } await sleep(1000); }
+    })();
+    await sleep(NEWCOMER_AFTER_MS);
+    const newcomer = startOpenVpnClient({ topo, node: 'cli3', proto: 'udp', remote: srvAddrFor(3), pki, tlsCrypt: true, name: 'newcomer' });
+    clients.push(newcomer);
+    const started = performance.now();
+    let newcomerSeconds: number | null = null;
+    try {
+      await newcomer.waitInitialized({ timeoutMs: NEWCOMER_CAP_MS });
+      newcomerSeconds = (performance.now() - started) / 1000;
+    } catch { /* not connected within the cap: reported as such */ }
+    const sent = JSON.parse((await flood).stdout.trim()) as { sent: number; pps: number };
+    await sampler;
+    const pingOut = (await ping).stdout;
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(pingOut);
+    const pingLossPct = m ? 100 * (1 - Number(m[2]) / Number(m[1])) : 100;
+    await sleep(500);
+    return {
+      server: id, kind, round, pingLossPct, newcomerSeconds, rssGrowthMiB: rssMax - rss0,
+      logLines: lineCount(srv.logFile) - lines0, sent: sent.sent, pps: sent.pps,
+    };
+  } finally {
+    for (const c of clients) await c.stop().catch(() => undefined);
+    await srv.proc.kill('SIGTERM', 5000);
+  }
+}
+
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2; };
+
+function cell(xs: (number | null)[], fmt: (x: number) => string): string {
+  const ok = xs.filter((x): x is number => x !== null);
+  const failed = xs.length - ok.length;
+  if (ok.length === 0) return `not connected in ${NEWCOMER_CAP_MS / 1000} s (${failed}/${xs.length})`;
+  const range = ok.length > 1 ? ` (${fmt(Math.min(...ok))}–${fmt(Math.max(...ok))})` : '';
+  return `${fmt(median(ok))}${range}${failed ? `, ${failed}/${xs.length} not connected in ${NEWCOMER_CAP_MS / 1000} s` : ''}`;
+}
+
+function render(samples: Sample[], o: Options, meta: Record<string, string>): string {
+  const rows: string[] = [];
+  const kinds: [Kind, string][] = [['reset', 'forged HARD_RESET flood'], ['garbage', 'garbage flood']];
+  const figures: [string, (s: Sample) => number | null, (x: number) => string][] = [
+    ["legit client's ping loss", (s) => s.pingLossPct, (x) => `${x.toFixed(1)} %`],
+    ['a new legit client connects after', (s) => s.newcomerSeconds, (x) => `${x.toFixed(1)} s`],
+    ['server RSS growth', (s) => s.rssGrowthMiB, (x) => `+${x.toFixed(1)} MiB`],
+    ['server log lines during the flood', (s) => s.logLines, (x) => `${Math.round(x).toLocaleString('en-US')}`],
+    ['packets sent per second', (s) => s.pps, (x) => `${Math.round(x).toLocaleString('en-US')}`],
+  ];
+  for (const [kind, label] of kinds) {
+    for (const [name, get, fmt] of figures) {
+      const of = (id: ServerId) => samples.filter((s) => s.kind === kind && s.server === id).map(get);
+      rows.push(`| ${label}: ${name} | ${cell(of('nanovpn'), fmt)} | ${cell(of('openvpn'), fmt)} |`);
+    }
+  }
+  return [
+    '# UDP flood: nanovpn next to OpenVPN 2.6',
+    '',
+    `${o.rounds} interleaved rounds; one python sender, ${o.rate.toLocaleString('en-US')} packets/s for ${o.seconds} s from ` +
+      `${o.ports.toLocaleString('en-US')} source ports; both servers with the test bed's baseline config, tls-crypt, verb 3. ` +
+      'Median over the rounds (min–max).',
+    '',
+    '| | nanovpn | OpenVPN 2.6 |',
+    '|---|---|---|',
+    ...rows,
+    '',
+    "How: cli1 holds a tunnel and pings 10.8.0.1 every 50 ms for the flood's length; cli2 floods srv:1194; cli3 starts a",
+    'new client 5 s into the flood; RSS is sampled every second (growth = max during the flood - before); log lines are',
+    "the server's output lines from the flood's start to its end. Packets per second is what the sender reached.",
+    '',
+    ...Object.entries(meta).map(([k, v]) => `- ${k}: ${v}`),
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  let o: Options;
+  try { o = parse(process.argv.slice(2)); } catch (e) { console.error((e as Error).message); return 2; }
+  const why = netnsUnavailable() ?? (['openvpn', 'python3', 'ping'].find((c) => !haveCommand(c)) ? 'openvpn, python3 and ping are needed (bash test/install-deps.sh)' : undefined);
+  if (why) { console.error(`bench:flood: ${why}`); return 1; }
+  try { statSync(BUNDLE); } catch { console.error(`bench:flood: ${BUNDLE} is missing: npm run build`); return 1; }
+  const samples: Sample[] = [];
+  await withTopology({ clients: 3, capture: false }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    for (let round = 0; round < o.rounds; round++) {
+      for (const kind of ['reset', 'garbage'] as const) {
+        const order: ServerId[] = round % 2 ? ['nanovpn', 'openvpn'] : ['openvpn', 'nanovpn'];
+        for (const id of order) {
+          log(`round ${round + 1}/${o.rounds}: ${kind} flood against ${id}`);
+          const s = await measure(topo, pki, o, id, kind, round);
+          log(`  ping loss ${s.pingLossPct.toFixed(1)} %, newcomer ${s.newcomerSeconds?.toFixed(1) ?? 'none'} s, ` +
+            `RSS +${s.rssGrowthMiB.toFixed(1)} MiB, ${s.logLines} log lines, ${s.pps} pps sent`);
+          samples.push(s);
+        }
+      }
+    }
+  });
+  const meta = {
+    date: new Date().toISOString(),
+    nanovpn: execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(),
+    openvpn: execFileSync('sh', ['-c', 'openvpn --version | head -1 || true'], { encoding: 'utf8' }).split(' ').slice(0, 2).join(' '),
+    node: process.version,
+  };
+  mkdirSync(o.outDir, { recursive: true });
+  writeFileSync(join(o.outDir, 'flood.json'), JSON.stringify({ options: o, meta, samples }, null, 2) + '\n');
+  writeFileSync(join(o.outDir, 'flood.md'), render(samples, o, meta));
+  log(`wrote ${join(o.outDir, 'flood.md')}`);
+  process.stdout.write(render(samples, o, meta));
+  return 0;
+}
+
+process.exitCode = await main();
