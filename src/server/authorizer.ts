@@ -103,7 +103,7 @@ export class Authorizer {
     const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
     let staying = established.filter((x) => x !== conn);
     if (!c.duplicateCn && cn) {
-      for (const other of staying) if (other.cn === cn) other.kill('RESTART');
+      for (const other of staying) if (other.cn === cn) other.kill('RESTART', `replaced by a new login of ${cn}`, 'replaced');
       staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
     }
     if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };

@@ -3,7 +3,7 @@ import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RouterClient } from '../core/router/router.js';
-import { type AuthRequest, type AuthResult, Session, type SessionParams } from '../core/session/session.js';
+import { type AuthRequest, type AuthResult, type CloseKind, describeDrop, Session, type SessionParams } from '../core/session/session.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
 import { log } from '../log.js';
@@ -64,19 +64,22 @@ export class Conn implements RouterClient {
     if (d === this.seenDrops) return;
     const t = Date.now();
     if (t < this.dropLogAt) return;
-    log('warn', 'packet dropped', { cn: this.cn, remote: this.remote, reason: this.session.lastDropReason, count: d - this.seenDrops });
+    const why = this.session.lastDropReason;
+    log('warn', 'packet dropped', { cn: this.cn, remote: this.remote, reason: why && describeDrop(why), count: d - this.seenDrops });
     this.seenDrops = d;
     this.dropLogAt = t + 10_000;
   }
 
   onData(packet: Buffer, t: number, rinfo?: dgram.RemoteInfo): void {
-    const ip = this.session.openData(packet, t);
-    if (rinfo && this.proto === 'udp' && `${rinfo.address}:${rinfo.port}` !== this.udpKey && this.session.established) {
-      // Float only after the packet authenticated.
-      if (this.session.lastReceived === t) this.host.floated(this, rinfo);
+    const r = this.session.openData(packet, t);
+    const ip = Buffer.isBuffer(r) ? r : undefined;
+    const authenticated = Buffer.isBuffer(r) || r.kind !== 'drop';
+    // Float only after the packet authenticated.
+    if (authenticated && rinfo && this.proto === 'udp' && this.session.established && `${rinfo.address}:${rinfo.port}` !== this.udpKey) {
+      this.host.floated(this, rinfo);
     }
     if (ip && this.ip) this.host.router.fromClient(this, ip);
-    else if (!ip) this.noteDrops();
+    else if (!authenticated) this.noteDrops();
     if (this.session.closed) this.drain();
   }
 
@@ -88,8 +91,12 @@ export class Conn implements RouterClient {
 
   shutdown(t: number): void { this.session.shutdown(t); this.drain(); }
   linkClosed(reason: string): void { this.session.linkClosed(reason); this.drain(); }
-  forceClose(reason: string): void { this.session.linkClosed(reason); this.drain(); }
-  kill(message: string): void { this.session.shutdown(now(), message, 'killed by management'); this.drain(); }
+  forceClose(reason: string, kind: CloseKind): void { this.session.linkClosed(reason, kind); this.drain(); }
+  /** Tells the client `message` (RESTART, HALT) and closes. */
+  kill(message: string, reason = 'killed by management', kind: CloseKind = 'killed'): void {
+    this.session.shutdown(now(), message, reason, kind);
+    this.drain();
+  }
 
   drain(): void {
     if (this.draining) { this.again = true; return; }

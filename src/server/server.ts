@@ -147,7 +147,7 @@ export class VpnServer implements ConnHost {
     for (const c of [...this.conns]) await step('notify client', () => c.shutdown(t));
     const deadline = Date.now() + 1500;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown'));
+    for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown', 'server-shutdown'));
     await step('close UDP socket', () => this.udp?.close());
     await step('flush drop summary', () => this.flushUdpDrops());
     await step('close TCP connections', () => { for (const s of this.tcpSockets) s.destroy(); });
@@ -174,14 +174,15 @@ export class VpnServer implements ConnHost {
     this.router.add(conn);
   }
 
-  closed(conn: Conn, established: boolean, reason: string): void {
+  closed(conn: Conn, established: boolean): void {
     this.conns.delete(conn);
     this.stats.renegotiations += conn.session.stats.renegotiations;
     if (conn.peerId !== undefined && this.byPeerId.get(conn.peerId) === conn) this.byPeerId.delete(conn.peerId);
     if (conn.udpKey && this.udpByAddr.get(conn.udpKey) === conn) this.udpByAddr.delete(conn.udpKey);
     if (conn.ip) { this.router.remove(conn); this.authorizer.released(conn); }
     if (!established) {
-      const why = reason.replace(/:.*/, '').replace(/\s+/g, '-').toLowerCase();
+      // A bounded label whatever the config says (hand-window, max-clients): the session's close kind.
+      const why = conn.session.closeKind ?? 'link-closed';
       this.stats.handshakesFailed[why] = (this.stats.handshakesFailed[why] ?? 0) + 1;
     }
   }
@@ -234,7 +235,7 @@ export class VpnServer implements ConnHost {
     if (isParseError(pkt)) { this.dropUdp('malformed first packet', rinfo); return; }
     if (op === Op.HARD_RESET_CLIENT_V2) {
       if (pkt.packetId !== 0) { this.dropUdp('client reset with a nonzero packet id', rinfo); return; }
-      previous?.forceClose('client restarted (new session)');
+      previous?.forceClose('client restarted (new session)', 'replaced');
       if (!this.takeResetToken()) { this.dropUdp('reset replies over budget', rinfo); return; }
       const cookie = this.cookies.make(key, pkt.sessionId, Date.now());
       const reply = emitControl({
@@ -267,7 +268,7 @@ export class VpnServer implements ConnHost {
     const key = `${rinfo.address}:${rinfo.port}`;
     if (conn.udpKey) this.udpByAddr.delete(conn.udpKey);
     const other = this.udpByAddr.get(key);
-    if (other && other !== conn) other.forceClose('address taken over by another session');
+    if (other && other !== conn) other.forceClose('address taken over by another session', 'replaced');
     conn.udpKey = key;
     conn.remote = key;
     conn.setSend((bytes) => this.udpSend(bytes, rinfo.port, rinfo.address));
@@ -357,7 +358,7 @@ export class VpnServer implements ConnHost {
     const fail = (reason: string) => { log('warn', 'client refused', { remote, reason }); sock.destroy(); };
     sock.on('data', (chunk: Buffer) => {
       const packets = deframer.push(chunk);
-      if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error); else fail(packets.error); sock.destroy(); return; }
+      if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error, 'link-closed'); else fail(packets.error); sock.destroy(); return; }
       const t = now();
       for (const p of packets) {
         if (sock.destroyed) return;

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { deriveKeyBlockPrf } from '../../src/core/crypto/prf.js';
 import { clientDataKeys, DataChannel, serverDataKeys } from '../../src/core/crypto/data-channel.js';
 import { emitClientKm2, splitTextMessages, textMessage } from '../../src/core/session/key-method2.js';
-import { effectiveRenegSec, OCC_MAGIC, PING_MAGIC, Session, type Output } from '../../src/core/session/session.js';
+import {
+  type CloseKind, describeDrop, effectiveRenegSec, OCC_MAGIC, PING_MAGIC, Session, type Output,
+} from '../../src/core/session/session.js';
 import { Op } from '../../src/core/wire/openvpn-packet.js';
 import {
   ASSIGN, CLIENT_HELLO, CLIENT_SID, clientKm2, drain, ekmFor, type Established, hex, IP_PACKET, kinds, links, only,
@@ -31,6 +33,12 @@ const texts = (outs: Output[]) => tlsWrites(outs).filter((b) => b.readUInt32BE(0
 });
 const pushReplies = (outs: Output[]) => tlsWrites(outs).filter((b) => b.subarray(0, 10).toString() === 'PUSH_REPLY').map((b) => b.toString());
 const closed = (outs: Output[]) => only(outs, 'closed');
+/** Exactly one 'closed' output, of this kind, with words matching `reason`; the session reports the same. */
+function assertClosed(c: Extract<Output, { t: 'closed' }>[], kind: CloseKind, reason: RegExp): void {
+  assert.equal(c.length, 1, 'one closed output');
+  assert.equal(c[0]!.kind, kind);
+  assert.match(c[0]!.reason, reason);
+}
 /** Ticks at `at` and returns the outputs. */
 function tickAt(s: Session, at: number): Output[] { s.tick(at); return drain(s); }
 
@@ -142,7 +150,7 @@ describe('after the client reset', () => {
     s.handleControl(peer.packet(Op.ACK_V1, 0, { acks: [0] }), T0);
     assert.deepEqual(closed(tickAt(s, T0 + HAND_WINDOW - 1)), []);
     const out = tickAt(s, T0 + HAND_WINDOW);
-    assert.match(closed(out)[0]?.reason ?? '', /TLS handshake did not finish/);
+    assertClosed(closed(out), 'hand-window', /TLS handshake did not finish/);
     assert.ok(kinds(out).includes('tls-close'));
     assert.equal(s.closed, true);
     assert.equal(s.nextDeadline(), undefined);
@@ -171,7 +179,7 @@ describe('after the client reset', () => {
       s.handleControl(d.build(peer), T0 + 1);
       assert.deepEqual(drain(s), []);
       assert.equal(s.stats.drops, drops + 1);
-      assert.match(s.lastDropReason ?? '', d.why);
+      assert.match(s.lastDropReason ? describeDrop(s.lastDropReason) : '', d.why);
       assert.deepEqual(s.keyIds, [0]);
       // The server reset is still unACKed: it goes out again at its deadline.
       assert.deepEqual(peer.readAll(tickAt(s, T0 + TLS_TIMEOUT)).map((p) => p.opcode), [Op.HARD_RESET_SERVER_V2]);
@@ -197,7 +205,7 @@ describe('after the client reset', () => {
     const { s, handle } = sessionAfterReset();
     s.handleTls(handle, { kind: 'error', message: 'bad certificate' }, T0 + 5);
     const out = drain(s);
-    assert.match(closed(out)[0]?.reason ?? '', /bad certificate/);
+    assertClosed(closed(out), 'tls-error', /bad certificate/);
   });
 
   test('UDP cookie path: the session starts with the cookie as server sid and packet-ids at 1', () => {
@@ -265,7 +273,7 @@ describe('TLS up, key-method 2 and auth', () => {
     const bad = emitClientKm2(clientKm2());
     bad[4] = 1;   // key method 1
     f.s.handleTls(f.handle, { kind: 'plaintext', bytes: bad }, T0);
-    assert.match(closed(drain(f.s))[0]?.reason ?? '', /key method 1/);
+    assertClosed(closed(drain(f.s)), 'key-method', /key method 1/);
   });
 
   test('auth ok (IV_PROTO with REQUEST_PUSH): server KM2, established, PUSH_REPLY at once', () => {
@@ -329,7 +337,7 @@ describe('TLS up, key-method 2 and auth', () => {
     assert.equal(f.s.nextDeadline(), T0 + 2000);
     assert.deepEqual(closed(tickAt(f.s, T0 + 1999)), []);
     const c = closed(tickAt(f.s, T0 + 2000));
-    assert.match(c[0]?.reason ?? '', /refused: bad password/);
+    assertClosed(c, 'refused', /refused: bad password/);
   });
 
   test('auth failed without a client message sends a bare AUTH_FAILED; late auth results are ignored', () => {
@@ -347,7 +355,7 @@ describe('TLS up, key-method 2 and auth', () => {
     const out = drain(f.s);
     assert.deepEqual(texts(out), ['AUTH_FAILED']);
     assert.deepEqual(only(out, 'established'), []);
-    assert.match(closed(tickAt(f.s, T0 + 2000))[0]?.reason ?? '', /no common data cipher/);
+    assertClosed(closed(tickAt(f.s, T0 + 2000)), 'refused', /no common data cipher/);
   });
 
   test('an auth result for an unknown handle is ignored', () => {
@@ -426,12 +434,12 @@ describe('established', () => {
     assert.deepEqual(openOk(f.client, f.s.sealData(IP_PACKET, T0)), Buffer.concat([hex('fa'), IP_PACKET]));
     assert.deepEqual(openOk(f.client, Buffer.concat(f.s.sealDataParts(IP_PACKET, T0)!)), Buffer.concat([hex('fa'), IP_PACKET]));
     assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), IP_PACKET])), T0), IP_PACKET);
-    assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), PING_MAGIC])), T0), undefined, 'framed ping');
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([hex('fa'), PING_MAGIC])), T0), { kind: 'keepalive' }, 'framed ping');
   });
 
   test('ping payloads are swallowed but count as received traffic', () => {
     const f = sessionEstablished();
-    assert.equal(f.s.openData(f.client.sealV2(0, 5, PING_MAGIC), T0 + 5000), undefined);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, PING_MAGIC), T0 + 5000), { kind: 'keepalive' });
     assert.equal(f.s.lastReceived, T0 + 5000);
     assert.equal(f.s.stats.packetsIn, 0);
     assert.equal(f.s.closed, false);
@@ -439,11 +447,11 @@ describe('established', () => {
 
   test('OCC EXIT closes the session; other OCC messages are swallowed', () => {
     const f = sessionEstablished();
-    assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([OCC_MAGIC, hex('00')])), T0), undefined);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([OCC_MAGIC, hex('00')])), T0), { kind: 'occ' });
     assert.equal(f.s.closed, false);
-    assert.equal(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([OCC_MAGIC, hex('06')])), T0), undefined);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, Buffer.concat([OCC_MAGIC, hex('06')])), T0), { kind: 'occ' });
     const out = drain(f.s);
-    assert.match(closed(out)[0]?.reason ?? '', /OCC EXIT/);
+    assertClosed(closed(out), 'client-exit', /OCC EXIT/);
     assert.equal(f.s.closed, true);
     assert.equal(f.s.sealData(IP_PACKET, T0), undefined);
   });
@@ -451,7 +459,7 @@ describe('established', () => {
   test('the EXIT control message closes the session', () => {
     const f = sessionEstablished();
     f.s.handleTls(f.handle, { kind: 'plaintext', bytes: textMessage('EXIT') }, T0 + 100);
-    assert.match(closed(drain(f.s))[0]?.reason ?? '', /explicit-exit-notify/);
+    assertClosed(closed(drain(f.s)), 'client-exit', /explicit-exit-notify/);
   });
 
   test('unknown control text messages are ignored', () => {
@@ -467,13 +475,13 @@ describe('established', () => {
     const tampered = Buffer.from(good);
     tampered[tampered.length - 1] ^= 0x80;
     const drops = f.s.stats.drops;
-    assert.equal(f.s.openData(tampered, T0), undefined);
+    assert.deepEqual(f.s.openData(tampered, T0), { kind: 'drop', reason: 'data-auth' });
     assert.deepEqual(f.s.openData(good, T0), IP_PACKET);
-    assert.equal(f.s.openData(good, T0), undefined, 'replay');
-    assert.equal(f.s.openData(good.subarray(0, 10), T0), undefined);
+    assert.deepEqual(f.s.openData(good, T0), { kind: 'drop', reason: 'data-replay' }, 'replay');
+    assert.deepEqual(f.s.openData(good.subarray(0, 10), T0), { kind: 'drop', reason: 'data-short' });
     const otherKid = Buffer.from(f.client.sealV2(0, 5, IP_PACKET));
     otherKid[0] = (9 << 3) | 3;
-    assert.equal(f.s.openData(otherKid, T0), undefined);
+    assert.deepEqual(f.s.openData(otherKid, T0), { kind: 'drop', reason: 'data-unknown-key' });
     assert.equal(f.s.stats.drops, drops + 4);
   });
 
@@ -497,7 +505,7 @@ describe('established', () => {
     for (let t = T0 + 10_000; t < T0 + 120_000; t += 10_000) assert.deepEqual(closed(tickAt(f.s, t)), []);
     assert.deepEqual(closed(tickAt(f.s, T0 + 119_999)), []);
     const out = tickAt(f.s, T0 + 120_000);
-    assert.match(closed(out)[0]?.reason ?? '', /ping-restart/);
+    assertClosed(closed(out), 'ping-restart', /ping-restart/);
   });
 
   test('ping-restart: any received packet (data or control) moves the deadline', () => {
@@ -521,7 +529,7 @@ describe('established', () => {
     f.s.shutdown(T0 + 10);
     assert.deepEqual(texts(drain(f.s)), ['RESTART']);
     assert.deepEqual(closed(tickAt(f.s, T0 + 1009)), []);
-    assert.match(closed(tickAt(f.s, T0 + 1010))[0]?.reason ?? '', /server shutdown/);
+    assertClosed(closed(tickAt(f.s, T0 + 1010)), 'server-shutdown', /server shutdown/);
   });
 
   test('shutdown twice (duplicate-cn kills an already closing session again): one RESTART, the first close time stays', () => {
@@ -530,14 +538,14 @@ describe('established', () => {
     assert.deepEqual(texts(drain(f.s)), ['RESTART']);
     f.s.shutdown(T0 + 500, 'HALT', 'killed by management');
     assert.deepEqual(drain(f.s), []);
-    assert.match(closed(tickAt(f.s, T0 + 1010))[0]?.reason ?? '', /server shutdown/);
+    assertClosed(closed(tickAt(f.s, T0 + 1010)), 'server-shutdown', /server shutdown/);
   });
 
   test('linkClosed closes at once and later inputs are ignored', () => {
     const f = sessionEstablished();
     f.s.linkClosed('tcp connection reset');
-    assert.deepEqual(closed(drain(f.s)).map((c) => c.reason), ['tcp connection reset']);
-    assert.equal(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), T0), undefined);
+    assert.deepEqual(closed(drain(f.s)).map((c) => [c.kind, c.reason]), [['link-closed', 'tcp connection reset']]);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), T0), { kind: 'drop', reason: 'data-unknown-key' });
     f.s.tick(T0 + 1_000_000);
     assert.deepEqual(drain(f.s), []);
   });
@@ -582,7 +590,7 @@ describe('renegotiation', () => {
     assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), expiry - 1), IP_PACKET);
     assert.deepEqual(only(tickAt(f.s, expiry), 'tls-close').map((c) => c.handle), [f.handle]);
     assert.deepEqual(f.s.keyIds, [1]);
-    assert.equal(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), expiry), undefined);
+    assert.deepEqual(f.s.openData(f.client.sealV2(0, 5, IP_PACKET), expiry), { kind: 'drop', reason: 'data-unknown-key' });
   });
 
   test('without traffic on the new key the send key switches at min(hand-window, reneg-sec/2)', () => {
@@ -687,7 +695,7 @@ describe('renegotiation', () => {
     f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, T0 + 1), T0 + 1);
     drain(f.s);
     const early = new DataChannel(clientDataKeys(ekmFor(1), f.cipher));
-    assert.equal(f.s.openData(early.sealV2(1, 5, IP_PACKET), T0 + 2), undefined);
+    assert.deepEqual(f.s.openData(early.sealV2(1, 5, IP_PACKET), T0 + 2), { kind: 'drop', reason: 'data-unknown-key' });
     assert.equal(f.s.sealData(IP_PACKET, T0 + 2)![0] & 7, 0);
   });
 });
@@ -765,8 +773,8 @@ describe('a failed server-initiated renegotiation', () => {
 
 /** Test-only surgery: gives the current send key a data channel whose packet-id is one below the rekey threshold. */
 function nearWrap(f: Established): void {
-  const inner = f.s as unknown as { sendKey: { data: DataChannel } };
-  inner.sendKey.data = new DataChannel(serverDataKeys(ekmFor(0), f.cipher), { initialSendPacketId: 0xff000000 - 1 });
+  const inner = f.s as unknown as { st: { send: { data: DataChannel } } };
+  inner.st.send.data = new DataChannel(serverDataKeys(ekmFor(0), f.cipher), { initialSendPacketId: 0xff000000 - 1 });
 }
 
 // =================================================================================================================
@@ -929,5 +937,60 @@ describe('reneg-sec counts from the key\'s establishment (issue 11)', () => {
     assert.equal(f.s.nextDeadline(), done + 50_000, 'the send-key switch');
     tickAt(f.s, done + 50_000);
     assert.equal(f.s.nextDeadline(), done + 100_000, 'reneg-sec after the retried key was established');
+  });
+});
+
+// =================================================================================================================
+describe('typed phases: bounded close kinds, inputs out of place are counted', () => {
+  test('the hand-window close kind is the same whatever hand-window says; only the words differ', () => {
+    for (const handWindow of [20, 60, 3600]) {
+      const { s } = sessionAfterReset({ params: { handWindow } });
+      const c = closed(tickAt(s, T0 + handWindow * 1000));
+      assertClosed(c, 'hand-window', new RegExp(`within ${handWindow} s`));
+      assert.equal(s.closeKind, 'hand-window');
+      assert.match(s.closeReason ?? '', /TLS handshake did not finish/);
+    }
+  });
+
+  test('an auth result for a handle the session never opened, or given twice, is counted and changes nothing', () => {
+    const f = sessionAuthWait();
+    f.s.handleAuth(f.handle + 1000, { ok: true, assign: ASSIGN }, T0);
+    assert.deepEqual(drain(f.s), []);
+    assert.equal(f.s.unexpected['auth-unknown-handle'], 1);
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
+    assert.equal(only(drain(f.s), 'established').length, 1);
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0 + 1);
+    assert.deepEqual(only(drain(f.s), 'established'), [], 'a second result does not establish again');
+    assert.equal(f.s.unexpected['auth-not-awaited'], 1);
+    assert.equal(f.s.negotiated?.cipher, 'AES-256-GCM');
+    assert.deepEqual(f.s.assign, ASSIGN);
+  });
+
+  test('TLS events for an unknown handle and inputs after close are counted, not acted on', () => {
+    const f = sessionEstablished();
+    f.s.handleTls(f.handle + 1000, { kind: 'ciphertext', bytes: CLIENT_HELLO }, T0);
+    assert.deepEqual(drain(f.s), []);
+    assert.equal(f.s.unexpected['tls-event-unknown-handle'], 1);
+    f.s.linkClosed('gone');
+    drain(f.s);
+    f.s.handleControl(f.peer.packet(Op.ACK_V1, 0, { acks: [0] }), T0 + 1);
+    f.s.handleTls(f.handle, { kind: 'ciphertext', bytes: CLIENT_HELLO }, T0 + 1);
+    f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0 + 1);
+    assert.deepEqual(drain(f.s), []);
+    assert.equal(f.s.unexpected['input-after-close'], 3);
+    assert.equal(f.s.closed, true);
+    assert.equal(f.s.established, true, 'it was established: its close is a disconnect');
+    assert.deepEqual(f.s.assign, ASSIGN);
+  });
+
+  test('openData verdicts are shared constants: a flood of pings or bad packets allocates no verdicts', () => {
+    const f = sessionEstablished();
+    const a = f.s.openData(f.client.sealV2(0, 5, PING_MAGIC), T0);
+    const b = f.s.openData(f.client.sealV2(0, 5, PING_MAGIC), T0);
+    assert.equal(a, b);
+    const bad = f.client.sealV2(0, 5, IP_PACKET);
+    bad[bad.length - 1] ^= 1;
+    assert.equal(f.s.openData(bad, T0), f.s.openData(bad, T0));
+    assert.deepEqual(f.s.openData(bad, T0), { kind: 'drop', reason: 'data-auth' });
   });
 });

@@ -84,22 +84,72 @@ export type Output =
   | { t: 'auth'; handle: number; request: AuthRequest }
   | { t: 'established'; cn?: string; cipher: CipherName; ekm: boolean }
   | { t: 'rekeyed'; keyId: number }
-  | { t: 'closed'; reason: string };
+  | { t: 'closed'; kind: CloseKind; reason: string };
 
-type Phase = 'tls' | 'auth-wait' | 'active' | 'failed';
+/** Why a session ended, as a bounded set (a /metrics label); the 'closed' output adds the words for the log. */
+export type CloseKind =
+  | 'hand-window' | 'ping-restart' | 'tls-error' | 'key-method' | 'refused' | 'client-exit' | 'server-shutdown'
+  | 'killed' | 'replaced' | 'link-closed';
+
+/** Why the session dropped a packet it was given, as a bounded set; `describe` has the words. */
+export type DropReason =
+  | 'control-unwrap' | 'control-malformed' | 'control-foreign-session' | 'control-foreign-ack' | 'control-unknown-key'
+  | 'data-unknown-key' | 'data-short' | 'data-auth' | 'data-replay' | 'data-opcode';
+
+const DROP_TEXT: Record<DropReason, string> = {
+  'control-unwrap': 'control packet failed tls-auth/tls-crypt verification or replay check',
+  'control-malformed': 'malformed control packet',
+  'control-foreign-session': 'control packet with a foreign session id',
+  'control-foreign-ack': 'control packet acknowledging a foreign session id',
+  'control-unknown-key': 'control packet for an unknown key id',
+  'data-unknown-key': 'data packet for an unknown key id',
+  'data-short': 'data packet rejected (short)',
+  'data-auth': 'data packet rejected (auth)',
+  'data-replay': 'data packet rejected (replay)',
+  'data-opcode': 'data packet rejected (opcode)',
+};
+export const describeDrop = (r: DropReason): string => DROP_TEXT[r];
+
+/** Inputs that arrived in a state that has no use for them: counted, otherwise ignored. */
+export type Unexpected = 'input-after-close' | 'tls-event-unknown-handle' | 'auth-unknown-handle' | 'auth-not-awaited';
+
+/** What openData made of an authenticated packet that carries no IP packet, or why it dropped one. */
+export type DataVerdict =
+  | { readonly kind: 'keepalive' }
+  | { readonly kind: 'occ' }
+  | { readonly kind: 'drop'; readonly reason: DropReason };
+const KEEPALIVE: DataVerdict = Object.freeze({ kind: 'keepalive' });
+const OCC: DataVerdict = Object.freeze({ kind: 'occ' });
+const DROP = Object.fromEntries(Object.keys(DROP_TEXT).map((r) => [r, Object.freeze({ kind: 'drop', reason: r })])) as
+  Record<DropReason, DataVerdict>;
+
+/** One key state's progress; each phase carries what it has gathered. */
+type KeyPhase =
+  | { phase: 'tls'; secure?: TlsSecure; km2?: ClientKm2 }      // TLS handshake and key-method 2 under way
+  | { phase: 'auth-wait'; secure: TlsSecure; km2: ClientKm2 }  // the caller is authorizing the client
+  | { phase: 'active'; data: DataChannel }                     // data keys up
+  | { phase: 'failed' };                                        // refused or broken: the session closes or drops it
 
 interface KeyState {
   keyId: number;
   reliable: Reliable;
   tls: number;                 // TLS handle
-  phase: Phase;
+  st: KeyPhase;
   createdAt: number;
   plain: Buffer;               // TLS plaintext not yet consumed
-  km2?: ClientKm2;
-  secure?: TlsSecure;
-  data?: DataChannel;
   expiresAt?: number;          // lame duck
 }
+
+/** The key data goes out with, and its channel. */
+interface SendKey { key: KeyState; data: DataChannel }
+
+/** The session's phase; data that exists only once the tunnel is up lives in 'established'. */
+type SessionPhase =
+  | { phase: 'handshake' }
+  | { phase: 'established'; negotiated: Negotiated; assign?: Assignment; send: SendKey }
+  | { phase: 'closed'; kind: CloseKind; reason: string; was?: { negotiated: Negotiated; assign?: Assignment } };
+
+const isActive = (ks: KeyState): boolean => ks.st.phase === 'active';
 
 let tlsHandles = 1;
 
@@ -107,23 +157,22 @@ export class Session {
   readonly serverSid: Buffer;
   readonly clientSid: Buffer;
   cn?: string;
-  negotiated?: Negotiated;
-  assign?: Assignment;
-  established = false;
-  closed = false;
-  closeReason?: string;
 
   stats = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, renegotiations: 0, drops: 0 };
+  /** Inputs that came in a state with no use for them, by kind. */
+  readonly unexpected: Partial<Record<Unexpected, number>> = {};
 
+  private st: SessionPhase = { phase: 'handshake' };
+  /** The outcome of cipher negotiation, kept from the first key's authorization until the session is established. */
+  private pendingNegotiated?: { negotiated: Negotiated; assign?: Assignment };
   private readonly out: Output[] = [];
   private keys: KeyState[] = [];
-  private sendKey?: KeyState;
-  private switchTo?: { key: KeyState; at: number };
+  private switchTo?: { key: KeyState; data: DataChannel; at: number };
   private lastRecv: number;
   private lastSent: number;
   private pushRequested = false;
   private closeAt?: number;
-  private pendingClose?: string;
+  private pendingClose?: { kind: CloseKind; reason: string };
   private readonly maxPayload: number;
   /** When to start the next server-initiated renegotiation: the newest key's establishment + renegMs. */
   private renegAt?: number;
@@ -150,32 +199,48 @@ export class Session {
     this.flush(now);
   }
 
+  /** The tunnel came up (it stays true once the session closes: the close is a disconnect, not a refusal). */
+  get established(): boolean { return this.st.phase === 'established' || (this.st.phase === 'closed' && this.st.was !== undefined); }
+  get closed(): boolean { return this.st.phase === 'closed'; }
+  get closeKind(): CloseKind | undefined { return this.st.phase === 'closed' ? this.st.kind : undefined; }
+  get closeReason(): string | undefined { return this.st.phase === 'closed' ? this.st.reason : undefined; }
+  get negotiated(): Negotiated | undefined {
+    const st = this.st;
+    return st.phase === 'established' ? st.negotiated : st.phase === 'closed' ? st.was?.negotiated : this.pendingNegotiated?.negotiated;
+  }
+  get assign(): Assignment | undefined {
+    const st = this.st;
+    return st.phase === 'established' ? st.assign : st.phase === 'closed' ? st.was?.assign : undefined;
+  }
+  private get sendKey(): KeyState | undefined { return this.st.phase === 'established' ? this.st.send.key : undefined; }
+
   // ---- inputs -------------------------------------------------------------------------------------------
 
   /** A control packet from the link, still wrapped (tls-auth / tls-crypt / plain). */
   handleControl(wire: Buffer, now: number): void {
-    if (this.closed) return;
+    if (this.closed) { this.unexpectedInput('input-after-close'); return; }
     const plain = this.p.wrap.unwrap(wire, now);
-    if (!plain) { this.dropped('control packet failed tls-auth/tls-crypt verification or replay check'); return; }
+    if (!plain) { this.dropped('control-unwrap'); return; }
     this.handlePlainControl(plain, now);
   }
 
   /** A control packet that was already unwrapped (the UDP cookie path verifies before the session exists). */
   handlePlainControl(plain: Buffer, now: number): void {
+    if (this.closed) { this.unexpectedInput('input-after-close'); return; }
     const pkt = parseControl(plain);
-    if (isParseError(pkt)) { this.dropped('malformed control packet'); return; }
-    if (!pkt.sessionId.equals(this.clientSid)) { this.dropped('control packet with a foreign session id'); return; }
-    if (pkt.acks.length > 0 && !pkt.peerSessionId!.equals(this.serverSid)) { this.dropped('control packet acknowledging a foreign session id'); return; }
+    if (isParseError(pkt)) { this.dropped('control-malformed'); return; }
+    if (!pkt.sessionId.equals(this.clientSid)) { this.dropped('control-foreign-session'); return; }
+    if (pkt.peerSessionId && !pkt.peerSessionId.equals(this.serverSid)) { this.dropped('control-foreign-ack'); return; }
     this.stats.bytesIn += wireLen(plain, this.p.wrap);
     let ks = this.keys.find((k) => k.keyId === pkt.keyId);
     if (!ks) {
-      if (pkt.opcode !== Op.SOFT_RESET_V1 || !this.canRenegotiate(pkt.keyId)) { this.dropped('control packet for an unknown key id'); return; }
+      if (pkt.opcode !== Op.SOFT_RESET_V1 || !this.canRenegotiate(pkt.keyId)) { this.dropped('control-unknown-key'); return; }
       ks = this.startRenegotiation(pkt.keyId, now, false);
     }
     this.lastRecv = now;
     const msgs = ks.reliable.receive(pkt.opcode, pkt.packetId, pkt.acks, pkt.payload, now);
     for (const m of msgs) {
-      if ((m.opcode === Op.CONTROL_V1 || m.opcode === Op.CONTROL_WKC_V1) && m.payload.length > 0 && ks.phase !== 'failed') {
+      if ((m.opcode === Op.CONTROL_V1 || m.opcode === Op.CONTROL_WKC_V1) && m.payload.length > 0 && ks.st.phase !== 'failed') {
         this.out.push({ t: 'tls-feed', handle: ks.tls, bytes: m.payload });
       }
     }
@@ -183,8 +248,9 @@ export class Session {
   }
 
   handleTls(handle: number, ev: TlsEvent, now: number): void {
+    if (this.closed) { this.unexpectedInput('input-after-close'); return; }
     const ks = this.keys.find((k) => k.tls === handle);
-    if (!ks || this.closed) return;
+    if (!ks) { this.unexpectedInput('tls-event-unknown-handle'); return; }
     switch (ev.kind) {
       case 'ciphertext':
         for (let off = 0; off < ev.bytes.length; off += this.maxPayload) {
@@ -192,7 +258,7 @@ export class Session {
         }
         break;
       case 'secure':
-        ks.secure = ev.info;
+        if (ks.st.phase === 'tls') ks.st.secure = ev.info;
         if (ks.keyId === 0) this.cn = ev.info.cn;
         break;
       case 'plaintext':
@@ -200,17 +266,19 @@ export class Session {
         this.consumePlaintext(ks, now);
         break;
       case 'error':
-        this.failKey(ks, `TLS error: ${ev.message}`, now);
+        this.failKey(ks, 'tls-error', `TLS error: ${ev.message}`, now);
         break;
     }
-    if (ks.phase === 'tls' && ks.secure && ks.km2) {
-      ks.phase = 'auth-wait';
+    const st = ks.st;
+    if (st.phase === 'tls' && st.secure && st.km2) {
+      const { secure, km2 } = st;
+      ks.st = { phase: 'auth-wait', secure, km2 };
       this.out.push({
         t: 'auth', handle: ks.tls,
         request: {
-          keyId: ks.keyId, first: ks.keyId === 0 && !this.established, cn: ks.secure.cn,
-          certAuthorized: ks.secure.authorized, certError: ks.secure.authError, certClientAuth: ks.secure.clientAuthEku,
-          username: ks.km2.username, password: ks.km2.password, peerInfo: ks.km2.peerInfo,
+          keyId: ks.keyId, first: ks.keyId === 0 && !this.established, cn: secure.cn,
+          certAuthorized: secure.authorized, certError: secure.authError, certClientAuth: secure.clientAuthEku,
+          username: km2.username, password: km2.password, peerInfo: km2.peerInfo,
         },
       });
     }
@@ -218,34 +286,36 @@ export class Session {
   }
 
   handleAuth(handle: number, result: AuthResult, now: number): void {
+    if (this.closed) { this.unexpectedInput('input-after-close'); return; }
     const ks = this.keys.find((k) => k.tls === handle);
-    if (!ks || ks.phase !== 'auth-wait' || this.closed) return;
-    const km2 = ks.km2!;
+    if (!ks) { this.unexpectedInput('auth-unknown-handle'); return; }
+    const st = ks.st;
+    if (st.phase !== 'auth-wait') { this.unexpectedInput('auth-not-awaited'); return; }
+    const { km2, secure } = st;
     if (!result.ok) {
       this.refuse(ks, result.reason, result.clientMessage, now);
       return;
     }
-    if (!this.negotiated) {
-      const n = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo);
-      if ('error' in n) { this.refuse(ks, n.error, undefined, now); return; }
-      this.negotiated = n;
-      this.assign = result.assign;
+    let n = this.negotiated;
+    if (!n) {
+      const r = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo);
+      if ('error' in r) { this.refuse(ks, r.error, undefined, now); return; }
+      n = r;
+      this.pendingNegotiated = { negotiated: r, assign: result.assign };
     }
-    const n = this.negotiated;
     const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu));
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
-    const block = n.ekm ? ks.secure!.ekm : deriveKeyBlockPrf({
+    const block = n.ekm ? secure.ekm : deriveKeyBlockPrf({
       clientPreMaster: km2.preMaster, clientRandom1: km2.random1, clientRandom2: km2.random2,
       serverRandom1: serverKm2.random1, serverRandom2: serverKm2.random2,
       clientSid: this.clientSid, serverSid: this.serverSid,
     });
-    ks.data = new DataChannel(serverDataKeys(block, n.cipher));
+    const data = new DataChannel(serverDataKeys(block, n.cipher));
     block.fill(0);
-    ks.phase = 'active';
-    ks.plain = ks.plain.subarray(0);
-    if (!this.established) {
-      this.established = true;
-      this.sendKey = ks;
+    ks.st = { phase: 'active', data };
+    if (this.st.phase === 'handshake') {
+      this.st = { phase: 'established', negotiated: n, assign: this.pendingNegotiated?.assign, send: { key: ks, data } };
+      this.pendingNegotiated = undefined;
       // Keepalive clocks start when the tunnel is up, not when the handshake began.
       this.lastRecv = now;
       this.lastSent = now;
@@ -254,7 +324,7 @@ export class Session {
       if (n.requestPush || this.pushRequested) this.sendPush(ks);
     } else {
       const delay = Math.min(this.p.handWindow, this.p.renegSec > 0 ? this.p.renegSec / 2 : this.p.handWindow) * 1000;
-      this.switchTo = { key: ks, at: now + delay };
+      this.switchTo = { key: ks, data, at: now + delay };
       this.stats.renegotiations++;
       // OpenVPN counts reneg-sec from the new key's establishment (ssl.c should_trigger_renegotiation:
       // ks->established + renegotiate_seconds), not from when the send key moves over to it.
@@ -267,15 +337,18 @@ export class Session {
 
   tick(now: number): void {
     if (this.closed) return;
-    if (this.closeAt !== undefined && now >= this.closeAt) { this.close(this.pendingClose ?? 'closed'); return; }
+    if (this.closeAt !== undefined && now >= this.closeAt && this.pendingClose) {
+      this.close(this.pendingClose.kind, this.pendingClose.reason);
+      return;
+    }
     const ka = this.p.keepalive;
     if (this.established && ka && ka.timeout > 0 && now - this.lastRecv >= ka.timeout * 2000) {
-      this.close(`ping-restart (no packet for ${ka.timeout * 2} s)`);
+      this.close('ping-restart', `ping-restart (no packet for ${ka.timeout * 2} s)`);
       return;
     }
     for (const ks of [...this.keys]) {
-      if (ks.phase !== 'active' && now - ks.createdAt >= this.p.handWindow * 1000) {
-        if (!this.established) { this.close(`TLS handshake did not finish within ${this.p.handWindow} s`); return; }
+      if (!isActive(ks) && now - ks.createdAt >= this.p.handWindow * 1000) {
+        if (!this.established) { this.close('hand-window', `TLS handshake did not finish within ${this.p.handWindow} s`); return; }
         // A renegotiation that failed is tried again later; the current key stays in use meanwhile.
         this.dropKey(ks);
         if (this.renegMs > 0 && this.renegAt === undefined) this.renegAt = now + Math.min(this.renegMs, this.p.handWindow * 1000);
@@ -283,13 +356,13 @@ export class Session {
         this.dropKey(ks);
       }
     }
-    if (this.switchTo && now >= this.switchTo.at) this.switchSendKey(this.switchTo.key, now);
+    if (this.switchTo && now >= this.switchTo.at) this.switchSendKey(this.switchTo.key, this.switchTo.data, now);
     if (this.renegAt !== undefined && now >= this.renegAt && this.sendKey) {
       this.renegAt = undefined;
       // A renegotiation already under way reschedules when its key is established, or retries when it fails.
-      if (!this.keys.some((k) => k.phase !== 'active')) {
+      if (this.keys.every(isActive)) {
         // The newest key is established; its switch delay only waits for traffic on it, so end it now.
-        if (this.switchTo) this.switchSendKey(this.switchTo.key, now);
+        if (this.switchTo) this.switchSendKey(this.switchTo.key, this.switchTo.data, now);
         this.startRenegotiation(nextKeyId(this.newestKeyId()), now, true);
       }
     }
@@ -301,41 +374,46 @@ export class Session {
   }
 
   /** Server shutdown / management kill: tell the client (RESTART) and close soon after. */
-  shutdown(now: number, message = 'RESTART', reason = 'server shutdown'): void {
+  shutdown(now: number, message = 'RESTART', reason = 'server shutdown', kind: CloseKind = 'server-shutdown'): void {
     // Already told and closing: duplicate-cn kills every earlier session of a cn on each new login, and a second
     // RESTART would only cost a TLS record and a packet in the middle of that login.
     if (this.closed || this.pendingClose !== undefined) return;
-    if (this.sendKey && this.sendKey.phase === 'active') {
-      this.out.push({ t: 'tls-write', handle: this.sendKey.tls, bytes: textMessage(message) });
-      this.closeSoon(reason, now, 1000);
+    const send = this.sendKey;
+    if (send && isActive(send)) {
+      this.out.push({ t: 'tls-write', handle: send.tls, bytes: textMessage(message) });
+      this.closeSoon(kind, reason, now, 1000);
       this.flush(now);
     } else {
-      this.close(reason);
+      this.close(kind, reason);
     }
   }
 
-  /** The transport went away (TCP connection closed). */
-  linkClosed(reason: string): void { this.close(reason); }
+  /** The transport went away (TCP connection closed), or the server ends the session without telling the client. */
+  linkClosed(reason: string, kind: CloseKind = 'link-closed'): void { this.close(kind, reason); }
 
   // ---- data channel (hot path) ----------------------------------------------------------------------------
 
-  /** Decrypts a P_DATA_V1/V2 packet; returns the IP packet to route, or undefined (ping, OCC, bad packet). */
-  openData(packet: Buffer, now: number): Buffer | undefined {
+  /**
+   * Decrypts a P_DATA_V1/V2 packet: the IP packet to route, or what else it was (keepalive, OCC) or why it was
+   * dropped. Anything but a drop authenticated the sender. The verdicts are shared constants: nothing allocated.
+   */
+  openData(packet: Buffer, now: number): Buffer | DataVerdict {
     const keyId = packet[0] & 7;
     const ks = this.keyFor(keyId);
-    if (!ks?.data) { this.dropped('data packet for an unknown key id'); return undefined; }
-    const r = ks.data.open(packet, now);
-    if (!r.ok) { this.dropped(`data packet rejected (${r.reason})`); return undefined; }
+    const st = ks?.st;
+    if (st?.phase !== 'active') return this.dropped('data-unknown-key');
+    const r = st.data.open(packet, now);
+    if (!r.ok) return this.dropped(`data-${r.reason}`);
     this.lastRecv = now;
     this.stats.bytesIn += packet.length;
-    if (this.switchTo?.key === ks) this.switchSendKey(ks, now);
+    if (ks && this.switchTo?.key === ks) this.switchSendKey(ks, st.data, now);
     let payload = r.plain;
     if (payload.length > 0 && payload[0] === 0xfa) payload = payload.subarray(1);
     else if (payload.length > 1 && payload[0] === 0x50 && payload[1] === 0x00) payload = payload.subarray(2);
-    if (payload.length === 16 && payload.equals(PING_MAGIC)) return undefined;
+    if (payload.length === 16 && payload.equals(PING_MAGIC)) return KEEPALIVE;
     if (payload.length > 16 && payload.subarray(0, 16).equals(OCC_MAGIC)) {
-      if (payload[16] === OCC_EXIT) this.closeSoon('client exit (OCC EXIT)', now, 0);
-      return undefined;
+      if (payload[16] === OCC_EXIT) this.closeSoon('client-exit', 'client exit (OCC EXIT)', now, 0);
+      return OCC;
     }
     this.stats.packetsIn++;
     return payload;
@@ -344,33 +422,35 @@ export class Session {
   /** sealData for the hot path: the packet as pieces to send with one gather write (P_DATA_V2: head and ciphertext,
    *  no copy); undefined if no data key is up. */
   sealDataParts(payload: Buffer, now: number): Buffer[] | undefined {
-    const ks = this.sendKey;
-    if (!ks?.data || this.closed) return undefined;
-    if (!(this.negotiated?.dataV2 && this.assign)) {
+    const st = this.st;
+    if (st.phase !== 'established') return undefined;
+    if (!(st.negotiated.dataV2 && st.assign)) {
       const pkt = this.sealData(payload, now);
       return pkt && [pkt];
     }
-    if (this.negotiated.framing === 'comp-lzo') payload = Buffer.concat([FA, payload]);
-    const parts = ks.data.sealV2Parts(ks.keyId, this.assign.peerId, payload);
+    if (st.negotiated.framing === 'comp-lzo') payload = Buffer.concat([FA, payload]);
+    const { key, data } = st.send;
+    const parts = data.sealV2Parts(key.keyId, st.assign.peerId, payload);
     this.lastSent = now;
     this.stats.bytesOut += parts[0].length + parts[1].length;
     this.stats.packetsOut++;
-    if (ks.data.sendPacketId >= PACKET_ID_REKEY && (this.renegAt === undefined || this.renegAt > now)) this.renegAt = now;
+    if (data.sendPacketId >= PACKET_ID_REKEY && (this.renegAt === undefined || this.renegAt > now)) this.renegAt = now;
     return parts;
   }
 
   /** Encrypts an IP packet (or ping) for this client; undefined if no data key is up. */
   sealData(payload: Buffer, now: number): Buffer | undefined {
-    const ks = this.sendKey;
-    if (!ks?.data || this.closed) return undefined;
-    if (this.negotiated?.framing === 'comp-lzo') payload = Buffer.concat([FA, payload]);
-    const pkt = this.negotiated?.dataV2 && this.assign
-      ? ks.data.sealV2(ks.keyId, this.assign.peerId, payload)
-      : ks.data.sealV1(ks.keyId, payload);
+    const st = this.st;
+    if (st.phase !== 'established') return undefined;
+    if (st.negotiated.framing === 'comp-lzo') payload = Buffer.concat([FA, payload]);
+    const { key, data } = st.send;
+    const pkt = st.negotiated.dataV2 && st.assign
+      ? data.sealV2(key.keyId, st.assign.peerId, payload)
+      : data.sealV1(key.keyId, payload);
     this.lastSent = now;
     this.stats.bytesOut += pkt.length;
     this.stats.packetsOut++;
-    if (ks.data.sendPacketId >= PACKET_ID_REKEY && (this.renegAt === undefined || this.renegAt > now)) this.renegAt = now;
+    if (data.sendPacketId >= PACKET_ID_REKEY && (this.renegAt === undefined || this.renegAt > now)) this.renegAt = now;
     return pkt;
   }
 
@@ -384,7 +464,7 @@ export class Session {
     const at = (v: number | undefined) => { if (v !== undefined && v < t) t = v; };
     for (const ks of this.keys) {
       at(ks.reliable.nextDeadline());
-      if (ks.phase !== 'active') at(ks.createdAt + this.p.handWindow * 1000);
+      if (!isActive(ks)) at(ks.createdAt + this.p.handWindow * 1000);
       at(ks.expiresAt);
     }
     at(this.closeAt);
@@ -404,17 +484,22 @@ export class Session {
   // ---- internals ------------------------------------------------------------------------------------------
 
   /** Why the last packet was dropped (for a rate-limited log line in the I/O layer). */
-  lastDropReason?: string;
+  lastDropReason?: DropReason;
 
-  private dropped(reason: string): void {
+  private dropped(reason: DropReason): DataVerdict {
     this.stats.drops++;
     this.lastDropReason = reason;
+    return DROP[reason];
+  }
+
+  private unexpectedInput(what: Unexpected): void {
+    this.unexpected[what] = (this.unexpected[what] ?? 0) + 1;
   }
 
   private newKeyState(keyId: number, now: number, start: { recv: number; send: number }): KeyState {
     const ks: KeyState = {
       keyId, reliable: new Reliable(this.p.tlsTimeout * 1000, start), tls: tlsHandles++,
-      phase: 'tls', createdAt: now, plain: Buffer.alloc(0),
+      st: { phase: 'tls' }, createdAt: now, plain: Buffer.alloc(0),
     };
     this.keys.push(ks);
     this.out.push({ t: 'tls-open', handle: ks.tls });
@@ -422,7 +507,7 @@ export class Session {
   }
 
   private canRenegotiate(keyId: number): boolean {
-    return this.established && keyId === nextKeyId(this.newestKeyId()) && !this.keys.some((k) => k.phase !== 'active');
+    return this.established && keyId === nextKeyId(this.newestKeyId()) && this.keys.every(isActive);
   }
 
   private newestKeyId(): number { return this.keys.length ? this.keys[this.keys.length - 1].keyId : 0; }
@@ -439,12 +524,13 @@ export class Session {
     return ks;
   }
 
-  private switchSendKey(ks: KeyState, now: number): void {
-    const old = this.sendKey;
-    this.sendKey = ks;
+  private switchSendKey(ks: KeyState, data: DataChannel, now: number): void {
+    if (this.st.phase !== 'established') return;
+    const old = this.st.send.key;
+    this.st.send = { key: ks, data };
     this.switchTo = undefined;
-    if (old && old !== ks) old.expiresAt = now + this.p.tranWindow * 1000;
-    for (const k of this.keys) if (k !== ks && k !== old && k.phase === 'active') this.dropKey(k);
+    if (old !== ks) old.expiresAt = now + this.p.tranWindow * 1000;
+    for (const k of this.keys) if (k !== ks && k !== old && isActive(k)) this.dropKey(k);
     this.out.push({ t: 'rekeyed', keyId: ks.keyId });
   }
 
@@ -459,15 +545,16 @@ export class Session {
   }
 
   private consumePlaintext(ks: KeyState, now: number): void {
-    if (!ks.km2) {
+    const st = ks.st;
+    if (st.phase === 'tls' && !st.km2) {
       // OpenVPN writes its key-method-2 message with one SSL_write, so what arrived is all there is.
       const r = parseClientKm2(ks.plain, true);
       if (r === 'incomplete') return;
-      if ('error' in r) { this.failKey(ks, r.error, now); return; }
-      ks.km2 = r.msg;
+      if ('error' in r) { this.failKey(ks, 'key-method', r.error, now); return; }
+      st.km2 = r.msg;
       ks.plain = ks.plain.subarray(r.consumed);
     }
-    if (ks.phase !== 'active') return;   // text messages wait until the key is up
+    if (ks.st.phase !== 'active') return;   // text messages wait until the key is up
     const { messages, rest } = splitTextMessages(ks.plain);
     ks.plain = rest;
     for (const m of messages) this.handleText(ks, m, now);
@@ -478,13 +565,13 @@ export class Session {
       this.pushRequested = true;
       if (this.established && this.sendKey) this.sendPush(ks);
     } else if (msg === 'EXIT') {
-      this.closeSoon('client exit (explicit-exit-notify)', now, 0);
+      this.closeSoon('client-exit', 'client exit (explicit-exit-notify)', now, 0);
     }
   }
 
   private sendPush(ks: KeyState): void {
-    const n = this.negotiated!;
-    const a = this.assign;
+    if (this.st.phase !== 'established') return;
+    const { negotiated: n, assign: a } = this.st;
     if (!a) return;
     const ka = this.p.keepalive;
     for (const m of pushReplies(n, {
@@ -500,14 +587,14 @@ export class Session {
     const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu));
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(clientMessage ? `AUTH_FAILED,${clientMessage}` : 'AUTH_FAILED') });
-    ks.phase = 'failed';
-    this.closeSoon(`refused: ${reason}`, now, 2000);
+    ks.st = { phase: 'failed' };
+    this.closeSoon('refused', `refused: ${reason}`, now, 2000);
     this.flush(now);
   }
 
-  private failKey(ks: KeyState, reason: string, now: number): void {
-    ks.phase = 'failed';
-    if (!this.established || ks === this.sendKey) this.closeSoon(reason, now, 0);
+  private failKey(ks: KeyState, kind: CloseKind, reason: string, now: number): void {
+    ks.st = { phase: 'failed' };
+    if (!this.established || ks === this.sendKey) this.closeSoon(kind, reason, now, 0);
     else this.dropKey(ks);
   }
 
@@ -517,21 +604,21 @@ export class Session {
     this.out.push({ t: 'tls-close', handle: ks.tls });
   }
 
-  private closeSoon(reason: string, now: number, delayMs: number): void {
+  private closeSoon(kind: CloseKind, reason: string, now: number, delayMs: number): void {
     if (this.pendingClose) return;
-    this.pendingClose = reason;
+    this.pendingClose = { kind, reason };
     this.closeAt = now + delayMs;
-    if (delayMs === 0) this.close(reason);
+    if (delayMs === 0) this.close(kind, reason);
   }
 
-  private close(reason: string): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeReason = reason;
+  private close(kind: CloseKind, reason: string): void {
+    const st = this.st;
+    if (st.phase === 'closed') return;
+    this.st = { phase: 'closed', kind, reason, was: st.phase === 'established' ? { negotiated: st.negotiated, assign: st.assign } : undefined };
+    this.pendingNegotiated = undefined;
     for (const ks of this.keys) this.out.push({ t: 'tls-close', handle: ks.tls });
     this.keys = [];
-    this.sendKey = undefined;
-    this.out.push({ t: 'closed', reason });
+    this.out.push({ t: 'closed', kind, reason });
   }
 
   private flush(now: number, standaloneAcks = false): void {
