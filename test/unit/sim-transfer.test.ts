@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { LinkKnobs } from '../helpers/sim/link.js';
-import { HOST, SimNet, type SimOptions } from '../helpers/sim/pipeline.js';
+import { CLIENT_IP, HOST, SimNet, type SimOptions } from '../helpers/sim/pipeline.js';
 
 const MB = 1 << 20;
 const digest = (b: Buffer | Buffer[]) => createHash('sha256').update(Buffer.isBuffer(b) ? b : Buffer.concat(b)).digest('hex');
@@ -147,4 +147,44 @@ test('sim: without the MSS clamp the same MTU drops the full-sized segments and 
   assert.ok(net.nat.stats().tcpRetransmits.timeout >= 8, 'every retransmission was too big as well');
   net.sim.runUntil(() => net.nat.size === 0, { maxTime: 10_000, what: 'the flow to leave' });
   assert.deepEqual(net.internet.sockets.openTcp(), []);
+});
+
+test('sim: 20 parallel echo connections with loss complete; a client that leaves mid-transfer has its flows flushed', () => {
+  const net = new SimNet({ seed: 8, up: LOSSY, down: LOSSY });
+  net.internet.listen(HOST, 7, (c) => { c.onData = (b) => c.write(b); c.onEnd = () => c.end(); });
+  const conns = Array.from({ length: 20 }, (_, i) => {
+    const data = blob(20_000 + i * 1000, i);
+    const tcp = net.tcp(41000 + i, HOST, 7);
+    const got: Buffer[] = [];
+    tcp.onData = (b) => got.push(b);
+    tcp.connect(net.now);
+    tcp.write(data, net.now);
+    tcp.end(net.now);
+    return { tcp, data, got };
+  });
+  net.sim.runUntil(() => conns.every((c) => c.tcp.done), { maxTime: 60_000, what: 'parallel echo' });
+  for (const c of conns) assert.equal(digest(c.got), digest(c.data));
+  assertNothingLeft(net);
+
+  // Ten more connections; the client goes away while they transfer.
+  const later = Array.from({ length: 10 }, (_, i) => {
+    const tcp = net.tcp(42000 + i, HOST, 7);
+    tcp.connect(net.now);
+    tcp.write(blob(200_000, i), net.now);
+    return tcp;
+  });
+  const started = () => net.internet.conns.length === 30 && net.internet.conns.slice(20).every((c) => c.received > 0);
+  net.sim.runUntil(started, { maxTime: 10_000, what: 'the transfers to start' });
+  const open = net.internet.sockets.openTcp();
+  assert.equal(open.length, 10);
+  const rc = net.router.lookup(CLIENT_IP);
+  assert.ok(rc);
+  const delivered = net.down.stats.sent;
+  net.router.remove(rc);
+  assert.equal(net.nat.size, 0, 'router.remove flushed the client\'s flows');
+  assert.equal(net.down.stats.sent, delivered, 'nothing was sent to the client that left');
+  assert.ok(open.every((s) => s.closed === 'reset'), 'the servers were reset');
+  assert.ok(later.every((t) => !t.done));
+  net.sim.runFor(2_000);
+  assert.equal(net.nat.nextDeadline(), undefined);
 });
