@@ -131,9 +131,9 @@ export class SimNet {
   private serverReceive(rc: RouterClient, wire: Buffer): void {
     const now = this.sim.now;
     if (!isDataOpcode(opcodeOf(wire[0]!))) { this.session.handleControl(wire, now); return; }
-    const ip = this.session.openData(wire, now);
-    if (!ip) { this.counters.serverOpenFailed++; return; }
-    this.router.fromClient(rc, ip);
+    const r = this.session.openData(wire, now);
+    if (!Buffer.isBuffer(r)) { if (r.kind === 'drop') this.counters.serverOpenFailed++; return; }
+    this.router.fromClient(rc, r);
   }
 
   private clientReceive(wire: Buffer): void {
