@@ -21,7 +21,7 @@ export const OID = {
 /** keyUsage bit numbers (RFC 5280 4.2.1.3). */
 export const KU = { digitalSignature: 0, keyEncipherment: 2, keyAgreement: 4, keyCertSign: 5, cRLSign: 6 } as const;
 
-function ext(extnID: string, critical: boolean, value: asn1js.BaseBlock<any>): pkijs.Extension {
+function ext(extnID: string, critical: boolean, value: asn1js.BaseBlock): pkijs.Extension {
   return new pkijs.Extension({ extnID, critical, extnValue: value.toBER(false) });
 }
 

@@ -60,7 +60,7 @@ export class Authorizer {
       this.crlMtime = st.mtimeMs;
       if (!initial) { this.host.reloadSecureContext(); log('info', 'CRL reloaded', { file: path }); }
     } catch (e) {
-      if (initial) throw new Error(`crl-verify ${path}: ${(e as Error).message}`);
+      if (initial) throw new Error(`crl-verify ${path}: ${(e as Error).message}`, { cause: e });
       log('warn', 'CRL reload failed, keeping the previous one', { file: path, error: (e as Error).message });
     }
   }

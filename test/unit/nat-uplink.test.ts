@@ -176,7 +176,7 @@ test('TCP: 1 MiB download and upload arrive intact', async () => {
   const blob = Buffer.alloc(1 << 20);
   for (let i = 0; i < blob.length; i++) blob[i] = (i * 7 + (i >> 11)) & 0xff;
   const digest = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-  let uploaded: Buffer[] = [];
+  const uploaded: Buffer[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     s.on('error', () => { /* nat.close() resets the download connection the client never closed */ });
     s.once('data', (d) => {
