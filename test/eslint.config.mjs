@@ -1,5 +1,6 @@
-// `npm run lint`: ESLint's and typescript-eslint's recommended rules over everything we write. Two rules are changed,
-// each for a reason of this code base: no-control-regex would flag the config parsers' deliberate rejection of control
+// `npm run lint` = `eslint -c test/eslint.config.mjs .` from the repository root (patterns are relative to it):
+// ESLint's and typescript-eslint's recommended rules over everything we write. Two rules are changed, each for a
+// reason of this code base: no-control-regex would flag the config parsers' deliberate rejection of control
 // characters (/[\x00-\x1f]/), and names starting with _ are the way to drop a field in a destructuring.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
