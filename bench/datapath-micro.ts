@@ -54,7 +54,8 @@ const wireLen = (b: Wire): number => (Buffer.isBuffer(b) ? b.length : b.reduce((
 
 function rig(send: (b: Wire) => void, uplink?: Uplink): Rig {
   const f = sessionEstablished();
-  const router = new Router({ serverIp: SERVER_VIP, network: SERVER_VIP & 0xffffff00, netmask: 0xffffff00, clientToClient: true, mss: 0 }, uplink);
+  const router = new Router({ serverIp: SERVER_VIP, network: SERVER_VIP & 0xffffff00, netmask: 0xffffff00,
+    clientToClient: true, mss: 0 }, uplink);
   const host: ConnHost = {
     tlsOptions: {} as ConnHost['tlsOptions'], router,
     authorize: () => Promise.reject(new Error('unused')), established() {}, closed() {}, floated() {},

@@ -131,7 +131,11 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
   }
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const n = s.length; return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2; };
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
 
 function cell(xs: (number | null)[], fmt: (x: number) => string): string {
   const ok = xs.filter((x): x is number => x !== null);

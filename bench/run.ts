@@ -59,7 +59,8 @@ function preflight(): string | undefined {
 /** The data-channel AEAD engine each nanovpn contender logged at start (see data-crypto in the README). */
 const cryptoEngines = new Set<string>();
 
-async function session(ctx: Ctx, o: BenchOptions, id: ServerId, proto: Proto, round: number, iperf: IperfServer, connectsThisRound: number): Promise<void> {
+async function session(ctx: Ctx, o: BenchOptions, id: ServerId, proto: Proto, round: number, iperf: IperfServer,
+  connectsThisRound: number): Promise<void> {
   log(`round ${round + 1}/${o.rounds}: ${id} over ${proto}`);
   let srv: RunningServer | undefined;
   try {

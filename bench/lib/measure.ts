@@ -51,7 +51,8 @@ export async function runIperf(topo: Topology, node: NodeName, cell: { streams: 
   return parseIperf3Json(r.stdout);
 }
 
-export async function runPing(topo: Topology, node: NodeName, count: number, intervalS: number, addr = VPN_SERVER_IP): Promise<PingStats | undefined> {
+export async function runPing(topo: Topology, node: NodeName, count: number, intervalS: number,
+  addr = VPN_SERVER_IP): Promise<PingStats | undefined> {
   const r = await topo.exec(node, ['ping', '-n', '-c', String(count), '-i', String(intervalS), '-W', '2', addr],
     { check: false, timeoutMs: Math.ceil(count * intervalS * 1000) + 15_000 });
   return pingStats(parsePing(r.stdout));

@@ -1,4 +1,5 @@
-// `nanovpn serve [--config FILE | --state DIR ...]`: load the config (or make a development setup, dev-setup.ts), start the server, shut down cleanly on SIGTERM/SIGINT.
+// `nanovpn serve [--config FILE | --state DIR ...]`: load the config (or make a development setup, dev-setup.ts), start
+// the server, shut down cleanly on SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';

@@ -413,10 +413,12 @@ const handlers: Record<string, Handler> = {
     },
   },
   'ifconfig-pool-persist': {
-    min: 1, max: 2, run(d, c) { c.cfg.ifconfigPoolPersist = { path: filePath(d, c), seconds: d.args[1] === undefined ? 600 : int(d, 1, 0, 0x7fffffff) }; },
+    min: 1, max: 2, run(d, c) { c.cfg.ifconfigPoolPersist = { path: filePath(d, c),
+      seconds: d.args[1] === undefined ? 600 : int(d, 1, 0, 0x7fffffff) }; },
   },
   status: {
-    min: 1, max: 2, run(d, c) { c.cfg.status = { path: filePath(d, c), seconds: d.args[1] === undefined ? 60 : int(d, 1, 1, 0x7fffffff) }; },
+    min: 1, max: 2, run(d, c) { c.cfg.status = { path: filePath(d, c),
+      seconds: d.args[1] === undefined ? 60 : int(d, 1, 1, 0x7fffffff) }; },
   },
   'status-version': {
     min: 0, max: 1, run(d) { if (d.args[0] !== '2') fail(d, `status-version ${d.args[0] ?? '1'} is not supported: nanovpn writes status version 2 only`); },

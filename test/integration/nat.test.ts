@@ -195,7 +195,8 @@ test('nat: iperf3 TCP both directions for 10 s', { timeout: 180_000 }, async (t)
     for (const reverse of [false, true]) {
       const r = await topo.exec('cli1', ['iperf3', '-c', INET_ADDR, '-t', '10', '-J', ...(reverse ? ['-R'] : [])], { timeoutMs: 60_000, check: false });
       assert.equal(r.code, 0, `iperf3 ${reverse ? '-R' : ''}: ${r.stdout.slice(-500)} ${r.stderr}`);
-      const j = JSON.parse(r.stdout) as { end: { sum_received: { bytes: number; bits_per_second: number }; sum_sent: { retransmits?: number } } };
+      type IperfEnd = { sum_received: { bytes: number; bits_per_second: number }; sum_sent: { retransmits?: number } };
+      const j = JSON.parse(r.stdout) as { end: IperfEnd };
       assert.ok(j.end.sum_received.bytes > 0, 'bytes arrived');
       t.diagnostic(`iperf3 ${reverse ? 'inet→client' : 'client→inet'}: ${(j.end.sum_received.bits_per_second / 1e6).toFixed(0)} Mbit/s`);
     }

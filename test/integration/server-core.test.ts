@@ -25,7 +25,8 @@ async function withServer(t: TestContext, o: { clients?: number; proto: 'udp' | 
   if (skip) { t.skip(skip); return; }
   await withTopology({ clients: o.clients ?? 1 }, async (topo) => {
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: o.certs ?? ['client1', 'client2'] });
-    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: o.proto, tlsAuth: o.tlsAuth, tlsCrypt: o.tlsCrypt, extra: o.extra }) });
+    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: o.proto, tlsAuth: o.tlsAuth,
+      tlsCrypt: o.tlsCrypt, extra: o.extra }) });
     await server.waitForLine(/Initialization Sequence Completed/, 10_000);
     await fn({ topo, pki, server });
     const exit = await server.stop();

@@ -23,7 +23,8 @@ function setup() {
 }
 
 function fakeConn(cn: string) {
-  return { ip: 0, peerId: undefined as number | undefined, cn, session: { cn, closed: false, established: false } } as unknown as Conn & { session: { closed: boolean } };
+  return { ip: 0, peerId: undefined as number | undefined, cn, session: { cn, closed: false,
+    established: false } } as unknown as Conn & { session: { closed: boolean } };
 }
 
 const req = (cn: string): AuthRequest => ({ keyId: 0, first: true, cn, certAuthorized: true, username: '', password: '', peerInfo: new Map() });

@@ -19,10 +19,13 @@ const IPERF_OK = JSON.stringify({
   intervals: [],
   end: {
     streams: [
-      { sender: { socket: 5, bytes: 393216000, bits_per_second: 3084107531.52, retransmits: 0 }, receiver: { socket: 5, bytes: 389414912, bits_per_second: 3111367858.82 } },
-      { sender: { socket: 7, bytes: 385351680, bits_per_second: 3022425380.89, retransmits: 0 }, receiver: { socket: 7, bytes: 381550592, bits_per_second: 3048533098.96 } },
+      { sender: { socket: 5, bytes: 393216000, bits_per_second: 3084107531.52, retransmits: 0 },
+        receiver: { socket: 5, bytes: 389414912, bits_per_second: 3111367858.82 } },
+      { sender: { socket: 7, bytes: 385351680, bits_per_second: 3022425380.89, retransmits: 0 },
+        receiver: { socket: 7, bytes: 381550592, bits_per_second: 3048533098.96 } },
     ],
-    sum_sent: { start: 0, end: 1.01998, seconds: 1.01998, bytes: 778567680, bits_per_second: 6106532912.410047, retransmits: 3, sender: false },
+    sum_sent: { start: 0, end: 1.01998, seconds: 1.01998, bytes: 778567680, bits_per_second: 6106532912.410047,
+      retransmits: 3, sender: false },
     sum_received: { start: 0, end: 1.00127, seconds: 1.00127, bytes: 770965504, bits_per_second: 6159900957.783614, sender: false },
   },
 });
@@ -255,7 +258,8 @@ test('chart: nice axis steps and a decodable PNG of the sample report', () => {
 
 test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   const full = parseOptions([]);
-  assert.deepEqual({ ...full }, { quick: false, rounds: 3, iperfSeconds: 8, burst: 100, sessions: [1000], connects: 10, tun: true, outDir: undefined });
+  assert.deepEqual({ ...full }, { quick: false, rounds: 3, iperfSeconds: 8, burst: 100, sessions: [1000],
+    connects: 10, tun: true, outDir: undefined });
   const q = parseOptions(['--quick']);
   assert.deepEqual([q.rounds, q.iperfSeconds, q.burst, q.sessions, q.connects], [1, 3, 20, [], 3]);
   const f = parseOptions(['--quick', '--rounds', '2', '--time', '5', '--sessions', '300,1000', '--no-tun', '--out', '/tmp/x']);

@@ -45,7 +45,8 @@ test('pool persist: CNs that cannot be stored are skipped on write', () => {
 
 test('property: format then parse is the identity for storable entries', () => {
   const cn = fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/[,\x00-\x1f]/.test(s));
-  fc.assert(fc.property(fc.uniqueArray(fc.tuple(cn, fc.integer({ min: 0, max: 0xffffffff })), { selector: (t) => t[0], maxLength: 30 }), (entries) => {
+  fc.assert(fc.property(fc.uniqueArray(fc.tuple(cn, fc.integer({ min: 0, max: 0xffffffff })), { selector: (t) => t[0],
+    maxLength: 30 }), (entries) => {
     const unique = entries.filter((e, i) => entries.findIndex((f) => f[1] === e[1]) === i);
     assert.deepEqual([...parsePoolPersist(formatPoolPersist(unique), 'p')], unique);
   }));

@@ -192,7 +192,11 @@ test('property: unwrap() never throws and never accepts random or mutated input'
     tlsAuthWrap(PATTERN, undefined, 'SHA512', 'server')];
   const seeds = [TV7, TV8, TV9_AUTH, TV9_CRYPT];
   const mutated = fc.tuple(fc.constantFrom(...seeds), fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat(80))
-    .map(([s, i, x, cut]) => { const b = Buffer.from(s.subarray(0, Math.max(0, s.length - cut))); if (b.length) b[i % b.length] ^= x; return b; });
+    .map(([s, i, x, cut]) => {
+      const b = Buffer.from(s.subarray(0, Math.max(0, s.length - cut)));
+      if (b.length) b[i % b.length] ^= x;
+      return b;
+    });
   const arb = fc.oneof(fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)), mutated);
   fc.assert(fc.property(arb, fc.nat(), (bytes, now) => {
     for (const w of wraps.slice(1)) assert.equal(w.unwrap(bytes, now), undefined);

@@ -156,7 +156,8 @@ for (const cipher of CIPHERS) {
       const pidBuf = Buffer.alloc(4);
       pidBuf.writeUInt32BE(pid);
       const sealed1 = noble(cipher, keys.decKey, nonceOf(pid, keys.decIv), pidBuf).encrypt(plain);
-      const wire1 = Buffer.concat([Buffer.from([0x30]), pidBuf, sealed1.subarray(sealed1.length - 16), sealed1.subarray(0, sealed1.length - 16)]);
+      const wire1 = Buffer.concat([Buffer.from([0x30]), pidBuf, sealed1.subarray(sealed1.length - 16),
+        sealed1.subarray(0, sealed1.length - 16)]);
       const got1 = expectOpen(ours.open(wire1, 0));
       assert.deepEqual(got1.plain, plain);
       assert.equal(got1.packetId, pid++);
@@ -286,7 +287,8 @@ test('property: open() never throws on arbitrary input and never accepts forged 
     fc.uint8Array({ maxLength: 100 }),
     fc.tuple(fc.constantFrom(0x30, 0x48, 0x4f, 0x37), fc.uint8Array({ minLength: 20, maxLength: 60 }))
       .map(([op, b]) => { b[0] = op; return b; }),
-    fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 })).map(([i, x]) => { const b = Buffer.from(valid); b[i] ^= x; return b; }),
+    fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 1, max: 255 }))
+      .map(([i, x]) => { const b = Buffer.from(valid); b[i] ^= x; return b; }),
   );
   fc.assert(fc.property(arb, fc.nat(), (bytes, now) => {
     const buf = Buffer.from(bytes);

@@ -29,7 +29,8 @@ function fakeConn(cn: string, remote: string, o: { established?: boolean; bytesI
 }
 
 function fakeServer(conns: ObservedConn[]): ObservedServer {
-  return { conns, stats: { handshakesOk: 0, handshakesFailed: {}, renegotiations: 0 }, pool: { size: 253, inUse: 0 }, uplinkStats: () => undefined };
+  return { conns, stats: { handshakesOk: 0, handshakesFailed: {}, renegotiations: 0 }, pool: { size: 253, inUse: 0 },
+    uplinkStats: () => undefined };
 }
 
 const run = (s: ObservedServer, line: string): string[] => runCommand(s, line).lines;

@@ -11,7 +11,8 @@ setVerb(3);
 const logs: string[] = [];
 setLogSink((l) => logs.push(l));
 
-function fakeConn(cn: string, o: { bytesIn?: number; bytesOut?: number; established?: boolean; renegotiations?: number } = {}): ObservedConn {
+function fakeConn(cn: string,
+  o: { bytesIn?: number; bytesOut?: number; established?: boolean; renegotiations?: number } = {}): ObservedConn {
   return {
     cn, remote: '198.19.1.2:1', proto: 'udp', ip: 0x0a080002, peerId: 0, connectedAt: 0,
     session: {

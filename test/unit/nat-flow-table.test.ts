@@ -8,7 +8,8 @@ import { flowHash, type FlowKey } from '../../src/core/uplink/nat/flow-key.js';
 interface F extends FlowEntry { id: number }
 const A = 0x0a080002;
 const B = 0x0a080003;
-const key = (clientIp: number, port: number, proto = 17): FlowKey => ({ proto, clientIp, clientPort: port, dstIp: 0x08080808, dstPort: 53 });
+const key = (clientIp: number, port: number, proto = 17): FlowKey => ({ proto, clientIp, clientPort: port,
+  dstIp: 0x08080808, dstPort: 53 });
 let nextId = 0;
 const flow = (k: FlowKey, assured = false): F => ({ key: k, hash: 0, assured, id: nextId++ });
 

@@ -770,7 +770,8 @@ test('process() never throws and pollAt() never lies in the past, for random seg
       else if (s.app === 'shutdown') ep.shutdown();
       else if (s.app === 'consumed') ep.consumed(s.len);
       else if (s.app === 'abort' && s.dt % 7 === 0) ep.abort();
-      ep.process({ ...SEND_TEMPL, seq: s.seq, ack: s.ack, control: s.control, window: s.window, sack: s.sack, payload: Buffer.alloc(s.len) }, now);
+      ep.process({ ...SEND_TEMPL, seq: s.seq, ack: s.ack, control: s.control, window: s.window, sack: s.sack,
+        payload: Buffer.alloc(s.len) }, now);
       recv(ep, now);
       events(ep);
       const at = ep.pollAt();

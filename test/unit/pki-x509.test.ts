@@ -302,7 +302,8 @@ describe('checkKeyMatchesCert / checkSignedBy', () => {
 });
 
 describe('node:tls', () => {
-  async function handshake(srv: Issued, cli: Issued, trust: Issued): Promise<{ serverSawClient: string | undefined; authorized: boolean; error?: string }> {
+  async function handshake(srv: Issued, cli: Issued,
+    trust: Issued): Promise<{ serverSawClient: string | undefined; authorized: boolean; error?: string }> {
     const server = tls.createServer({ key: srv.keyPem, cert: srv.certPem, ca: trust.certPem, requestCert: true, rejectUnauthorized: true });
     let serverSawClient: string | undefined;
     server.on('secureConnection', (s) => { const cn = s.getPeerCertificate().subject?.CN; serverSawClient = Array.isArray(cn) ? cn.join(',') : cn; s.end('hi'); });

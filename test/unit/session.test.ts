@@ -617,7 +617,8 @@ describe('renegotiation', () => {
     assert.deepEqual(f.s.keyIds, [0, 1]);
     // The client answers with its own SOFT_RESET kid 1 that ACKs ours; then TLS runs over kid 1.
     f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, { acks: [0] }, at + 5), at + 5);
-    assert.deepEqual(f.peer.readAll([...drain(f.s), ...tickAt(f.s, at + 5)], at + 5).map((p) => [p.opcode, p.keyId, p.acks]), [[Op.ACK_V1, 1, [0]]]);
+    const acked = f.peer.readAll([...drain(f.s), ...tickAt(f.s, at + 5)], at + 5);
+    assert.deepEqual(acked.map((p) => [p.opcode, p.keyId, p.acks]), [[Op.ACK_V1, 1, [0]]]);
     f.s.handleControl(f.peer.packet(Op.CONTROL_V1, 1, { payload: CLIENT_HELLO }, at + 6), at + 6);
     assert.deepEqual(only(drain(f.s), 'tls-feed').map((x) => x.handle), [open.handle]);
     tickAt(f.s, at + 6);   // the ACK of the ClientHello (no TLS record to ride on here)
@@ -763,7 +764,9 @@ describe('a failed server-initiated renegotiation', () => {
     for (let i = 0; i < 50; i++) {
       const now = f.s.nextDeadline();
       if (now === undefined || now > start + HAND_WINDOW + 100_000) break;
-      for (const p of f.peer.readAll(tickAt(f.s, now), now)) if (p.opcode === Op.SOFT_RESET_V1 && now > start + HAND_WINDOW) softResets.push(now);
+      for (const p of f.peer.readAll(tickAt(f.s, now), now)) {
+        if (p.opcode === Op.SOFT_RESET_V1 && now > start + HAND_WINDOW) softResets.push(now);
+      }
     }
     assert.ok(softResets.length > 0, 'no new SOFT_RESET after the failed renegotiation');
   });

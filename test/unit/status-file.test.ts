@@ -12,8 +12,9 @@ import { formatStatusV1, formatStatusV2, startStatusFile } from '../../src/serve
 // 2026-01-02 03:04:05 UTC
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5);
 
-function fakeConn(o: Partial<{ cn: string; remote: string; ip: number; peerId: number; connectedAt: number; established: boolean;
-  closed: boolean; bytesIn: number; bytesOut: number; lastReceived: number; cipher: string }> = {}): ObservedConn & { killedWith: string[] } {
+type FakeConnFields = Partial<{ cn: string; remote: string; ip: number; peerId: number; connectedAt: number; established: boolean;
+  closed: boolean; bytesIn: number; bytesOut: number; lastReceived: number; cipher: string }>;
+function fakeConn(o: FakeConnFields = {}): ObservedConn & { killedWith: string[] } {
   const killedWith: string[] = [];
   return {
     cn: o.cn ?? 'client1', remote: o.remote ?? '198.19.1.2:50000', proto: 'udp', ip: o.ip ?? 0x0a080002,

@@ -63,7 +63,8 @@ function forgedReset(): Buffer {
 }
 
 function clientReset(w: ControlWrap, sid: Buffer): Buffer {
-  return w.wrap(emitControl({ opcode: Op.HARD_RESET_CLIENT_V2, keyId: 0, sessionId: sid, acks: [], packetId: 0, payload: Buffer.alloc(0) }), 0);
+  return w.wrap(emitControl({ opcode: Op.HARD_RESET_CLIENT_V2, keyId: 0, sessionId: sid, acks: [], packetId: 0,
+    payload: Buffer.alloc(0) }), 0);
 }
 
 /** The server's cookie (its session id) from a captured HARD_RESET_SERVER_V2. */
@@ -76,7 +77,8 @@ function cookieOf(reply: Buffer): Buffer {
 }
 
 function cookieEcho(w: ControlWrap, sid: Buffer, cookie: Buffer): Buffer {
-  return w.wrap(emitControl({ opcode: Op.ACK_V1, keyId: 0, sessionId: sid, acks: [0], peerSessionId: cookie, payload: Buffer.alloc(0) }), 0);
+  return w.wrap(emitControl({ opcode: Op.ACK_V1, keyId: 0, sessionId: sid, acks: [0], peerSessionId: cookie,
+    payload: Buffer.alloc(0) }), 0);
 }
 
 const VERIFY = 'packet failed tls-auth/tls-crypt verification';

@@ -78,7 +78,8 @@ function ackWithOptions(opts: number[], control = 0x10): Buffer {
   Buffer.from(opts).copy(seg, 20);
   return seg;
 }
-const block = (l: number, r: number): number[] => [...Buffer.from([l >>> 24, l >> 16, l >> 8, l, r >>> 24, r >> 16, r >> 8, r].map((x) => x & 0xff))];
+const block = (l: number, r: number): number[] =>
+  [...Buffer.from([l >>> 24, l >> 16, l >> 8, l, r >>> 24, r >> 16, r >> 8, r].map((x) => x & 0xff))];
 
 test('SACK blocks: one to four blocks parse in order; none means no sack field', () => {
   for (let n = 1; n <= 4; n++) {

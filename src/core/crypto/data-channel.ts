@@ -8,7 +8,8 @@ import { AEAD_TAG_LEN, CIPHER_KEY_LEN, IMPLICIT_IV_LEN, NODE_CIPHER, type Cipher
 import { aeadEngine, type AeadEngine, type AeadOpener, type AeadSealer } from './aead.js';
 import { ReplayWindow } from '../session/replay-window.js';
 
-export interface DataKeys { cipher: CipherName; encKey: Buffer; encIv: Buffer /*8*/; decKey: Buffer; decIv: Buffer /*8*/ }
+/** Keys for one direction pair; the implicit IVs are 8 bytes (the nonce's tail). */
+export interface DataKeys { cipher: CipherName; encKey: Buffer; encIv: Buffer; decKey: Buffer; decIv: Buffer }
 
 export type OpenResult =
   | { ok: true; plain: Buffer; packetId: number }

@@ -4,7 +4,7 @@ import type { CipherName } from '../crypto/ciphers.js';
 import { IV_PROTO, ivProto } from './key-method2.js';
 
 /** How data payloads are framed towards this client (openvpn-protocol.md §6.4). */
-export type Framing = 'none' | 'comp-lzo' ;
+export type Framing = 'none' | 'comp-lzo';
 
 export interface Negotiated {
   cipher: CipherName;

@@ -22,7 +22,8 @@ export interface LinkKnobs {
   rate: number;
 }
 
-export const CLEAN_LINK: LinkKnobs = { latency: 10, jitter: 0, loss: 0, duplicate: 0, reorder: 0, reorderDelay: 0, mtu: 1500, rate: Infinity };
+export const CLEAN_LINK: LinkKnobs = { latency: 10, jitter: 0, loss: 0, duplicate: 0, reorder: 0, reorderDelay: 0,
+  mtu: 1500, rate: Infinity };
 
 export class Link {
   readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, tooBig: 0 };

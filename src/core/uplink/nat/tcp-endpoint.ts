@@ -682,7 +682,10 @@ export class TcpEndpoint {
         sent = true;
         if (this.sackRecovery) {
           const end = seqAdd(this.sndUna, len);
-          if (seqGt(end, this.highRxt)) { pipe += seqDiff(end, seqGt(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna); this.highRxt = end; }
+          if (seqGt(end, this.highRxt)) {
+            pipe += seqDiff(end, seqGt(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna);
+            this.highRxt = end;
+          }
         }
       }
     }
