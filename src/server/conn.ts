@@ -35,6 +35,7 @@ export class Conn implements RouterClient {
   private connectedLog?: { timer: NodeJS.Immediate; write: () => void };
   private timerAt = Infinity;
   private draining = false;
+  private quiet = false;
   private again = false;
 
   constructor(
@@ -88,7 +89,12 @@ export class Conn implements RouterClient {
 
   shutdown(t: number): void { this.session.shutdown(t); this.drain(); }
   linkClosed(reason: string): void { this.session.linkClosed(reason); this.drain(); }
-  forceClose(reason: string): void { this.session.linkClosed(reason); this.drain(); }
+  /** `quiet`: the caller logs this close itself (say, in a summary of a flood), so no 'client refused' line here. */
+  forceClose(reason: string, opts: { quiet?: boolean } = {}): void {
+    if (opts.quiet) this.quiet = true;
+    this.session.linkClosed(reason);
+    this.drain();
+  }
   kill(message: string): void { this.session.shutdown(now(), message, 'killed by management'); this.drain(); }
 
   drain(): void {
@@ -152,7 +158,7 @@ export class Conn implements RouterClient {
             cn: this.cn, remote: this.remote, vip: ipToString(this.ip), reason: o.reason,
             'bytes-in': s.bytesIn, 'bytes-out': s.bytesOut,
           });
-        } else {
+        } else if (!this.quiet) {
           log('warn', 'client refused', { cn: this.cn, remote: this.remote, reason: o.reason });
         }
         this.host.closed(this, est, o.reason);

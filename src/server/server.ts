@@ -13,6 +13,7 @@ import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOption
 import type { AuthRequest, AuthResult, SessionParams } from '../core/session/session.js';
 import { CookieJar } from '../core/transport/udp-cookie.js';
 import { type DropReport, DropSummary } from '../core/transport/drop-summary.js';
+import { halfOpenCapFor, HalfOpenTracker } from '../core/transport/half-open.js';
 import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
@@ -40,7 +41,14 @@ export class VpnServer implements ConnHost {
   private secureContext: tls.SecureContext;
   private udp?: dgram.Socket;
   private tcp?: net.Server;
-  private readonly tcpSockets = new Set<net.Socket>();
+  /** Every open TCP connection, with its session once its first packet made one. */
+  private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
+  /** TCP connections not yet past their handshake: the absolute hand-window from accept, and their own cap. */
+  private readonly halfOpen: HalfOpenTracker<net.Socket>;
+  private halfOpenTimer?: NodeJS.Timeout;
+  private halfOpenTimerAt = Infinity;
+  /** TCP connections refused before a session could speak for them: counted by reason, summarized like udpDrops. */
+  private readonly tcpRefusals = new DropSummary<string>();
   private readonly udpByAddr = new Map<string, Conn>();
   private readonly byPeerId = new Map<number, Conn>();
   private nextPeerId = 0;
@@ -50,7 +58,7 @@ export class VpnServer implements ConnHost {
   private readonly responderWrap: ControlWrap;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
   private readonly udpDrops = new DropSummary<dgram.RemoteInfo>();
-  private udpDropTimer?: NodeJS.Timeout;
+  private dropTimer?: NodeJS.Timeout;
   private readonly epoch = Math.floor(Date.now() / 1000);
   private resetBudget = { tokens: RESET_REPLIES_PER_SEC, at: 0 };
   private uplink?: Uplink;
@@ -68,6 +76,7 @@ export class VpnServer implements ConnHost {
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
     this.secureContext = this.makeSecureContext();
     this.cookies = new CookieJar(cfg.handWindow);
+    this.halfOpen = new HalfOpenTracker({ windowMs: cfg.handWindow * 1000, cap: halfOpenCapFor(cfg.maxClients) });
     this.responderWrap = this.makeWrap({ replayTime: this.epoch });
   }
 
@@ -125,7 +134,9 @@ export class VpnServer implements ConnHost {
     }
     if (c.protos.includes('tcp')) {
       const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
-      srv.maxConnections = Math.max(c.maxClients * 2, 64);
+      // A backstop for file descriptors only: half-open connections never pass their own cap (they are evicted,
+      // see HalfOpenTracker), so the rest of the room is for sessions and for connections being closed.
+      srv.maxConnections = c.maxClients * 2 + halfOpenCapFor(c.maxClients);
       await listen(srv, c.port, host);
       srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
       this.tcp = srv;
@@ -149,8 +160,9 @@ export class VpnServer implements ConnHost {
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown'));
     await step('close UDP socket', () => this.udp?.close());
-    await step('flush drop summary', () => this.flushUdpDrops());
-    await step('close TCP connections', () => { for (const s of this.tcpSockets) s.destroy(); });
+    await step('flush drop summary', () => this.flushDropSummaries());
+    await step('close TCP connections', () => { for (const s of this.tcpConns.keys()) s.destroy(); });
+    await step('stop hand-window timer', () => { clearTimeout(this.halfOpenTimer); this.halfOpenTimer = undefined; });
     await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
     await step('close uplink', () => this.uplink?.close());
     await step('stop CRL checks', () => this.authorizer.close());
@@ -172,6 +184,7 @@ export class VpnServer implements ConnHost {
   established(conn: Conn): void {
     this.stats.handshakesOk++;
     this.router.add(conn);
+    if (conn.tcpSocket) this.halfOpen.delete(conn.tcpSocket);   // past its handshake: max-clients governs it now
   }
 
   closed(conn: Conn, established: boolean, reason: string): void {
@@ -316,30 +329,43 @@ export class VpnServer implements ConnHost {
   private dropUdp(reason: string, rinfo: dgram.RemoteInfo): void {
     if (!this.udpDrops.note(reason, rinfo, now())) return;
     log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
-    this.armUdpDropTimer();
+    this.armDropTimer();
+  }
+
+  /** A TCP connection refused before (or without) its session: one line for the first of a quiet reason, then a
+   *  summary per reason per interval, so a slowloris or garbage flood costs counts, not log lines. */
+  private refuseTcp(reason: string, remote: string): void {
+    if (!this.tcpRefusals.note(reason, remote, now())) return;
+    log('warn', 'client refused', { remote, reason });
+    this.armDropTimer();
   }
 
   /** Drops of unauthenticated UDP packets since start, by reason. */
   udpDropCounts(): Record<string, number> { return this.udpDrops.countsByReason(); }
 
-  private armUdpDropTimer(): void {
-    if (this.udpDropTimer || this.stopping) return;
-    const at = this.udpDrops.nextDeadline();
+  private armDropTimer(): void {
+    if (this.dropTimer || this.stopping) return;
+    const a = this.udpDrops.nextDeadline(), b = this.tcpRefusals.nextDeadline();
+    const at = a === undefined ? b : b === undefined ? a : Math.min(a, b);
     if (at === undefined) return;
-    this.udpDropTimer = setTimeout(this.expiredUdpDropSummary, Math.max(0, at - now()));
-    this.udpDropTimer.unref();
+    this.dropTimer = setTimeout(this.expiredDropSummary, Math.max(0, at - now()));
+    this.dropTimer.unref();
   }
 
-  private readonly expiredUdpDropSummary = (): void => {
-    this.udpDropTimer = undefined;
-    logDropSummaries(this.udpDrops.poll(now()));
-    this.armUdpDropTimer();
+  private readonly expiredDropSummary = (): void => {
+    this.dropTimer = undefined;
+    const t = now();
+    logDropSummaries(this.udpDrops.poll(t));
+    logRefusalSummaries(this.tcpRefusals.poll(t));
+    this.armDropTimer();
   };
 
-  private flushUdpDrops(): void {
-    clearTimeout(this.udpDropTimer);
-    this.udpDropTimer = undefined;
-    logDropSummaries(this.udpDrops.flush(now()));
+  private flushDropSummaries(): void {
+    clearTimeout(this.dropTimer);
+    this.dropTimer = undefined;
+    const t = now();
+    logDropSummaries(this.udpDrops.flush(t));
+    logRefusalSummaries(this.tcpRefusals.flush(t));
   }
 
   // ---- TCP --------------------------------------------------------------------------------------------------
@@ -347,14 +373,16 @@ export class VpnServer implements ConnHost {
   private onTcpConnection(sock: net.Socket): void {
     if (this.stopping) { sock.destroy(); return; }
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
-    this.tcpSockets.add(sock);
+    const t0 = now();
+    this.tcpConns.set(sock, undefined);
+    // Half-open from accept until the session is established; at the cap the heaviest address's oldest leaves.
+    const evicted = this.halfOpen.admit(sock, sock.remoteAddress ?? '', t0);
+    if (evicted) this.closeHalfOpen(evicted, 'half-open cap reached: evicted the oldest connection of the busiest address');
+    this.armHalfOpenTimer();
     const deframer = new TcpDeframer();
     let conn: Conn | undefined;
     const wrap = this.makeWrap();
-    sock.setTimeout(this.cfg.handWindow * 1000, () => {
-      if (!conn?.session.established) { log('warn', 'client refused', { remote, reason: 'no handshake in time' }); sock.destroy(); }
-    });
-    const fail = (reason: string) => { log('warn', 'client refused', { remote, reason }); sock.destroy(); };
+    const fail = (reason: string) => { this.refuseTcp(reason, remote); sock.destroy(); };
     sock.on('data', (chunk: Buffer) => {
       const packets = deframer.push(chunk);
       if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error); else fail(packets.error); sock.destroy(); return; }
@@ -374,15 +402,52 @@ export class VpnServer implements ConnHost {
         if (isParseError(pkt) || pkt.packetId !== 0) { fail('malformed client reset'); return; }
         conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), pkt.sessionId, t);
         conn.tcpSocket = sock;
+        this.tcpConns.set(sock, conn);
         this.conns.add(conn);
         conn.drain();
       }
     });
     sock.on('error', () => {});
     sock.on('close', () => {
-      this.tcpSockets.delete(sock);
+      this.tcpConns.delete(sock);
+      this.halfOpen.delete(sock);
       conn?.linkClosed('connection closed by peer');
     });
+  }
+
+  /** Closes a TCP connection that is still half-open: at its hand-window deadline, or evicted at the cap. Counted
+   *  in the refusal summary, also when a session exists (its own 'client refused' line would be one per
+   *  connection of a flood). */
+  private closeHalfOpen(sock: net.Socket, reason: string): void {
+    const conn = this.tcpConns.get(sock);
+    if (conn?.session.closed) { sock.destroy(); return; }   // refused already (and logged), waiting for the peer's FIN
+    this.refuseTcp(reason, `${sock.remoteAddress}:${sock.remotePort}`);
+    conn?.forceClose(reason, { quiet: true });
+    sock.destroy();
+  }
+
+  private armHalfOpenTimer(): void {
+    const at = this.halfOpen.nextDeadline();
+    if (at === undefined || this.stopping) return;
+    if (this.halfOpenTimer && at >= this.halfOpenTimerAt) return;   // an earlier wake-up is armed; extra ones are harmless
+    clearTimeout(this.halfOpenTimer);
+    this.halfOpenTimerAt = at;
+    this.halfOpenTimer = setTimeout(this.expiredHandWindow, Math.max(0, Math.ceil(at - now())));
+    this.halfOpenTimer.unref();
+  }
+
+  private readonly expiredHandWindow = (): void => {
+    this.halfOpenTimer = undefined;
+    this.halfOpenTimerAt = Infinity;
+    const reason = `TLS handshake did not finish within ${this.cfg.handWindow} s`;   // counted from accept
+    for (const sock of this.halfOpen.expire(now())) this.closeHalfOpen(sock, reason);
+    this.armHalfOpenTimer();
+  };
+}
+
+function logRefusalSummaries(reports: readonly DropReport<string>[]): void {
+  for (const r of reports) {
+    log('warn', 'client refused', { reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: r.sample });
   }
 }
 
