@@ -1,9 +1,9 @@
 // One client connection: a sans-IO Session plus the I/O it asks for (link writes, TLS engines, one timer).
-import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RouterClient } from '../core/router/router.js';
 import { type AuthRequest, type AuthResult, Session, type SessionParams } from '../core/session/session.js';
+import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
 import { log } from '../log.js';
@@ -16,7 +16,8 @@ export interface ConnHost {
   authorize(conn: Conn, req: AuthRequest): Promise<AuthResult>;
   established(conn: Conn): void;
   closed(conn: Conn, established: boolean, reason: string): void;
-  floated(conn: Conn, rinfo: dgram.RemoteInfo): void;
+  /** A data packet of a UDP session authenticated from another address: false means drop it. */
+  floated(conn: Conn, from: PeerAddr): boolean;
 }
 
 export class Conn implements RouterClient {
@@ -25,7 +26,6 @@ export class Conn implements RouterClient {
   peerId?: number;
   /** Set when the client logged in with a username and password. */
   username?: string;
-  udpKey?: string;
   tcpSocket?: net.Socket;
   connectedAt?: number;
   readonly startedAt = Date.now();
@@ -70,12 +70,13 @@ export class Conn implements RouterClient {
     this.dropLogAt = t + 10_000;
   }
 
-  onData(packet: Buffer, t: number, rinfo?: dgram.RemoteInfo): void {
+  /** A data packet; `movedFrom` when it came from another address than this session's (UDP). */
+  onData(packet: Buffer, t: number, movedFrom?: PeerAddr): void {
+    const rx = this.session.stats.bytesIn;
     const ip = this.session.openData(packet, t);
-    if (rinfo && this.proto === 'udp' && `${rinfo.address}:${rinfo.port}` !== this.udpKey && this.session.established) {
-      // Float only after the packet authenticated.
-      if (this.session.lastReceived === t) this.host.floated(this, rinfo);
-    }
+    // Float only after the packet authenticated (bytesIn counts authenticated packets), and before anything it
+    // carries is answered, so the answer goes to the new address.
+    if (movedFrom && this.session.stats.bytesIn !== rx && !this.host.floated(this, movedFrom)) return;
     if (ip && this.ip) this.host.router.fromClient(this, ip);
     else if (!ip) this.noteDrops();
     if (this.session.closed) this.drain();

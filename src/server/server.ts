@@ -11,13 +11,14 @@ import { Router } from '../core/router/router.js';
 import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
 import type { AuthRequest, AuthResult, SessionParams } from '../core/session/session.js';
-import { CookieJar } from '../core/transport/udp-cookie.js';
 import { type DropReport, DropSummary } from '../core/transport/drop-summary.js';
+import { vetFirstPacket } from '../core/transport/first-packet.js';
 import { halfOpenCapFor, HalfOpenTracker } from '../core/transport/half-open.js';
 import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
+import { type Incoming, type PeerAddr, UdpEndpoint } from '../core/transport/udp-endpoint.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
-import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
+import { Op, opcodeOf } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { listen } from '../io/listen.js';
 import { prepareTlsEngine, serverSecureContext } from '../io/tls-adapter.js';
@@ -26,7 +27,6 @@ import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
 
 const now = (): number => performance.now();
-const RESET_REPLIES_PER_SEC = 200;
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
@@ -49,18 +49,15 @@ export class VpnServer implements ConnHost {
   private halfOpenTimerAt = Infinity;
   /** TCP connections refused before a session could speak for them: counted by reason, summarized like udpDrops. */
   private readonly tcpRefusals = new DropSummary<string>();
-  private readonly udpByAddr = new Map<string, Conn>();
-  private readonly byPeerId = new Map<number, Conn>();
-  private nextPeerId = 0;
-  private readonly cookies: CookieJar;
-  /** The stateless responder's wrap, shared by every unauthenticated packet: peek() vets first packets (no replay
-   *  state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
+  /** The UDP transport's decisions (demux, cookie, reset budget, half-open cap, float) and the peer-ids. */
+  private readonly endpoint: UdpEndpoint<Conn>;
+  /** The stateless responder's wrap, shared by every unauthenticated packet (UDP and TCP): peek() vets first
+   *  packets (no replay state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
   private readonly responderWrap: ControlWrap;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
-  private readonly udpDrops = new DropSummary<dgram.RemoteInfo>();
+  private readonly udpDrops = new DropSummary<PeerAddr>();
   private dropTimer?: NodeJS.Timeout;
   private readonly epoch = Math.floor(Date.now() / 1000);
-  private resetBudget = { tokens: RESET_REPLIES_PER_SEC, at: 0 };
   private uplink?: Uplink;
   private stopping = false;
   private readonly stopHooks: Array<() => void | Promise<void>> = [];
@@ -75,9 +72,12 @@ export class VpnServer implements ConnHost {
     this.uplink = opts.uplink;
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
     this.secureContext = this.makeSecureContext();
-    this.cookies = new CookieJar(cfg.handWindow);
     this.halfOpen = new HalfOpenTracker({ windowMs: cfg.handWindow * 1000, cap: halfOpenCapFor(cfg.maxClients) });
     this.responderWrap = this.makeWrap({ replayTime: this.epoch });
+    this.endpoint = new UdpEndpoint<Conn>({
+      responder: this.responderWrap, newWrap: () => this.makeWrap(), handWindowSec: cfg.handWindow,
+      halfOpenCap: halfOpenCapFor(cfg.maxClients),
+    });
   }
 
   setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
@@ -173,25 +173,19 @@ export class VpnServer implements ConnHost {
 
   authorize(conn: Conn, req: AuthRequest): Promise<AuthResult> { return this.authorizer.authorize(conn, req); }
 
-  allocatePeerId(conn: Conn): number {
-    for (let i = 0; i < 0xffffff; i++) {
-      const id = (this.nextPeerId + i) % 0xffffff;
-      if (!this.byPeerId.has(id)) { this.nextPeerId = id + 1; this.byPeerId.set(id, conn); return id; }
-    }
-    throw new Error('out of peer ids');
-  }
+  allocatePeerId(conn: Conn): number { return this.endpoint.allocatePeerId(conn); }
 
   established(conn: Conn): void {
     this.stats.handshakesOk++;
     this.router.add(conn);
     if (conn.tcpSocket) this.halfOpen.delete(conn.tcpSocket);   // past its handshake: max-clients governs it now
+    else this.endpoint.established(conn, conn.session.certHash)?.forceClose('client restarted (new session)');
   }
 
   closed(conn: Conn, established: boolean, reason: string): void {
     this.conns.delete(conn);
     this.stats.renegotiations += conn.session.stats.renegotiations;
-    if (conn.peerId !== undefined && this.byPeerId.get(conn.peerId) === conn) this.byPeerId.delete(conn.peerId);
-    if (conn.udpKey && this.udpByAddr.get(conn.udpKey) === conn) this.udpByAddr.delete(conn.udpKey);
+    this.endpoint.closed(conn);
     if (conn.ip) { this.router.remove(conn); this.authorizer.released(conn); }
     if (!established) {
       const why = reason.replace(/:.*/, '').replace(/\s+/g, '-').toLowerCase();
@@ -201,91 +195,48 @@ export class VpnServer implements ConnHost {
 
   // ---- UDP --------------------------------------------------------------------------------------------------
 
+  /** Moves bytes: the endpoint decides what a datagram is and where it goes. */
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.stopping) return;
-    if (msg.length < 1) { this.dropUdp('empty packet', rinfo); return; }
     const t = now();
-    const op = opcodeOf(msg[0]);
-    if (op === Op.DATA_V2) {
-      if (msg.length < 4) { this.dropUdp('truncated data packet', rinfo); return; }
-      const conn = this.byPeerId.get(msg.readUIntBE(1, 3));
-      if (!conn || conn.proto !== 'udp') { this.dropUdp('data packet for an unknown peer id', rinfo); return; }
-      conn.onData(msg, t, rinfo);
-      return;
+    const ev = this.endpoint.handle(rinfo, msg, t);
+    switch (ev.t) {
+      case 'data': ev.session.onData(ev.packet, t, ev.moved ? rinfo : undefined); return;
+      case 'control': ev.session.onControl(ev.packet, t); return;
+      case 'reply': this.udpSend(ev.bytes, rinfo.port, rinfo.address); return;
+      case 'new-session': this.acceptUdp(ev.incoming, t); return;
+      case 'drop': this.dropUdp(ev.reason, rinfo); return;
     }
-    const key = `${rinfo.address}:${rinfo.port}`;
-    const conn = this.udpByAddr.get(key);
-    if (op === Op.DATA_V1) {
-      if (conn) conn.onData(msg, t, rinfo);
-      else this.dropUdp('data packet from an unknown address', rinfo);
-      return;
-    }
-    // A reset with a new session id from a client's address is vetted like any first packet before it may replace
-    // that client's session: a forged one must not tear the session down.
-    if (conn && !(op === Op.HARD_RESET_CLIENT_V2 && !this.sameClientSid(conn, msg))) { conn.onControl(msg, t); return; }
-    this.udpHandshake(msg, rinfo, key, t, conn);
   }
 
-  private sameClientSid(conn: Conn, msg: Buffer): boolean {
-    return msg.length >= 9 && msg.subarray(1, 9).equals(conn.session.clientSid);
-  }
-
-  /** No session for this packet yet: stateless cookie reset, or create the session when the cookie comes back.
-   *  Until then the packet is vetted with the shared responder wrap (peek: no replay state), so nothing allocated
-   *  here outlives the call unless a session is created. `previous` is the session a client restart replaces. */
-  private udpHandshake(msg: Buffer, rinfo: dgram.RemoteInfo, key: string, t: number, previous?: Conn): void {
-    const op = opcodeOf(msg[0]);
-    if (keyIdOf(msg[0]) !== 0) { this.dropUdp('first packet with a nonzero key id', rinfo); return; }
-    if (op === Op.HARD_RESET_CLIENT_V3) { this.dropUdp('tls-crypt-v2 is not supported', rinfo); return; }
-    if (op !== Op.HARD_RESET_CLIENT_V2 && op !== Op.ACK_V1 && op !== Op.CONTROL_V1 && op !== Op.CONTROL_WKC_V1) {
-      this.dropUdp('unexpected first packet', rinfo);
-      return;
-    }
-    const plain = this.responderWrap.peek(msg);
-    if (!plain) { this.dropUdp('packet failed tls-auth/tls-crypt verification', rinfo); return; }
-    const pkt = parseControl(plain);
-    if (isParseError(pkt)) { this.dropUdp('malformed first packet', rinfo); return; }
-    if (op === Op.HARD_RESET_CLIENT_V2) {
-      if (pkt.packetId !== 0) { this.dropUdp('client reset with a nonzero packet id', rinfo); return; }
-      previous?.forceClose('client restarted (new session)');
-      if (!this.takeResetToken()) { this.dropUdp('reset replies over budget', rinfo); return; }
-      const cookie = this.cookies.make(key, pkt.sessionId, Date.now());
-      const reply = emitControl({
-        opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: cookie, acks: [0], peerSessionId: pkt.sessionId,
-        packetId: 0, payload: Buffer.alloc(0),
-      });
-      this.udpSend(this.responderWrap.wrap(reply, t), rinfo.port, rinfo.address);
-      return;
-    }
-    if (!pkt.peerSessionId || !this.cookies.check(pkt.peerSessionId, key, pkt.sessionId, Date.now())) {
-      this.dropUdp('missing or stale cookie', rinfo);
-      return;
-    }
-    if (this.conns.size >= this.cfg.maxClients * 2) { this.dropUdp('too many sessions in progress', rinfo); return; }
-    // The session exists from here: it gets its own wrap, and the first packet goes through it so that its replay
-    // window holds this packet's id.
-    const wrap = this.makeWrap();
-    const first = wrap.unwrap(msg, t);
-    if (!first) { this.dropUdp('first packet failed the replay check', rinfo); return; }
-    const conn = new Conn(this, 'udp', key, (bytes) => this.udpSend(bytes, rinfo.port, rinfo.address),
-      this.sessionParams('udp', wrap), pkt.sessionId, t, pkt.peerSessionId);
-    conn.udpKey = key;
-    this.udpByAddr.set(key, conn);
+  private acceptUdp(inc: Incoming, t: number): void {
+    const { address, port } = inc.from;
+    const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, port, address),
+      this.sessionParams('udp', inc.wrap), inc.clientSid, t, inc.cookie);
     this.conns.add(conn);
-    conn.onPlainControl(first, t);
+    const { superseded, evicted } = this.endpoint.accept(inc, conn, t);
+    superseded?.forceClose('client restarted again (newer session)');
+    if (evicted) {
+      // Summarized like a drop: a flood of half-open sessions would otherwise log one line per session.
+      const why = 'half-open cap reached: evicted the oldest session of the busiest address';
+      this.dropUdp(why, this.endpoint.addressOf(evicted) ?? inc.from);
+      evicted.forceClose(why, { quiet: true });
+    }
+    conn.onPlainControl(inc.first, t);
   }
 
-  /** Called by a Conn whose UDP peer floated to a new address. */
-  floated(conn: Conn, rinfo: dgram.RemoteInfo): void {
-    const key = `${rinfo.address}:${rinfo.port}`;
-    if (conn.udpKey) this.udpByAddr.delete(conn.udpKey);
-    const other = this.udpByAddr.get(key);
-    if (other && other !== conn) other.forceClose('address taken over by another session');
-    conn.udpKey = key;
-    conn.remote = key;
-    conn.setSend((bytes) => this.udpSend(bytes, rinfo.port, rinfo.address));
-    this.udpByAddr.set(key, conn);
-    log('info', 'client address changed', { cn: conn.session.cn, remote: key });
+  /** Called by a Conn when a data packet from another address than its own authenticated: the float rule.
+   *  False: drop the packet (that address belongs to another client). */
+  floated(conn: Conn, from: PeerAddr): boolean {
+    const r = this.endpoint.authenticated(conn, from);
+    if (r.t === 'stay') return true;
+    if (r.t === 'refused') { this.dropUdp(r.reason, from); return false; }
+    for (const other of r.closes) other.forceClose('address taken over by the same client');
+    const { address, port } = from;
+    conn.remote = `${address}:${port}`;
+    conn.setSend((bytes) => this.udpSend(bytes, port, address));
+    log('info', 'client address changed', { cn: conn.session.cn, remote: conn.remote });
+    return true;
   }
 
   // UDP sends queued during one event-loop turn leave back to back on the next tick: one tick per turn rather than
@@ -314,19 +265,9 @@ export class VpnServer implements ConnHost {
     }
   };
 
-  private takeResetToken(): boolean {
-    const t = Date.now();
-    const b = this.resetBudget;
-    b.tokens = Math.min(RESET_REPLIES_PER_SEC, b.tokens + ((t - b.at) / 1000) * RESET_REPLIES_PER_SEC);
-    b.at = t;
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
-  }
-
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
    *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
-  private dropUdp(reason: string, rinfo: dgram.RemoteInfo): void {
+  private dropUdp(reason: string, rinfo: PeerAddr): void {
     if (!this.udpDrops.note(reason, rinfo, now())) return;
     log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
     this.armDropTimer();
@@ -381,7 +322,6 @@ export class VpnServer implements ConnHost {
     this.armHalfOpenTimer();
     const deframer = new TcpDeframer();
     let conn: Conn | undefined;
-    const wrap = this.makeWrap();
     const fail = (reason: string) => { this.refuseTcp(reason, remote); sock.destroy(); };
     sock.on('data', (chunk: Buffer) => {
       const packets = deframer.push(chunk);
@@ -395,12 +335,13 @@ export class VpnServer implements ConnHost {
           else conn.onControl(p, t);
           continue;
         }
-        if (opcodeOf(p[0]) !== Op.HARD_RESET_CLIENT_V2 || keyIdOf(p[0]) !== 0) { fail('first packet is not a client reset'); return; }
-        const plain = wrap.unwrap(p, t);
-        if (!plain) { fail('packet failed tls-auth/tls-crypt verification'); return; }
-        const pkt = parseControl(plain);
-        if (isParseError(pkt) || pkt.packetId !== 0) { fail('malformed client reset'); return; }
-        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), pkt.sessionId, t);
+        // Vetted like a UDP first packet, with the shared wrap: garbage and forgeries build no wrap.
+        const v = vetFirstPacket(p, this.responderWrap, 'reset');
+        if ('drop' in v) { fail(v.drop); return; }
+        if (v.kind !== 'reset') { fail('unexpected first packet'); return; }
+        const wrap = this.makeWrap();
+        if (!wrap.unwrap(p, t)) { fail('first packet failed the replay check'); return; }   // records its replay id
+        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), v.clientSid, t);
         conn.tcpSocket = sock;
         this.tcpConns.set(sock, conn);
         this.conns.add(conn);
@@ -451,7 +392,7 @@ function logRefusalSummaries(reports: readonly DropReport<string>[]): void {
   }
 }
 
-function logDropSummaries(reports: readonly DropReport<dgram.RemoteInfo>[]): void {
+function logDropSummaries(reports: readonly DropReport<PeerAddr>[]): void {
   for (const r of reports) {
     log('warn', 'packet dropped', {
       reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: `${r.sample.address}:${r.sample.port}`,

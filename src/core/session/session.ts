@@ -53,7 +53,11 @@ export interface SessionParams {
   push: string[];
 }
 
-export interface TlsSecure { cn?: string; authorized: boolean; authError?: string; ekm: Buffer; clientAuthEku?: boolean }
+export interface TlsSecure {
+  cn?: string; authorized: boolean; authError?: string; ekm: Buffer; clientAuthEku?: boolean;
+  /** SHA-256 fingerprint of the client certificate (the identity a UDP float compares); none without a certificate. */
+  certHash?: string;
+}
 export type TlsEvent =
   | { kind: 'ciphertext'; bytes: Buffer }
   | { kind: 'plaintext'; bytes: Buffer }
@@ -107,6 +111,8 @@ export class Session {
   readonly serverSid: Buffer;
   readonly clientSid: Buffer;
   cn?: string;
+  /** The client certificate's SHA-256 fingerprint, from the handshake that established the session. */
+  certHash?: string;
   negotiated?: Negotiated;
   assign?: Assignment;
   established = false;
@@ -250,6 +256,7 @@ export class Session {
       this.lastRecv = now;
       this.lastSent = now;
       this.scheduleReneg(now);
+      this.certHash = ks.secure?.certHash;
       this.out.push({ t: 'established', cn: this.cn, cipher: n.cipher, ekm: n.ekm });
       if (n.requestPush || this.pushRequested) this.sendPush(ks);
     } else {
