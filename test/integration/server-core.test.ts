@@ -1,7 +1,7 @@
 // Issue 2: unmodified Debian openvpn 2.6 clients against nanovpn's server core, in network namespaces.
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
+import { cliAddr, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { nanovpnConfig, startNanovpn, type NanovpnServer } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient, type OpenVpnClientOptions } from '../helpers/openvpn-client.js';
@@ -198,6 +198,24 @@ test('udp: forged data packets and garbage are dropped with a log line while the
     assert.ok(drops.length <= 4, `rate-limited logging, saw ${drops.length} lines for 40 bad packets`);
     const p = await ping(e.topo, 'cli1', SERVER_IP);
     assert.equal(p.code, 0, p.out);
+  });
+});
+
+test('udp: a client whose address changes keeps its session (float on an authenticated data packet)', { timeout: 90_000 }, async (t) => {
+  await withServer(t, { proto: 'udp' }, async (e) => {
+    const c = client(e, { proto: 'udp' });
+    await c.waitInitialized();
+    assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
+    // cli1 moves from .2 to .3 (the old address is gone, so replies to it would be lost). openvpn's UDP socket is
+    // unbound (nobind) and unconnected, so its next packets leave from the new address.
+    const moved = '198.19.1.3';
+    await e.topo.exec('cli1', ['sysctl', '-qw', 'net.ipv4.conf.eth0.promote_secondaries=1']);
+    await e.topo.exec('cli1', ['ip', 'addr', 'add', `${moved}/24`, 'dev', 'eth0']);
+    await e.topo.exec('cli1', ['ip', 'addr', 'del', `${cliAddr(1)}/24`, 'dev', 'eth0']);
+    const p = await ping(e.topo, 'cli1', SERVER_IP, 5);
+    assert.equal(p.code, 0, p.out);
+    assert.match(await e.server.waitForLine(/client address changed/, 5_000), new RegExp(`cn=client1 remote=${moved.replace(/\./g, '\\.')}:`));
+    assert.doesNotMatch(e.server.proc.output, /client disconnected/);
   });
 });
 
