@@ -219,6 +219,24 @@ test('udp: a client whose address changes keeps its session (float on an authent
   });
 });
 
+test('udp: a client restarting from the same address and port gets a new session that replaces the old one', { timeout: 90_000 }, async (t) => {
+  await withServer(t, { proto: 'udp', tlsAuth: true }, async (e) => {
+    // A fixed source port: the restart's reset comes from the live session's own address.
+    const c = client(e, { proto: 'udp', tlsAuth: {}, lport: 41194 });
+    await c.waitInitialized();
+    assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
+    process.kill(c.proc.pid, 'SIGUSR1');
+    const inits = (): number => (c.proc.output.match(/Initialization Sequence Completed/g) ?? []).length;
+    for (let i = 0; i < 300 && inits() < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(inits(), 2, `the client did not come back after SIGUSR1:\n${c.proc.tail(30)}`);
+    const p = await ping(e.topo, 'cli1', SERVER_IP);
+    assert.equal(p.code, 0, p.out);
+    const connected = e.server.proc.output.match(/client connected .*remote=198\.19\.1\.2:41194 /g) ?? [];
+    assert.equal(connected.length, 2, 'both sessions came from the same address and port');
+    assert.equal((e.server.proc.output.match(/client disconnected/g) ?? []).length, 1, 'the old session was closed');
+  });
+});
+
 test('remote-cert-tls client: a certificate without clientAuth is refused, a client certificate connects', { timeout: 90_000 }, async (t) => {
   await withServer(t, { proto: 'udp', clients: 2, extra: ['remote-cert-tls client'] }, async (e) => {
     const good = client(e, { proto: 'udp' }, 1);
