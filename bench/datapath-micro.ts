@@ -58,20 +58,18 @@ function rig(send: (b: Wire) => void, uplink?: Uplink): Rig {
     clientToClient: true, mss: 0 }, uplink);
   const host: ConnHost = {
     tlsOptions: {} as ConnHost['tlsOptions'], router,
-    authorize: () => Promise.reject(new Error('unused')), established() {}, closed() {}, floated() {},
+    authorize: () => Promise.reject(new Error('unused')), established() {}, closed() {}, floated: () => true,
   };
   const sent = { n: 0, bytes: 0 };
   const conn = new Conn(host, 'udp', '127.0.0.1:1194', (b) => { sent.n++; sent.bytes += wireLen(b); send(b); },
     sessionParams(), Buffer.alloc(8, 1), T0);
   (conn as { session: unknown }).session = f.s;   // the fixture's established session instead of a fresh one
   conn.ip = CLIENT_IP;
-  conn.udpKey = '127.0.0.1:1194';
   router.add(conn);
   return { conn, client: f.client, router, sent };
 }
 
 const sessNow = (): number => T0 + performance.now();
-const rinfo: dgram.RemoteInfo = { address: '127.0.0.1', port: 1194, family: 'IPv4', size: 0 };
 
 function ipPacket(src: number, dst: number, len: number): Buffer {
   const b = Buffer.alloc(len, 0xab);
@@ -90,7 +88,7 @@ function up(): number {
   for (let done = 0; done < N; done += BATCH) {
     for (let i = 0; i < BATCH; i++) wires[i] = r.client.sealV2(0, ASSIGN.peerId, plain);
     const t = cpuUs();
-    for (let i = 0; i < BATCH; i++) r.conn.onData(wires[i], sessNow(), rinfo);
+    for (let i = 0; i < BATCH; i++) r.conn.onData(wires[i], sessNow());
     us += cpuUs() - t;
   }
   const n = Math.ceil(N / BATCH) * BATCH;
@@ -250,7 +248,7 @@ function clientSend(c: Client, repr: TcpRepr, data?: Buffer): void {
 /** Delivers the inbox to the server, up to 64 packets per event-loop turn (one UDP read burst). */
 function pump(c: Client): void {
   const batch = c.inbox.splice(0, PUMP);
-  for (const w of batch) c.r.conn.onData(w, sessNow(), rinfo);
+  for (const w of batch) c.r.conn.onData(w, sessNow());
 }
 
 async function handshake(c: Client, port: number, clientPort: number): Promise<{ iss: number; wscale: number }> {

@@ -93,7 +93,10 @@ export class TlsEngine {
       }
       this.emit({
         kind: 'secure',
-        info: { cn, authorized: authError === undefined, authError, ekm, clientAuthEku: hasClientAuthEku(cert) },
+        info: {
+          cn, authorized: authError === undefined, authError, ekm, clientAuthEku: hasClientAuthEku(cert),
+          certHash: cert && cert.fingerprint256 ? cert.fingerprint256 : undefined,
+        },
       });
     });
     this.socket.on('data', (d: Buffer) => { if (!this.dead) this.emit({ kind: 'plaintext', bytes: d }); });

@@ -1,9 +1,9 @@
 // One client connection: a sans-IO Session plus the I/O it asks for (link writes, TLS engines, one timer).
-import type * as dgram from 'node:dgram';
 import type * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { RouterClient } from '../core/router/router.js';
 import { type AuthRequest, type AuthResult, type CloseKind, describeDrop, Session, type SessionParams } from '../core/session/session.js';
+import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
 import { log } from '../log.js';
@@ -16,7 +16,8 @@ export interface ConnHost {
   authorize(conn: Conn, req: AuthRequest): Promise<AuthResult>;
   established(conn: Conn): void;
   closed(conn: Conn, established: boolean, reason: string): void;
-  floated(conn: Conn, rinfo: dgram.RemoteInfo): void;
+  /** A data packet of a UDP session authenticated from another address: false means drop it. */
+  floated(conn: Conn, from: PeerAddr): boolean;
 }
 
 export class Conn implements RouterClient {
@@ -25,7 +26,6 @@ export class Conn implements RouterClient {
   peerId?: number;
   /** Set when the client logged in with a username and password. */
   username?: string;
-  udpKey?: string;
   tcpSocket?: net.Socket;
   connectedAt?: number;
   readonly startedAt = Date.now();
@@ -35,6 +35,7 @@ export class Conn implements RouterClient {
   private connectedLog?: { timer: NodeJS.Immediate; write: () => void };
   private timerAt = Infinity;
   private draining = false;
+  private quiet = false;
   private again = false;
 
   constructor(
@@ -70,14 +71,14 @@ export class Conn implements RouterClient {
     this.dropLogAt = t + 10_000;
   }
 
-  onData(packet: Buffer, t: number, rinfo?: dgram.RemoteInfo): void {
+  /** A data packet; `movedFrom` when it came from another address than this session's (UDP). */
+  onData(packet: Buffer, t: number, movedFrom?: PeerAddr): void {
     const r = this.session.openData(packet, t);
     const ip = Buffer.isBuffer(r) ? r : undefined;
     const authenticated = Buffer.isBuffer(r) || r.kind !== 'drop';
-    // Float only after the packet authenticated.
-    if (authenticated && rinfo && this.proto === 'udp' && this.session.established && `${rinfo.address}:${rinfo.port}` !== this.udpKey) {
-      this.host.floated(this, rinfo);
-    }
+    // Float only after the packet authenticated, and before anything it carries is answered, so the answer goes to
+    // the new address.
+    if (movedFrom && authenticated && !this.host.floated(this, movedFrom)) return;
     if (ip && this.ip) this.host.router.fromClient(this, ip);
     else if (!authenticated) this.noteDrops();
     if (this.session.closed) this.drain();
@@ -91,7 +92,12 @@ export class Conn implements RouterClient {
 
   shutdown(t: number): void { this.session.shutdown(t); this.drain(); }
   linkClosed(reason: string): void { this.session.linkClosed(reason); this.drain(); }
-  forceClose(reason: string, kind: CloseKind): void { this.session.linkClosed(reason, kind); this.drain(); }
+  /** `quiet`: the caller logs this close itself (say, in a summary of a flood), so no 'client refused' line here. */
+  forceClose(reason: string, kind: CloseKind, opts: { quiet?: boolean } = {}): void {
+    if (opts.quiet) this.quiet = true;
+    this.session.linkClosed(reason, kind);
+    this.drain();
+  }
   /** Tells the client `message` (RESTART, HALT) and closes. */
   kill(message: string, reason = 'killed by management', kind: CloseKind = 'killed'): void {
     this.session.shutdown(now(), message, reason, kind);
@@ -159,7 +165,7 @@ export class Conn implements RouterClient {
             cn: this.cn, remote: this.remote, vip: ipToString(this.ip), reason: o.reason,
             'bytes-in': s.bytesIn, 'bytes-out': s.bytesOut,
           });
-        } else {
+        } else if (!this.quiet) {
           log('warn', 'client refused', { cn: this.cn, remote: this.remote, reason: o.reason });
         }
         this.host.closed(this, est, o.reason);

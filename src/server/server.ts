@@ -10,13 +10,15 @@ import type { ServerConfig } from '../config/types.js';
 import { Router } from '../core/router/router.js';
 import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
-import type { AuthRequest, AuthResult, SessionParams } from '../core/session/session.js';
-import { CookieJar } from '../core/transport/udp-cookie.js';
+import type { AuthRequest, AuthResult, CloseKind, SessionParams } from '../core/session/session.js';
 import { type DropReport, DropSummary } from '../core/transport/drop-summary.js';
+import { vetFirstPacket } from '../core/transport/first-packet.js';
+import { halfOpenCapFor, HalfOpenTracker } from '../core/transport/half-open.js';
 import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
+import { type Incoming, type PeerAddr, UdpEndpoint } from '../core/transport/udp-endpoint.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
-import { emitControl, isParseError, keyIdOf, Op, opcodeOf, parseControl } from '../core/wire/openvpn-packet.js';
+import { Op, opcodeOf } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { listen } from '../io/listen.js';
 import { prepareTlsEngine, serverSecureContext } from '../io/tls-adapter.js';
@@ -25,7 +27,6 @@ import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
 
 const now = (): number => performance.now();
-const RESET_REPLIES_PER_SEC = 200;
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
@@ -40,19 +41,23 @@ export class VpnServer implements ConnHost {
   private secureContext: tls.SecureContext;
   private udp?: dgram.Socket;
   private tcp?: net.Server;
-  private readonly tcpSockets = new Set<net.Socket>();
-  private readonly udpByAddr = new Map<string, Conn>();
-  private readonly byPeerId = new Map<number, Conn>();
-  private nextPeerId = 0;
-  private readonly cookies: CookieJar;
-  /** The stateless responder's wrap, shared by every unauthenticated packet: peek() vets first packets (no replay
-   *  state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
+  /** Every open TCP connection, with its session once its first packet made one. */
+  private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
+  /** TCP connections not yet past their handshake: the absolute hand-window from accept, and their own cap. */
+  private readonly halfOpen: HalfOpenTracker<net.Socket>;
+  private halfOpenTimer?: NodeJS.Timeout;
+  private halfOpenTimerAt = Infinity;
+  /** TCP connections refused before a session could speak for them: counted by reason, summarized like udpDrops. */
+  private readonly tcpRefusals = new DropSummary<string>();
+  /** The UDP transport's decisions (demux, cookie, reset budget, half-open cap, float) and the peer-ids. */
+  private readonly endpoint: UdpEndpoint<Conn>;
+  /** The stateless responder's wrap, shared by every unauthenticated packet (UDP and TCP): peek() vets first
+   *  packets (no replay state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
   private readonly responderWrap: ControlWrap;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
-  private readonly udpDrops = new DropSummary<dgram.RemoteInfo>();
-  private udpDropTimer?: NodeJS.Timeout;
+  private readonly udpDrops = new DropSummary<PeerAddr>();
+  private dropTimer?: NodeJS.Timeout;
   private readonly epoch = Math.floor(Date.now() / 1000);
-  private resetBudget = { tokens: RESET_REPLIES_PER_SEC, at: 0 };
   private uplink?: Uplink;
   private stopping = false;
   private readonly stopHooks: Array<() => void | Promise<void>> = [];
@@ -67,8 +72,12 @@ export class VpnServer implements ConnHost {
     this.uplink = opts.uplink;
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
     this.secureContext = this.makeSecureContext();
-    this.cookies = new CookieJar(cfg.handWindow);
+    this.halfOpen = new HalfOpenTracker({ windowMs: cfg.handWindow * 1000, cap: halfOpenCapFor(cfg.maxClients) });
     this.responderWrap = this.makeWrap({ replayTime: this.epoch });
+    this.endpoint = new UdpEndpoint<Conn>({
+      responder: this.responderWrap, newWrap: () => this.makeWrap(), handWindowSec: cfg.handWindow,
+      halfOpenCap: halfOpenCapFor(cfg.maxClients),
+    });
   }
 
   setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
@@ -125,7 +134,9 @@ export class VpnServer implements ConnHost {
     }
     if (c.protos.includes('tcp')) {
       const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
-      srv.maxConnections = Math.max(c.maxClients * 2, 64);
+      // A backstop for file descriptors only: half-open connections never pass their own cap (they are evicted,
+      // see HalfOpenTracker), so the rest of the room is for sessions and for connections being closed.
+      srv.maxConnections = c.maxClients * 2 + halfOpenCapFor(c.maxClients);
       await listen(srv, c.port, host);
       srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
       this.tcp = srv;
@@ -149,8 +160,9 @@ export class VpnServer implements ConnHost {
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown', 'server-shutdown'));
     await step('close UDP socket', () => this.udp?.close());
-    await step('flush drop summary', () => this.flushUdpDrops());
-    await step('close TCP connections', () => { for (const s of this.tcpSockets) s.destroy(); });
+    await step('flush drop summary', () => this.flushDropSummaries());
+    await step('close TCP connections', () => { for (const s of this.tcpConns.keys()) s.destroy(); });
+    await step('stop hand-window timer', () => { clearTimeout(this.halfOpenTimer); this.halfOpenTimer = undefined; });
     await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
     await step('close uplink', () => this.uplink?.close());
     await step('stop CRL checks', () => this.authorizer.close());
@@ -161,24 +173,19 @@ export class VpnServer implements ConnHost {
 
   authorize(conn: Conn, req: AuthRequest): Promise<AuthResult> { return this.authorizer.authorize(conn, req); }
 
-  allocatePeerId(conn: Conn): number {
-    for (let i = 0; i < 0xffffff; i++) {
-      const id = (this.nextPeerId + i) % 0xffffff;
-      if (!this.byPeerId.has(id)) { this.nextPeerId = id + 1; this.byPeerId.set(id, conn); return id; }
-    }
-    throw new Error('out of peer ids');
-  }
+  allocatePeerId(conn: Conn): number { return this.endpoint.allocatePeerId(conn); }
 
   established(conn: Conn): void {
     this.stats.handshakesOk++;
     this.router.add(conn);
+    if (conn.tcpSocket) this.halfOpen.delete(conn.tcpSocket);   // past its handshake: max-clients governs it now
+    else this.endpoint.established(conn, conn.session.certHash)?.forceClose('client restarted (new session)', 'replaced');
   }
 
   closed(conn: Conn, established: boolean): void {
     this.conns.delete(conn);
     this.stats.renegotiations += conn.session.stats.renegotiations;
-    if (conn.peerId !== undefined && this.byPeerId.get(conn.peerId) === conn) this.byPeerId.delete(conn.peerId);
-    if (conn.udpKey && this.udpByAddr.get(conn.udpKey) === conn) this.udpByAddr.delete(conn.udpKey);
+    this.endpoint.closed(conn);
     if (conn.ip) { this.router.remove(conn); this.authorizer.released(conn); }
     if (!established) {
       // A bounded label whatever the config says (hand-window, max-clients): the session's close kind.
@@ -189,91 +196,48 @@ export class VpnServer implements ConnHost {
 
   // ---- UDP --------------------------------------------------------------------------------------------------
 
+  /** Moves bytes: the endpoint decides what a datagram is and where it goes. */
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.stopping) return;
-    if (msg.length < 1) { this.dropUdp('empty packet', rinfo); return; }
     const t = now();
-    const op = opcodeOf(msg[0]);
-    if (op === Op.DATA_V2) {
-      if (msg.length < 4) { this.dropUdp('truncated data packet', rinfo); return; }
-      const conn = this.byPeerId.get(msg.readUIntBE(1, 3));
-      if (!conn || conn.proto !== 'udp') { this.dropUdp('data packet for an unknown peer id', rinfo); return; }
-      conn.onData(msg, t, rinfo);
-      return;
+    const ev = this.endpoint.handle(rinfo, msg, t);
+    switch (ev.t) {
+      case 'data': ev.session.onData(ev.packet, t, ev.moved ? rinfo : undefined); return;
+      case 'control': ev.session.onControl(ev.packet, t); return;
+      case 'reply': this.udpSend(ev.bytes, rinfo.port, rinfo.address); return;
+      case 'new-session': this.acceptUdp(ev.incoming, t); return;
+      case 'drop': this.dropUdp(ev.reason, rinfo); return;
     }
-    const key = `${rinfo.address}:${rinfo.port}`;
-    const conn = this.udpByAddr.get(key);
-    if (op === Op.DATA_V1) {
-      if (conn) conn.onData(msg, t, rinfo);
-      else this.dropUdp('data packet from an unknown address', rinfo);
-      return;
-    }
-    // A reset with a new session id from a client's address is vetted like any first packet before it may replace
-    // that client's session: a forged one must not tear the session down.
-    if (conn && !(op === Op.HARD_RESET_CLIENT_V2 && !this.sameClientSid(conn, msg))) { conn.onControl(msg, t); return; }
-    this.udpHandshake(msg, rinfo, key, t, conn);
   }
 
-  private sameClientSid(conn: Conn, msg: Buffer): boolean {
-    return msg.length >= 9 && msg.subarray(1, 9).equals(conn.session.clientSid);
-  }
-
-  /** No session for this packet yet: stateless cookie reset, or create the session when the cookie comes back.
-   *  Until then the packet is vetted with the shared responder wrap (peek: no replay state), so nothing allocated
-   *  here outlives the call unless a session is created. `previous` is the session a client restart replaces. */
-  private udpHandshake(msg: Buffer, rinfo: dgram.RemoteInfo, key: string, t: number, previous?: Conn): void {
-    const op = opcodeOf(msg[0]);
-    if (keyIdOf(msg[0]) !== 0) { this.dropUdp('first packet with a nonzero key id', rinfo); return; }
-    if (op === Op.HARD_RESET_CLIENT_V3) { this.dropUdp('tls-crypt-v2 is not supported', rinfo); return; }
-    if (op !== Op.HARD_RESET_CLIENT_V2 && op !== Op.ACK_V1 && op !== Op.CONTROL_V1 && op !== Op.CONTROL_WKC_V1) {
-      this.dropUdp('unexpected first packet', rinfo);
-      return;
-    }
-    const plain = this.responderWrap.peek(msg);
-    if (!plain) { this.dropUdp('packet failed tls-auth/tls-crypt verification', rinfo); return; }
-    const pkt = parseControl(plain);
-    if (isParseError(pkt)) { this.dropUdp('malformed first packet', rinfo); return; }
-    if (op === Op.HARD_RESET_CLIENT_V2) {
-      if (pkt.packetId !== 0) { this.dropUdp('client reset with a nonzero packet id', rinfo); return; }
-      previous?.forceClose('client restarted (new session)', 'replaced');
-      if (!this.takeResetToken()) { this.dropUdp('reset replies over budget', rinfo); return; }
-      const cookie = this.cookies.make(key, pkt.sessionId, Date.now());
-      const reply = emitControl({
-        opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: cookie, acks: [0], peerSessionId: pkt.sessionId,
-        packetId: 0, payload: Buffer.alloc(0),
-      });
-      this.udpSend(this.responderWrap.wrap(reply, t), rinfo.port, rinfo.address);
-      return;
-    }
-    if (!pkt.peerSessionId || !this.cookies.check(pkt.peerSessionId, key, pkt.sessionId, Date.now())) {
-      this.dropUdp('missing or stale cookie', rinfo);
-      return;
-    }
-    if (this.conns.size >= this.cfg.maxClients * 2) { this.dropUdp('too many sessions in progress', rinfo); return; }
-    // The session exists from here: it gets its own wrap, and the first packet goes through it so that its replay
-    // window holds this packet's id.
-    const wrap = this.makeWrap();
-    const first = wrap.unwrap(msg, t);
-    if (!first) { this.dropUdp('first packet failed the replay check', rinfo); return; }
-    const conn = new Conn(this, 'udp', key, (bytes) => this.udpSend(bytes, rinfo.port, rinfo.address),
-      this.sessionParams('udp', wrap), pkt.sessionId, t, pkt.peerSessionId);
-    conn.udpKey = key;
-    this.udpByAddr.set(key, conn);
+  private acceptUdp(inc: Incoming, t: number): void {
+    const { address, port } = inc.from;
+    const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, port, address),
+      this.sessionParams('udp', inc.wrap), inc.clientSid, t, inc.cookie);
     this.conns.add(conn);
-    conn.onPlainControl(first, t);
+    const { superseded, evicted } = this.endpoint.accept(inc, conn, t);
+    superseded?.forceClose('client restarted again (newer session)', 'replaced');
+    if (evicted) {
+      // Summarized like a drop: a flood of half-open sessions would otherwise log one line per session.
+      const why = 'half-open cap reached: evicted the oldest session of the busiest address';
+      this.dropUdp(why, this.endpoint.addressOf(evicted) ?? inc.from);
+      evicted.forceClose(why, 'evicted', { quiet: true });
+    }
+    conn.onPlainControl(inc.first, t);
   }
 
-  /** Called by a Conn whose UDP peer floated to a new address. */
-  floated(conn: Conn, rinfo: dgram.RemoteInfo): void {
-    const key = `${rinfo.address}:${rinfo.port}`;
-    if (conn.udpKey) this.udpByAddr.delete(conn.udpKey);
-    const other = this.udpByAddr.get(key);
-    if (other && other !== conn) other.forceClose('address taken over by another session', 'replaced');
-    conn.udpKey = key;
-    conn.remote = key;
-    conn.setSend((bytes) => this.udpSend(bytes, rinfo.port, rinfo.address));
-    this.udpByAddr.set(key, conn);
-    log('info', 'client address changed', { cn: conn.session.cn, remote: key });
+  /** Called by a Conn when a data packet from another address than its own authenticated: the float rule.
+   *  False: drop the packet (that address belongs to another client). */
+  floated(conn: Conn, from: PeerAddr): boolean {
+    const r = this.endpoint.authenticated(conn, from);
+    if (r.t === 'stay') return true;
+    if (r.t === 'refused') { this.dropUdp(r.reason, from); return false; }
+    for (const other of r.closes) other.forceClose('address taken over by the same client', 'replaced');
+    const { address, port } = from;
+    conn.remote = `${address}:${port}`;
+    conn.setSend((bytes) => this.udpSend(bytes, port, address));
+    log('info', 'client address changed', { cn: conn.session.cn, remote: conn.remote });
+    return true;
   }
 
   // UDP sends queued during one event-loop turn leave back to back on the next tick: one tick per turn rather than
@@ -302,45 +266,48 @@ export class VpnServer implements ConnHost {
     }
   };
 
-  private takeResetToken(): boolean {
-    const t = Date.now();
-    const b = this.resetBudget;
-    b.tokens = Math.min(RESET_REPLIES_PER_SEC, b.tokens + ((t - b.at) / 1000) * RESET_REPLIES_PER_SEC);
-    b.at = t;
-    if (b.tokens < 1) return false;
-    b.tokens--;
-    return true;
-  }
-
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
    *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
-  private dropUdp(reason: string, rinfo: dgram.RemoteInfo): void {
+  private dropUdp(reason: string, rinfo: PeerAddr): void {
     if (!this.udpDrops.note(reason, rinfo, now())) return;
     log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
-    this.armUdpDropTimer();
+    this.armDropTimer();
+  }
+
+  /** A TCP connection refused before (or without) its session: one line for the first of a quiet reason, then a
+   *  summary per reason per interval, so a slowloris or garbage flood costs counts, not log lines. */
+  private refuseTcp(reason: string, remote: string): void {
+    if (!this.tcpRefusals.note(reason, remote, now())) return;
+    log('warn', 'client refused', { remote, reason });
+    this.armDropTimer();
   }
 
   /** Drops of unauthenticated UDP packets since start, by reason. */
   udpDropCounts(): Record<string, number> { return this.udpDrops.countsByReason(); }
 
-  private armUdpDropTimer(): void {
-    if (this.udpDropTimer || this.stopping) return;
-    const at = this.udpDrops.nextDeadline();
+  private armDropTimer(): void {
+    if (this.dropTimer || this.stopping) return;
+    const a = this.udpDrops.nextDeadline(), b = this.tcpRefusals.nextDeadline();
+    const at = a === undefined ? b : b === undefined ? a : Math.min(a, b);
     if (at === undefined) return;
-    this.udpDropTimer = setTimeout(this.expiredUdpDropSummary, Math.max(0, at - now()));
-    this.udpDropTimer.unref();
+    this.dropTimer = setTimeout(this.expiredDropSummary, Math.max(0, at - now()));
+    this.dropTimer.unref();
   }
 
-  private readonly expiredUdpDropSummary = (): void => {
-    this.udpDropTimer = undefined;
-    logDropSummaries(this.udpDrops.poll(now()));
-    this.armUdpDropTimer();
+  private readonly expiredDropSummary = (): void => {
+    this.dropTimer = undefined;
+    const t = now();
+    logDropSummaries(this.udpDrops.poll(t));
+    logRefusalSummaries(this.tcpRefusals.poll(t));
+    this.armDropTimer();
   };
 
-  private flushUdpDrops(): void {
-    clearTimeout(this.udpDropTimer);
-    this.udpDropTimer = undefined;
-    logDropSummaries(this.udpDrops.flush(now()));
+  private flushDropSummaries(): void {
+    clearTimeout(this.dropTimer);
+    this.dropTimer = undefined;
+    const t = now();
+    logDropSummaries(this.udpDrops.flush(t));
+    logRefusalSummaries(this.tcpRefusals.flush(t));
   }
 
   // ---- TCP --------------------------------------------------------------------------------------------------
@@ -348,14 +315,15 @@ export class VpnServer implements ConnHost {
   private onTcpConnection(sock: net.Socket): void {
     if (this.stopping) { sock.destroy(); return; }
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
-    this.tcpSockets.add(sock);
+    const t0 = now();
+    this.tcpConns.set(sock, undefined);
+    // Half-open from accept until the session is established; at the cap the heaviest address's oldest leaves.
+    const evicted = this.halfOpen.admit(sock, sock.remoteAddress ?? '', t0);
+    if (evicted) this.closeHalfOpen(evicted, 'evicted', 'half-open cap reached: evicted the oldest connection of the busiest address');
+    this.armHalfOpenTimer();
     const deframer = new TcpDeframer();
     let conn: Conn | undefined;
-    const wrap = this.makeWrap();
-    sock.setTimeout(this.cfg.handWindow * 1000, () => {
-      if (!conn?.session.established) { log('warn', 'client refused', { remote, reason: 'no handshake in time' }); sock.destroy(); }
-    });
-    const fail = (reason: string) => { log('warn', 'client refused', { remote, reason }); sock.destroy(); };
+    const fail = (reason: string) => { this.refuseTcp(reason, remote); sock.destroy(); };
     sock.on('data', (chunk: Buffer) => {
       const packets = deframer.push(chunk);
       if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error, 'link-closed'); else fail(packets.error); sock.destroy(); return; }
@@ -368,26 +336,64 @@ export class VpnServer implements ConnHost {
           else conn.onControl(p, t);
           continue;
         }
-        if (opcodeOf(p[0]) !== Op.HARD_RESET_CLIENT_V2 || keyIdOf(p[0]) !== 0) { fail('first packet is not a client reset'); return; }
-        const plain = wrap.unwrap(p, t);
-        if (!plain) { fail('packet failed tls-auth/tls-crypt verification'); return; }
-        const pkt = parseControl(plain);
-        if (isParseError(pkt) || pkt.packetId !== 0) { fail('malformed client reset'); return; }
-        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), pkt.sessionId, t);
+        // Vetted like a UDP first packet, with the shared wrap: garbage and forgeries build no wrap.
+        const v = vetFirstPacket(p, this.responderWrap, 'reset');
+        if ('drop' in v) { fail(v.drop); return; }
+        if (v.kind !== 'reset') { fail('unexpected first packet'); return; }
+        const wrap = this.makeWrap();
+        if (!wrap.unwrap(p, t)) { fail('first packet failed the replay check'); return; }   // records its replay id
+        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), v.clientSid, t);
         conn.tcpSocket = sock;
+        this.tcpConns.set(sock, conn);
         this.conns.add(conn);
         conn.drain();
       }
     });
     sock.on('error', () => {});
     sock.on('close', () => {
-      this.tcpSockets.delete(sock);
+      this.tcpConns.delete(sock);
+      this.halfOpen.delete(sock);
       conn?.linkClosed('connection closed by peer');
     });
   }
+
+  /** Closes a TCP connection that is still half-open: at its hand-window deadline, or evicted at the cap. Counted
+   *  in the refusal summary, also when a session exists (its own 'client refused' line would be one per
+   *  connection of a flood). */
+  private closeHalfOpen(sock: net.Socket, kind: CloseKind, reason: string): void {
+    const conn = this.tcpConns.get(sock);
+    if (conn?.session.closed) { sock.destroy(); return; }   // refused already (and logged), waiting for the peer's FIN
+    this.refuseTcp(reason, `${sock.remoteAddress}:${sock.remotePort}`);
+    conn?.forceClose(reason, kind, { quiet: true });
+    sock.destroy();
+  }
+
+  private armHalfOpenTimer(): void {
+    const at = this.halfOpen.nextDeadline();
+    if (at === undefined || this.stopping) return;
+    if (this.halfOpenTimer && at >= this.halfOpenTimerAt) return;   // an earlier wake-up is armed; extra ones are harmless
+    clearTimeout(this.halfOpenTimer);
+    this.halfOpenTimerAt = at;
+    this.halfOpenTimer = setTimeout(this.expiredHandWindow, Math.max(0, Math.ceil(at - now())));
+    this.halfOpenTimer.unref();
+  }
+
+  private readonly expiredHandWindow = (): void => {
+    this.halfOpenTimer = undefined;
+    this.halfOpenTimerAt = Infinity;
+    const reason = `TLS handshake did not finish within ${this.cfg.handWindow} s`;   // counted from accept
+    for (const sock of this.halfOpen.expire(now())) this.closeHalfOpen(sock, 'hand-window', reason);
+    this.armHalfOpenTimer();
+  };
 }
 
-function logDropSummaries(reports: readonly DropReport<dgram.RemoteInfo>[]): void {
+function logRefusalSummaries(reports: readonly DropReport<string>[]): void {
+  for (const r of reports) {
+    log('warn', 'client refused', { reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: r.sample });
+  }
+}
+
+function logDropSummaries(reports: readonly DropReport<PeerAddr>[]): void {
   for (const r of reports) {
     log('warn', 'packet dropped', {
       reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: `${r.sample.address}:${r.sample.port}`,

@@ -31,6 +31,8 @@ export interface OpenVpnClientOptions {
   cipher?: string;
   dataCiphers?: string;
   explicitExitNotify?: number;           // UDP only
+  /** Bind to this local port instead of nobind (the client's restarts then come from the same address). */
+  lport?: number;
   authUserPass?: { username: string; password: string };
   /** More config lines, appended verbatim. */
   extra?: string[];
@@ -61,7 +63,7 @@ export function clientConfig(o: OpenVpnClientOptions): string {
     `dev ${o.dev ?? 'tun'}`,
     `proto ${o.proto === 'tcp' ? 'tcp-client' : 'udp'}`,
     `remote ${o.remote} ${o.port ?? 1194}`,
-    'nobind',
+    o.lport === undefined ? 'nobind' : `lport ${o.lport}`,
     'remote-cert-tls server',
     'verb 3',
   ];

@@ -1,7 +1,7 @@
 // Issue 2: unmodified Debian openvpn 2.6 clients against nanovpn's server core, in network namespaces.
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
+import { cliAddr, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { nanovpnConfig, startNanovpn, type NanovpnServer } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient, type OpenVpnClientOptions } from '../helpers/openvpn-client.js';
@@ -199,6 +199,42 @@ test('udp: forged data packets and garbage are dropped with a log line while the
     assert.ok(drops.length <= 4, `rate-limited logging, saw ${drops.length} lines for 40 bad packets`);
     const p = await ping(e.topo, 'cli1', SERVER_IP);
     assert.equal(p.code, 0, p.out);
+  });
+});
+
+test('udp: a client whose address changes keeps its session (float on an authenticated data packet)', { timeout: 90_000 }, async (t) => {
+  await withServer(t, { proto: 'udp' }, async (e) => {
+    const c = client(e, { proto: 'udp' });
+    await c.waitInitialized();
+    assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
+    // cli1 moves from .2 to .3 (the old address is gone, so replies to it would be lost). openvpn's UDP socket is
+    // unbound (nobind) and unconnected, so its next packets leave from the new address.
+    const moved = '198.19.1.3';
+    await e.topo.exec('cli1', ['sysctl', '-qw', 'net.ipv4.conf.eth0.promote_secondaries=1']);
+    await e.topo.exec('cli1', ['ip', 'addr', 'add', `${moved}/24`, 'dev', 'eth0']);
+    await e.topo.exec('cli1', ['ip', 'addr', 'del', `${cliAddr(1)}/24`, 'dev', 'eth0']);
+    const p = await ping(e.topo, 'cli1', SERVER_IP, 5);
+    assert.equal(p.code, 0, p.out);
+    assert.match(await e.server.waitForLine(/client address changed/, 5_000), new RegExp(`cn=client1 remote=${moved.replace(/\./g, '\\.')}:`));
+    assert.doesNotMatch(e.server.proc.output, /client disconnected/);
+  });
+});
+
+test('udp: a client restarting from the same address and port gets a new session that replaces the old one', { timeout: 90_000 }, async (t) => {
+  await withServer(t, { proto: 'udp', tlsAuth: true }, async (e) => {
+    // A fixed source port: the restart's reset comes from the live session's own address.
+    const c = client(e, { proto: 'udp', tlsAuth: {}, lport: 41194 });
+    await c.waitInitialized();
+    assert.equal((await ping(e.topo, 'cli1', SERVER_IP)).code, 0);
+    process.kill(c.proc.pid, 'SIGUSR1');
+    const inits = (): number => (c.proc.output.match(/Initialization Sequence Completed/g) ?? []).length;
+    for (let i = 0; i < 300 && inits() < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(inits(), 2, `the client did not come back after SIGUSR1:\n${c.proc.tail(30)}`);
+    const p = await ping(e.topo, 'cli1', SERVER_IP);
+    assert.equal(p.code, 0, p.out);
+    const connected = e.server.proc.output.match(/client connected .*remote=198\.19\.1\.2:41194 /g) ?? [];
+    assert.equal(connected.length, 2, 'both sessions came from the same address and port');
+    assert.equal((e.server.proc.output.match(/client disconnected/g) ?? []).length, 1, 'the old session was closed');
   });
 });
 

@@ -53,7 +53,11 @@ export interface SessionParams {
   push: string[];
 }
 
-export interface TlsSecure { cn?: string; authorized: boolean; authError?: string; ekm: Buffer; clientAuthEku?: boolean }
+export interface TlsSecure {
+  cn?: string; authorized: boolean; authError?: string; ekm: Buffer; clientAuthEku?: boolean;
+  /** SHA-256 fingerprint of the client certificate (the identity a UDP float compares); none without a certificate. */
+  certHash?: string;
+}
 export type TlsEvent =
   | { kind: 'ciphertext'; bytes: Buffer }
   | { kind: 'plaintext'; bytes: Buffer }
@@ -89,7 +93,7 @@ export type Output =
 /** Why a session ended, as a bounded set (a /metrics label); the 'closed' output adds the words for the log. */
 export type CloseKind =
   | 'hand-window' | 'ping-restart' | 'tls-error' | 'key-method' | 'refused' | 'client-exit' | 'server-shutdown'
-  | 'killed' | 'replaced' | 'link-closed';
+  | 'killed' | 'replaced' | 'evicted' | 'link-closed';
 
 /** Why the session dropped a packet it was given, as a bounded set; `describe` has the words. */
 export type DropReason =
@@ -157,6 +161,8 @@ export class Session {
   readonly serverSid: Buffer;
   readonly clientSid: Buffer;
   cn?: string;
+  /** The client certificate's SHA-256 fingerprint, from the handshake that established the session. */
+  certHash?: string;
 
   stats = { bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0, renegotiations: 0, drops: 0 };
   /** Inputs that came in a state with no use for them, by kind. */
@@ -320,6 +326,7 @@ export class Session {
       this.lastRecv = now;
       this.lastSent = now;
       this.scheduleReneg(now);
+      this.certHash = secure.certHash;
       this.out.push({ t: 'established', cn: this.cn, cipher: n.cipher, ekm: n.ekm });
       if (n.requestPush || this.pushRequested) this.sendPush(ks);
     } else {

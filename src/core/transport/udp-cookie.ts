@@ -4,9 +4,13 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export class CookieJar {
-  private readonly key = randomBytes(32);
+  private readonly key: Buffer;
 
-  constructor(private readonly handWindowSec: number) {}
+  /** `nowMs` below may be any clock that never goes backwards (the key lives only as long as the process).
+   *  `key` is for tests; by default a random key per jar. */
+  constructor(private readonly handWindowSec: number, key?: Buffer) {
+    this.key = key ? Buffer.from(key) : randomBytes(32);
+  }
 
   private slot(nowMs: number): number {
     return Math.floor(nowMs / 1000 / ((this.handWindowSec + 1) / 2));
