@@ -27,6 +27,7 @@ import type { Uplink } from '../src/core/uplink/uplink.js';
 import { emitIpv4, ipFromString, PROTO_TCP, simpleIpv4 } from '../src/core/wire/ipv4.js';
 import { buildTcpPacket, EMPTY, isError, parseTcpInIpv4, type TcpRepr } from '../src/core/wire/tcp.js';
 import { Conn, type ConnHost } from '../src/server/conn.js';
+import { Driver } from '../src/io/driver.js';
 import { ASSIGN, sessionEstablished, sessionParams, T0 } from '../test/unit/fixtures/session-harness.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -57,7 +58,7 @@ function rig(send: (b: Wire) => void, uplink?: Uplink): Rig {
   const router = new Router({ serverIp: SERVER_VIP, network: SERVER_VIP & 0xffffff00, netmask: 0xffffff00,
     clientToClient: true, mss: 0 }, uplink);
   const host: ConnHost = {
-    tlsOptions: {} as ConnHost['tlsOptions'], router,
+    tlsOptions: {} as ConnHost['tlsOptions'], router, driver: new Driver(),
     authorize: () => Promise.reject(new Error('unused')), established() {}, closed() {}, floated: () => true,
   };
   const sent = { n: 0, bytes: 0 };

@@ -1,19 +1,19 @@
 // The Node side of the userspace NAT: NatSockets (core/uplink/nat/nat-sockets.ts) over net.Socket and dgram.Socket,
 // and the two things the sans-IO Nat (core/uplink/nat/nat.ts) asks of an event loop. Every decision is the Nat's.
 //
-//   Uplink.send / socket events → the Nat's input methods (with performance.now()) → after():
-//     batchPending()  → one setImmediate per turn runs endBatch(), so every flow touched in this turn dispatches once
-//     nextDeadline()  → one timer for the whole NAT, only ever moved earlier (an early timeout() does nothing)
+//   Uplink.send / socket events → the Nat's input methods (with the driver's now()) → after():
+//     batchPending()  → driver.endOfTurn runs endBatch() once per turn, so every flow touched in it dispatches once
+//     nextDeadline()  → one wake-up from the driver for the whole NAT (an early timeout() does nothing)
 import * as net from 'node:net';
 import * as dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import type { DeliverToClients, Uplink } from '../core/uplink/uplink.js';
 import { ipToString, ipFromString } from '../core/wire/ipv4.js';
 import type { FlowCounters, NatStats } from '../core/uplink/nat/counters.js';
 import { Nat, type NatOptions as CoreNatOptions, type NatTcpFlow, type NatUdpFlow } from '../core/uplink/nat/nat.js';
 import type { NatSockets } from '../core/uplink/nat/nat-sockets.js';
 import type { NatTimeouts } from '../core/uplink/nat/udp-flow.js';
+import { Driver, Wakeup } from './driver.js';
 import { log } from '../log.js';
 
 export type { NatStats, FlowCounters, NatTimeouts };
@@ -34,14 +34,11 @@ interface UdpSock {
   host: string;
 }
 
-export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): NatUplink {
+export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, driver = new Driver()): NatUplink {
   if (opts.localAddress !== undefined) ipFromString(opts.localAddress);  // fail early on a bad nat-source
-  const now = (): number => performance.now();
+  const now = driver.now;
   /** TCP sockets not yet closed, for close() to wait on. */
   const tcpSockets = new Set<net.Socket>();
-  let timer: NodeJS.Timeout | undefined;
-  let timerAt = Infinity;
-  let batchQueued = false;
 
   const sockets: NatSockets<net.Socket, UdpSock> = {
     tcpConnect(flow: NatTcpFlow<net.Socket>): net.Socket {
@@ -105,34 +102,16 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
 
   const nat = new Nat<net.Socket, UdpSock>(opts, { sockets, deliver, random: () => randomInt(0, 0x100000000) });
 
-  /** After every input: queue the batch for the end of this turn, and move the timer earlier if needed. */
+  const wakeup = new Wakeup((t) => { nat.timeout(t); after(); });
+
+  /** After every input: queue the batch for the end of this turn, and ask the driver for the next deadline. */
   function after(): void {
-    if (!batchQueued && nat.batchPending()) {
-      batchQueued = true;
-      setImmediate(runBatch);
-    }
-    const at = nat.nextDeadline();
-    if (at === undefined) {
-      if (timer) { clearTimeout(timer); timer = undefined; timerAt = Infinity; }
-      return;
-    }
-    if (timer && timerAt <= at) return;
-    if (timer) clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(expired, Math.max(1, Math.ceil(at - now())));
-    timer.unref();
+    if (nat.batchPending()) driver.endOfTurn(runBatch);
+    driver.wakeAt(wakeup, nat.nextDeadline());
   }
 
   function runBatch(): void {
-    batchQueued = false;
     nat.endBatch(now());
-    after();
-  }
-
-  function expired(): void {
-    timer = undefined;
-    timerAt = Infinity;
-    nat.timeout(now());
     after();
   }
 
@@ -155,7 +134,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
         if (s.destroyed) resolve(); else s.once('close', () => resolve());
       }));
       nat.shutdown();
-      if (timer) { clearTimeout(timer); timer = undefined; timerAt = Infinity; }
+      driver.wakeAt(wakeup, undefined);
       await Promise.all(closed);
     },
     stats: () => nat.stats(),

@@ -1,18 +1,17 @@
-// One client connection: a sans-IO Session plus the I/O it asks for (link writes, TLS engines, one timer).
+// One client connection: a sans-IO Session plus the I/O it asks for (link writes, TLS engines, wake-ups from the driver).
 import type * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { RouterClient } from '../core/router/router.js';
 import { type AuthRequest, type AuthResult, type CloseKind, describeDrop, Session, type SessionParams } from '../core/session/session.js';
 import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
+import type { Driver, Timed } from '../io/driver.js';
 import { log } from '../log.js';
-
-const now = (): number => performance.now();
 
 export interface ConnHost {
   readonly tlsOptions: TlsOptions;
   readonly router: { fromClient(c: RouterClient, p: Buffer): void };
+  readonly driver: Driver;
   authorize(conn: Conn, req: AuthRequest): Promise<AuthResult>;
   established(conn: Conn): void;
   closed(conn: Conn, established: boolean, reason: string): void;
@@ -20,7 +19,7 @@ export interface ConnHost {
   floated(conn: Conn, from: PeerAddr): boolean;
 }
 
-export class Conn implements RouterClient {
+export class Conn implements RouterClient, Timed {
   readonly session: Session;
   ip = 0;
   peerId?: number;
@@ -30,10 +29,9 @@ export class Conn implements RouterClient {
   connectedAt?: number;
   readonly startedAt = Date.now();
   private readonly tls = new Map<number, TlsEngine>();
-  private timer?: NodeJS.Timeout;
-  private immediate?: NodeJS.Immediate;
+  /** The driver's: the deadline this session is queued for. */
+  queuedAt = Infinity;
   private connectedLog?: { timer: NodeJS.Immediate; write: () => void };
-  private timerAt = Infinity;
   private draining = false;
   private quiet = false;
   private again = false;
@@ -86,7 +84,7 @@ export class Conn implements RouterClient {
 
   /** RouterClient: encrypt an IP packet towards this client. */
   deliver(packet: Buffer): void {
-    const parts = this.session.sealDataParts(packet, now());
+    const parts = this.session.sealDataParts(packet, this.host.driver.now());
     if (parts) this.send(parts);
   }
 
@@ -100,7 +98,7 @@ export class Conn implements RouterClient {
   }
   /** Tells the client `message` (RESTART, HALT) and closes. */
   kill(message: string, reason = 'killed by management', kind: CloseKind = 'killed'): void {
-    this.session.shutdown(now(), message, reason, kind);
+    this.session.shutdown(this.host.driver.now(), message, reason, kind);
     this.drain();
   }
 
@@ -123,7 +121,10 @@ export class Conn implements RouterClient {
       case 'link': this.send(o.bytes); break;
       case 'tls-open': {
         const h = o.handle;
-        this.tls.set(h, openTlsEngine(this.host.tlsOptions, (ev) => { this.session.handleTls(h, ev, now()); this.drain(); }));
+        this.tls.set(h, openTlsEngine(this.host.tlsOptions, (ev) => {
+          this.session.handleTls(h, ev, this.host.driver.now());
+          this.drain();
+        }));
         break;
       }
       case 'tls-feed': this.tls.get(o.handle)?.feed(o.bytes); break;
@@ -132,8 +133,8 @@ export class Conn implements RouterClient {
       case 'auth': {
         const h = o.handle;
         this.host.authorize(this, o.request).then(
-          (r) => { this.session.handleAuth(h, r, now()); this.drain(); },
-          (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, now()); this.drain(); },
+          (r) => { this.session.handleAuth(h, r, this.host.driver.now()); this.drain(); },
+          (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, this.host.driver.now()); this.drain(); },
         );
         break;
       }
@@ -175,33 +176,15 @@ export class Conn implements RouterClient {
     }
   }
 
+  /** The session's next deadline goes to the driver, which calls fire() then. */
   private arm(): void {
-    if (this.session.closed) return;
-    const at = this.session.nextDeadline();
-    if (at === undefined) { this.disarm(); return; }
-    if ((this.timer || this.immediate) && at >= this.timerAt) return;   // an earlier wake-up is already armed; extra ticks are harmless
-    this.disarm();
-    this.timerAt = at;
-    const wait = Math.ceil(at - now());
-    // Due now (an ACK that found no TLS record to ride on this turn): at the end of this loop iteration, after
-    // the records the turn's input makes, rather than a timer's 1 ms or more.
-    if (wait <= 0) this.immediate = setImmediate(this.fire);
-    else this.timer = setTimeout(this.fire, wait);
+    this.host.driver.wakeAt(this, this.session.closed ? undefined : this.session.nextDeadline());
   }
 
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    this.immediate = undefined;
-    this.timerAt = Infinity;
-    this.session.tick(now());
+  fire(t: number): void {
+    this.session.tick(t);
     this.drain();
-  };
-
-  private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
-    this.timer = undefined;
-    this.immediate = undefined;
-    this.timerAt = Infinity;
   }
+
+  private disarm(): void { this.host.driver.wakeAt(this, undefined); }
 }

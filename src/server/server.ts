@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
 import { Router } from '../core/router/router.js';
@@ -22,11 +21,10 @@ import { Op, opcodeOf } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { listen } from '../io/listen.js';
 import { prepareTlsEngine, serverSecureContext } from '../io/tls-adapter.js';
+import { Driver, Wakeup } from '../io/driver.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
-
-const now = (): number => performance.now();
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
@@ -45,8 +43,6 @@ export class VpnServer implements ConnHost {
   private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
   /** TCP connections not yet past their handshake: the absolute hand-window from accept, and their own cap. */
   private readonly halfOpen: HalfOpenTracker<net.Socket>;
-  private halfOpenTimer?: NodeJS.Timeout;
-  private halfOpenTimerAt = Infinity;
   /** TCP connections refused before a session could speak for them: counted by reason, summarized like udpDrops. */
   private readonly tcpRefusals = new DropSummary<string>();
   /** The UDP transport's decisions (demux, cookie, reset budget, half-open cap, float) and the peer-ids. */
@@ -56,13 +52,16 @@ export class VpnServer implements ConnHost {
   private readonly responderWrap: ControlWrap;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
   private readonly udpDrops = new DropSummary<PeerAddr>();
-  private dropTimer?: NodeJS.Timeout;
   private readonly epoch = Math.floor(Date.now() / 1000);
   private uplink?: Uplink;
   private stopping = false;
   private readonly stopHooks: Array<() => void | Promise<void>> = [];
 
-  constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink } = {}) {
+  /** The one clock and timer every machine of this server (sessions, NAT, hand-window, drop summaries) runs on. */
+  readonly driver: Driver;
+
+  constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink; driver?: Driver } = {}) {
+    this.driver = opts.driver ?? new Driver();
     this.pool = new IpPool(cfg.server.network, cfg.server.netmask);
     this.mss = mssFor(cfg);
     this.router = new Router({
@@ -154,7 +153,7 @@ export class VpnServer implements ConnHost {
     const step = async (name: string, fn: () => unknown): Promise<void> => {
       try { await fn(); } catch (e) { log('warn', 'shutdown step failed', { step: name, error: (e as Error).message }); }
     };
-    const t = now();
+    const t = this.driver.now();
     for (const c of [...this.conns]) await step('notify client', () => c.shutdown(t));
     const deadline = Date.now() + 1500;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -162,11 +161,11 @@ export class VpnServer implements ConnHost {
     await step('close UDP socket', () => this.udp?.close());
     await step('flush drop summary', () => this.flushDropSummaries());
     await step('close TCP connections', () => { for (const s of this.tcpConns.keys()) s.destroy(); });
-    await step('stop hand-window timer', () => { clearTimeout(this.halfOpenTimer); this.halfOpenTimer = undefined; });
     await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
     await step('close uplink', () => this.uplink?.close());
     await step('stop CRL checks', () => this.authorizer.close());
     for (const fn of this.stopHooks) await step('shutdown hook', fn);
+    await step('stop the driver', () => this.driver.stop());
   }
 
   // ---- ConnHost ---------------------------------------------------------------------------------------------
@@ -199,7 +198,7 @@ export class VpnServer implements ConnHost {
   /** Moves bytes: the endpoint decides what a datagram is and where it goes. */
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.stopping) return;
-    const t = now();
+    const t = this.driver.now();
     const ev = this.endpoint.handle(rinfo, msg, t);
     switch (ev.t) {
       case 'data': ev.session.onData(ev.packet, t, ev.moved ? rinfo : undefined); return;
@@ -269,7 +268,7 @@ export class VpnServer implements ConnHost {
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
    *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
   private dropUdp(reason: string, rinfo: PeerAddr): void {
-    if (!this.udpDrops.note(reason, rinfo, now())) return;
+    if (!this.udpDrops.note(reason, rinfo, this.driver.now())) return;
     log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
     this.armDropTimer();
   }
@@ -277,7 +276,7 @@ export class VpnServer implements ConnHost {
   /** A TCP connection refused before (or without) its session: one line for the first of a quiet reason, then a
    *  summary per reason per interval, so a slowloris or garbage flood costs counts, not log lines. */
   private refuseTcp(reason: string, remote: string): void {
-    if (!this.tcpRefusals.note(reason, remote, now())) return;
+    if (!this.tcpRefusals.note(reason, remote, this.driver.now())) return;
     log('warn', 'client refused', { remote, reason });
     this.armDropTimer();
   }
@@ -286,26 +285,20 @@ export class VpnServer implements ConnHost {
   udpDropCounts(): Record<string, number> { return this.udpDrops.countsByReason(); }
 
   private armDropTimer(): void {
-    if (this.dropTimer || this.stopping) return;
+    if (this.stopping) return;
     const a = this.udpDrops.nextDeadline(), b = this.tcpRefusals.nextDeadline();
-    const at = a === undefined ? b : b === undefined ? a : Math.min(a, b);
-    if (at === undefined) return;
-    this.dropTimer = setTimeout(this.expiredDropSummary, Math.max(0, at - now()));
-    this.dropTimer.unref();
+    this.driver.wakeAt(this.dropSummaryWakeup, a === undefined ? b : b === undefined ? a : Math.min(a, b));
   }
 
-  private readonly expiredDropSummary = (): void => {
-    this.dropTimer = undefined;
-    const t = now();
+  private readonly dropSummaryWakeup = new Wakeup((t) => {
     logDropSummaries(this.udpDrops.poll(t));
     logRefusalSummaries(this.tcpRefusals.poll(t));
     this.armDropTimer();
-  };
+  });
 
   private flushDropSummaries(): void {
-    clearTimeout(this.dropTimer);
-    this.dropTimer = undefined;
-    const t = now();
+    this.driver.wakeAt(this.dropSummaryWakeup, undefined);
+    const t = this.driver.now();
     logDropSummaries(this.udpDrops.flush(t));
     logRefusalSummaries(this.tcpRefusals.flush(t));
   }
@@ -315,7 +308,7 @@ export class VpnServer implements ConnHost {
   private onTcpConnection(sock: net.Socket): void {
     if (this.stopping) { sock.destroy(); return; }
     const remote = `${sock.remoteAddress}:${sock.remotePort}`;
-    const t0 = now();
+    const t0 = this.driver.now();
     this.tcpConns.set(sock, undefined);
     // Half-open from accept until the session is established; at the cap the heaviest address's oldest leaves.
     const evicted = this.halfOpen.admit(sock, sock.remoteAddress ?? '', t0);
@@ -327,7 +320,7 @@ export class VpnServer implements ConnHost {
     sock.on('data', (chunk: Buffer) => {
       const packets = deframer.push(chunk);
       if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error, 'link-closed'); else fail(packets.error); sock.destroy(); return; }
-      const t = now();
+      const t = this.driver.now();
       for (const p of packets) {
         if (sock.destroyed) return;
         if (conn) {
@@ -369,22 +362,15 @@ export class VpnServer implements ConnHost {
   }
 
   private armHalfOpenTimer(): void {
-    const at = this.halfOpen.nextDeadline();
-    if (at === undefined || this.stopping) return;
-    if (this.halfOpenTimer && at >= this.halfOpenTimerAt) return;   // an earlier wake-up is armed; extra ones are harmless
-    clearTimeout(this.halfOpenTimer);
-    this.halfOpenTimerAt = at;
-    this.halfOpenTimer = setTimeout(this.expiredHandWindow, Math.max(0, Math.ceil(at - now())));
-    this.halfOpenTimer.unref();
+    if (this.stopping) return;
+    this.driver.wakeAt(this.handWindowWakeup, this.halfOpen.nextDeadline());
   }
 
-  private readonly expiredHandWindow = (): void => {
-    this.halfOpenTimer = undefined;
-    this.halfOpenTimerAt = Infinity;
+  private readonly handWindowWakeup = new Wakeup((t) => {
     const reason = `TLS handshake did not finish within ${this.cfg.handWindow} s`;   // counted from accept
-    for (const sock of this.halfOpen.expire(now())) this.closeHalfOpen(sock, 'hand-window', reason);
+    for (const sock of this.halfOpen.expire(t)) this.closeHalfOpen(sock, 'hand-window', reason);
     this.armHalfOpenTimer();
-  };
+  });
 }
 
 function logRefusalSummaries(reports: readonly DropReport<string>[]): void {

@@ -19,7 +19,7 @@ import { buildTcpPacket, EMPTY, type TcpRepr } from '../../wire/tcp.js';
 import type { DeliverToClients } from '../uplink.js';
 import { classify } from './classify.js';
 import { countDrop, type FlowCounters, type NatStats } from './counters.js';
-import { DeadlineQueue } from './deadline-queue.js';
+import { DeadlineQueue } from '../../deadline-queue.js';
 import type { FlowKey } from './flow-key.js';
 import { FlowTable, type FlowEntry, type RemoveReason } from './flow-table.js';
 import type { NatSockets } from './nat-sockets.js';

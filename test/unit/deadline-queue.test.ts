@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DeadlineQueue } from '../../src/core/uplink/nat/deadline-queue.js';
+import { DeadlineQueue } from '../../src/core/deadline-queue.js';
 
 interface Item { id: number; queuedAt: number }
 

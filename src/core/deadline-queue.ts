@@ -1,6 +1,6 @@
-// The NAT's flow deadlines in one binary min-heap, so the io layer arms one timer (at the earliest) instead of one
-// per flow. Entries are never removed: an item carries the deadline it is queued for, and an entry whose time no
-// longer matches it is stale and skipped when it reaches the top. Parallel arrays, no object per entry.
+// Deadlines in one binary min-heap (the NAT's flows, the driver's machines), so one timer at the earliest serves them
+// all. Entries are never removed: an item carries the deadline it is queued for, and an entry whose time no longer
+// matches it is stale and skipped when it reaches the top. Parallel arrays, no object per entry.
 export interface Deadlined {
   /** The deadline this item is queued for; Infinity when it is not queued. Only DeadlineQueue writes it. */
   queuedAt: number;
