@@ -82,6 +82,13 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
       samples: [[{ state: 'used' }, server.pool.inUse], [{ state: 'free' }, server.pool.size - server.pool.inUse]],
     },
   ];
+  const udpDrops = server.udpDropCounts?.();
+  if (udpDrops) {
+    families.push({
+      name: 'nanovpn_udp_drops_total', help: 'UDP packets dropped before any session owned them, by reason.', type: 'counter',
+      samples: Object.entries(udpDrops).sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => [{ reason }, n]),
+    });
+  }
   if (nat) {
     families.push(
       { name: 'nanovpn_nat_flows_open', help: 'Open NAT flows.', type: 'gauge', samples: [[{}, nat.flowsOpen]] },

@@ -32,6 +32,8 @@ export interface ObservedServer {
   readonly stats: { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number };
   readonly pool: { readonly size: number; readonly inUse: number };
   uplinkStats(): NatStats | undefined;
+  /** UDP packets dropped before any session owned them (forged, garbage, over budget), by reason. */
+  udpDropCounts?(): Record<string, number>;
 }
 
 export interface ClientInfo {

@@ -32,6 +32,7 @@ function fakeServer(conns: ObservedConn[], nat?: NatStats): ObservedServer {
   return {
     conns, stats: { handshakesOk: 5, handshakesFailed: { 'tls-error': 2, 'auth-failed': 1 }, renegotiations: 7 },
     pool: { size: 253, inUse: 2 }, uplinkStats: () => nat,
+    udpDropCounts: () => ({ 'missing or stale cookie': 4, 'reset replies over budget': 9 }),
   };
 }
 
@@ -101,6 +102,8 @@ test('collect: sessions, handshakes, per-CN bytes/packets (summed across session
   assert.equal(s.get('nanovpn_nat_bytes_total{direction="in"}'), 4000);
   assert.equal(s.get('nanovpn_nat_drops_total{reason="tcp: beyond window"}'), 3);
   assert.equal(s.get('nanovpn_nat_drops_total{reason="checksum"}'), 2);
+  assert.equal(s.get('nanovpn_udp_drops_total{reason="missing or stale cookie"}'), 4);
+  assert.equal(s.get('nanovpn_udp_drops_total{reason="reset replies over budget"}'), 9);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="timeout"}'), 6);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="fast"}'), 9);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="probe"}'), 4);
