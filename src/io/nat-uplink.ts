@@ -53,6 +53,22 @@ export interface NatOptions {
 export interface NatUplink extends Uplink {
   stats(): NatStats;
   clientStats(clientIp: number): FlowCounters | undefined;
+  /** Socket-level state of the NAT right now (the server's `state` dump): what a stalled transfer waits for. */
+  ioState(): NatIoState;
+}
+
+export interface NatIoState {
+  tcpFlows: number;
+  udpFlows: number;
+  /** Outbound sockets paused because the client side has sndBuf bytes unacknowledged. */
+  paused: number;
+  corked: number;
+  /** Server bytes waiting for the client's ACK, summed over flows. */
+  txQueued: number;
+  /** Client bytes written to outbound sockets and not yet taken by the OS, summed. */
+  sockWritable: number;
+  /** The flow with the most bytes waiting for the client: its TCP send state. */
+  worst?: { dst: string; state: TcpState; txQueued: number; inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string };
 }
 
 interface TcpFlow extends FlowEntry {
@@ -468,6 +484,24 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients): Na
     clientStats(clientIp: number): FlowCounters | undefined {
       const c = table.clientCounters(clientIp);
       return c ? { ...c } : undefined;
+    },
+    ioState(): NatIoState {
+      const st: NatIoState = { tcpFlows: tcpOpen, udpFlows: udpOpen, paused: 0, corked: 0, txQueued: 0, sockWritable: 0 };
+      let worst: TcpFlow | undefined;
+      for (const f of table.flows()) {
+        if (f.kind !== 'tcp') continue;
+        if (f.paused) st.paused++;
+        if (f.corked) st.corked++;
+        const q = f.ep.txQueued();
+        st.txQueued += q;
+        st.sockWritable += f.sock.writableLength;
+        if (!worst || q > worst.ep.txQueued()) worst = f;
+      }
+      if (worst) {
+        st.worst = { dst: `${ipToString(worst.key.dstIp)}:${worst.key.dstPort}`, state: worst.ep.state,
+          txQueued: worst.ep.txQueued(), ...worst.ep.sendState() };
+      }
+      return st;
     },
   };
 }

@@ -32,6 +32,8 @@ export interface ObservedServer {
   readonly stats: { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number };
   readonly pool: { readonly size: number; readonly inUse: number };
   uplinkStats(): NatStats | undefined;
+  /** Socket-level state for the management `state` command (VpnServer.ioState). */
+  ioState?(): Record<string, unknown>;
 }
 
 export interface ClientInfo {

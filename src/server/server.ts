@@ -73,6 +73,30 @@ export class VpnServer implements ConnHost {
 
   setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
 
+  /** Packets through the UDP socket, for ioState(). */
+  private udpRx = 0;
+  private udpTx = 0;
+
+  /**
+   * Socket-level state right now, for diagnosing a stalled server (management `state`, NANOVPN_STATE_LOG): what
+   * the UDP socket has taken and sent, what libuv still holds unsent, the TCP transports' unsent bytes, the NAT's
+   * paused and corked flows, memory. Counters and sizes only: no addresses of clients, no keys.
+   */
+  ioState(): Record<string, unknown> {
+    const udp = this.udp;
+    let tcpWritable = 0;
+    for (const s of this.tcpSockets) tcpWritable += s.writableLength;
+    const m = process.memoryUsage();
+    const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
+    return {
+      clients: this.conns.size,
+      udp: udp && { rx: this.udpRx, tx: this.udpTx, sendQueueCount: udp.getSendQueueCount(), sendQueueSize: udp.getSendQueueSize() },
+      tcp: { sockets: this.tcpSockets.size, writable: tcpWritable },
+      nat,
+      memMiB: { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) },
+    };
+  }
+
   /** NAT counters, when the uplink is the NAT (the tun uplink has none). */
   uplinkStats(): NatStats | undefined { return (this.uplink as { stats?: () => NatStats } | undefined)?.stats?.(); }
 
@@ -190,6 +214,7 @@ export class VpnServer implements ConnHost {
 
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.stopping) return;
+    this.udpRx++;
     if (msg.length < 1) { this.dropUdp('empty packet', rinfo); return; }
     const t = now();
     const op = opcodeOf(msg[0]);
@@ -291,6 +316,7 @@ export class VpnServer implements ConnHost {
   private readonly flushUdp = (): void => {
     const q = this.udpQueue, ports = this.udpQueuePort, addrs = this.udpQueueAddr;
     try {
+      this.udpTx += q.length;
       for (let i = 0; i < q.length; i++) this.udp?.send(q[i], ports[i], addrs[i]);
     } catch (e) {
       log('debug', 'UDP send failed', { error: (e as Error).message });   // the socket closed during shutdown
@@ -393,6 +419,8 @@ function logDropSummaries(reports: readonly DropReport<dgram.RemoteInfo>[]): voi
     });
   }
 }
+
+const mib = (n: number): number => Math.round(n / 1048576 * 10) / 10;
 
 /** dgram's address lookup: the server only sends to the IP literals it received from, answered synchronously. */
 const literalLookup = ((address: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
