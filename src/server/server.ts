@@ -4,7 +4,9 @@ import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
+import { freemem, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
 import { Router } from '../core/router/router.js';
@@ -86,14 +88,14 @@ export class VpnServer implements ConnHost {
     const udp = this.udp;
     let tcpWritable = 0;
     for (const s of this.tcpSockets) tcpWritable += s.writableLength;
-    const m = process.memoryUsage();
+    const m = memory();
     const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
     return {
       clients: this.conns.size,
       udp: udp && { rx: this.udpRx, tx: this.udpTx, sendQueueCount: udp.getSendQueueCount(), sendQueueSize: udp.getSendQueueSize() },
       tcp: { sockets: this.tcpSockets.size, writable: tcpWritable },
       nat,
-      memMiB: { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) },
+      memMiB: m,
     };
   }
 
@@ -421,6 +423,19 @@ function logDropSummaries(reports: readonly DropReport<dgram.RemoteInfo>[]): voi
 }
 
 const mib = (n: number): number => Math.round(n / 1048576 * 10) / 10;
+
+/** Memory in MiB. Nanos has no /proc, where process.memoryUsage() reads the RSS (it throws ENOENT there): the
+ *  heap figures then come from V8 and the machine's use from os (total minus free, which is what the guest uses). */
+function memory(): Record<string, number> {
+  const sys = { sysUsed: mib(totalmem() - freemem()), sysTotal: mib(totalmem()) };
+  try {
+    const m = process.memoryUsage();
+    return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers), ...sys };
+  } catch {
+    const h = getHeapStatistics();
+    return { heapUsed: mib(h.used_heap_size), heapTotal: mib(h.total_heap_size), external: mib(h.external_memory), ...sys };
+  }
+}
 
 /** dgram's address lookup: the server only sends to the IP literals it received from, answered synchronously. */
 const literalLookup = ((address: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
