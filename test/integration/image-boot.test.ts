@@ -265,7 +265,7 @@ for (const proto of ['udp', 'tcp'] as const) {
           config: (c) => { c.Env = { ...c.Env, NANOVPN_STATE_LOG: '5' }; },
         });
         await startPage(topo);
-        const iperfServer = topo.spawn('cli1', ['iperf3', '-s', '-B', '127.0.0.1'], { name: 'iperf3-server' });
+        const iperfServer = topo.spawn('cli1', ['iperf3', '-s', '-B', '127.0.0.1', '--forceflush'], { name: 'iperf3-server' });
         await iperfServer.waitForLine(/Server listening/, 10_000);
         const monitor = join(topo.tempDir('qemu'), 'monitor.sock');
         const vm = topo.spawn('cli1', qemuArgs(image, USER_NET, { memory, monitor }), { name: 'qemu' });
