@@ -28,6 +28,12 @@ export default tseslint.config(
     },
   },
   {
+    // A standalone CommonJS program that runs alone in a guest image (image/NANOS-BUGS.md).
+    files: ['image/repro/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Tests walk untyped JSON (ops configs, manifests) and poke at internals on purpose.
     files: ['test/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

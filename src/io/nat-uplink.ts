@@ -13,6 +13,7 @@ import type { FlowCounters, NatStats } from '../core/uplink/nat/counters.js';
 import { Nat, type NatOptions as CoreNatOptions, type NatTcpFlow, type NatUdpFlow } from '../core/uplink/nat/nat.js';
 import type { NatSockets } from '../core/uplink/nat/nat-sockets.js';
 import type { NatTimeouts } from '../core/uplink/nat/udp-flow.js';
+import type { TcpState } from '../core/uplink/nat/tcp-endpoint.js';
 import { Driver, Wakeup } from './driver.js';
 import { log } from '../log.js';
 
@@ -26,6 +27,22 @@ export interface NatOptions extends CoreNatOptions {
 export interface NatUplink extends Uplink {
   stats(): NatStats;
   clientStats(clientIp: number): FlowCounters | undefined;
+  /** Socket-level state of the NAT right now (the server's `state` dump): what a stalled transfer waits for. */
+  ioState(): NatIoState;
+}
+
+export interface NatIoState {
+  tcpFlows: number;
+  udpFlows: number;
+  /** Outbound sockets paused because the client side has sndBuf bytes unacknowledged. */
+  paused: number;
+  corked: number;
+  /** Server bytes waiting for the client's ACK, summed over flows. */
+  txQueued: number;
+  /** Client bytes written to outbound sockets and not yet taken by the OS, summed. */
+  sockWritable: number;
+  /** The flow with the most bytes waiting for the client: its TCP send state. */
+  worst?: { dst: string; state: TcpState; txQueued: number; inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string };
 }
 
 interface UdpSock {
@@ -139,5 +156,23 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     },
     stats: () => nat.stats(),
     clientStats: (clientIp) => nat.clientStats(clientIp),
+    ioState(): NatIoState {
+      const s = nat.stats();
+      const st: NatIoState = { tcpFlows: s.tcpFlows, udpFlows: s.udpFlows, paused: 0, corked: 0, txQueued: 0, sockWritable: 0 };
+      let worst: NatTcpFlow<net.Socket> | undefined;
+      for (const f of nat.tcpFlows()) {
+        if (f.paused) st.paused++;
+        if (f.corked) st.corked++;
+        const q = f.ep.txQueued();
+        st.txQueued += q;
+        st.sockWritable += f.sock.writableLength;
+        if (!worst || q > worst.ep.txQueued()) worst = f;
+      }
+      if (worst) {
+        st.worst = { dst: `${ipToString(worst.key.dstIp)}:${worst.key.dstPort}`, state: worst.ep.state,
+          txQueued: worst.ep.txQueued(), ...worst.ep.sendState() };
+      }
+      return st;
+    },
   };
 }

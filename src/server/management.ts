@@ -3,7 +3,7 @@
 //   socket bytes → lines (bounded) → runCommand(server, line) → reply lines → socket
 //
 // runCommand is pure over the server snapshot, apart from the kills it performs. Commands: status [1|2|3],
-// kill CN | kill IP:PORT, client-kill CID [MSG], load-stats, pid, version, help, quit/exit. There is no password,
+// kill CN | kill IP:PORT, client-kill CID [MSG], load-stats, state, pid, version, help, quit/exit. There is no password,
 // so only a loopback address is accepted unless the caller allows others.
 import { listen } from '../io/listen.js';
 import * as net from 'node:net';
@@ -28,6 +28,7 @@ const HELP = [
   'kill IP:port           : Kill the client instance connecting from IP:port.',
   'load-stats             : Show global server load stats.',
   'pid                    : Show process ID of the current nanovpn process.',
+  'state                  : Show socket-level state (UDP/TCP queues, NAT flows, memory) as one JSON line.',
   'status [n]             : Show current daemon status info using format #n (1, 2 or 3).',
   'version                : Show the version of the daemon.',
   'END',
@@ -121,6 +122,8 @@ export function runCommand(server: ObservedServer, line: string, now = { wall: D
       if (v === 2 || v === 3) return { lines: lines(formatStatusV2(snap, v === 3 ? '\t' : ',')) };
       return { lines: ['ERROR: bad status format version number'] };
     }
+    case 'state':
+      return { lines: [`SUCCESS: ${JSON.stringify(server.ioState?.() ?? {})}`] };
     case 'load-stats': {
       const live = liveConns(server);
       let bytesIn = 0;

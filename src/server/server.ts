@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
+import { freemem, totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
 import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
 import { Router } from '../core/router/router.js';
@@ -80,6 +82,30 @@ export class VpnServer implements ConnHost {
   }
 
   setUplink(u: Uplink): void { this.uplink = u; this.router.setUplink(u); }
+
+  /** Packets through the UDP socket, for ioState(). */
+  private udpRx = 0;
+  private udpTx = 0;
+
+  /**
+   * Socket-level state right now, for diagnosing a stalled server (management `state`, NANOVPN_STATE_LOG): what
+   * the UDP socket has taken and sent, what libuv still holds unsent, the TCP transports' unsent bytes, the NAT's
+   * paused and corked flows, memory. Counters and sizes only: no addresses of clients, no keys.
+   */
+  ioState(): Record<string, unknown> {
+    const udp = this.udp;
+    let tcpWritable = 0;
+    for (const s of this.tcpConns.keys()) tcpWritable += s.writableLength;
+    const m = memory();
+    const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
+    return {
+      clients: this.conns.size,
+      udp: udp && { rx: this.udpRx, tx: this.udpTx, sendQueueCount: udp.getSendQueueCount(), sendQueueSize: udp.getSendQueueSize() },
+      tcp: { sockets: this.tcpConns.size, writable: tcpWritable },
+      nat,
+      memMiB: m,
+    };
+  }
 
   /** NAT counters, when the uplink is the NAT (the tun uplink has none). */
   uplinkStats(): NatStats | undefined { return (this.uplink as { stats?: () => NatStats } | undefined)?.stats?.(); }
@@ -198,6 +224,7 @@ export class VpnServer implements ConnHost {
   /** Moves bytes: the endpoint decides what a datagram is and where it goes. */
   private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.stopping) return;
+    this.udpRx++;
     const t = this.driver.now();
     const ev = this.endpoint.handle(rinfo, msg, t);
     switch (ev.t) {
@@ -255,6 +282,7 @@ export class VpnServer implements ConnHost {
   private readonly flushUdp = (): void => {
     const q = this.udpQueue, ports = this.udpQueuePort, addrs = this.udpQueueAddr;
     try {
+      this.udpTx += q.length;
       for (let i = 0; i < q.length; i++) this.udp?.send(q[i], ports[i], addrs[i]);
     } catch (e) {
       log('debug', 'UDP send failed', { error: (e as Error).message });   // the socket closed during shutdown
@@ -384,6 +412,21 @@ function logDropSummaries(reports: readonly DropReport<PeerAddr>[]): void {
     log('warn', 'packet dropped', {
       reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: `${r.sample.address}:${r.sample.port}`,
     });
+  }
+}
+
+const mib = (n: number): number => Math.round(n / 1048576 * 10) / 10;
+
+/** Memory in MiB. Nanos has no /proc, where process.memoryUsage() reads the RSS (it throws ENOENT there): the
+ *  heap figures then come from V8 and the machine's use from os (total minus free, which is what the guest uses). */
+function memory(): Record<string, number> {
+  const sys = { sysUsed: mib(totalmem() - freemem()), sysTotal: mib(totalmem()) };
+  try {
+    const m = process.memoryUsage();
+    return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers), ...sys };
+  } catch {
+    const h = getHeapStatistics();
+    return { heapUsed: mib(h.used_heap_size), heapTotal: mib(h.total_heap_size), external: mib(h.external_memory), ...sys };
   }
 }
 

@@ -3,6 +3,7 @@
 import { readClientConfig } from '../config/client-config-dir.js';
 import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
 import { totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { ServerConfig } from '../config/types.js';
 import { verifyUser } from '../config/users-file.js';
 import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
@@ -36,7 +37,29 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   }
   await server.start();
   await startObservability(server, cfg);
+  startStateLog(server);
   return server;
+}
+
+/**
+ * NANOVPN_STATE_LOG=SECONDS logs server.ioState() every SECONDS on the console, with how late the timer fired
+ * (event-loop lag): inside a unikernel the console is the one channel that still works when networking stalls.
+ * SIGUSR2 logs it once.
+ */
+function startStateLog(server: VpnServer): void {
+  const line = (lagMs?: number): void => log('info', 'state', { ...(lagMs === undefined ? {} : { lagMs }), state: JSON.stringify(server.ioState()) });
+  process.on('SIGUSR2', () => line());
+  const secs = Number(process.env.NANOVPN_STATE_LOG);
+  if (!(secs > 0)) return;
+  const ms = secs * 1000;
+  let due = performance.now() + ms;
+  const timer = setInterval(() => {
+    const t = performance.now();
+    line(Math.round(t - due));
+    due = t + ms;
+  }, ms);
+  timer.unref();
+  server.onStop(() => clearInterval(timer));
 }
 
 /** Picks the data-channel AEAD engine; 'native' without a working addon stops startup. */

@@ -266,3 +266,9 @@ test('a port already in use: warning, no listener, no throw', async () => {
     await new Promise((r) => blocker.close(r));
   }
 });
+
+test('state: one SUCCESS line with the server\'s socket-level state as JSON; {} without ioState', () => {
+  const s = { ...fakeServer([]), ioState: () => ({ udp: { rx: 3, tx: 2, sendQueueCount: 0 } }) };
+  assert.deepEqual(run(s, 'state'), ['SUCCESS: {"udp":{"rx":3,"tx":2,"sendQueueCount":0}}']);
+  assert.deepEqual(run(fakeServer([]), 'state'), ['SUCCESS: {}']);
+});

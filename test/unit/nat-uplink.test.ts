@@ -138,6 +138,10 @@ test('TCP: handshake after connect, data both ways, FIN both ways, flow removed'
       const { data } = await c.readUntil(5);
       assert.equal(data.toString(), 'world');
       assert.equal(serverGot, 'hello');
+      const io = nat.ioState();
+      assert.equal(io.tcpFlows, 1);
+      assert.equal(io.paused, 0);
+      assert.equal(io.worst?.dst, `127.0.0.1:${port}`, 'the state dump names the flow that waits most');
       // Client half-closes; the server answers 'bye' and closes.
       c.seg({ control: 'fin' });
       c.seq += 1;

@@ -166,6 +166,9 @@ export class Nat<T, U> {
   /** Flows in the table. */
   get size(): number { return this.table.size; }
 
+  /** The TCP flows in the table (for the io layer's state dump). */
+  tcpFlows(): NatTcpFlow<T>[] { return this.table.flows().filter((f): f is NatTcpFlow<T> => f.kind === 'tcp'); }
+
   stats(): NatStats {
     const r = this.reassembler?.counters;
     const all: Record<string, number> = { ...this.drops };

@@ -182,6 +182,10 @@ export class TcpEndpoint {
   isClosed(): boolean { return this.state === 'closed'; }
   /** Current receive window in bytes. */
   rcvWindow(): number { return Math.max(0, this.cfg.rcvBuf - this.rxPending - this.oooBytes); }
+  /** Send-side state for diagnostics (the server's `state` dump): what a stalled flow waits for. */
+  sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
+    return { inFlight: (this.sndNxt - this.sndUna) >>> 0, sndWnd: this.sndWnd, cwnd: this.cwnd, rto: this.rto, timer: this.timer.kind };
+  }
 
   // ---- application commands ----
 
