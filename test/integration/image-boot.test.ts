@@ -324,7 +324,7 @@ for (const proto of ['udp', 'tcp'] as const) {
 
         await monitorCommand(monitor, 'system_powerdown');
         await vm.waitForLine(/shutting down signal=SIGTERM/, 60_000);
-        await vm.waitForLine(/INFO stopped/, 60_000);
+        await vm.waitForLine(/NOTICE stopped/, 60_000);
         const exit = await Promise.race([vm.exited, delay(60_000, undefined, { ref: false })]);
         assert.ok(exit, `QEMU did not exit after the guest stopped\n${vm.tail(10)}`);
       });
