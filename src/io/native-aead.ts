@@ -1,12 +1,60 @@
-// The native AEAD engine (src/native/aead): one OpenSSL EVP context per key from the OpenSSL inside Node.
+// The native crypto engines (src/native/aead): one OpenSSL context per key from the OpenSSL inside Node, for the
+// data channel's AEAD and for the control-channel wraps' ciphers and HMACs.
 import { randomBytes } from 'node:crypto';
 import { nodeCryptoAead, type AeadAlgorithm, type AeadEngine } from '../core/crypto/aead.js';
+import { nodeCryptoSymmetric, type SymmetricEngine } from '../core/crypto/symmetric.js';
 import { findAddon, loadAddon } from './native-addon.js';
 
 interface AeadAddon {
   create(alg: AeadAlgorithm, key: Buffer, encrypt: boolean): object;
   seal(handle: object, nonce: Buffer, aad: Buffer, plain: Buffer, ctOut: Buffer, ctOffset: number, tagOut: Buffer, tagOffset: number): void;
   open(handle: object, nonce: Buffer, aad: Buffer, ct: Buffer, tag: Buffer, out: Buffer): boolean;
+}
+
+interface SymmetricAddon {
+  cipherCreate(alg: string, key: Buffer, encrypt: boolean): object;
+  cipherRun(handle: object, iv: Buffer, input: Buffer, out: Buffer, outOffset: number): number;
+  macCreate(digest: string, key: Buffer): object;
+  mac(handle: object, a: Buffer, b: Buffer, c: Buffer, out: Buffer, outOffset: number): number;
+}
+
+export function symmetricFromAddon(addon: SymmetricAddon, file: string): SymmetricEngine {
+  return {
+    name: `native (${file})`,
+    cipher(alg, key, encrypt) {
+      const h = addon.cipherCreate(alg, key, encrypt);
+      return { run: (iv, input, out, outOffset) => addon.cipherRun(h, iv, input, out, outOffset) };
+    },
+    mac(digest, key) {
+      const h = addon.macCreate(digest, key);
+      const size = addon.mac(h, EMPTY, EMPTY, EMPTY, Buffer.alloc(64), 0);
+      return { size, digest: (a, b, c, out, outOffset) => { addon.mac(h, a, b, c, out, outOffset); } };
+    },
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Runs the control-channel primitives through both engines on random input; throws on any difference. */
+export function crossCheckSymmetric(engine: SymmetricEngine, reference: SymmetricEngine): void {
+  for (const [alg, keyLen, ivLen] of [['aes-256-ctr', 32, 16], ['aes-128-cbc', 16, 16], ['aes-256-cbc', 32, 16]] as const) {
+    const key = randomBytes(keyLen), iv = randomBytes(ivLen), plain = randomBytes(97);
+    const ct = Buffer.alloc(128), refCt = Buffer.alloc(128);
+    const n = engine.cipher(alg, key, true).run(iv, plain, ct, 0);
+    const m = reference.cipher(alg, key, true).run(iv, plain, refCt, 0);
+    if (n !== m || !ct.equals(refCt)) throw new Error(`${alg}: output differs from ${reference.name}`);
+    const back = Buffer.alloc(128);
+    const k = engine.cipher(alg, key, false).run(iv, refCt.subarray(0, m), back, 0);
+    if (k !== plain.length || !back.subarray(0, k).equals(plain)) throw new Error(`${alg}: cannot decrypt ${reference.name}'s output`);
+  }
+  for (const digest of ['sha1', 'sha256', 'sha512']) {
+    const key = randomBytes(32), a = randomBytes(5), b = randomBytes(40), c = randomBytes(3);
+    const mac = engine.mac(digest, key), ref = reference.mac(digest, key);
+    const out = Buffer.alloc(mac.size), refOut = Buffer.alloc(ref.size);
+    mac.digest(a, b, c, out, 0);
+    ref.digest(a, b, c, refOut, 0);
+    if (mac.size !== ref.size || !out.equals(refOut)) throw new Error(`HMAC-${digest}: output differs from ${reference.name}`);
+  }
 }
 
 export function engineFromAddon(addon: AeadAddon, file: string): AeadEngine {
@@ -50,6 +98,21 @@ export function crossCheck(engine: AeadEngine, reference: AeadEngine): void {
 }
 
 let loaded: { engine: AeadEngine | null; error?: string } | undefined;
+let loadedSymmetric: { engine: SymmetricEngine | null; error?: string } | undefined;
+
+/** Like loadNativeAead, for the control-channel ciphers and HMACs (the same addon file). */
+export function loadNativeSymmetric(): { engine: SymmetricEngine | null; error?: string } {
+  if (loadedSymmetric) return loadedSymmetric;
+  const file = findAddon('aead');
+  if (!file) return (loadedSymmetric = { engine: null, error: 'aead.node not found (build it with ./build.sh addon)' });
+  try {
+    const engine = symmetricFromAddon(loadAddon<SymmetricAddon>(file), file);
+    crossCheckSymmetric(engine, nodeCryptoSymmetric);
+    return (loadedSymmetric = { engine });
+  } catch (e) {
+    return (loadedSymmetric = { engine: null, error: (e as Error).message });
+  }
+}
 
 /**
  * The native engine when its addon is built, loads and agrees with node:crypto on a test message for every

@@ -7,8 +7,9 @@ import { performance } from 'node:perf_hooks';
 import type { ServerConfig } from '../config/types.js';
 import { verifyUser } from '../config/users-file.js';
 import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
+import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetric.js';
 import { createNatUplink } from '../io/nat-uplink.js';
-import { loadNativeAead } from '../io/native-aead.js';
+import { loadNativeAead, loadNativeSymmetric } from '../io/native-aead.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
@@ -62,16 +63,21 @@ function startStateLog(server: VpnServer): void {
   server.onStop(() => clearInterval(timer));
 }
 
-/** Picks the data-channel AEAD engine; 'native' without a working addon stops startup. */
+/** Picks the data-channel AEAD engine and the control-channel wraps' cipher and HMAC engine (one addon has
+ *  both); 'native' without a working addon stops startup. */
 export function chooseDataCrypto(mode: ServerConfig['dataCrypto']): AeadEngine {
   let engine = nodeCryptoAead;
+  let symmetric = nodeCryptoSymmetric;
   if (mode !== 'node') {
     const native = loadNativeAead();
-    if (native.engine) engine = native.engine;
-    else if (mode === 'native') throw new Error(`data-crypto native: ${native.error}`);
-    else log('info', 'data-crypto: the native addon is not available, using node:crypto', { reason: native.error });
+    const nativeSym = loadNativeSymmetric();
+    const error = native.error ?? nativeSym.error;
+    if (native.engine && nativeSym.engine) { engine = native.engine; symmetric = nativeSym.engine; }
+    else if (mode === 'native') throw new Error(`data-crypto native: ${error}`);
+    else log('info', 'data-crypto: the native addon is not available, using node:crypto', { reason: error });
   }
   useAeadEngine(engine);
+  useSymmetricEngine(symmetric);
   log('info', 'data-crypto', { engine: engine.name });
   return engine;
 }

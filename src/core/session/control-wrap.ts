@@ -6,7 +6,8 @@
 // replay window. A ControlWrap belongs to one session: it owns the send counter and the receive window.
 // `peek` is the stateless half of `unwrap` (verify and decrypt, no replay window), so one shared wrap can vet
 // unauthenticated first packets: a forged packet then costs one HMAC and leaves nothing behind.
-import { createCipheriv, createDecipheriv, createHash, createHmac, createSecretKey, getHashes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, getHashes, timingSafeEqual } from 'node:crypto';
+import { symmetricEngine, type SymmetricEngine } from '../crypto/symmetric.js';
 import { ReplayWindow } from './replay-window.js';
 
 export interface ControlWrap {
@@ -29,7 +30,11 @@ export interface WrapOptions {
   initialPid?: number;
   replayWindow?: number;
   replaySeconds?: number;
+  /** The HMAC and cipher engine (default: symmetricEngine() at creation). */
+  engine?: SymmetricEngine;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 const SID_END = 9;            // op(1) + own session id(8)
 const REPLAY_ID_LEN = 8;      // pid(4) + time(4)
@@ -116,20 +121,20 @@ export function tlsAuthWrap(
   checkStaticKey(key);
   const { alg, len: h } = hmacDigest(digest);
   if (h > 64) throw new RangeError(`digest ${digest} is longer than a key slot`);
-  const slot1 = createSecretKey(key.subarray(64, 64 + h));
-  const slot3 = createSecretKey(key.subarray(192, 192 + h));
-  const sendKey = direction === 1 ? slot3 : slot1;
-  const recvKey = direction === 0 ? slot3 : slot1;
+  const engine = opts.engine ?? symmetricEngine();
+  const slot1 = key.subarray(64, 64 + h);
+  const slot3 = key.subarray(192, 192 + h);
+  const sendMac = engine.mac(alg, direction === 1 ? slot3 : slot1);
+  const recvMac = engine.mac(alg, direction === 0 ? slot3 : slot1);
   const sender = new ReplayIdSender(opts);
   const window = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
   const idOff = SID_END + h;
   const restOff = idOff + REPLAY_ID_LEN;
+  const expected = Buffer.alloc(h);
   const open = (wire: Buffer): Buffer | undefined => {
     if (wire.length < restOff + 1) return undefined;
-    const mac = createHmac(alg, recvKey)
-      .update(wire.subarray(idOff, restOff)).update(wire.subarray(0, SID_END)).update(wire.subarray(restOff))
-      .digest();
-    if (!timingSafeEqual(mac, wire.subarray(SID_END, idOff))) return undefined;
+    recvMac.digest(wire.subarray(idOff, restOff), wire.subarray(0, SID_END), wire.subarray(restOff), expected, 0);
+    if (!timingSafeEqual(expected, wire.subarray(SID_END, idOff))) return undefined;
     const plain = Buffer.allocUnsafe(wire.length - h - REPLAY_ID_LEN);
     wire.copy(plain, 0, 0, SID_END);
     wire.copy(plain, SID_END, restOff);
@@ -144,8 +149,7 @@ export function tlsAuthWrap(
       plain.copy(out, 0, 0, SID_END);
       sender.writeNext(out, idOff, nowMs);
       plain.copy(out, restOff, SID_END);
-      const mac = createHmac(alg, sendKey).update(out.subarray(idOff, restOff)).update(plain).digest();
-      mac.copy(out, SID_END);
+      sendMac.digest(out.subarray(idOff, restOff), plain, EMPTY, out, SID_END);
       return out;
     },
     unwrap(wire, nowMs) {
@@ -161,35 +165,48 @@ export function tlsAuthWrap(
   };
 }
 
-interface CryptKeys { txKe: KeyObject; txKa: KeyObject; rxKe: KeyObject; rxKa: KeyObject }
+interface CryptKeys { txKe: Buffer; txKa: Buffer; rxKe: Buffer; rxKa: Buffer }
 
 /** tls-crypt key slots (2.3): the server sends with [0..32)/[64..96) and receives with [128..160)/[192..224). */
 function tlsCryptKeys(key: Buffer, role: 'server' | 'client'): CryptKeys {
   checkStaticKey(key);
-  const k = (off: number, n: number) => createSecretKey(key.subarray(off, off + n));
-  const a = { ke: k(0, 32), ka: k(64, 32) };
-  const b = { ke: k(128, 32), ka: k(192, 32) };
+  const a = { ke: key.subarray(0, 32), ka: key.subarray(64, 96) };
+  const b = { ke: key.subarray(128, 160), ka: key.subarray(192, 224) };
   const [tx, rx] = role === 'server' ? [a, b] : [b, a];
   return { txKe: tx.ke, txKa: tx.ka, rxKe: rx.ke, rxKa: rx.ka };
 }
 
+/** Control packets up to this size are decrypted into a scratch buffer first: a forged one allocates nothing. */
+const SCRATCH_LEN = 2048;
+
 /** tls-crypt with a 256-byte key (also the per-client key Kc of tls-crypt-v2). AES-256-CTR + HMAC-SHA256. */
 export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapOptions = {}): ControlWrap {
   const { txKe, txKa, rxKe, rxKa } = tlsCryptKeys(key, role);
+  const engine = opts.engine ?? symmetricEngine();
+  // CTR mode: encrypting and decrypting are the same operation.
+  const txCtr = engine.cipher('aes-256-ctr', txKe, true);
+  const rxCtr = engine.cipher('aes-256-ctr', rxKe, false);
+  const txMac = engine.mac('sha256', txKa);
+  const rxMac = engine.mac('sha256', rxKa);
   const sender = new ReplayIdSender(opts);
   const window = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
   const tagOff = SID_END + REPLAY_ID_LEN;
   const bodyOff = tagOff + CRYPT_TAG_LEN;
+  const expected = Buffer.alloc(CRYPT_TAG_LEN);
+  const scratch = Buffer.alloc(SCRATCH_LEN);
   const open = (wire: Buffer): Buffer | undefined => {
     if (wire.length < bodyOff + 1) return undefined;
     const tag = wire.subarray(tagOff, bodyOff);
-    const plain = Buffer.allocUnsafe(wire.length - TLS_CRYPT_OVERHEAD);
+    const bodyLen = wire.length - bodyOff;
+    const into = bodyLen <= SCRATCH_LEN ? scratch : Buffer.allocUnsafe(bodyLen);
+    if (rxCtr.run(tag.subarray(0, 16), wire.subarray(bodyOff), into, 0) !== bodyLen) return undefined;
+    const body = into.subarray(0, bodyLen);
+    rxMac.digest(wire.subarray(0, tagOff), body, EMPTY, expected, 0);
+    if (!timingSafeEqual(expected, tag)) return undefined;
+    const plain = Buffer.allocUnsafe(SID_END + bodyLen);
     wire.copy(plain, 0, 0, SID_END);
-    const d = createDecipheriv('aes-256-ctr', rxKe, tag.subarray(0, 16));
-    d.update(wire.subarray(bodyOff)).copy(plain, SID_END);
-    d.final();
-    const mac = createHmac('sha256', rxKa).update(wire.subarray(0, tagOff)).update(plain.subarray(SID_END)).digest();
-    return timingSafeEqual(mac, tag) ? plain : undefined;
+    body.copy(plain, SID_END);
+    return plain;
   };
 
   return {
@@ -200,11 +217,8 @@ export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapO
       plain.copy(out, 0, 0, SID_END);
       sender.writeNext(out, SID_END, nowMs);
       const rest = plain.subarray(SID_END);
-      const tag = createHmac('sha256', txKa).update(out.subarray(0, tagOff)).update(rest).digest();
-      tag.copy(out, tagOff);
-      const c = createCipheriv('aes-256-ctr', txKe, tag.subarray(0, 16));
-      c.update(rest).copy(out, bodyOff);
-      c.final();
+      txMac.digest(out.subarray(0, tagOff), rest, EMPTY, out, tagOff);
+      txCtr.run(out.subarray(tagOff, tagOff + 16), rest, out, bodyOff);
       return out;
     },
     unwrap(wire, nowMs) {

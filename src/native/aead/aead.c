@@ -8,9 +8,18 @@
 //   open(handle, nonce, aad, ct, tag, out) -> boolean           plaintext to out[0..ct.length) when the tag verifies
 //
 // Nonces are 12 bytes and tags 16; buffers may not overlap except out == plain/ct (in place).
+//
+// The non-AEAD primitives beside them (tls-crypt's AES-256-CTR and HMAC-SHA256, tls-auth's HMAC), each a context
+// kept per key in the same way:
+//   cipherCreate(alg, key, encrypt) -> handle    alg: an OpenSSL name of a non-AEAD cipher ("aes-256-ctr", ...)
+//   cipherRun(handle, iv, input, out, outOffset) -> bytes written to out[outOffset..], or -1 (bad padding)
+//   macCreate(digest, key) -> handle             digest: an OpenSSL name ("SHA256", "SHA1", ...)
+//   mac(handle, a, b, c, out, outOffset) -> size HMAC over a, b and c, to out[outOffset..]
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,11 +174,172 @@ static napi_value open_(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// ---- non-AEAD ciphers and HMAC ----
+
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  int iv_len;
+} cipher_t;
+
+typedef struct {
+  EVP_MAC_CTX *ctx;
+  size_t size;
+} mac_t;
+
+static const napi_type_tag CIPHER_TAG = {0x6e616e6f76706e01ULL, 0x6369706865725f78ULL};
+static const napi_type_tag MAC_TAG = {0x6e616e6f76706e02ULL, 0x6d61635f63747800ULL};
+
+static void cipher_finalize(napi_env env, void *data, void *hint) {
+  cipher_t *c = data;
+  EVP_CIPHER_CTX_free(c->ctx);
+  free(c);
+}
+
+static void mac_finalize(napi_env env, void *data, void *hint) {
+  mac_t *m = data;
+  EVP_MAC_CTX_free(m->ctx);
+  free(m);
+}
+
+static void *tagged_arg(napi_env env, napi_value v, const napi_type_tag *tag) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  bool ours = false;
+  if (napi_check_object_type_tag(env, v, tag, &ours) != napi_ok || !ours) return NULL;
+  void *p = NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+static napi_value wrap_handle(napi_env env, void *p, napi_finalize fin, const napi_type_tag *tag) {
+  napi_value handle;
+  if (napi_create_external(env, p, fin, NULL, &handle) != napi_ok) {
+    fin(env, p, NULL);
+    return throw_error(env, "napi_create_external failed");
+  }
+  if (napi_type_tag_object(env, handle, tag) != napi_ok) return throw_error(env, "napi_type_tag_object failed");
+  return handle;
+}
+
+static napi_value cipher_create(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) return throw_error(env, "cipherCreate(alg, key, encrypt)");
+  char name[32];
+  size_t name_len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok)
+    return throw_error(env, "alg must be a string");
+  unsigned char *key;
+  size_t key_len;
+  if (!buffer_arg(env, argv[1], &key, &key_len)) return throw_error(env, "key must be a Buffer");
+  bool encrypt = false;
+  if (napi_get_value_bool(env, argv[2], &encrypt) != napi_ok) return throw_error(env, "encrypt must be a boolean");
+  const EVP_CIPHER *cipher = EVP_get_cipherbyname(name);
+  if (!cipher || (EVP_CIPHER_get_flags(cipher) & EVP_CIPH_FLAG_AEAD_CIPHER))
+    return throw_error(env, "unknown or AEAD cipher");
+  if ((size_t)EVP_CIPHER_get_key_length(cipher) != key_len) return throw_error(env, "wrong key length");
+  cipher_t *c = calloc(1, sizeof *c);
+  if (!c) return throw_error(env, "out of memory");
+  c->iv_len = EVP_CIPHER_get_iv_length(cipher);
+  c->ctx = EVP_CIPHER_CTX_new();
+  if (!c->ctx || EVP_CipherInit_ex(c->ctx, cipher, NULL, key, NULL, encrypt ? 1 : 0) != 1) {
+    cipher_finalize(env, c, NULL);
+    return throw_error(env, "EVP cipher setup failed");
+  }
+  return wrap_handle(env, c, cipher_finalize, &CIPHER_TAG);
+}
+
+static napi_value cipher_run(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) return throw_error(env, "cipherRun(handle, iv, input, out, outOffset)");
+  cipher_t *c = tagged_arg(env, argv[0], &CIPHER_TAG);
+  if (!c) return throw_error(env, "not a cipher handle");
+  unsigned char *iv, *in, *out;
+  size_t iv_len, in_len, out_len, out_off;
+  if (!buffer_arg(env, argv[1], &iv, &iv_len) || (int)iv_len != c->iv_len) return throw_error(env, "wrong iv length");
+  if (!buffer_arg(env, argv[2], &in, &in_len) || in_len > MAX_LEN - 64) return throw_error(env, "bad input");
+  if (!buffer_arg(env, argv[3], &out, &out_len) || !u32_arg(env, argv[4], &out_off) || out_off > out_len)
+    return throw_error(env, "bad output");
+  // Room for one more block than the input (CBC padding); stream modes write exactly in_len.
+  int block = EVP_CIPHER_CTX_get_block_size(c->ctx);
+  if (out_len - out_off < in_len + (block > 1 ? (size_t)block : 0)) return throw_error(env, "output is too small");
+  int n = 0, m = 0;
+  int ok = EVP_CipherInit_ex(c->ctx, NULL, NULL, NULL, iv, -1) == 1 &&
+           EVP_CipherUpdate(c->ctx, out + out_off, &n, in, (int)in_len) == 1 &&
+           EVP_CipherFinal_ex(c->ctx, out + out_off + n, &m) == 1;
+  napi_value result;
+  napi_create_int32(env, ok ? n + m : -1, &result);
+  return result;
+}
+
+static napi_value mac_create(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2) return throw_error(env, "macCreate(digest, key)");
+  char name[32];
+  size_t name_len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &name_len) != napi_ok)
+    return throw_error(env, "digest must be a string");
+  unsigned char *key;
+  size_t key_len;
+  if (!buffer_arg(env, argv[1], &key, &key_len)) return throw_error(env, "key must be a Buffer");
+  const EVP_MD *md = EVP_get_digestbyname(name);
+  if (!md) return throw_error(env, "unknown digest");
+  EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  if (!hmac) return throw_error(env, "HMAC is not available");
+  mac_t *m = calloc(1, sizeof *m);
+  if (!m) { EVP_MAC_free(hmac); return throw_error(env, "out of memory"); }
+  m->ctx = EVP_MAC_CTX_new(hmac);
+  EVP_MAC_free(hmac);  // the context holds its own reference
+  OSSL_PARAM params[2] = {
+    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0),
+    OSSL_PARAM_construct_end(),
+  };
+  if (!m->ctx || EVP_MAC_init(m->ctx, key, key_len, params) != 1) {
+    mac_finalize(env, m, NULL);
+    return throw_error(env, "HMAC setup failed");
+  }
+  m->size = EVP_MAC_CTX_get_mac_size(m->ctx);
+  return wrap_handle(env, m, mac_finalize, &MAC_TAG);
+}
+
+static napi_value mac_(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) return throw_error(env, "mac(handle, a, b, c, out, outOffset)");
+  mac_t *m = tagged_arg(env, argv[0], &MAC_TAG);
+  if (!m) return throw_error(env, "not a mac handle");
+  unsigned char *a, *b, *c, *out;
+  size_t a_len, b_len, c_len, out_len, out_off;
+  if (!buffer_arg(env, argv[1], &a, &a_len) || !buffer_arg(env, argv[2], &b, &b_len) || !buffer_arg(env, argv[3], &c, &c_len))
+    return throw_error(env, "bad input");
+  if (!buffer_arg(env, argv[4], &out, &out_len) || !u32_arg(env, argv[5], &out_off) || out_off > out_len ||
+      out_len - out_off < m->size)
+    return throw_error(env, "output is too small");
+  size_t n = 0;
+  // A NULL key re-initialises with the key set at creation (OpenSSL 3).
+  if (EVP_MAC_init(m->ctx, NULL, 0, NULL) != 1 || EVP_MAC_update(m->ctx, a, a_len) != 1 ||
+      EVP_MAC_update(m->ctx, b, b_len) != 1 || EVP_MAC_update(m->ctx, c, c_len) != 1 || EVP_MAC_final(m->ctx, out + out_off, &n, m->size) != 1)
+    return throw_error(env, "HMAC failed");
+  napi_value result;
+  napi_create_uint32(env, (uint32_t)n, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"create", NULL, create, NULL, NULL, NULL, napi_default, NULL},
     {"seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL},
     {"open", NULL, open_, NULL, NULL, NULL, napi_default, NULL},
+    {"cipherCreate", NULL, cipher_create, NULL, NULL, NULL, napi_default, NULL},
+    {"cipherRun", NULL, cipher_run, NULL, NULL, NULL, napi_default, NULL},
+    {"macCreate", NULL, mac_create, NULL, NULL, NULL, napi_default, NULL},
+    {"mac", NULL, mac_, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;
