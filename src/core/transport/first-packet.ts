@@ -24,22 +24,30 @@ export type FirstPacket =
    *  id it acknowledges, which must be the cookie our stateless reset carried. */
   | { kind: 'echo'; clientSid: Buffer; cookie: Buffer | undefined };
 
+const refusals = new Map<FirstPacketDrop, { readonly drop: FirstPacketDrop }>();
+/** Refusals are shared constants, one per reason: a flood's packets allocate none. */
+function refuse(reason: FirstPacketDrop): { readonly drop: FirstPacketDrop } {
+  let r = refusals.get(reason);
+  if (!r) { r = Object.freeze({ drop: reason }); refusals.set(reason, r); }
+  return r;
+}
+
 /** Vets and parses a client's first packet with `wrap.peek`. `accept` 'reset' (TCP) takes only a client reset;
  *  'reset-or-echo' (UDP) also takes the packet that answers the stateless cookie reset. The session ids returned
  *  are views into `wire` or its decrypted copy: copy them to keep them past the packet. Never throws on peer input. */
-export function vetFirstPacket(wire: Buffer, wrap: ControlWrap, accept: 'reset' | 'reset-or-echo'): FirstPacket | { drop: FirstPacketDrop } {
-  if (wire.length < 1) return { drop: 'empty packet' };
+export function vetFirstPacket(wire: Buffer, wrap: ControlWrap, accept: 'reset' | 'reset-or-echo'): FirstPacket | { readonly drop: FirstPacketDrop } {
+  if (wire.length < 1) return refuse('empty packet');
   const op = opcodeOf(wire[0]);
-  if (keyIdOf(wire[0]) !== 0) return { drop: 'first packet with a nonzero key id' };
-  if (op === Op.HARD_RESET_CLIENT_V3) return { drop: 'tls-crypt-v2 is not supported' };
+  if (keyIdOf(wire[0]) !== 0) return refuse('first packet with a nonzero key id');
+  if (op === Op.HARD_RESET_CLIENT_V3) return refuse('tls-crypt-v2 is not supported');
   const echo = op === Op.ACK_V1 || op === Op.CONTROL_V1 || op === Op.CONTROL_WKC_V1;
-  if (op !== Op.HARD_RESET_CLIENT_V2 && !(echo && accept === 'reset-or-echo')) return { drop: 'unexpected first packet' };
+  if (op !== Op.HARD_RESET_CLIENT_V2 && !(echo && accept === 'reset-or-echo')) return refuse('unexpected first packet');
   const plain = wrap.peek(wire);
-  if (!plain) return { drop: 'packet failed tls-auth/tls-crypt verification' };
+  if (!plain) return refuse('packet failed tls-auth/tls-crypt verification');
   const pkt = parseControl(plain);
-  if (isParseError(pkt)) return { drop: 'malformed first packet' };
+  if (isParseError(pkt)) return refuse('malformed first packet');
   if (op === Op.HARD_RESET_CLIENT_V2) {
-    if (pkt.packetId !== 0) return { drop: 'client reset with a nonzero packet id' };
+    if (pkt.packetId !== 0) return refuse('client reset with a nonzero packet id');
     return { kind: 'reset', clientSid: pkt.sessionId };
   }
   return { kind: 'echo', clientSid: pkt.sessionId, cookie: pkt.peerSessionId };

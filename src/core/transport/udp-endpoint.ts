@@ -60,7 +60,17 @@ export type DatagramEvent<S> =
   | { t: 'control'; session: S; packet: Buffer }
   | { t: 'new-session'; incoming: Incoming }
   | { t: 'reply'; bytes: Buffer }
-  | { t: 'drop'; reason: EndpointDrop };
+  | DropEvent;
+
+/** Drop events are shared constants, one per reason: a flood's packets allocate no event. */
+export interface DropEvent { readonly t: 'drop'; readonly reason: EndpointDrop }
+
+const dropEvents = new Map<EndpointDrop, DropEvent>();
+function drop(reason: EndpointDrop): DropEvent {
+  let e = dropEvents.get(reason);
+  if (!e) { e = Object.freeze({ t: 'drop', reason }); dropEvents.set(reason, e); }
+  return e;
+}
 
 export type FloatResult<S> =
   | { t: 'stay' }
@@ -124,18 +134,18 @@ export class UdpEndpoint<S> {
 
   /** One datagram from `from`. `now` is monotonic milliseconds and never goes backwards. Never throws on peer input. */
   handle(from: PeerAddr, msg: Buffer, now: number): DatagramEvent<S> {
-    if (msg.length < 1) return { t: 'drop', reason: 'empty packet' };
+    if (msg.length < 1) return drop('empty packet');
     const op = msg[0] >>> 3;
     if (op === Op.DATA_V2) {
-      if (msg.length < 4) return { t: 'drop', reason: 'truncated data packet' };
+      if (msg.length < 4) return drop('truncated data packet');
       const rec = this.udpByPeerId.get(msg.readUIntBE(1, 3));
-      if (!rec) return { t: 'drop', reason: 'data packet for an unknown peer id' };
+      if (!rec) return drop('data packet for an unknown peer id');
       return { t: 'data', session: rec.s, packet: msg, moved: rec.addr.port !== from.port || rec.addr.address !== from.address };
     }
     const key = addrKey(from);
     const slot = this.byAddr.get(key);
     if (op === Op.DATA_V1) {
-      if (!slot?.current) return { t: 'drop', reason: 'data packet from an unknown address' };
+      if (!slot?.current) return drop('data packet from an unknown address');
       return { t: 'data', session: slot.current.s, packet: msg, moved: false };
     }
     if (slot && msg.length >= 9) {
@@ -148,21 +158,21 @@ export class UdpEndpoint<S> {
   /** A packet that belongs to no session: the cookie reset, or a new session when the cookie comes back. */
   private firstContact(from: PeerAddr, key: string, msg: Buffer, now: number): DatagramEvent<S> {
     const v = vetFirstPacket(msg, this.o.responder, 'reset-or-echo');
-    if ('drop' in v) return { t: 'drop', reason: v.drop };
+    if ('drop' in v) return drop(v.drop);
     if (v.kind === 'reset') {
-      if (!this.takeResetToken(now)) return { t: 'drop', reason: 'reset replies over budget' };
+      if (!this.takeResetToken(now)) return drop('reset replies over budget');
       const reply = emitControl({
         opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: this.cookies.make(key, v.clientSid, now), acks: [0],
         peerSessionId: v.clientSid, packetId: 0, payload: Buffer.alloc(0),
       });
       return { t: 'reply', bytes: this.o.responder.wrap(reply, now) };
     }
-    if (!v.cookie || !this.cookies.check(v.cookie, key, v.clientSid, now)) return { t: 'drop', reason: 'missing or stale cookie' };
+    if (!v.cookie || !this.cookies.check(v.cookie, key, v.clientSid, now)) return drop('missing or stale cookie');
     // The session exists from here: it gets its own wrap, and the first packet goes through it so that its replay
     // window holds this packet's id.
     const wrap = this.o.newWrap();
     const first = wrap.unwrap(msg, now);
-    if (!first) return { t: 'drop', reason: 'first packet failed the replay check' };
+    if (!first) return drop('first packet failed the replay check');
     return {
       t: 'new-session',
       incoming: {
