@@ -103,7 +103,14 @@ export class Authorizer {
     const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
     let staying = established.filter((x) => x !== conn);
     if (!c.duplicateCn && cn) {
-      for (const other of staying) if (other.cn === cn) other.kill('RESTART', `replaced by a new login of ${cn}`, 'replaced');
+      for (const other of staying) {
+        if (other.cn !== cn) continue;
+        const why = `replaced by a new login of ${cn}`;
+        // The same UDP address is the same client restarting: its new session is this one, so the old one closes
+        // without a word (a RESTART there would reach the new session's client). Elsewhere the client is told.
+        if (other.proto === 'udp' && other.proto === conn.proto && other.remote === conn.remote) other.forceClose(why, 'replaced');
+        else other.kill('RESTART', why, 'replaced');
+      }
       staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
     }
     if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };

@@ -22,9 +22,14 @@ function setup() {
   return { host, auth: new Authorizer(host) };
 }
 
-function fakeConn(cn: string) {
-  return { ip: 0, peerId: undefined as number | undefined, cn, session: { cn, closed: false,
-    established: false } } as unknown as Conn & { session: { closed: boolean } };
+function fakeConn(cn: string, where: { proto?: 'udp' | 'tcp'; remote?: string } = {}) {
+  const calls: string[] = [];
+  const session = { cn, closed: false, established: false };
+  return { ip: 0, peerId: undefined as number | undefined, cn, proto: where.proto ?? 'udp', remote: where.remote ?? '192.0.2.9:1194',
+    calls,
+    kill(message: string, reason: string, kind: string) { calls.push(`kill ${message} ${kind}: ${reason}`); session.closed = true; },
+    forceClose(reason: string, kind: string) { calls.push(`close ${kind}: ${reason}`); session.closed = true; },
+    session } as unknown as Conn & { session: { closed: boolean; established: boolean }; calls: string[] };
 }
 
 const req = (cn: string): AuthRequest => ({ keyId: 0, first: true, cn, certAuthorized: true, username: '', password: '', peerInfo: new Map() });
@@ -59,4 +64,22 @@ test('a session that ends while the client-config-dir is read gets no address (n
   assert.equal(r.ok, false);
   assert.equal(host.pool.inUse, 0);
   assert.equal(conn.ip, 0);
+});
+
+test('without duplicate-cn: an old session at the same UDP address closes quietly, one elsewhere is told RESTART', async () => {
+  const { host, auth } = setup();
+  const sameAddr = fakeConn('alice', { remote: '192.0.2.7:5000' });
+  const otherAddr = fakeConn('alice', { remote: '192.0.2.8:5000' });
+  const overTcp = fakeConn('alice', { proto: 'tcp', remote: '192.0.2.7:5000' });
+  const bob = fakeConn('bob', { remote: '192.0.2.7:5000' });
+  for (const c of [sameAddr, otherAddr, overTcp, bob]) { c.session.established = true; host.conns.add(c); }
+  const fresh = fakeConn('alice', { remote: '192.0.2.7:5000' });
+  host.conns.add(fresh);
+  const r = await auth.authorize(fresh, req('alice'));
+  assert.ok(r.ok);
+  assert.deepEqual(sameAddr.calls, ['close replaced: replaced by a new login of alice']);
+  assert.deepEqual(otherAddr.calls, ['kill RESTART replaced: replaced by a new login of alice']);
+  assert.deepEqual(overTcp.calls, ['kill RESTART replaced: replaced by a new login of alice']);
+  assert.deepEqual(bob.calls, [], 'another identity at the same address is left alone');
+  assert.equal(fresh.calls.length, 0);
 });
