@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HALF_OPEN_CAP_FLOOR, halfOpenCapFor, HalfOpenTracker } from '../../src/core/transport/half-open.js';
+import { HALF_OPEN_CAP_FLOOR, halfOpenCapFor, HalfOpenTracker, sourceGroup } from '../../src/core/transport/half-open.js';
 
 const W = 60_000;
 const tracker = (cap = 4, windowMs = W) => new HalfOpenTracker<string>({ windowMs, cap });
@@ -198,4 +198,30 @@ test('random admit/delete/expire sequences match the model (eviction choice, dea
       for (let a = 0; a <= 5; a++) assert.equal(h.countFrom(`a${a}`), m.entries.filter((e) => e.addr === `a${a}`).length);
     }
   }), { numRuns: 500 });
+});
+
+test('sourceGroup: IPv4 as is, IPv4-mapped as IPv4, IPv6 as its /64 however it is written', () => {
+  assert.equal(sourceGroup('198.19.2.2'), '198.19.2.2');
+  assert.equal(sourceGroup('::ffff:198.19.2.2'), '198.19.2.2');
+  assert.equal(sourceGroup('::FFFF:198.19.2.2'), '198.19.2.2');
+  assert.equal(sourceGroup('2001:db8:0:1::5'), '2001:db8:0:1::/64');
+  assert.equal(sourceGroup('2001:0db8:0000:0001:ffff:ffff:ffff:ffff'), '2001:db8:0:1::/64');
+  assert.equal(sourceGroup('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(sourceGroup('2001:db8:0:0:1::'), '2001:db8:0:0::/64');
+  assert.equal(sourceGroup('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(sourceGroup('::1'), '0:0:0:0::/64');
+  assert.equal(sourceGroup('64:ff9b::198.51.100.1'), '64:ff9b:0:0::/64');
+  assert.notEqual(sourceGroup('2001:db8:0:1::5'), sourceGroup('2001:db8:0:2::5'));
+  assert.equal(sourceGroup('not-an-address'), 'not-an-address');
+  assert.equal(sourceGroup('1::2::3'), '1::2::3', 'malformed text stays as it is');
+});
+
+test('a flood from one IPv6 /64 with a new address per connection only evicts its own connections', () => {
+  const t = tracker(4);
+  t.admit('client', '2001:db8:1::7', 0);
+  for (let i = 0; i < 50; i++) {
+    const victim = t.admit(`f${i}`, `2001:db8:0:1::${(i + 1).toString(16)}`, i + 1);
+    if (i >= 3) assert.match(String(victim), /^f/, `eviction ${i} took ${victim}`);
+  }
+  assert.equal(t.expire(W).includes('client'), true, 'the client stayed half-open until its own deadline');
 });

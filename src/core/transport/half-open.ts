@@ -19,7 +19,8 @@
 //    victim from the heaviest address means a flood from few addresses only ever evicts its own connections,
 //    whatever its rate; a flood from many addresses with one connection each gets exactly "oldest first", where a
 //    client that finishes its handshake before `cap` newer connections arrive survives. Ties between equally heavy
-//    addresses go to the one whose oldest connection is oldest.
+//    addresses go to the one whose oldest connection is oldest. An IPv6 "address" here is its /64 (sourceGroup):
+//    one host usually holds a whole /64, so per-address counting would let it pose as 2^64 light addresses.
 //
 // Costs: admit, delete and expire are O(1) per connection, except an eviction while the heaviest addresses hold two
 // or more connections each, which scans those addresses (at most cap / 2).
@@ -31,6 +32,31 @@ export function halfOpenCapFor(maxClients: number): number {
   return Math.max(maxClients, HALF_OPEN_CAP_FLOOR);
 }
 export const HALF_OPEN_CAP_FLOOR = 16;
+
+/** What the cap counts as one source: an IPv4 address (also written IPv4-mapped, ::ffff:a.b.c.d), or an IPv6
+ *  address's /64 written as its first four groups ("2001:db8:0:1::/64"). Text that is neither stays as it is. */
+export function sourceGroup(address: string): string {
+  if (!address.includes(':')) return address;
+  let a = address.toLowerCase();
+  const zone = a.indexOf('%');
+  if (zone >= 0) a = a.slice(0, zone);
+  const halves = a.split('::');
+  if (halves.length > 2) return address;
+  const split = (h: string): string[] => (h === '' ? [] : h.split(':'));
+  const head = split(halves[0]!);
+  const tail = halves.length === 2 ? split(halves[1]!) : [];
+  // A dotted IPv4 tail takes the room of two groups.
+  const width = (g: string[]): number => g.length + (g.length > 0 && g[g.length - 1]!.includes('.') ? 1 : 0);
+  const fill = halves.length === 2 ? 8 - width(head) - width(tail) : 0;
+  if (fill < 0) return address;
+  const groups = [...head, ...Array<string>(fill).fill('0'), ...tail];
+  if (groups.length === 7 && groups.slice(0, 5).every((g) => /^0+$/.test(g)) && groups[5] === 'ffff' && groups[6]!.includes('.')) {
+    return groups[6]!;   // ::ffff:a.b.c.d
+  }
+  const prefix = groups.slice(0, 4).map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16).toString(16) : g));
+  if (prefix.length < 4) return address;
+  return `${prefix.join(':')}::/64`;
+}
 
 export interface HalfOpenOptions {
   /** hand-window in milliseconds: how long a connection may stay half-open from its admission. */
@@ -63,8 +89,9 @@ export class HalfOpenTracker<K> {
   /** Tracks a newly accepted connection from `addr`, due to settle by now + window. When the cap is already
    *  reached, one half-open connection leaves to make room and is returned: the caller closes it. Admitting a key
    *  that is already tracked is a programmer error. */
-  admit(key: K, addr: string, now: number): K | undefined {
+  admit(key: K, address: string, now: number): K | undefined {
     if (this.entries.has(key)) throw new Error('half-open connection admitted twice');
+    const addr = sourceGroup(address);
     const victim = this.entries.size >= this.cap ? this.victim() : undefined;
     if (victim !== undefined) this.delete(victim);
     const e: Entry<K> = { key, addr, deadline: now + this.windowMs, seq: this.seq++ };
