@@ -56,7 +56,15 @@ export async function serve(args: string[]): Promise<number | undefined> {
   });
   // Everything is closed and the status file written: exit now rather than wait for the event loop to drain
   // (a CI run once saw the process linger after this point; inside the unikernel, exiting powers the VM off).
-  const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+  // Sockets closed above report 'close' before libuv releases their handles, which happens in the close phase of
+  // the loop turn after this one's check phase: two immediates get past it.
+  await new Promise((r) => setImmediate(() => setImmediate(r)));
+  const left = process.getActiveResourcesInfo();
+  // stdout and stderr are a terminal or pipes (the service manager's): they stay open, the rest should not.
+  for (let stdio = 0; stdio < 2; stdio++) {
+    const i = left.findIndex((r) => r === 'TTYWrap' || r === 'PipeWrap');
+    if (i >= 0) left.splice(i, 1);
+  }
   log('notice', 'stopped', left.length ? { 'open-handles': left.join(',') } : undefined);
   process.exit(0);
 }

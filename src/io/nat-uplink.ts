@@ -54,8 +54,9 @@ interface UdpSock {
 export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, driver = new Driver()): NatUplink {
   if (opts.localAddress !== undefined) ipFromString(opts.localAddress);  // fail early on a bad nat-source
   const now = driver.now;
-  /** TCP sockets not yet closed, for close() to wait on. */
+  /** Sockets not yet closed, for close() to wait on. */
   const tcpSockets = new Set<net.Socket>();
+  const udpSockets = new Set<dgram.Socket>();
 
   const sockets: NatSockets<net.Socket, UdpSock> = {
     tcpConnect(flow: NatTcpFlow<net.Socket>): net.Socket {
@@ -89,12 +90,16 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     tcpPause: (sock) => { sock.pause(); },
     tcpResume: (sock) => { sock.resume(); },
     tcpClose(sock, reset) {
-      if (reset && !sock.destroyed) sock.resetAndDestroy();
+      // libuv cannot reset a socket that was shut down (end() called): the reset fails with EINVAL, Node reports it
+      // as an 'error' and never closes the handle. Such a socket is closed plainly.
+      if (reset && !sock.destroyed && !sock.writableEnded) sock.resetAndDestroy();
       else sock.destroy();
     },
     udpOpen(flow: NatUdpFlow<UdpSock>): UdpSock {
       const { key } = flow;
       const u: UdpSock = { sock: dgram.createSocket({ type: 'udp4' }), host: ipToString(key.dstIp) };
+      udpSockets.add(u.sock);
+      u.sock.on('close', () => udpSockets.delete(u.sock));
       u.sock.on('message', (msg, rinfo) => {
         // The Nat filters on the source; the text compare only spares parsing the usual (matching) address.
         const src = rinfo.address === u.host ? key.dstIp : ipFromString(rinfo.address);
@@ -147,9 +152,9 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
       after();
     },
     async close(): Promise<void> {
-      const closed = [...tcpSockets].map((s) => new Promise<void>((resolve) => {
-        if (s.destroyed) resolve(); else s.once('close', () => resolve());
-      }));
+      // A socket leaves these sets on 'close': destroyed ones still in them have not closed yet.
+      const closed = [...tcpSockets].map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+      for (const s of udpSockets) closed.push(new Promise<void>((resolve) => s.once('close', () => resolve())));
       nat.shutdown();
       driver.wakeAt(wakeup, undefined);
       await Promise.all(closed);

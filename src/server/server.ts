@@ -184,7 +184,7 @@ export class VpnServer implements ConnHost {
     const deadline = Date.now() + 1500;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown', 'server-shutdown'));
-    await step('close UDP socket', () => this.udp?.close());
+    await step('close UDP socket', () => new Promise<void>((res) => (this.udp ? this.udp.close(() => res()) : res())));
     await step('flush drop summary', () => this.flushDropSummaries());
     await step('close TCP connections', () => { for (const s of this.tcpConns.keys()) s.destroy(); });
     await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));

@@ -120,7 +120,8 @@ async function withNatEnv(t: TestContext, proto: 'udp' | 'tcp', fn: (e: Env) => 
     await fn({ topo, pki, server, client, blobSha, dir });
     await client.stop();
     const exit = await server.stop();
-    await server.waitForLine(/NOTICE stopped/, 1_000);
+    const stopped = await server.waitForLine(/NOTICE stopped/, 1_000);
+    assert.doesNotMatch(stopped, /open-handles/, 'every socket (listeners and NAT flows) was closed before exit');
     // The harness signals the process group and then the pid: when the clean shutdown finishes between the two,
     // the second SIGTERM can land while node is exiting. Either way the server stopped by itself first.
     assert.ok(exit.code === 0 || exit.signal === 'SIGTERM', `server exit ${JSON.stringify(exit)}`);
