@@ -154,13 +154,30 @@ describe('first contact: the stateless cookie', () => {
     const { ep } = rig({ rate: 200 });
     const c = new Client();
     const reset = c.reset();
-    for (let i = 0; i < 200; i++) expect(ep.handle({ address: FLOOD, port: 1024 + i }, reset, 1000), 'reply');
+    // From 200 sources (a tenth of the budget each): the whole budget goes, then everyone waits.
+    for (let i = 0; i < 200; i++) expect(ep.handle({ address: `203.0.113.${i}`, port: 1024 }, reset, 1000), 'reply');
     assert.equal(dropOf(ep.handle(A, reset, 1000)), 'reset replies over budget');
     assert.equal(dropOf(ep.handle(A, reset, 1004)), 'reset replies over budget', 'less than one token back after 4 ms');
     expect(ep.handle(A, reset, 1005), 'reply');
     let replies = 0;
-    for (let i = 0; i < 1000; i++) if (ep.handle(A, reset, 60_000).t === 'reply') replies++;
+    for (let i = 0; i < 1000; i++) if (ep.handle({ address: `198.18.${i >> 8}.${i & 255}`, port: 1 }, reset, 60_000).t === 'reply') replies++;
     assert.equal(replies, 200, 'a long pause refills the bucket to its burst, no more');
+  });
+
+  test('one source gets a tenth of the budget: its flood leaves the rest for other clients', () => {
+    const { ep } = rig({ rate: 200 });
+    const reset = new Client().reset();
+    let flood = 0;
+    for (let i = 0; i < 5000; i++) if (ep.handle({ address: FLOOD, port: 1024 + (i % 60000) }, reset, 1000 + i / 10).t === 'reply') flood++;
+    // 500 ms of flood: a burst of 20 and 20 a second.
+    assert.ok(flood >= 20 && flood <= 31, `the flooding source got ${flood} replies`);
+    expect(ep.handle(A, new Client().reset(), 1500), 'reply');
+    expect(ep.handle(B, new Client().reset(), 1500), 'reply');
+    // An IPv6 source's share is its /64, whatever address in it each packet comes from.
+    let v6 = 0;
+    for (let i = 0; i < 100; i++) if (ep.handle({ address: `2001:db8:0:7::${(i + 1).toString(16)}`, port: 5 }, reset, 1500).t === 'reply') v6++;
+    assert.equal(v6, 20);
+    expect(ep.handle({ address: '2001:db8:0:8::1', port: 5 }, reset, 1500), 'reply');
   });
 });
 
@@ -347,7 +364,7 @@ describe('a client restart (new session id from the address of a live session)',
 
 describe('half-open sessions', () => {
   test('at the cap the busiest address loses its oldest; a client from another address is never the one', () => {
-    const { ep } = rig({ cap: 4 });
+    const { ep } = rig({ cap: 4, rate: 10_000 });   // a budget that lets one address make dozens of handshakes
     connect(ep, B, 'client', { established: false });
     const evicted: string[] = [];
     for (let i = 0; i < 50; i++) {

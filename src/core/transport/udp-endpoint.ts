@@ -14,7 +14,9 @@
 // - Stateless first contact (openvpn-protocol.md §4.5). A client reset, vetted with the shared responder wrap
 //   (peek: no replay state), is answered with a HARD_RESET_SERVER_V2 whose session id is an HMAC cookie over the
 //   client's address and session id; state is created only when a packet echoes that cookie. Reset replies have a
-//   budget (a token bucket), so the server is never a reflector beyond it.
+//   budget (a token bucket), so the server is never a reflector beyond it, and each source (an IPv4 address, an
+//   IPv6 /64) may spend only a tenth of it, so a flood of valid-looking resets from one source (a config without
+//   tls-auth/tls-crypt, or a leaked key) cannot starve the other clients' first packets.
 // - Demux. Data by peer-id; control by address and then by the client session id in the packet, so a client's
 //   restart (a new session id from the address of a live session) runs beside the live session instead of going to
 //   it. The live session is replaced only when the new one is established, like OpenVPN's untrusted session that
@@ -28,7 +30,7 @@
 import type { ControlWrap } from '../session/control-wrap.js';
 import { emitControl, Op } from '../wire/openvpn-packet.js';
 import { type FirstPacketDrop, vetFirstPacket } from './first-packet.js';
-import { HalfOpenTracker } from './half-open.js';
+import { HalfOpenTracker, sourceGroup } from './half-open.js';
 import { CookieJar } from './udp-cookie.js';
 
 export interface PeerAddr { readonly address: string; readonly port: number }
@@ -95,6 +97,10 @@ export interface UdpEndpointOptions {
 }
 
 export const RESET_REPLIES_PER_SEC = 200;
+/** The share of the reset-reply budget one source may use. */
+const PER_SOURCE_SHARE = 0.1;
+/** Sources whose share is tracked; past this the least recently seen is forgotten (and starts full again). */
+const MAX_TRACKED_SOURCES = 4096;
 /** Peer-ids are 24 bits; 0xffffff means "none" on the wire. */
 const PEER_ID_LIMIT = 0xffffff;
 
@@ -112,6 +118,14 @@ interface Slot<S> { current?: Rec<S>; pending?: Rec<S> }
 
 const addrKey = (a: PeerAddr): string => `${a.address}:${a.port}`;
 
+/** A token bucket: `rate` tokens a second, at most `rate` held. */
+interface Bucket { readonly rate: number; tokens: number; at: number | undefined }
+
+function refill(b: Bucket, now: number): void {
+  if (b.at !== undefined) b.tokens = Math.min(b.rate, b.tokens + ((now - b.at) / 1000) * b.rate);
+  b.at = now;
+}
+
 export class UdpEndpoint<S> {
   private readonly recs = new Map<S, Rec<S>>();
   private readonly byAddr = new Map<string, Slot<S>>();
@@ -121,13 +135,17 @@ export class UdpEndpoint<S> {
   private nextPeerId = 0;
   private readonly cookies: CookieJar;
   private readonly halfOpen: HalfOpenTracker<S>;
-  private readonly budget: { rate: number; tokens: number; at: number | undefined };
+  private readonly budget: Bucket;
+  /** Per-source buckets of the budget, least recently used first. */
+  private readonly sourceBudgets = new Map<string, Bucket>();
+  private readonly sourceRate: number;
 
   constructor(private readonly o: UdpEndpointOptions) {
     this.cookies = new CookieJar(o.handWindowSec, o.cookieKey);
     this.halfOpen = new HalfOpenTracker({ windowMs: o.handWindowSec * 1000, cap: o.halfOpenCap });
     const rate = o.resetRepliesPerSec ?? RESET_REPLIES_PER_SEC;
     this.budget = { rate, tokens: rate, at: undefined };
+    this.sourceRate = Math.max(1, rate * PER_SOURCE_SHARE);
   }
 
   // ---- datagrams ----------------------------------------------------------------------------------------------
@@ -160,7 +178,7 @@ export class UdpEndpoint<S> {
     const v = vetFirstPacket(msg, this.o.responder, 'reset-or-echo');
     if ('drop' in v) return drop(v.drop);
     if (v.kind === 'reset') {
-      if (!this.takeResetToken(now)) return drop('reset replies over budget');
+      if (!this.takeResetToken(from.address, now)) return drop('reset replies over budget');
       const reply = emitControl({
         opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: this.cookies.make(key, v.clientSid, now), acks: [0],
         peerSessionId: v.clientSid, packetId: 0, payload: Buffer.alloc(0),
@@ -181,12 +199,24 @@ export class UdpEndpoint<S> {
     };
   }
 
-  private takeResetToken(now: number): boolean {
-    const b = this.budget;
-    if (b.at !== undefined) b.tokens = Math.min(b.rate, b.tokens + ((now - b.at) / 1000) * b.rate);
-    b.at = now;
-    if (b.tokens < 1) return false;
-    b.tokens--;
+  /** A reply needs a token from the source's share and from the whole budget. */
+  private takeResetToken(address: string, now: number): boolean {
+    const src = sourceGroup(address);
+    let mine = this.sourceBudgets.get(src);
+    if (mine) this.sourceBudgets.delete(src);
+    else {
+      mine = { rate: this.sourceRate, tokens: this.sourceRate, at: undefined };
+      if (this.sourceBudgets.size >= MAX_TRACKED_SOURCES) {
+        const oldest = this.sourceBudgets.keys().next().value;
+        if (oldest !== undefined) this.sourceBudgets.delete(oldest);
+      }
+    }
+    this.sourceBudgets.set(src, mine);
+    refill(mine, now);
+    refill(this.budget, now);
+    if (mine.tokens < 1 || this.budget.tokens < 1) return false;
+    mine.tokens--;
+    this.budget.tokens--;
     return true;
   }
 
