@@ -12,7 +12,8 @@
 #   Every image needs image/etc/nanovpn/server.conf (`node dist/nanovpn.js config inline ...`, see image/DEPLOY.md).
 #   --tun  build the image with the tun uplink: dist/config.tun.json (tun klib, tun manifest, dist/tun.node)
 #
-#   NANOS_DIR    a Nanos release folder (kernel.img, boot.img, klibs/, mkfs), e.g. ~/.ops/0.1.54
+#   NANOS_DIR    a Nanos release folder (kernel.img, boot.img, klibs/) that also holds Nanos's mkfs tool; ops's
+#                ~/.ops/<version>/ has no mkfs (Nanos release archives do not ship it)
 #   NANOVPN_TUN_ADDRESS / NANOVPN_TUN_NETMASK / NANOVPN_TUN_MTU   tun settings for --tun (10.8.0.1/24, 1500)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     all|bundle|addon|image|raw) STEP="$arg" ;;
     --tun) TUN=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "build.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -105,8 +106,8 @@ OPS_HELP='ops is not on PATH. To build an image with ops:
         curl https://ops.city/get.sh -sSfL | sh      # installs ops into ~/.ops/bin
         export PATH="$HOME/.ops/bin:$PATH"
     or build a reproducible raw image without ops: NANOS_DIR=<nanos release> ./build.sh raw'
-NANOS_HELP='NANOS_DIR is not set. Point it at a Nanos release folder (kernel.img, boot.img, klibs/, mkfs),
-    e.g. NANOS_DIR=~/.ops/<version> after `ops update`, or a nanos checkout'"'"'s release/ + output/tools/bin/mkfs.'
+NANOS_HELP='NANOS_DIR is not set. Point it at a Nanos release folder (kernel.img, boot.img, klibs/, mkfs): a nanos
+    checkout'"'"'s release/ + output/tools/bin/mkfs. ops'"'"'s ~/.ops/<version>/ has no mkfs; copy one in to use it.'
 CONFIG_HELP='image/etc/nanovpn/server.conf is missing: the image would have no server config. Make one with
         mkdir -p image/etc/nanovpn
         node dist/nanovpn.js config inline YOUR/server.conf -o image/etc/nanovpn/server.conf

@@ -3,6 +3,8 @@
 //   node image/build.mjs [bundle] [--outdir DIR]        src/main.ts -> DIR/nanovpn.js (default dist), prints its sha256
 //   node image/build.mjs ops-config --tun [--in config.json] [--out dist/config.tun.json]
 //                                                 the tun variant of the ops config (Klibs, tun manifest, addon)
+//   node image/build.mjs ops-config --pkg [--tun] [--in config.json] [--out dist/config.pkg.json]
+//                                                 the config for `ops pkg load`: without Program (see pkgVariant)
 //   node image/build.mjs manifest --config FILE --nanos DIR [--out dist/nanovpn.manifest] [--stage dist/image-stage]
 //                                                 a Nanos mkfs manifest from an ops config (see manifestFromConfig);
 //                                                 run mkfs inside the stage folder
@@ -84,27 +86,47 @@ export function tunVariant(config, tun = TUN_DEFAULTS, pathPrefix = '') {
     tun: { tu: { ipaddress: tun.address, netmask: tun.netmask, mtu: String(tun.mtu), up: 'true' } },
   };
   c.MapDirs = { ...(c.MapDirs ?? {}), 'dist/tun.node': '/app' };
-  // ops resolves Files and MapDirs against the config file's directory: rebase them for the variant's location.
+  return rebased(c, pathPrefix);
+}
+
+/** ops resolves Files and MapDirs against the config file's directory: rebase them for a variant's location. */
+function rebased(config, pathPrefix) {
+  const c = structuredClone(config);
   const rebase = (p) => (p.startsWith('/') ? p : posix.join(pathPrefix, p));
   if (c.Files) c.Files = c.Files.map(rebase);
-  c.MapDirs = Object.fromEntries(Object.entries(c.MapDirs).map(([k, v]) => [rebase(k), v]));
+  if (c.MapDirs) c.MapDirs = Object.fromEntries(Object.entries(c.MapDirs).map(([k, v]) => [rebase(k), v]));
+  return c;
+}
+
+/**
+ * The config for `ops pkg load PACKAGE -c FILE`: config.json without Program. ops (cmd/flags_build_image.go) puts
+ * the config's Program in front of Args before it reads the package, then puts the package's own Args (its argv[0])
+ * in front of that, so with Program the guest runs `node /usr/bin/node /app/nanovpn.js serve` and node exits with
+ * "Cannot find module '/usr/bin/node'". The package's manifest names the program.
+ */
+export function pkgVariant(config, pathPrefix = '') {
+  const c = rebased(config, pathPrefix);
+  delete c.Program;
   return c;
 }
 
 function opsConfig(flags) {
-  if (!flags.tun) throw new Error('ops-config: only --tun is supported');
+  if (!flags.tun && !flags.pkg) throw new Error('ops-config: say --tun, --pkg or both');
   const input = flags.in ?? 'config.json';
-  const out = flags.out ?? 'dist/config.tun.json';
+  const out = flags.out ?? `dist/config${flags.tun ? '.tun' : ''}${flags.pkg ? '.pkg' : ''}.json`;
   const tun = {
     address: process.env.NANOVPN_TUN_ADDRESS ?? TUN_DEFAULTS.address,
     netmask: process.env.NANOVPN_TUN_NETMASK ?? TUN_DEFAULTS.netmask,
     mtu: process.env.NANOVPN_TUN_MTU ?? TUN_DEFAULTS.mtu,
   };
   const prefix = relative(dirname(resolve(out)), dirname(resolve(input)));
-  const c = tunVariant(JSON.parse(readFileSync(input, 'utf8')), tun, prefix);
+  let c = JSON.parse(readFileSync(input, 'utf8'));
+  if (flags.tun) c = tunVariant(c, tun, prefix);
+  if (flags.pkg) c = pkgVariant(c, flags.tun ? '' : prefix);
   mkdirSync(dirname(resolve(out)), { recursive: true });
   writeFileSync(out, JSON.stringify(c, null, 2) + '\n');
-  console.log(`${out} (tun ${tun.address}/${tun.netmask} mtu ${tun.mtu})`);
+  const what = [flags.tun && `tun ${tun.address}/${tun.netmask} mtu ${tun.mtu}`, flags.pkg && 'for ops pkg load: no Program'];
+  console.log(`${out} (${what.filter(Boolean).join('; ')})`);
 }
 
 // -------------------------------------------------------------------------------------------------- manifest

@@ -101,6 +101,10 @@ test('config.json: node runs the bundle from /app, ports 1194 tcp+udp, memory se
   for (const k of ['ProjectID', 'Zone', 'BucketName', 'ImageName', 'Flavor']) {
     assert.equal(typeof config.CloudConfig[k], 'string', k);
   }
+  // ops (cmd/flags_build_image.go) overwrites CloudConfig.ImageName with the base name of RunConfig.ImageName, or of
+  // Program when that is unset: without RunConfig.ImageName, `ops image create -t gcp -c config.json` names the GCE
+  // image and its bucket object "node", whatever CloudConfig says.
+  assert.equal(config.RunConfig.ImageName, config.CloudConfig.ImageName, 'RunConfig.ImageName names the cloud image');
   // The tun uplink is opt-in: the default image has neither the klib nor its manifest entry.
   assert.equal(config.Klibs, undefined);
   assert.equal(config.ManifestPassthrough?.tun, undefined);
@@ -129,6 +133,32 @@ test('tun variant from build.mjs: valid for ops, tun klib, "tu" settings as stri
       else assert.ok(Object.keys(config.MapDirs).some((orig) => join(process.cwd(), orig) === resolved), k);
     }
     assert.equal(Object.entries(tun.MapDirs).find(([k]) => k.endsWith('dist/tun.node'))?.[1], '/app');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('pkg variant from build.mjs: valid for ops, no Program (the package names it), Args and MapDirs kept', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nanovpn-cfg-'));
+  try {
+    const out = join(dir, 'sub', 'config.pkg.json');
+    execFileSync(process.execPath, ['image/build.mjs', 'ops-config', '--pkg', '--in', 'config.json', '--out', out], { stdio: 'pipe' });
+    const pkg = JSON.parse(readFileSync(out, 'utf8')) as Record<string, any>;
+    assert.deepEqual(check(pkg, CONFIG, '$'), []);
+    // With a Program, ops pkg load runs `<package argv0> /usr/bin/node /app/nanovpn.js serve` (image/DEPLOY.md).
+    assert.equal(pkg.Program, undefined);
+    assert.deepEqual(pkg.Args, config.Args);
+    assert.deepEqual(pkg.RunConfig, config.RunConfig);
+    assert.deepEqual(Object.values(pkg.MapDirs), Object.values(config.MapDirs));
+    for (const k of Object.keys(pkg.MapDirs)) {
+      assert.ok(Object.keys(config.MapDirs).some((orig) => join(process.cwd(), orig) === join(dir, 'sub', k)), k);
+    }
+    const both = join(dir, 'config.tun.pkg.json');
+    execFileSync(process.execPath, ['image/build.mjs', 'ops-config', '--pkg', '--tun', '--in', 'config.json', '--out', both], { stdio: 'pipe' });
+    const tunPkg = JSON.parse(readFileSync(both, 'utf8')) as Record<string, any>;
+    assert.equal(tunPkg.Program, undefined);
+    assert.deepEqual(tunPkg.Klibs, ['tun']);
+    assert.ok(Object.keys(tunPkg.MapDirs).some((k) => join(dir, k) === join(process.cwd(), 'dist', 'tun.node')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
