@@ -31,12 +31,13 @@ const USAGE = `usage: npm run bench:flood -- [--rounds N] [--seconds S] [--rate 
   --seconds S   flood length (default 20)
   --rate PPS    packets per second from one sender (default 80000)
   --ports N     distinct source ports (default 20000)
+  --node-flags "F"  node options for nanovpn, before the bundle (e.g. "--max-semi-space-size=1"; default none)
   --out DIR     where flood.md/.json go (default bench/results)`;
 
-interface Options { rounds: number; seconds: number; rate: number; ports: number; outDir: string }
+interface Options { rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[] }
 
 function parse(argv: string[]): Options {
-  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results') };
+  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results'), nodeFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!, v = argv[i + 1];
     const num = (min: number, max: number): number => {
@@ -50,6 +51,11 @@ function parse(argv: string[]): Options {
     else if (a === '--rate') o.rate = num(1000, 500_000);
     else if (a === '--ports') o.ports = num(1, 40_000);
     else if (a === '--out' && v) { o.outDir = v; i++; }
+    else if (a === '--node-flags' && v !== undefined) {
+      if (!/^[\w=. -]*$/.test(v)) throw new Error(`--node-flags takes plain node options, got '${v}'`);
+      o.nodeFlags = v.split(' ').filter(Boolean);
+      i++;
+    }
     else throw new Error(`unknown argument '${a}'\n${USAGE}`);
   }
   return o;
@@ -70,12 +76,12 @@ function lineCount(file: string): number {
 }
 
 /** The server in srv with its output in a file (a flood can make millions of lines), ready once it is initialized. */
-async function startServer(topo: Topology, pki: TestPki, id: ServerId): Promise<{ proc: Proc; logFile: string }> {
+async function startServer(topo: Topology, pki: TestPki, id: ServerId, nodeFlags: string[]): Promise<{ proc: Proc; logFile: string }> {
   const dir = topo.tempDir(`flood-${id}`);
   const configPath = join(dir, 'server.conf');
   writeFileSync(configPath, baselineServerConfig({ topo, pki, proto: 'udp', tlsCrypt: true }), { mode: 0o600 });
   const logFile = join(dir, 'server.log');
-  const cmd = id === 'openvpn' ? `exec openvpn --config ${configPath}` : `exec "${process.execPath}" "${BUNDLE}" serve --config ${configPath}`;
+  const cmd = id === 'openvpn' ? `exec openvpn --config ${configPath}` : `exec "${process.execPath}" ${nodeFlags.join(' ')} "${BUNDLE}" serve --config ${configPath}`;
   const proc = topo.spawn('srv', ['sh', '-c', `${cmd} > ${logFile} 2>&1`], { name: id, cwd: dir });
   const deadline = Date.now() + 20_000;
   while (!/Initialization Sequence Completed/.test(readFileSync(logFile, { encoding: 'utf8', flag: 'a+' }))) {
@@ -86,7 +92,7 @@ async function startServer(topo: Topology, pki: TestPki, id: ServerId): Promise<
 }
 
 async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, kind: Kind, round: number): Promise<Sample> {
-  const srv = await startServer(topo, pki, id);
+  const srv = await startServer(topo, pki, id, o.nodeFlags);
   const clients: { stop(): Promise<unknown> }[] = [];
   try {
     const legit = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, tlsCrypt: true, name: 'legit' });
@@ -166,7 +172,7 @@ function render(samples: Sample[], o: Options, meta: Record<string, string>): st
     '',
     `${o.rounds} interleaved rounds; one python sender, ${o.rate.toLocaleString('en-US')} packets/s for ${o.seconds} s from ` +
       `${o.ports.toLocaleString('en-US')} source ports; both servers with the test bed's baseline config, tls-crypt, verb 3. ` +
-      'Median over the rounds (min–max).',
+      `nanovpn ran as \`node ${o.nodeFlags.length ? `${o.nodeFlags.join(' ')} ` : ''}dist/nanovpn.js\`. Median over the rounds (min–max).`,
     '',
     '| | nanovpn | OpenVPN 2.6 |',
     '|---|---|---|',
