@@ -7,10 +7,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { EndpointDrop, PeerAddr } from '../../src/core/transport/udp-endpoint.js';
+import { clientDataKeys, DataChannel } from '../../src/core/crypto/data-channel.js';
 import { ipFromString } from '../../src/core/wire/ipv4.js';
-import { Op } from '../../src/core/wire/openvpn-packet.js';
-import type { LinkKnobs } from '../helpers/sim/link.js';
+import { isDataOpcode, isParseError, Op, opcodeOf, parseControl } from '../../src/core/wire/openvpn-packet.js';
+import { buildUdpPacket } from '../../src/core/wire/udp.js';
+import { fakeEkm } from '../helpers/sim/fake-tls.js';
+import type { Link, LinkKnobs } from '../helpers/sim/link.js';
 import { Prng } from '../helpers/sim/prng.js';
+import { serverWrap } from '../helpers/sim/server.js';
 import { HOST } from '../helpers/sim/uplink.js';
 import { SimVpn, tapControl, type VpnClient } from '../helpers/sim/vpn.js';
 
@@ -222,4 +226,136 @@ test('sim handshake: a forged HARD_RESET flood from 5,000 ports leaves no state,
   assert.deepEqual(a.client.ip.udpIn.get(30000)?.map(String), ['still here']);
   t.diagnostic(`flood: ${FLOOD_PACKETS} packets (${sent.reset} resets, ${sent.garbage} garbage), handshake ${took} ms virtual, `
     + `${(w1 - w0).toFixed(0)} ms wall for both runs; drops ${JSON.stringify(counts)}; log lines ${net.server.dropLog.length}`);
+});
+
+// ---- cookie echoes that must not make a session ----------------------------------------------------------------
+
+const HAND_WINDOW = 60;
+
+/** Every datagram a client sends, as it leaves (lost ones too). */
+function capture(link: Link<PeerAddr>): Buffer[] {
+  const out: Buffer[] = [];
+  link.onSend = (b) => out.push(Buffer.from(b));
+  return out;
+}
+
+/** The client's echo: its first P_CONTROL_V1 (the ClientHello), which acknowledges our cookie reset. */
+function echoIn(sent: Buffer[], cookie: Buffer): Buffer {
+  const reader = serverWrap('tls-crypt', {});
+  const echo = sent.find((b) => opcodeOf(b[0]!) === Op.CONTROL_V1);
+  assert.ok(echo, 'the client sent its echo');
+  const p = parseControl(reader.peek(echo)!);
+  assert.ok(!isParseError(p));
+  assert.ok(p.acks.includes(0) && p.peerSessionId?.equals(cookie), 'it acknowledges the cookie reset and carries the cookie');
+  return echo;
+}
+
+test('sim handshake: a cookie echo replayed from another address, or after the hand-window, makes no session', () => {
+  const net = new SimVpn({ seed: 11, server: { handWindow: HAND_WINDOW } });
+  const ep = net.endpoint;
+  const stale = () => net.server.drops.countsByReason()['missing or stale cookie'] ?? 0;
+  const state = () => ({
+    size: ep.size, halfOpen: ep.halfOpenCount, addresses: ep.addressCount, created: net.server.stats.sessionsCreated,
+  });
+  const a = net.addClient(A, { up: CLEAN, down: CLEAN });
+  const sentByA = capture(a.up);
+  connect(net, a);
+  const conn = net.server.sessionAt(A)!;
+  const echo = echoIn(sentByA, a.client.serverSid!);
+  assert.deepEqual(state(), { size: 1, halfOpen: 0, addresses: 1, created: 1 });
+
+  // From another host, and from the client's host but another port: the cookie is bound to address and port.
+  net.inject({ address: '198.51.100.20', port: 50000 }, echo);
+  net.inject({ address: A.address, port: A.port + 1 }, echo);
+  net.sim.runFor(50);
+  assert.equal(stale(), 2, 'both dropped: the cookie is not theirs');
+  assert.deepEqual(state(), { size: 1, halfOpen: 0, addresses: 1, created: 1 }, 'no session, no half-open entry, no address');
+  // From the client's own address: it belongs to the live session (address and session id), whose replay window
+  // has seen it.
+  const drops = conn.session.stats.drops;
+  net.inject(A, echo);
+  net.sim.runFor(50);
+  assert.equal(conn.session.stats.drops, drops + 1);
+  assert.equal(conn.session.lastDropReason, 'control-unwrap');
+  assert.deepEqual(state(), { size: 1, halfOpen: 0, addresses: 1, created: 1 });
+  assert.ok(a.client.established && !conn.session.closed);
+
+  // Carol's echo is lost (her uplink fails right after her reset got its cookie), and someone replays it from her
+  // own address two hand-windows later, past every cookie slot check() accepts (at most 1.5 × (hand-window + 1) s).
+  const D: PeerAddr = { address: '192.0.2.77', port: 51000 };
+  const c = net.addClient(D, { up: CLEAN, down: CLEAN }, { cn: 'carol' });
+  const sentByC = capture(c.up);
+  c.client.connect(net.now);
+  const replies = net.server.stats.replies;
+  net.sim.runUntil(() => net.server.stats.replies > replies, { maxTime: 1000, what: "carol's cookie" });
+  c.up.knobs.loss = 1;
+  net.sim.runUntil(() => c.client.serverSid !== undefined, { maxTime: 1000, what: 'the cookie to reach carol' });
+  const lateEcho = echoIn(sentByC, c.client.serverSid!);
+  net.sim.runFor(2 * HAND_WINDOW * 1000);
+  const before = stale();
+  net.inject(D, lateEcho);
+  net.sim.runFor(50);
+  assert.equal(stale(), before + 1, 'the late echo is dropped as a stale cookie');
+  assert.deepEqual(state(), { size: 1, halfOpen: 0, addresses: 1, created: 1 }, 'and makes nothing');
+  assert.ok(a.client.established && !conn.session.closed, 'alice is still up (keepalive both ways)');
+
+  // Carol's uplink comes back: she has started over at her own hand-window (a new session id) and gets in.
+  c.up.knobs.loss = 0;
+  net.sim.runUntil(() => c.client.established, { maxTime: 10_000, what: "carol's new handshake" });
+  assert.ok(c.client.stats.restarts >= 1);
+  assert.deepEqual(state(), { size: 2, halfOpen: 0, addresses: 2, created: 2 });
+});
+
+// ---- float -------------------------------------------------------------------------------------------------------
+
+test('sim handshake: after a NAT rebinding the next data packet authenticates and the session floats; forged data from elsewhere does not', () => {
+  const A2: PeerAddr = { address: A.address, port: 40999 };
+  const X: PeerAddr = { address: '198.51.100.99', port: 12345 };
+  const net = new SimVpn({ seed: 5 });
+  const ep = net.endpoint;
+  const a = net.addClient(A, { up: CLEAN, down: CLEAN });
+  connect(net, a);
+  const conn = net.server.sessionAt(A)!;
+  const vip = ipFromString(a.client.pushed!.ip);
+  net.internet.udpRespond(HOST, 7, (p, reply) => reply(p));
+  const echoed = () => (a.client.ip.udpIn.get(30000) ?? []).map(String);
+  const ping = (text: string) => { a.client.ip.udp(30000, HOST, 7, Buffer.from(text)); net.sim.runFor(100); };
+  ping('before');
+  assert.deepEqual(echoed(), ['before']);
+
+  // The client's NAT maps it to another port; its next data packet comes from there.
+  const sent = capture(a.up);
+  net.rebind(a, A2);
+  ping('after');
+  assert.equal(net.server.stats.floated, 1);
+  assert.deepEqual(ep.addressOf(conn), A2, 'the session moved to the new address');
+  assert.equal(ep.sessionAt(A2), conn);
+  assert.equal(ep.sessionAt(A), undefined);
+  assert.equal(ep.addressCount, 1);
+  assert.deepEqual(echoed(), ['before', 'after'], 'the answer to that very packet went to the new address');
+  assert.equal(net.unroutable.packets, 0, 'nothing went to the old address');
+
+  // From a third address: a well-formed P_DATA_V2 with the client's peer-id and a fresh packet-id but another key,
+  // and a replay of the client's own last data packet. Neither authenticates, so neither moves the session.
+  const wrongKey = new DataChannel(clientDataKeys(fakeEkm(Buffer.alloc(32, 0x99)), a.client.pushed!.cipher), { initialSendPacketId: 1e6 });
+  const forged = buildUdpPacket(vip, HOST, { srcPort: 30000, dstPort: 7, payload: Buffer.from('forged') });
+  const replayed = sent.filter((b) => isDataOpcode(opcodeOf(b[0]!))).at(-1)!;
+  const drops = conn.session.stats.drops;
+  const datagrams = net.internet.counters.datagrams;
+  net.inject(X, wrongKey.sealV2(0, conn.peerId!, forged));
+  net.sim.runFor(50);
+  assert.equal(conn.session.lastDropReason, 'data-auth');
+  net.inject(X, replayed);
+  net.sim.runFor(50);
+  assert.equal(conn.session.lastDropReason, 'data-replay');
+  assert.equal(conn.session.stats.drops, drops + 2);
+  assert.deepEqual(ep.addressOf(conn), A2, 'still at the new address');
+  assert.equal(ep.sessionAt(X), undefined);
+  assert.equal(net.server.stats.floated, 1);
+  assert.equal(net.internet.counters.datagrams, datagrams, 'nothing of the forged packets reached the Internet');
+  assert.equal(net.unroutable.packets, 0, 'nothing was sent to the third address');
+
+  ping('still');
+  assert.deepEqual(echoed(), ['before', 'after', 'still']);
+  assert.ok(!conn.session.closed);
 });
