@@ -349,12 +349,14 @@ export class Session {
       return;
     }
     const ka = this.p.keepalive;
-    if (this.established && ka && ka.timeout > 0 && now - this.lastRecv >= ka.timeout * 2000) {
+    // Each rule compares `now` with the very sum nextDeadline() returns: `now - last >= interval` can be false at
+    // that instant (the sum rounds), and a tick at the deadline would then do nothing while the deadline stays.
+    if (this.established && ka && ka.timeout > 0 && now >= this.lastRecv + ka.timeout * 2000) {
       this.close('ping-restart', `ping-restart (no packet for ${ka.timeout * 2} s)`);
       return;
     }
     for (const ks of [...this.keys]) {
-      if (!isActive(ks) && now - ks.createdAt >= this.p.handWindow * 1000) {
+      if (!isActive(ks) && now >= ks.createdAt + this.p.handWindow * 1000) {
         if (!this.established) { this.close('hand-window', `TLS handshake did not finish within ${this.p.handWindow} s`); return; }
         // A renegotiation that failed is tried again later; the current key stays in use meanwhile.
         this.dropKey(ks);
@@ -373,7 +375,7 @@ export class Session {
         this.startRenegotiation(nextKeyId(this.newestKeyId()), now, true);
       }
     }
-    if (this.established && ka && ka.interval > 0 && now - this.lastSent >= ka.interval * 1000 && this.sendKey) {
+    if (this.established && ka && ka.interval > 0 && now >= this.lastSent + ka.interval * 1000 && this.sendKey) {
       const ping = this.sealData(PING_MAGIC, now);
       if (ping) this.out.push({ t: 'link', bytes: ping });
     }

@@ -1,6 +1,8 @@
 // One direction of a simulated network path for datagrams, with seeded faults: loss, duplication, reordering
 // (a packet held back by an extra delay), latency with jitter, an MTU above which datagrams are dropped, and a rate
 // (datagrams leave one after another, so a burst arrives spread out, as on a real link, not all in one instant).
+// A datagram may carry a tag that the receiver gets with it (the source address, on a path shared by many senders),
+// and `onSend` sees every datagram as it is sent, before the faults (a capture at the sender).
 import type { Prng } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -25,8 +27,10 @@ export interface LinkKnobs {
 export const CLEAN_LINK: LinkKnobs = { latency: 10, jitter: 0, loss: 0, duplicate: 0, reorder: 0, reorderDelay: 0,
   mtu: 1500, rate: Infinity };
 
-export class Link {
+export class Link<T = void> {
   readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, tooBig: 0 };
+  /** Sees each datagram as it is sent (before loss, MTU and delay). */
+  onSend?: (bytes: Buffer, tag: T) => void;
   /** When the link finishes sending what it has (the serialization queue). */
   private busyUntil = 0;
 
@@ -34,12 +38,13 @@ export class Link {
     private readonly sim: Scheduler,
     private readonly rng: Prng,
     readonly knobs: LinkKnobs,
-    private readonly receive: (bytes: Buffer) => void,
+    private readonly receive: (bytes: Buffer, tag: T) => void,
   ) {}
 
-  send(bytes: Buffer): void {
+  send(bytes: Buffer, tag: T): void {
     const k = this.knobs;
     this.stats.sent++;
+    this.onSend?.(bytes, tag);
     if (bytes.length > k.mtu) { this.stats.tooBig++; return; }
     // Lost packets used the link too: they are lost on the way, not before it.
     const start = Math.max(this.sim.now, this.busyUntil);
@@ -53,7 +58,7 @@ export class Link {
       if (this.rng.chance(k.reorder)) { delay += k.reorderDelay; this.stats.reordered++; }
       // The receiver may keep or change what it gets (decryption in place): each copy is its own buffer.
       const b = Buffer.from(bytes);
-      this.sim.after(delay, () => { this.stats.delivered++; this.receive(b); });
+      this.sim.after(delay, () => { this.stats.delivered++; this.receive(b, tag); });
     }
   }
 }

@@ -9,10 +9,16 @@ export interface Party {
 
 interface Ev { at: number; seq: number; fn: () => void }
 
+/** Far more than any burst of same-instant events a test makes (a flood schedules its packets as events that run in
+ *  one turn per instant), far fewer than a stuck party burns through before a test times out. */
+const MAX_TURNS_AT_ONE_INSTANT = 100_000;
+
 export class Scheduler {
   now: number;
   /** Turns run so far (a livelock guard for callers). */
   turns = 0;
+  /** Turns in a row at one instant: a party whose deadline stays due after its timeout() never lets time move. */
+  private stalled = 0;
   private readonly heap: Ev[] = [];
   private seq = 0;
   private readonly parties: Party[] = [];
@@ -46,6 +52,8 @@ export class Scheduler {
   step(): boolean {
     const t = this.next();
     if (t === undefined) return false;
+    this.stalled = t === this.now ? this.stalled + 1 : 0;
+    if (this.stalled > MAX_TURNS_AT_ONE_INSTANT) throw new Error(`livelock: ${this.stalled} turns at ${t} without time moving`);
     this.now = t;
     this.turns++;
     while (this.heap.length > 0 && this.heap[0]!.at <= t) this.pop().fn();
