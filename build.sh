@@ -6,7 +6,7 @@
 #   STEP   all     (default) deps, bundle, addon, then the ops image and/or the raw image when their tools exist;
 #                  without ops and NANOS_DIR it builds no image, says so, and still exits 0
 #          bundle  deps + dist/nanovpn.js
-#          addon   the addons dist/tun.node (tun uplink) and dist/aead.node (data-channel crypto)
+#          addon   the addons dist/tun.node (tun uplink), dist/aead.node (data-channel crypto), dist/udp.node (UDP socket)
 #          image   deps, bundle, addon, and an ops image (needs `ops` on PATH; fails without it)
 #          raw     deps, bundle, addon, and a reproducible dist/nanovpn.img (needs NANOS_DIR; fails without it)
 #   Every image needs image/etc/nanovpn/server.conf (`node dist/nanovpn.js config inline ...`, see image/DEPLOY.md).
@@ -79,17 +79,19 @@ build_addon() {
 }
 
 # tun.node: the tun uplink needs it. aead.node: faster data-channel crypto (data-crypto auto falls back without it).
+# udp.node: the UDP transport's socket, read and written in batches (the server falls back to node:dgram without it).
 addon() {
-  step "addons dist/tun.node, dist/aead.node (node-gyp)"
+  step "addons dist/tun.node, dist/aead.node, dist/udp.node (node-gyp)"
   local gyp ok=0
   gyp="$(find_node_gyp)"
   if [ -z "$gyp" ]; then
-    rm -f dist/tun.node dist/aead.node
-    warn "node-gyp not found (it comes with npm); no tun uplink, and data-channel crypto uses node:crypto."
+    rm -f dist/tun.node dist/aead.node dist/udp.node
+    warn "node-gyp not found (it comes with npm); no tun uplink, data-channel crypto uses node:crypto, UDP uses node:dgram."
     return 1
   fi
   build_addon tun "$gyp" || ok=1
   build_addon aead "$gyp" || { warn "data-channel crypto will use node:crypto"; ok=1; }
+  build_addon udp "$gyp" || { warn "the UDP transport will use node:dgram"; ok=1; }
   return $ok
 }
 
@@ -186,6 +188,7 @@ case "$STEP" in
     bundle
     addon || true
     [ -f dist/aead.node ] || die "the image maps dist/aead.node (config.json MapDirs) and its build failed: see src/native/aead/build.log"
+    [ -f dist/udp.node ] || die "the image maps dist/udp.node (config.json MapDirs) and its build failed: see src/native/udp/build.log"
     if [ "$TUN" = 1 ] && [ ! -f dist/tun.node ]; then die "--tun needs dist/tun.node"; fi
     case "$STEP" in
       image) ops_image ;;

@@ -78,7 +78,7 @@ function defaults(source: string): Draft {
     source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...SUPPORTED_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto',
+    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
 
@@ -434,6 +434,7 @@ const handlers: Record<string, Handler> = {
   metrics: { min: 2, max: 2, run(d, c) { c.cfg.metrics = hostPort(d); } },
   uplink: { min: 1, max: 1, run(d, c) { c.cfg.uplink = oneOf(d, 0, ['nat', 'tun'] as const); } },
   'data-crypto': { min: 1, max: 1, run(d, c) { c.cfg.dataCrypto = oneOf(d, 0, ['auto', 'native', 'node'] as const); } },
+  'udp-socket': { min: 1, max: 1, run(d, c) { c.cfg.udpSocket = oneOf(d, 0, ['auto', 'native', 'node'] as const); } },
   'nat-source': { min: 1, max: 1, run(d, c) { ipv4(d, 0); c.cfg.natSource = d.args[0]!; } },
   'state-dir': { min: 1, max: 1, run(d, c) { c.cfg.stateDir = filePath(d, c); } },
   'nat-timeout': {

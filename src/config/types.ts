@@ -55,6 +55,8 @@ export interface ServerConfig {
   uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat
   /** nanovpn extension: 'data-crypto auto|native|node', default auto (native addon when it loads). */
   dataCrypto: 'auto' | 'native' | 'node';
+  /** nanovpn extension: 'udp-socket auto|native|node', default auto (udp.node's batched socket when it loads). */
+  udpSocket: 'auto' | 'native' | 'node';
   natSource?: string;           // nanovpn extension: 'nat-source ADDR' source address for outbound sockets
   /** nanovpn extension: 'nat-timeout NAME SECONDS' (conntrack-style idle timeouts of the userspace NAT). */
   natTimeouts?: Partial<Record<'tcpEstablished' | 'tcpTransitory' | 'tcpTimeWait' | 'udpUnreplied' | 'udpReplied' | 'dns', number>>;

@@ -1,8 +1,6 @@
 // Composition root: transports (UDP socket, TCP listener) → sessions → router → uplink.
 // This file owns the sockets and timers; the protocol objects it drives are sans-IO.
 import { randomBytes } from 'node:crypto';
-import * as dgram from 'node:dgram';
-import * as dns from 'node:dns';
 import * as net from 'node:net';
 import { freemem, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
@@ -24,6 +22,7 @@ import { ipToString } from '../core/wire/ipv4.js';
 import { listen } from '../io/listen.js';
 import { prepareTlsEngine, serverSecureContext } from '../io/tls-adapter.js';
 import { Driver, Wakeup } from '../io/driver.js';
+import { openUdpPort, type UdpPort } from '../io/udp-port.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { Authorizer } from './authorizer.js';
@@ -39,7 +38,7 @@ export class VpnServer implements ConnHost {
   /** TCP MSS clamp applied to SYNs crossing the tunnel (0 = off). */
   readonly mss: number;
   private secureContext: tls.SecureContext;
-  private udp?: dgram.Socket;
+  private udp?: UdpPort;
   private tcp?: net.Server;
   /** Every open TCP connection, with its session once its first packet made one. */
   private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
@@ -100,7 +99,7 @@ export class VpnServer implements ConnHost {
     const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
     return {
       clients: this.conns.size,
-      udp: udp && { rx: this.udpRx, tx: this.udpTx, sendQueueCount: udp.getSendQueueCount(), sendQueueSize: udp.getSendQueueSize() },
+      udp: udp && { socket: udp.kind, rx: this.udpRx, tx: this.udpTx, ...udp.stats() },
       tcp: { sockets: this.tcpConns.size, writable: tcpWritable },
       nat,
       memMiB: m,
@@ -150,12 +149,14 @@ export class VpnServer implements ConnHost {
     const c = this.cfg;
     const host = c.local ?? '0.0.0.0';
     if (c.protos.includes('udp')) {
-      const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, lookup: literalLookup });
-      sock.on('message', (msg, rinfo) => this.onUdp(msg, rinfo));
-      sock.on('error', (e) => log('error', 'UDP socket error', { error: e.message }));
-      await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(c.port, host, () => { sock.off('error', rej); res(); }); });
-      this.udp = sock;
-      log('notice', 'listening', { proto: 'udp', address: host, port: c.port });
+      const { port, fallback } = await openUdpPort({
+        host, port: c.port, bufBytes: 4 << 20, maxDatagram: maxDatagramFor(c), mode: c.udpSocket,
+        onDatagram: (msg, from) => this.onUdp(msg, from),
+        onError: (e) => log('error', 'UDP socket error', { error: e.message }),
+      });
+      if (fallback) log('info', 'udp-socket: the native addon is not available, using node:dgram', { reason: fallback });
+      this.udp = port;
+      log('notice', 'listening', { proto: 'udp', address: host, port: port.port, socket: port.kind });
     }
     if (c.protos.includes('tcp')) {
       const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
@@ -184,7 +185,7 @@ export class VpnServer implements ConnHost {
     const deadline = Date.now() + 1500;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown', 'server-shutdown'));
-    await step('close UDP socket', () => new Promise<void>((res) => (this.udp ? this.udp.close(() => res()) : res())));
+    await step('close UDP socket', () => this.udp?.close());
     await step('flush drop summary', () => this.flushDropSummaries());
     await step('close TCP connections', () => { for (const s of this.tcpConns.keys()) s.destroy(); });
     await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
@@ -221,24 +222,27 @@ export class VpnServer implements ConnHost {
 
   // ---- UDP --------------------------------------------------------------------------------------------------
 
-  /** Moves bytes: the endpoint decides what a datagram is and where it goes. */
-  private onUdp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  /** Moves bytes: the endpoint decides what a datagram is and where it goes. `msg` lives only during this call
+   *  (a view into the socket's receive ring): a data packet is decrypted into a new buffer, control packets are
+   *  copied before a session keeps them. */
+  private onUdp(msg: Buffer, from: PeerAddr): void {
     if (this.stopping) return;
     this.udpRx++;
     const t = this.driver.now();
-    const ev = this.endpoint.handle(rinfo, msg, t);
+    const ev = this.endpoint.handle(from, msg, t);
     switch (ev.t) {
-      case 'data': ev.session.onData(ev.packet, t, ev.moved ? rinfo : undefined); return;
-      case 'control': ev.session.onControl(ev.packet, t); return;
-      case 'reply': this.udpSend(ev.bytes, rinfo.port, rinfo.address); return;
+      case 'data': ev.session.onData(ev.packet, t, ev.moved ? from : undefined); return;
+      case 'control': ev.session.onControl(Buffer.from(ev.packet), t); return;
+      case 'reply': this.udpSend(ev.bytes, from); return;
       case 'new-session': this.acceptUdp(ev.incoming, t); return;
-      case 'drop': this.dropUdp(ev.reason, rinfo); return;
+      case 'drop': this.dropUdp(ev.reason, from); return;
     }
   }
 
   private acceptUdp(inc: Incoming, t: number): void {
     const { address, port } = inc.from;
-    const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, port, address),
+    const to = inc.from;
+    const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, to),
       this.sessionParams('udp', inc.wrap), inc.clientSid, t, inc.cookie);
     this.conns.add(conn);
     const { superseded, evicted } = this.endpoint.accept(inc, conn, t);
@@ -249,7 +253,7 @@ export class VpnServer implements ConnHost {
       this.dropUdp(why, this.endpoint.addressOf(evicted) ?? inc.from);
       evicted.forceClose(why, 'evicted', { quiet: true });
     }
-    conn.onPlainControl(inc.first, t);
+    conn.onPlainControl(Buffer.from(inc.first), t);
   }
 
   /** Called by a Conn when a data packet from another address than its own authenticated: the float rule.
@@ -259,39 +263,17 @@ export class VpnServer implements ConnHost {
     if (r.t === 'stay') return true;
     if (r.t === 'refused') { this.dropUdp(r.reason, from); return false; }
     for (const other of r.closes) other.forceClose('address taken over by the same client', 'replaced');
-    const { address, port } = from;
-    conn.remote = `${address}:${port}`;
-    conn.setSend((bytes) => this.udpSend(bytes, port, address));
+    const to: PeerAddr = { address: from.address, port: from.port };
+    conn.remote = `${to.address}:${to.port}`;
+    conn.setSend((bytes) => this.udpSend(bytes, to));
     log('info', 'client address changed', { cn: conn.session.cn, remote: conn.remote });
     return true;
   }
 
-  // UDP sends queued during one event-loop turn leave back to back on the next tick: one tick per turn rather than
-  // dgram's per-packet lookup tick (literalLookup answers at once), and the seals of a burst are not interleaved
-  // with sendmsg calls. Measured cheaper than either the stock lookup or sending synchronously (bench/datapath-micro.ts udp).
-  private readonly udpQueue: (Buffer | readonly Buffer[])[] = [];
-  private readonly udpQueuePort: number[] = [];
-  private readonly udpQueueAddr: string[] = [];
-
-  private udpSend(bytes: Buffer | readonly Buffer[], port: number, address: string): void {
-    if (this.udpQueue.push(bytes) === 1) process.nextTick(this.flushUdp);
-    this.udpQueuePort.push(port);
-    this.udpQueueAddr.push(address);
+  private udpSend(bytes: Buffer | readonly Buffer[], to: PeerAddr): void {
+    this.udpTx++;
+    this.udp?.send(bytes, to);
   }
-
-  private readonly flushUdp = (): void => {
-    const q = this.udpQueue, ports = this.udpQueuePort, addrs = this.udpQueueAddr;
-    try {
-      this.udpTx += q.length;
-      for (let i = 0; i < q.length; i++) this.udp?.send(q[i], ports[i], addrs[i]);
-    } catch (e) {
-      log('debug', 'UDP send failed', { error: (e as Error).message });   // the socket closed during shutdown
-    } finally {
-      q.length = 0;
-      ports.length = 0;
-      addrs.length = 0;
-    }
-  };
 
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
    *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
@@ -430,12 +412,6 @@ function memory(): Record<string, number> {
   }
 }
 
-/** dgram's address lookup: the server only sends to the IP literals it received from, answered synchronously. */
-const literalLookup = ((address: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
-  if (net.isIPv4(address)) cb(null, address, 4);
-  else dns.lookup(address, family, cb);
-}) as unknown as typeof dns.lookup;
-
 function writeFramed(sock: net.Socket, bytes: Buffer | readonly Buffer[]): void {
   if (sock.destroyed) return;
   let len = 0;
@@ -452,4 +428,10 @@ function writeFramed(sock: net.Socket, bytes: Buffer | readonly Buffer[]): void 
 function mssFor(c: ServerConfig): number {
   if (!c.mssfix) return 0;
   return Math.min(c.tunMtu - 40, c.mssfix - 20 - 8 - 24 - 40);
+}
+
+/** The largest datagram the UDP socket takes in: a full tun-mtu packet with OpenVPN's framing and some room
+ *  (OpenVPN sizes its buffers from tun-mtu the same way); anything longer cannot be a packet of ours. */
+function maxDatagramFor(c: ServerConfig): number {
+  return Math.max(c.tunMtu, 1500) + 512;
 }

@@ -23,6 +23,7 @@ const GUEST_HOST = '10.0.2.2'; // the host (here: the namespace's loopback) as s
 const PAGE = 'hello from the loopback of the namespace\n';
 const ADDON = join(REPO_ROOT, 'dist', 'tun.node');
 const AEAD_ADDON = join(REPO_ROOT, 'dist', 'aead.node');
+const UDP_ADDON = join(REPO_ROOT, 'dist', 'udp.node');
 
 function skipReason(): string | undefined {
   if (!NANOS_DIR) return 'NANOS_DIR is not set (a Nanos release folder: kernel.img, boot.img, mkfs, klibs/)';
@@ -34,7 +35,8 @@ function skipReason(): string | undefined {
   return netnsUnavailable()
     ?? (haveCommand('openvpn') ? undefined : 'openvpn is not installed; run test/install-deps.sh')
     ?? (existsSync(BUNDLE) ? undefined : `${BUNDLE} is missing: run npm run build`)
-    ?? (existsSync(AEAD_ADDON) ? undefined : `${AEAD_ADDON} is missing: run ./build.sh addon`);
+    ?? (existsSync(AEAD_ADDON) ? undefined : `${AEAD_ADDON} is missing: run ./build.sh addon`)
+    ?? (existsSync(UDP_ADDON) ? undefined : `${UDP_ADDON} is missing: run ./build.sh addon`);
 }
 
 /** The image build.sh makes, from a private copy of the project layout holding this test's server.conf. */
@@ -44,6 +46,7 @@ function buildImage(dir: string, serverConfText: string, pkiDir: string,
   mkdirSync(join(dir, 'image', 'etc', 'nanovpn'), { recursive: true });
   cpSync(BUNDLE, join(dir, 'dist', 'nanovpn.js'));
   cpSync(AEAD_ADDON, join(dir, 'dist', 'aead.node'));
+  cpSync(UDP_ADDON, join(dir, 'dist', 'udp.node'));
   const cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'config.json'), 'utf8')) as Record<string, any>;
   opts.config?.(cfg);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
@@ -120,6 +123,7 @@ for (const proto of ['udp', 'tcp'] as const) {
         // The server logs to the VM console, which is QEMU's stdout.
         await vm.waitForLine(/Initialization Sequence Completed/, 90_000, { failOn: /nanovpn: |Error|fault/i });
         assert.match(vm.output, /data-crypto.*native \(\/app\/aead\.node\)/, 'the image loads the native AEAD addon');
+        if (proto === 'udp') assert.match(vm.output, /listening proto=udp .*socket=native/, 'the image reads UDP with udp.node (recvmmsg)');
 
         const c = startOpenVpnClient({ topo, node: 'cli1', proto, remote: '127.0.0.1', pki, cn: 'client1' });
         await c.waitInitialized({ timeoutMs: 90_000 });

@@ -42,7 +42,7 @@ test('the stock config loads unchanged, from a file', () => {
     dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], keepalive: { interval: 10, timeout: 60 },
     push: ['route 198.18.0.0 255.255.255.0'], clientToClient: true, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 3, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto',
+    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   });
   const udp = loadServerConfig(fx.write('udp.conf', STOCK_CONFIG.replace('proto tcp-server        # or: proto udp', 'proto udp')));
   assert.deepEqual(udp.protos, ['udp']);
@@ -243,6 +243,9 @@ test('management, metrics, uplink, nat-source, data-crypto', () => {
   assert.equal(c.dataCrypto, 'node');
   assert.equal(build('data-crypto native\n').dataCrypto, 'native');
   failsExtra('data-crypto openssl\n', /must be one of: auto, native, node/);
+  assert.equal(build('').udpSocket, 'auto');
+  assert.equal(build('udp-socket node\n').udpSocket, 'node');
+  failsExtra('udp-socket raw\n', /must be one of: auto, native, node/);
   assert.deepEqual(c.management, { host: '127.0.0.1', port: 7505 });
   assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9100 });
   assert.equal(c.uplink, 'tun');

@@ -138,3 +138,27 @@ test('serve with data-crypto native and an addon that does not load stops with a
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// The UDP socket hands data packets on as views into its receive ring, reused by the next batch: what open returns
+// must not share memory with the packet, with either engine.
+test('DataChannel.open returns a plaintext that does not alias the packet (node:crypto and native)', { skip }, () => {
+  for (const engine of [nodeCryptoAead, native()]) {
+    for (const cipher of ['AES-256-GCM', 'CHACHA20-POLY1305'] as const) {
+      const k = randomBytes(256);
+      const server = new DataChannel(serverDataKeys(k, cipher), { aead: engine });
+      const client = new DataChannel(clientDataKeys(k, cipher), { aead: engine });
+      const plain = randomBytes(1400);
+      const ring = Buffer.alloc(4096);
+      const wire = server.sealV2(0, 7, plain);
+      wire.copy(ring, 100);
+      const r = client.open(ring.subarray(100, 100 + wire.length), 0);
+      assert.ok(r.ok, `${engine.name} ${cipher}: open failed`);
+      const p = r.plain;
+      const overlaps = p.buffer === ring.buffer
+        && p.byteOffset < ring.byteOffset + ring.length && ring.byteOffset < p.byteOffset + p.length;
+      assert.ok(!overlaps, `${engine.name} ${cipher}: plaintext shares the packet's memory`);
+      ring.fill(0xee);
+      assert.deepEqual(p, plain, `${engine.name} ${cipher}: plaintext changed when the ring was reused`);
+    }
+  }
+});

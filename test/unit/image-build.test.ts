@@ -86,6 +86,7 @@ function fixture(dir: string): { config: string; nanos: string } {
   writeFileSync(join(dir, 'dist', 'nanovpn.js'), '// bundle\n');
   writeFileSync(join(dir, 'dist', 'tun.node'), 'addon');
   writeFileSync(join(dir, 'dist', 'aead.node'), 'aead addon');
+  writeFileSync(join(dir, 'dist', 'udp.node'), 'udp addon');
   writeFileSync(join(dir, 'image', 'etc', 'nanovpn', 'server.conf'), 'port 1194\n');
   cpSync(join(REPO, 'config.json'), join(dir, 'config.json'));
   const nanos = join(dir, 'nanos');
@@ -138,6 +139,7 @@ test('manifest from config.json: node + ldd libraries + loader files, bundle, em
   assert.equal(readFileSync(join(stage, 'root', 'etc', 'resolv.conf'), 'utf8'), 'nameserver 8.8.8.8\n');
   assert.equal(hostOf('/app/nanovpn.js'), join(dir, 'dist', 'nanovpn.js'));
   assert.equal(hostOf('/app/aead.node'), join(dir, 'dist', 'aead.node'));
+  assert.equal(hostOf('/app/udp.node'), join(dir, 'dist', 'udp.node'));
   assert.equal(hostOf('/etc/nanovpn/server.conf'), join(dir, 'image', 'etc', 'nanovpn', 'server.conf'));
   assert.equal(readFileSync(join(dir, 'm'), 'utf8').includes(dir), false, 'no build-directory path in the manifest');
   assert.equal(at(m, '/app/tun.node'), undefined);

@@ -94,6 +94,7 @@ test('config.json: node runs the bundle from /app, ports 1194 tcp+udp, memory se
   assert.deepEqual(config.Args, ['/app/nanovpn.js', 'serve']);
   assert.equal(config.MapDirs['dist/nanovpn.js'], '/app');
   assert.equal(config.MapDirs['dist/aead.node'], '/app', 'the native AEAD addon sits next to the bundle');
+  assert.equal(config.MapDirs['dist/udp.node'], '/app', 'the UDP socket addon sits next to the bundle');
   assert.equal(config.MapDirs['image/etc/nanovpn/*'], '/etc/nanovpn');
   assert.ok(config.RunConfig.Ports.includes('1194'));
   assert.ok(config.RunConfig.UDPPorts.includes('1194'));

@@ -1,0 +1,280 @@
+// The UDP transport's socket, two ways. With our addon (src/native/udp) datagrams are read with recvmmsg into one
+// preallocated ring and handed on as views into it, and sends leave with sendmmsg once per turn; node:dgram, the
+// fallback, reads one datagram per syscall into a fresh 64 KiB buffer and could take in about half of an 80k
+// packets/s flood, so the kernel queue overflowed and dropped a real client's handshake along with the flood.
+import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
+import * as net from 'node:net';
+import type { PeerAddr } from '../core/transport/udp-endpoint.js';
+import { ipToString, parseIpv4Text } from '../core/wire/ipv4.js';
+import { findAddon, loadAddon } from './native-addon.js';
+
+/** `msg` is valid only during the call (with the addon it is a view into the receive ring): copy what you keep. */
+export type OnDatagram = (msg: Buffer, from: PeerAddr) => void;
+
+export interface UdpPortStats {
+  /** Datagrams waiting for the socket to take them. */
+  sendQueue: number;
+  /** Datagrams the kernel refused (and that were skipped), or dropped because the send queue was full. */
+  sendDropped: number;
+  /** Datagrams longer than a receive slot, dropped. */
+  truncated: number;
+}
+
+export interface UdpPort {
+  /** 'native': udp.node's batched socket; 'node': node:dgram. */
+  readonly kind: 'native' | 'node';
+  readonly port: number;
+  /** Queues a datagram (one Buffer or the pieces of one); the queue leaves at the end of this turn. */
+  send(bytes: Buffer | readonly Buffer[], to: PeerAddr): void;
+  stats(): UdpPortStats;
+  close(): Promise<void>;
+}
+
+export interface UdpPortOptions {
+  host: string;
+  port: number;
+  /** SO_RCVBUF and SO_SNDBUF. */
+  bufBytes: number;
+  /** The largest datagram taken in (the native socket's slot size; longer ones are dropped and counted). */
+  maxDatagram: number;
+  mode: 'auto' | 'native' | 'node';
+  onDatagram: OnDatagram;
+  onError: (e: Error) => void;
+}
+
+export interface UdpAddon {
+  open(host: string, port: number, bufBytes: number): { fd: number; port: number };
+  startPoll(fd: number, ring: Buffer, meta: Buffer, slotBytes: number, onBatch: (count: number) => void,
+    onWritable: () => void, onError: (e: Error) => void): { stop(): void; wantWritable(): void };
+  sendBatch(fd: number, bufs: Buffer[], parts: Uint32Array, addrs: Uint32Array, ports: Uint32Array, count: number,
+    stats: Uint32Array): number;
+  close(fd: number): void;
+}
+
+/** The addon, or why not. Loaded once. */
+let addon: { mod: UdpAddon; file: string } | { error: string } | undefined;
+
+export function loadUdpAddon(): { mod: UdpAddon; file: string } | { error: string } {
+  if (addon) return addon;
+  const file = findAddon('udp');
+  if (!file) return (addon = { error: 'udp.node not found (build it with ./build.sh addon)' });
+  try {
+    return (addon = { mod: loadAddon<UdpAddon>(file), file });
+  } catch (e) {
+    return (addon = { error: (e as Error).message });
+  }
+}
+
+/** Opens the socket; 'auto' takes the addon when it loads and says in `fallback` why it did not. */
+export async function openUdpPort(o: UdpPortOptions): Promise<{ port: UdpPort; fallback?: string }> {
+  if (o.mode !== 'node') {
+    const a = loadUdpAddon();
+    if ('mod' in a) return { port: openNativeUdpPort(a.mod, o) };
+    if (o.mode === 'native') throw new Error(`udp-socket native: ${a.error}`);
+    return { port: await openDgramPort(o), fallback: a.error };
+  }
+  return { port: await openDgramPort(o) };
+}
+
+/** The native socket over a given addon (tests wrap the real one). */
+export function openNativeUdpPort(mod: UdpAddon, o: UdpPortOptions): UdpPort { return new NativeUdpPort(mod, o); }
+
+const RING_SLOTS = 64;
+const META_WORDS = 4;
+const TRUNCATED = 1;
+/** A flood's source addresses must not grow these without bound: past the cap they start again empty. */
+const PEER_CACHE_MAX = 8192;
+/** Datagrams held while the socket is full; past this new ones are dropped, as a full socket would. */
+const SEND_QUEUE_MAX = 16384;
+
+class NativeUdpPort implements UdpPort {
+  readonly kind = 'native' as const;
+  readonly port: number;
+  private readonly fd: number;
+  private readonly ring: Buffer;
+  private readonly slotBytes: number;
+  private readonly meta: Uint32Array;
+  private readonly poller: { stop(): void; wantWritable(): void };
+  private readonly peers = new Map<number, PeerAddr>();
+  private readonly ips = new Map<string, number>();
+  private truncated = 0;
+  private dropped = 0;
+  private closed = false;
+  // The send queue: datagram i is the next parts[i] Buffers of bufs, to addrs[i]:ports[i].
+  private bufs: Buffer[] = [];
+  private parts = new Uint32Array(256);
+  private addrs = new Uint32Array(256);
+  private ports = new Uint32Array(256);
+  private queued = 0;
+  private flushQueued = false;
+  private waitingWritable = false;
+  private readonly sendStats = new Uint32Array(2);
+
+  constructor(private readonly addon: UdpAddon, private readonly o: UdpPortOptions) {
+    const s = addon.open(o.host, o.port, o.bufBytes);
+    this.fd = s.fd;
+    this.port = s.port;
+    this.slotBytes = Math.ceil(Math.max(2048, o.maxDatagram) / 64) * 64;
+    this.ring = Buffer.alloc(RING_SLOTS * this.slotBytes);
+    const metaBytes = Buffer.alloc(RING_SLOTS * META_WORDS * 4);
+    this.meta = new Uint32Array(metaBytes.buffer, metaBytes.byteOffset, RING_SLOTS * META_WORDS);
+    try {
+      this.poller = addon.startPoll(this.fd, this.ring, metaBytes, this.slotBytes, this.onBatch, this.onWritable, o.onError);
+    } catch (e) {
+      addon.close(this.fd);
+      throw e;
+    }
+  }
+
+  private readonly onBatch = (count: number): void => {
+    const m = this.meta, slot = this.slotBytes;
+    for (let i = 0; i < count && !this.closed; i++) {
+      const w = i * META_WORDS;
+      if (m[w + 3] & TRUNCATED) { this.truncated++; continue; }
+      const off = i * slot;
+      this.o.onDatagram(this.ring.subarray(off, off + m[w]), this.peer(m[w + 1], m[w + 2]));
+    }
+  };
+
+  private peer(ip: number, port: number): PeerAddr {
+    const key = ip * 65536 + port;
+    let p = this.peers.get(key);
+    if (!p) {
+      if (this.peers.size >= PEER_CACHE_MAX) this.peers.clear();
+      p = { address: ipToString(ip), port };
+      this.peers.set(key, p);
+    }
+    return p;
+  }
+
+  private ipOf(address: string): number | undefined {
+    let ip = this.ips.get(address);
+    if (ip === undefined) {
+      ip = parseIpv4Text(address);
+      if (ip === undefined) return undefined;
+      if (this.ips.size >= PEER_CACHE_MAX) this.ips.clear();
+      this.ips.set(address, ip);
+    }
+    return ip;
+  }
+
+  send(bytes: Buffer | readonly Buffer[], to: PeerAddr): void {
+    const ip = this.ipOf(to.address);
+    if (this.closed || ip === undefined || this.queued >= SEND_QUEUE_MAX) { this.dropped++; return; }
+    if (this.queued === this.parts.length) this.grow();
+    const i = this.queued++;
+    if (Buffer.isBuffer(bytes)) { this.bufs.push(bytes); this.parts[i] = 1; }
+    else { for (const b of bytes) this.bufs.push(b); this.parts[i] = bytes.length; }
+    this.addrs[i] = ip;
+    this.ports[i] = to.port;
+    if (!this.flushQueued && !this.waitingWritable) {
+      this.flushQueued = true;
+      process.nextTick(this.flush);
+    }
+  }
+
+  private grow(): void {
+    const n = this.parts.length * 2;
+    const widen = (a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => { const b = new Uint32Array(n); b.set(a); return b; };
+    this.parts = widen(this.parts);
+    this.addrs = widen(this.addrs);
+    this.ports = widen(this.ports);
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false;
+    if (this.closed || this.queued === 0) return;
+    const before = this.sendStats[0];
+    let done: number;
+    try {
+      done = this.addon.sendBatch(this.fd, this.bufs, this.parts, this.addrs, this.ports, this.queued, this.sendStats);
+    } catch (e) {
+      this.dropQueue();
+      this.o.onError(e as Error);
+      return;
+    }
+    this.dropped += this.sendStats[0] - before;
+    if (done === this.queued) { this.bufs.length = 0; this.queued = 0; return; }
+    let pieces = 0;
+    for (let i = 0; i < done; i++) pieces += this.parts[i];
+    this.bufs.splice(0, pieces);
+    this.parts.copyWithin(0, done, this.queued);
+    this.addrs.copyWithin(0, done, this.queued);
+    this.ports.copyWithin(0, done, this.queued);
+    this.queued -= done;
+    this.waitingWritable = true;
+    this.poller.wantWritable();
+  };
+
+  private readonly onWritable = (): void => {
+    this.waitingWritable = false;
+    this.flush();
+  };
+
+  private dropQueue(): void {
+    this.dropped += this.queued;
+    this.bufs.length = 0;
+    this.queued = 0;
+  }
+
+  stats(): UdpPortStats { return { sendQueue: this.queued, sendDropped: this.dropped, truncated: this.truncated }; }
+
+  close(): Promise<void> {
+    if (!this.closed) {
+      this.flush();
+      this.closed = true;
+      this.dropQueue();
+      this.poller.stop();
+      this.addon.close(this.fd);
+    }
+    return Promise.resolve();
+  }
+}
+
+/** dgram's address lookup: the server only sends to the IP literals it received from, answered synchronously. */
+const literalLookup = ((address: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
+  if (net.isIPv4(address)) cb(null, address, 4);
+  else dns.lookup(address, family, cb);
+}) as unknown as typeof dns.lookup;
+
+async function openDgramPort(o: UdpPortOptions): Promise<UdpPort> {
+  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: o.bufBytes, sendBufferSize: o.bufBytes, lookup: literalLookup });
+  sock.on('message', (msg, rinfo) => o.onDatagram(msg, rinfo));
+  await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(o.port, o.host, () => { sock.off('error', rej); res(); }); });
+  sock.on('error', o.onError);
+  // Sends queued during one turn leave back to back on the next tick: one tick per turn rather than dgram's
+  // per-packet lookup tick, and the seals of a burst are not interleaved with sendmsg calls (bench/datapath-micro.ts udp).
+  const queue: (Buffer | readonly Buffer[])[] = [];
+  const ports: number[] = [];
+  const addrs: string[] = [];
+  let dropped = 0;
+  let closed = false;
+  const flush = (): void => {
+    try {
+      for (let i = 0; i < queue.length; i++) sock.send(queue[i], ports[i], addrs[i]);
+    } catch {
+      dropped += queue.length;   // the socket closed during shutdown
+    } finally {
+      queue.length = 0;
+      ports.length = 0;
+      addrs.length = 0;
+    }
+  };
+  return {
+    kind: 'node',
+    port: sock.address().port,
+    send(bytes, to) {
+      if (closed) { dropped++; return; }
+      if (queue.push(bytes) === 1) process.nextTick(flush);
+      ports.push(to.port);
+      addrs.push(to.address);
+    },
+    stats: () => ({ sendQueue: sock.getSendQueueCount(), sendDropped: dropped, truncated: 0 }),
+    close: () => {
+      if (closed) return Promise.resolve();
+      closed = true;
+      return new Promise<void>((res) => sock.close(() => res()));
+    },
+  };
+}

@@ -1,0 +1,212 @@
+// The UDP transport's socket on loopback, both implementations: udp.node (recvmmsg into a ring, sendmmsg) and
+// node:dgram. The peer is a plain dgram socket.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PeerAddr } from '../../src/core/transport/udp-endpoint.js';
+import { loadUdpAddon, openNativeUdpPort, openUdpPort, type UdpPort, type UdpPortOptions } from '../../src/io/udp-port.js';
+import { makeTestPki } from '../helpers/pki.js';
+
+const addon = loadUdpAddon();
+const skipNative = 'mod' in addon ? false : `udp.node did not load: ${addon.error}`;
+
+interface Got { msg: Buffer; from: PeerAddr }
+
+async function open(mode: 'native' | 'node', extra: Partial<UdpPortOptions> = {}): Promise<{ port: UdpPort; got: Got[] }> {
+  const got: Got[] = [];
+  const { port } = await openUdpPort({
+    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode,
+    onDatagram: (msg, from) => got.push({ msg: Buffer.from(msg), from }),
+    onError: (e) => { throw e; },
+    ...extra,
+  });
+  return { port, got };
+}
+
+async function peer(): Promise<dgram.Socket> {
+  const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+  await new Promise<void>((res) => s.bind(0, '127.0.0.1', res));
+  return s;
+}
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+for (const mode of ['native', 'node'] as const) {
+  const skip = mode === 'native' ? skipNative : false;
+
+  test(`${mode}: datagrams arrive whole, in order, with the sender's address and port`, { skip }, async () => {
+    const { port, got } = await open(mode);
+    const p = await peer();
+    try {
+      assert.equal(port.kind, mode);
+      assert.ok(port.port > 0);
+      const sent = Array.from({ length: 300 }, (_, i) => Buffer.concat([Buffer.from([i >> 8, i & 255]), randomBytes(i % 1400)]));
+      for (const b of sent) p.send(b, port.port, '127.0.0.1');
+      await until('300 datagrams', () => got.length >= 300);
+      assert.deepEqual(got.map((g) => g.msg), sent);
+      for (const g of got) assert.deepEqual({ address: g.from.address, port: g.from.port }, { address: '127.0.0.1', port: p.address().port });
+    } finally {
+      p.close();
+      await port.close();
+    }
+  });
+
+  test(`${mode}: send carries one Buffer or the pieces of one datagram, to the given peer, in order`, { skip }, async () => {
+    const { port } = await open(mode);
+    const p = await peer();
+    const seen: Buffer[] = [];
+    p.on('message', (m) => seen.push(m));
+    try {
+      const to = { address: '127.0.0.1', port: p.address().port };
+      const want: Buffer[] = [];
+      // More than one sendmmsg call's worth and more than the queue's first capacity.
+      for (let i = 0; i < 700; i++) {
+        const a = Buffer.from([i >> 8, i & 255]), b = randomBytes(i % 300);
+        if (i % 2) port.send([a, b], to); else port.send(Buffer.concat([a, b]), to);
+        want.push(Buffer.concat([a, b]));
+      }
+      await until('700 datagrams back', () => seen.length >= 700);
+      assert.deepEqual(seen, want);
+      assert.equal(port.stats().sendQueue, 0);
+      assert.equal(port.stats().sendDropped, 0);
+    } finally {
+      p.close();
+      await port.close();
+    }
+  });
+}
+
+test('native: a datagram longer than a slot is dropped and counted; the next one still arrives', { skip: skipNative }, async () => {
+  const { port, got } = await open('native', { maxDatagram: 2048 });
+  const p = await peer();
+  try {
+    p.send(randomBytes(3000), port.port, '127.0.0.1');
+    p.send(Buffer.from('after'), port.port, '127.0.0.1');
+    await until('the short datagram', () => got.length >= 1);
+    assert.deepEqual(got.map((g) => g.msg.toString()), ['after']);
+    assert.equal(port.stats().truncated, 1);
+  } finally {
+    p.close();
+    await port.close();
+  }
+});
+
+test('native: the view handed to onDatagram is the ring, reused by the next batch (callers copy what they keep)', { skip: skipNative }, async () => {
+  const views: Buffer[] = [];
+  const { port } = await open('native', { onDatagram: (msg) => views.push(msg) });
+  const p = await peer();
+  try {
+    p.send(Buffer.from('first'), port.port, '127.0.0.1');
+    await until('one datagram', () => views.length >= 1);
+    p.send(Buffer.from('xyzzy'), port.port, '127.0.0.1');
+    await until('two datagrams', () => views.length >= 2);
+    assert.equal(views[0]!.buffer, views[1]!.buffer, 'both are views of one ring');
+    assert.equal(views[0]!.toString(), 'xyzzy', 'slot 0 was reused by the second batch');
+  } finally {
+    p.close();
+    await port.close();
+  }
+});
+
+test('native: when the socket takes only part of the queue, the rest waits for writable and leaves in order', { skip: skipNative }, async () => {
+  // The real addon, except that sendBatch takes at most 5 datagrams per call the first few times: what the kernel
+  // does when the socket buffer is full (EAGAIN after a few).
+  assert.ok('mod' in addon);
+  const real = addon.mod;
+  let partial = 4, calls = 0;
+  const stingy = {
+    ...real,
+    sendBatch: (...a: Parameters<typeof real.sendBatch>): number => {
+      calls++;
+      if (partial > 0) { partial--; a[5] = Math.min(a[5], 5); }
+      return real.sendBatch(...a);
+    },
+  };
+  const port = openNativeUdpPort(stingy, {
+    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode: 'native', onDatagram: () => {}, onError: (e) => { throw e; },
+  });
+  const p = await peer();
+  const seen: number[] = [];
+  p.on('message', (m) => seen.push(m.readUInt16BE(0)));
+  try {
+    const to = { address: '127.0.0.1', port: p.address().port };
+    for (let i = 0; i < 40; i++) port.send(i % 2 ? [Buffer.from([0, i]), Buffer.from('x')] : Buffer.from([0, i]), to);
+    await until('40 datagrams back', () => seen.length >= 40);
+    assert.deepEqual(seen, Array.from({ length: 40 }, (_, i) => i));
+    assert.ok(calls >= 5, `sendBatch was called ${calls} times`);
+    assert.equal(port.stats().sendQueue, 0);
+  } finally {
+    p.close();
+    await port.close();
+  }
+});
+
+test('native: an address that is not IPv4 is refused at open; a port in use is an error naming it', { skip: skipNative }, async () => {
+  await assert.rejects(open('native', { host: 'localhost' }), /not an IPv4 address/);
+  const { port } = await open('native');
+  try {
+    await assert.rejects(open('native', { port: port.port }), new RegExp(`bind 127\\.0\\.0\\.1:${port.port}: Address already in use`));
+  } finally {
+    await port.close();
+  }
+});
+
+test('native: a send to an address that is not IPv4 text is dropped and counted, not thrown', { skip: skipNative }, async () => {
+  const { port } = await open('native');
+  try {
+    port.send(Buffer.from('x'), { address: '::1', port: 9 });
+    assert.equal(port.stats().sendDropped, 1);
+  } finally {
+    await port.close();
+  }
+});
+
+async function serveWithBogusAddon(mode: 'native' | 'auto'): Promise<{ status: number | null; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nanovpn-udp-'));
+  try {
+    const pki = await makeTestPki(dir);
+    const bogus = join(dir, 'udp.node');
+    writeFileSync(bogus, 'not an ELF file');
+    const cfg = join(dir, 'server.conf');
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    writeFileSync(cfg, `port ${port}\nproto udp\nlocal 127.0.0.1\ndev tun\ntopology subnet\nserver 10.8.0.0 255.255.255.0\nca ${pki.ca.certPath}\ncert ${pki.server.certPath}\nkey ${pki.server.keyPath}\ndh none\nverb 4\nudp-socket ${mode}\n`);
+    const main = join(import.meta.dirname, '..', '..', 'src', 'main.ts');
+    const child = spawn(process.execPath, ['--import', 'tsx', main, 'serve', '--config', cfg], {
+      env: { ...process.env, NANOVPN_UDP_ADDON: bogus }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; if (/Initialization Sequence Completed/.test(out)) child.kill('SIGTERM'); });
+    child.stderr.on('data', (d) => { out += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const status = await new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    clearTimeout(timer);
+    return { status, out };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('serve with udp-socket native and an addon that does not load stops with a clear error', async () => {
+  const r = await serveWithBogusAddon('native');
+  assert.notEqual(r.status, 0);
+  assert.match(r.out, /udp-socket native: .*(invalid ELF|file too short|udp\.node)/);
+  assert.doesNotMatch(r.out, /Initialization Sequence Completed/);
+});
+
+test('serve with udp-socket auto and an addon that does not load says why and serves with node:dgram', async () => {
+  const r = await serveWithBogusAddon('auto');
+  assert.match(r.out, /INFO udp-socket: the native addon is not available, using node:dgram reason=.*(invalid ELF|file too short)/);
+  assert.match(r.out, /listening proto=udp .*socket=node/);
+  assert.match(r.out, /Initialization Sequence Completed/);
+});
