@@ -7,7 +7,7 @@
 //   cli3  a new client started 5 s into the flood: seconds until "Initialization Sequence Completed" (60 s cap)
 //   srv   the server, logging to a file: its RSS growth over the flood (max of 1 s samples) and its log lines
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -31,13 +31,17 @@ const USAGE = `usage: npm run bench:flood -- [--rounds N] [--seconds S] [--rate 
   --seconds S   flood length (default 20)
   --rate PPS    packets per second from one sender (default 80000)
   --ports N     distinct source ports (default 20000)
+  --warmup S    flood S seconds (same kind) before the measured flood, so RSS growth leaves out the warm-up (default 0)
   --node-flags "F"  node options for nanovpn, before the bundle (e.g. "--max-semi-space-size=1"; default none)
-  --out DIR     where flood.md/.json go (default bench/results)`;
+  --out DIR     where flood.md/.json go (default bench/results)
+  --keep-logs DIR  copy each server's log there (SERVER-KIND-ROUND.log)`;
 
-interface Options { rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[] }
+interface Options {
+  rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[]; keepLogs?: string; warmup: number;
+}
 
 function parse(argv: string[]): Options {
-  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results'), nodeFlags: [] };
+  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results'), nodeFlags: [], warmup: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!, v = argv[i + 1];
     const num = (min: number, max: number): number => {
@@ -50,7 +54,9 @@ function parse(argv: string[]): Options {
     else if (a === '--seconds') o.seconds = num(5, 120);
     else if (a === '--rate') o.rate = num(1000, 500_000);
     else if (a === '--ports') o.ports = num(1, 40_000);
+    else if (a === '--warmup') o.warmup = num(0, 60);
     else if (a === '--out' && v) { o.outDir = v; i++; }
+    else if (a === '--keep-logs' && v) { o.keepLogs = v; i++; }
     else if (a === '--node-flags' && v !== undefined) {
       if (!/^[\w=. -]*$/.test(v)) throw new Error(`--node-flags takes plain node options, got '${v}'`);
       o.nodeFlags = v.split(' ').filter(Boolean);
@@ -98,6 +104,13 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
     const legit = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, tlsCrypt: true, name: 'legit' });
     clients.push(legit);
     await legit.waitInitialized({ timeoutMs: 20_000 });
+    if (o.warmup > 0) {
+      // A short flood of the same kind first: what the measured flood then adds is growth, not the first-flood warm-up
+      // (code the JIT compiles for the hot path, allocator pools).
+      await topo.exec('cli2', ['python3', FLOOD_PY, kind, cliAddr(2), srvAddrFor(2), '1194', String(o.rate), String(o.warmup), String(o.ports)],
+        { timeoutMs: (o.warmup + 30) * 1000 });
+      await sleep(2000);
+    }
     await sleep(1000);
     const rss0 = rssMiB(srv.proc.pid);
     const lines0 = lineCount(srv.logFile);
@@ -113,7 +126,8 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
       while (!floodDone) { try { rssMax = Math.max(rssMax, rssMiB(srv.proc.pid)); } catch { /* exited */ } await sleep(1000); }
     })();
     await sleep(NEWCOMER_AFTER_MS);
-    const newcomer = startOpenVpnClient({ topo, node: 'cli3', proto: 'udp', remote: srvAddrFor(3), pki, tlsCrypt: true, name: 'newcomer' });
+    // Its own certificate: with the legit client's, each new login would replace the other (no duplicate-cn).
+    const newcomer = startOpenVpnClient({ topo, node: 'cli3', proto: 'udp', remote: srvAddrFor(3), pki, cn: 'client2', tlsCrypt: true, name: 'newcomer' });
     clients.push(newcomer);
     const started = performance.now();
     let newcomerSeconds: number | null = null;
@@ -134,6 +148,10 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
   } finally {
     for (const c of clients) await c.stop().catch(() => undefined);
     await srv.proc.kill('SIGTERM', 5000);
+    if (o.keepLogs) {
+      mkdirSync(o.keepLogs, { recursive: true });
+      cpSync(srv.logFile, join(o.keepLogs, `${id}-${kind}-${round}.log`));
+    }
   }
 }
 
@@ -172,7 +190,9 @@ function render(samples: Sample[], o: Options, meta: Record<string, string>): st
     '',
     `${o.rounds} interleaved rounds; one python sender, ${o.rate.toLocaleString('en-US')} packets/s for ${o.seconds} s from ` +
       `${o.ports.toLocaleString('en-US')} source ports; both servers with the test bed's baseline config, tls-crypt, verb 3. ` +
-      `nanovpn ran as \`node ${o.nodeFlags.length ? `${o.nodeFlags.join(' ')} ` : ''}dist/nanovpn.js\`. Median over the rounds (min–max).`,
+      `nanovpn ran as \`node ${o.nodeFlags.length ? `${o.nodeFlags.join(' ')} ` : ''}dist/nanovpn.js\`. ` +
+      (o.warmup > 0 ? `Each server first took a ${o.warmup} s flood of the same kind (a warm-up, not measured). ` : 'Each server was started fresh for each flood (no warm-up). ') +
+      'Median over the rounds (min–max).',
     '',
     '| | nanovpn | OpenVPN 2.6 |',
     '|---|---|---|',
@@ -195,7 +215,7 @@ async function main(): Promise<number> {
   try { statSync(BUNDLE); } catch { console.error(`bench:flood: ${BUNDLE} is missing: npm run build`); return 1; }
   const samples: Sample[] = [];
   await withTopology({ clients: 3, capture: false }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
     for (let round = 0; round < o.rounds; round++) {
       for (const kind of ['reset', 'garbage'] as const) {
         const order: ServerId[] = round % 2 ? ['nanovpn', 'openvpn'] : ['openvpn', 'nanovpn'];

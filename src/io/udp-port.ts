@@ -83,8 +83,11 @@ export function openNativeUdpPort(mod: UdpAddon, o: UdpPortOptions): UdpPort { r
 const RING_SLOTS = 64;
 const META_WORDS = 4;
 const TRUNCATED = 1;
-/** A flood's source addresses must not grow these without bound: past the cap they start again empty. */
-const PEER_CACHE_MAX = 8192;
+/** Source addresses are remembered in a direct-mapped table, and only a source seen twice in a row at its slot gets in:
+ *  a client's packets find their entry, a flood's many sources never enter (a cached object that a flood replaces
+ *  every few milliseconds survives a scavenge each time, and that survival is what makes V8 grow its young space). */
+const PEER_SLOTS = 256;
+const IP_CACHE_MAX = 8192;
 /** Datagrams held while the socket is full; past this new ones are dropped, as a full socket would. */
 const SEND_QUEUE_MAX = 16384;
 
@@ -96,7 +99,9 @@ class NativeUdpPort implements UdpPort {
   private readonly slotBytes: number;
   private readonly meta: Uint32Array;
   private readonly poller: { stop(): void; wantWritable(): void };
-  private readonly peers = new Map<number, PeerAddr>();
+  private readonly peerKeys = new Float64Array(PEER_SLOTS).fill(-1);
+  private readonly seenKeys = new Float64Array(PEER_SLOTS).fill(-1);
+  private readonly peers: (PeerAddr | undefined)[] = new Array<PeerAddr | undefined>(PEER_SLOTS).fill(undefined);
   private readonly ips = new Map<string, number>();
   private truncated = 0;
   private dropped = 0;
@@ -139,12 +144,12 @@ class NativeUdpPort implements UdpPort {
 
   private peer(ip: number, port: number): PeerAddr {
     const key = ip * 65536 + port;
-    let p = this.peers.get(key);
-    if (!p) {
-      if (this.peers.size >= PEER_CACHE_MAX) this.peers.clear();
-      p = { address: ipToString(ip), port };
-      this.peers.set(key, p);
-    }
+    const slot = (Math.imul(ip ^ (port << 16) ^ port, 0x9e3779b1) >>> 24) & (PEER_SLOTS - 1);
+    if (this.peerKeys[slot] === key) return this.peers[slot]!;
+    const p = { address: ipToString(ip), port };
+    if (this.seenKeys[slot] !== key) { this.seenKeys[slot] = key; return p; }
+    this.peerKeys[slot] = key;
+    this.peers[slot] = p;
     return p;
   }
 
@@ -153,7 +158,7 @@ class NativeUdpPort implements UdpPort {
     if (ip === undefined) {
       ip = parseIpv4Text(address);
       if (ip === undefined) return undefined;
-      if (this.ips.size >= PEER_CACHE_MAX) this.ips.clear();
+      if (this.ips.size >= IP_CACHE_MAX) this.ips.clear();
       this.ips.set(address, ip);
     }
     return ip;

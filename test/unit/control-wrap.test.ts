@@ -204,3 +204,25 @@ test('property: unwrap() never throws and never accepts random or mutated input'
     assert.ok(plain === undefined || plain === bytes);
   }), { numRuns: 2000 });
 });
+
+test('tls-crypt peek: agrees with unwrap for every length (scratch views reused, long packets too), refuses any flipped bit, and its result is its own', () => {
+  const server = tlsCryptWrap(PATTERN, 'server');
+  assert.deepEqual(server.peek(TV8), TV8_PLAIN);
+  const client = tlsCryptWrap(PATTERN, 'client');
+  const peeked: [Buffer, Buffer][] = [];
+  for (const len of [10, 11, 57, 10, 300, 2048 + 9, 2048 + 10, 2048 + 11, 4000, 57]) {
+    const plain = Buffer.concat([Buffer.from([0x38]), randomBytes(len - 1)]);
+    const wire = client.wrap(plain, 0);
+    const got = server.peek(wire);
+    assert.deepEqual(got, plain, `length ${len}`);
+    peeked.push([got!, plain]);
+    const bad = Buffer.from(wire);
+    bad[bad.length - 1 - (len % 7)] ^= 0x10;
+    assert.equal(server.peek(bad), undefined, `length ${len}: a flipped body bit`);
+    const badTag = Buffer.from(wire);
+    badTag[20] ^= 1;
+    assert.equal(server.peek(badTag), undefined, `length ${len}: a flipped tag bit`);
+  }
+  for (const [got, plain] of peeked) assert.deepEqual(got, plain, 'a later peek changed an earlier result');
+  assert.equal(server.peek(TV8.subarray(0, 9 + 8 + 32)), undefined, 'no body');
+});
