@@ -23,6 +23,8 @@ interface Out {
   seq: number; ack: number | undefined; control: string; len: number; data: Buffer; window: number; mss?: number; wscale?: number;
   sackPermitted: boolean;
   sack?: [number, number][];
+  tsVal?: number;
+  tsEcr?: number;
 }
 
 function recv(ep: TcpEndpoint, now: number): Out[] {
@@ -33,7 +35,7 @@ function recv(ep: TcpEndpoint, now: number): Out[] {
     const d = Buffer.concat(data as Buffer[]);
     out.push({
       seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale,
-      sackPermitted: r.sackPermitted, sack: r.sack,
+      sackPermitted: r.sackPermitted, sack: r.sack, tsVal: r.tsVal, tsEcr: r.tsEcr,
     });
   });
   return out;
@@ -695,6 +697,113 @@ describe('established: SACK loss recovery (RFC 2018, RACK RFC 8985, PRR RFC 6937
     out.push(...dupAck(ep, reo2 + 1, [[S(5), S(6)]], S(3)));
     assert.deepEqual(out.map((o) => o.seq), [S(3), S(4)], 'segment 4 is a hole again, not SACKed from before');
     assert.deepEqual(kinds, ['fast', 'timeout', 'fast', 'fast']);
+  });
+});
+
+describe('timestamps (RFC 7323) and spurious-recovery undo', () => {
+  const S = (i: number): number => ISS + 1 + i * MSS;
+  const RTT = 100;
+
+  test('negotiated only when the SYN offers them (and the config allows): the SYN-ACK echoes the SYN\'s TSval', () => {
+    const withTs = synPending({}, { tsVal: 500, tsEcr: 0 });
+    withTs.accept();
+    const [synAck] = recv(withTs, 7);
+    assert.equal(synAck!.tsEcr, 500);
+    assert.equal(typeof synAck!.tsVal, 'number');
+    const none = synPending();
+    none.accept();
+    assert.equal(recv(none, 7)[0]!.tsVal, undefined);
+    const off = synPending({ timestamps: false }, { tsVal: 500, tsEcr: 0 });
+    off.accept();
+    assert.equal(recv(off, 7)[0]!.tsVal, undefined);
+  });
+
+  test('every segment carries TSval (our ms clock) and TS.Recent; full segments are 12 bytes shorter', () => {
+    const ep = established({}, { tsVal: 500, tsEcr: 0 });
+    assert.equal(ep.sndMss, MSS - 12);
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 1, tsVal: 510, tsEcr: 0, payload: Buffer.from('GET') });
+    ep.send(Buffer.alloc(3 * MSS));
+    const out = recv(ep, 30);
+    assert.deepEqual(out.map((o) => o.len), [988, 988, 988, 36]);
+    assert.ok(out.every((o) => o.tsEcr === 510), 'TS.Recent from the data segment at RCV.NXT');
+    const later = recv(ep, 30);
+    assert.deepEqual(later, []);
+    send(ep, 45, { seq: IRS + 4, ack: S(1), tsVal: 520, tsEcr: out[0]!.tsVal });
+    ep.send(Buffer.alloc(10));
+    const [next] = recv(ep, 45);
+    assert.equal(next!.tsVal! - out[0]!.tsVal!, 15, 'TSval follows the clock in ms');
+    assert.equal(next!.tsEcr, 520);
+  });
+
+  test('PAWS (RFC 7323 §5.3): a segment with an older TSval is dropped and answered with an ACK; a RST is not', () => {
+    const drops: string[] = [];
+    const ep = established({ onDrop: (r) => drops.push(r) }, { tsVal: 500, tsEcr: 0 });
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 1, tsVal: 600, tsEcr: 0, payload: Buffer.from('a') });
+    assert.equal(events(ep).length, 1);
+    send(ep, 11, { seq: IRS + 2, ack: ISS + 1, tsVal: 599, tsEcr: 0, payload: Buffer.from('b') });
+    assert.deepEqual(events(ep), [], 'the old segment is not delivered');
+    assert.ok(drops.some((d) => d.startsWith('PAWS')));
+    const [a] = recv(ep, 11);
+    assert.equal(a!.ack, IRS + 2);
+    send(ep, 12, { seq: IRS + 2, ack: ISS + 1, control: 'rst', tsVal: 1, tsEcr: 0 });
+    assert.equal(ep.state, 'closed');
+  });
+
+  test('with timestamps every ACK of new data is an RTT sample (not just one per flight)', () => {
+    const ep = synReceived({ minRto: 1 }, { tsVal: 500, tsEcr: 0 });
+    const synTs = 0;
+    send(ep, RTT, { seq: IRS + 1, ack: ISS + 1, tsVal: 501, tsEcr: synTs + ((ISS ^ 0x9e3779b9) >>> 0) });
+    ep.send(Buffer.alloc(4 * MSS));
+    const out = recv(ep, 200);
+    send(ep, 260, { seq: IRS + 1, ack: S(1), tsVal: 502, tsEcr: out[0]!.tsVal });
+    const rtoAfterOne = ep.sendState().rto;
+    send(ep, 300, { seq: IRS + 1, ack: S(2), tsVal: 503, tsEcr: out[1]!.tsVal });
+    assert.notEqual(ep.sendState().rto, rtoAfterOne, 'the second ACK moved the estimate too');
+  });
+
+  /** A SACK connection with a 100 ms RTT; 10 segments out at RTT; segments 1-3 SACKed at 2 RTT: 0 is resent. */
+  function spuriousSetup(ts: boolean, spurious: string[]): { ep: TcpEndpoint; first: Out[]; cwndBefore: number } {
+    const ep = synReceived({ onSpurious: (by) => spurious.push(by) }, { sackPermitted: true, ...(ts ? { tsVal: 500, tsEcr: 0 } : {}) });
+    send(ep, RTT, { seq: IRS + 1, ack: ISS + 1, ...(ts ? { tsVal: 501, tsEcr: 0 } : {}) });
+    const mss = ep.sndMss;
+    ep.send(Buffer.alloc(10 * mss));
+    const first = recv(ep, RTT);
+    assert.equal(first.length, 10);
+    const cwndBefore = ep.sendState().cwnd;
+    const at = (i: number): number => ISS + 1 + i * mss;
+    for (let i = 1; i <= 3; i++) {
+      send(ep, 2 * RTT, { seq: IRS + 1, ack: at(0), sack: [[at(1), at(i + 1)]], ...(ts ? { tsVal: 502, tsEcr: first[i]!.tsVal } : {}) });
+    }
+    const resent = recv(ep, 2 * RTT);
+    assert.deepEqual(resent.map((o) => o.seq), [at(0)], 'segment 0 looked lost');
+    assert.ok(ep.sendState().cwnd < cwndBefore, 'the window was reduced');
+    return { ep, first, cwndBefore };
+  }
+
+  test('Eifel (RFC 3522): the ACK of the resent segment echoes the original\'s TSval: the recovery is undone', () => {
+    const spurious: string[] = [];
+    const { ep, first, cwndBefore } = spuriousSetup(true, spurious);
+    // The original segment 0 arrives late, before the resend: the client's ACK echoes its timestamp.
+    send(ep, 2 * RTT + 10, { seq: IRS + 1, ack: ISS + 1 + 10 * ep.sndMss, tsVal: 503, tsEcr: first[0]!.tsVal });
+    assert.deepEqual(spurious, ['timestamp']);
+    assert.ok(ep.sendState().cwnd >= cwndBefore, 'cwnd restored');
+  });
+
+  test('Eifel: an ACK echoing the resend keeps the reduction', () => {
+    const spurious: string[] = [];
+    const { ep } = spuriousSetup(true, spurious);
+    send(ep, 3 * RTT, { seq: IRS + 1, ack: ISS + 1 + 10 * ep.sndMss, tsVal: 503, tsEcr: ((2 * RTT) + ((ISS ^ 0x9e3779b9) >>> 0)) >>> 0 });
+    assert.deepEqual(spurious, []);
+  });
+
+  test('D-SACK (RFC 2883): the resent segment reported duplicate below the cumulative ACK undoes the recovery', () => {
+    const spurious: string[] = [];
+    const { ep, cwndBefore } = spuriousSetup(false, spurious);
+    send(ep, 2 * RTT + 10, { seq: IRS + 1, ack: S(10) });
+    assert.deepEqual(spurious, []);
+    send(ep, 3 * RTT, { seq: IRS + 1, ack: S(10), sack: [[S(0), S(1)]] });
+    assert.deepEqual(spurious, ['dsack']);
+    assert.ok(ep.sendState().cwnd >= cwndBefore, 'cwnd restored');
   });
 });
 
