@@ -98,8 +98,8 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
       }
     } else if (kind === OPT.TS) {
       if (len !== 10) return { error: 'bad timestamps option' };
-      r.tsVal = seg.readUInt32BE(i + 2);
-      r.tsEcr = seg.readUInt32BE(i + 6);
+      r.tsVal = ((seg[i + 2]! << 24) | (seg[i + 3]! << 16) | (seg[i + 4]! << 8) | seg[i + 5]!) >>> 0;
+      r.tsEcr = ((seg[i + 6]! << 24) | (seg[i + 7]! << 16) | (seg[i + 8]! << 8) | seg[i + 9]!) >>> 0;
     }
     i += len;
   }
@@ -147,9 +147,11 @@ export function emitTcp(r: TcpRepr, buf: Buffer, off: number, srcIp: number, dst
   if (r.wscale !== undefined) { buf[o] = OPT.NOP; buf[o + 1] = OPT.WS; buf[o + 2] = 3; buf[o + 3] = r.wscale; o += 4; }
   if (r.sackPermitted) { buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.SACK_PERM; buf[o + 3] = 2; o += 4; }
   if (r.tsVal !== undefined) {
+    // Byte stores: this option is on every segment, and writeUInt32BE's range checks cost more than the write.
+    const v = r.tsVal, e = r.tsEcr ?? 0;
     buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.TS; buf[o + 3] = 10;
-    buf.writeUInt32BE(r.tsVal >>> 0, o + 4);
-    buf.writeUInt32BE((r.tsEcr ?? 0) >>> 0, o + 8);
+    buf[o + 4] = v >>> 24; buf[o + 5] = v >>> 16; buf[o + 6] = v >>> 8; buf[o + 7] = v;
+    buf[o + 8] = e >>> 24; buf[o + 9] = e >>> 16; buf[o + 10] = e >>> 8; buf[o + 11] = e;
     o += 12;
   }
   if (r.sack?.length && r.control !== 'syn') {

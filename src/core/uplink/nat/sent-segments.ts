@@ -85,10 +85,15 @@ export class SentSegments {
     this.lostCount = 0;
   }
 
-  /** The cumulative ACK una: drop what it covers, reporting the segments not SACKed before; returns the bytes of
-   *  SACKed segments dropped (delivered before, so not again). */
+  /**
+   * The cumulative ACK una: drop what it covers, reporting the segments not SACKed before (with nothing SACKed and
+   * nothing resent, only the last: it was sent last, and no delivery is out of order); returns the bytes of SACKed
+   * segments dropped (delivered before, so not again).
+   */
   ack(una: Seq, onDelivered: OnDelivered): number {
     let sackedBytes = 0;
+    const each = this.sackedCount > 0;
+    let last = -1;
     while (this.length > 0) {
       const j = this.head;
       if (seqGt(this.end[j]!, una)) {
@@ -99,11 +104,16 @@ export class SentSegments {
       if (f & SACKED) {
         this.sackedCount--;
         sackedBytes += seqDiff(this.end[j]!, this.start[j]!);
-      } else onDelivered(this.xmit[j]!, this.end[j]!, f);
+      } else if (each || f & RETRANSMITTED) {
+        onDelivered(this.xmit[j]!, this.end[j]!, f);
+      } else {
+        last = j;
+      }
       if (f & LOST) this.lostCount--;
       this.head = (this.head + 1) & (this.cap - 1);
       this.length--;
     }
+    if (last >= 0) onDelivered(this.xmit[last]!, this.end[last]!, this.flags[last]!);
     return sackedBytes;
   }
 

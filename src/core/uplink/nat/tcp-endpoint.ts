@@ -912,13 +912,14 @@ export class TcpEndpoint {
   private segment(control: TcpControl, seq: Seq): TcpRepr {
     const win = this.advertisableWindow();
     const scaled = Math.min(0xffff, Math.ceil(win / (1 << this.rcvShift)));
-    const r: TcpRepr = {
+    const ts = this.ts;
+    // Every field in the literal, so all our segments share one shape (the codec's property reads stay monomorphic).
+    return {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
-      window: scaled, sackPermitted: false, payload: EMPTY,
+      window: scaled, sackPermitted: false,
+      sack: this.sackOk && this.ooo.length > 0 && control !== 'syn' ? this.sackBlocks() : undefined,
+      tsVal: ts ? ts.val(this.clock) : undefined, tsEcr: ts ? ts.recent : undefined, payload: EMPTY,
     };
-    if (this.ts) { r.tsVal = this.ts.val(this.clock); r.tsEcr = this.ts.recent; }
-    if (this.sackOk && this.ooo.length > 0 && control !== 'syn') r.sack = this.sackBlocks();
-    return r;
   }
 
   /**
