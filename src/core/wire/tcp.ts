@@ -70,7 +70,7 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
     srcPort, dstPort, seq: seg.readUInt32BE(T.SEQ),
     ack: flags & FLG.ACK ? seg.readUInt32BE(T.ACK) : undefined,
     control, psh: (flags & FLG.PSH) !== 0, window: seg.readUInt16BE(T.WINDOW), sackPermitted: false,
-    payload: seg.subarray(hl),
+    tsVal: undefined, tsEcr: undefined, payload: seg.subarray(hl),
   };
   let i = TCP_HEADER_LEN;
   while (i < hl) {
