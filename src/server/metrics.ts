@@ -111,6 +111,10 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
         name: 'nanovpn_nat_tcp_retransmits_total', help: 'TCP segments the NAT sent again towards clients, by trigger (timeout, fast = duplicate ACKs or SACK, probe = tail loss probe).', type: 'counter',
         samples: [[{ trigger: 'timeout' }, nat.tcpRetransmits.timeout], [{ trigger: 'fast' }, nat.tcpRetransmits.fast], [{ trigger: 'probe' }, nat.tcpRetransmits.probe]],
       },
+      {
+        name: 'nanovpn_nat_tcp_spurious_recoveries_total', help: 'Loss recoveries of the NAT\'s TCP undone as spurious, by what showed it (dsack, timestamp).', type: 'counter',
+        samples: [[{ by: 'dsack' }, nat.tcpSpurious.dsack], [{ by: 'timestamp' }, nat.tcpSpurious.timestamp]],
+      },
     );
   }
   if (mem.rss !== undefined) {

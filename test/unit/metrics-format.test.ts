@@ -26,6 +26,7 @@ function fakeConn(cn: string,
 const NAT: NatStats = {
   flowsOpen: 3, flowsCreated: 10, flowsEvicted: 1, flowsExpired: 4, flowsClosed: 2, packetsOut: 50, bytesOut: 5000,
   packetsIn: 40, bytesIn: 4000, tcpFlows: 2, udpFlows: 1, drops: { 'tcp: beyond window': 3, checksum: 2 }, tcpRetransmits: { timeout: 6, fast: 9, probe: 4 },
+  tcpSpurious: { dsack: 1, timestamp: 2 },
 };
 
 function fakeServer(conns: ObservedConn[], nat?: NatStats): ObservedServer {

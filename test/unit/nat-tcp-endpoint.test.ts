@@ -23,6 +23,8 @@ interface Out {
   seq: number; ack: number | undefined; control: string; len: number; data: Buffer; window: number; mss?: number; wscale?: number;
   sackPermitted: boolean;
   sack?: [number, number][];
+  tsVal?: number;
+  tsEcr?: number;
 }
 
 function recv(ep: TcpEndpoint, now: number): Out[] {
@@ -33,7 +35,7 @@ function recv(ep: TcpEndpoint, now: number): Out[] {
     const d = Buffer.concat(data as Buffer[]);
     out.push({
       seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale,
-      sackPermitted: r.sackPermitted, sack: r.sack,
+      sackPermitted: r.sackPermitted, sack: r.sack, tsVal: r.tsVal, tsEcr: r.tsEcr,
     });
   });
   return out;
@@ -556,9 +558,19 @@ describe('established: sending', () => {
   });
 });
 
-describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
+describe('established: SACK loss recovery (RFC 2018, RACK RFC 8985, PRR RFC 6937)', () => {
   /** Start of the i-th full segment we sent. */
   const S = (i: number): number => ISS + 1 + i * MSS;
+  const RTT = 100;
+  /** Established over a 100 ms RTT (SRTT = min RTT = 100, so RACK's reordering window is 25 ms); data goes at T1. */
+  const T1 = RTT;
+  const T2 = 2 * RTT;
+  function sackConn(kinds: string[], c: Partial<TcpConfig> = {}): TcpEndpoint {
+    const ep = synReceived({ onRetransmit: (k) => kinds.push(k), ...c }, { sackPermitted: true });
+    send(ep, RTT, { seq: IRS + 1, ack: ISS + 1 });
+    assert.equal(ep.state, 'established');
+    return ep;
+  }
   const dupAck = (ep: TcpEndpoint, now: number, sack: [number, number][], ack = S(0)): Out[] => {
     send(ep, now, { seq: IRS + 1, ack, sack });
     return recv(ep, now);
@@ -579,23 +591,24 @@ describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
 
   test('three holes SACKed in one window are all resent in order, within the RTT, before new data', () => {
     const kinds: string[] = [];
-    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    const ep = sackConn(kinds);
     ep.send(Buffer.alloc(20 * MSS));
-    assert.deepEqual(recv(ep, 0).map((o) => o.seq), Array.from({ length: 10 }, (_, i) => S(i)), 'initial window');
+    assert.deepEqual(recv(ep, T1).map((o) => o.seq), Array.from({ length: 10 }, (_, i) => S(i)), 'initial window');
     const out: Out[] = [];
-    for (const sack of threeHoleAcks) out.push(...dupAck(ep, 1, sack));
+    for (const sack of threeHoleAcks) out.push(...dupAck(ep, T2, sack));
     const resent = out.filter((o) => isRetransmit(o, S(10)));
     assert.deepEqual(resent.map((o) => [o.seq, o.len]), [[S(0), MSS], [S(3), MSS], [S(6), MSS]]);
-    // Before recovery, the first two duplicate ACKs each sent one new segment (Limited Transmit); from the first
-    // resend on, the holes go before any new data.
+    // Until three segments are SACKed, no reordering having been seen, RACK waits (its window is 25 ms) and the
+    // first two duplicate ACKs each send one new segment (Limited Transmit); from the first resend on, PRR lets
+    // out about 5/12 of a segment per segment delivered, the holes first.
     const first = out.indexOf(resent[0]!);
     assert.deepEqual(out.slice(0, first).map((o) => o.seq), [S(10), S(11)]);
     assert.ok(out.slice(first).every((o) => isRetransmit(o, S(10))), 'no new data between or after the holes yet');
     assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
-    assert.ok(ep.pollAt()! > 1, 'no timer was due');
+    assert.ok(ep.pollAt()! > T2, 'no timer was due');
     // The resent segment 0 arrives: a partial ACK up to hole 3, which was already resent, so it is not sent again;
-    // the pipe has room now and new data follows.
-    const partial = dupAck(ep, 2, [[S(4), S(6)], [S(7), S(12)]], S(3));
+    // the pipe is below ssthresh now and new data follows.
+    const partial = dupAck(ep, T2 + RTT, [[S(4), S(6)], [S(7), S(12)]], S(3));
     assert.ok(partial.length > 0 && partial.every((o) => o.seq - S(12) >= 0), 'only new data after the partial ACK');
     assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
 
@@ -612,51 +625,185 @@ describe('established: SACK loss recovery (RFC 2018, RFC 6675)', () => {
   });
 
   test('Limited Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out, the third starts recovery', () => {
-    const ep = established({}, { sackPermitted: true });
+    const ep = sackConn([]);
     ep.send(Buffer.alloc(20 * MSS));
-    assert.equal(recv(ep, 0).length, 10, 'cwnd is full');
+    assert.equal(recv(ep, T1).length, 10, 'cwnd is full');
     // Segments 0 to 7 are lost; 8 and 9 arrive. Without new segments no third duplicate ACK would come.
-    assert.deepEqual(dupAck(ep, 1, [[S(8), S(9)]]).map((o) => [o.seq, o.len]), [[S(10), MSS]]);
-    assert.deepEqual(dupAck(ep, 1, [[S(8), S(10)]]).map((o) => [o.seq, o.len]), [[S(11), MSS]]);
-    // The third starts recovery with cwnd = ssthresh = 5 segments (half the window before Limited Transmit); only
-    // segment 11 is in the pipe, so segment 0 and the holes after it are resent until the pipe is full, nothing new.
-    assert.deepEqual(dupAck(ep, 2, [[S(8), S(11)]]).map((o) => o.seq), [S(0), S(1), S(2), S(3)]);
+    assert.deepEqual(dupAck(ep, T2, [[S(8), S(9)]]).map((o) => [o.seq, o.len]), [[S(10), MSS]]);
+    assert.deepEqual(dupAck(ep, T2, [[S(8), S(10)]]).map((o) => [o.seq, o.len]), [[S(11), MSS]]);
+    // The third SACKed segment marks 0 to 7 lost; recovery starts with ssthresh = 5 segments (half the window before
+    // Limited Transmit). Only segment 11 is in the pipe, below ssthresh, so PRR's slow-start bound lets out what
+    // was delivered plus one segment: two.
+    assert.deepEqual(dupAck(ep, T2, [[S(8), S(11)]]).map((o) => o.seq), [S(0), S(1)]);
+    // Each further delivery lets two more out, holes first, towards ssthresh.
+    assert.deepEqual(dupAck(ep, T2 + 1, [[S(8), S(12)]]).map((o) => o.seq), [S(2), S(3)]);
+  });
+
+  test('RACK: with fewer than three segments SACKed the holes wait for the reordering window, then are resent', () => {
+    const kinds: string[] = [];
+    const ep = sackConn(kinds);
+    ep.send(Buffer.alloc(4 * MSS));
+    assert.equal(recv(ep, T1).length, 4);
+    assert.deepEqual(dupAck(ep, T2, [[S(3), S(4)]]), []);
+    // Segments 0 to 2 were sent with 3: lost once RTT + min RTT/4 has passed since then.
+    assert.ok(Math.abs(ep.pollAt()! - (T2 + RTT / 4)) < 0.01, 'RACK timer');
+    recvNothing(ep, T2 + RTT / 4 - 1);
+    assert.deepEqual(recv(ep, T2 + RTT / 4).map((o) => o.seq), [S(0)]);
+    assert.deepEqual(kinds, ['fast']);
+    // Reordering instead: segment 0 arrives late at the client; nothing is resent for it.
+    const ep2 = sackConn([]);
+    ep2.send(Buffer.alloc(4 * MSS));
+    recv(ep2, T1);
+    assert.deepEqual(dupAck(ep2, T2, [[S(2), S(4)]], S(1)), []);
+    assert.deepEqual(dupAck(ep2, T2 + 5, [], S(4)), []);
+    recvNothing(ep2, T2 + RTT / 4);
   });
 
   test('bogus SACK blocks (beyond SND.MAX, below SND.UNA, reversed) are ignored; valid ones start recovery early', () => {
     const kinds: string[] = [];
-    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    const ep = sackConn(kinds);
     ep.send(Buffer.alloc(10 * MSS));
-    assert.equal(recv(ep, 0).length, 10);
+    assert.equal(recv(ep, T1).length, 10);
     // Each would SACK more than two segments if it were taken: recovery would start.
-    assert.deepEqual(dupAck(ep, 1, [[S(8), S(10) + 5000], [ISS - 4000, ISS - 1000], [S(9), S(1)]]), []);
+    assert.deepEqual(dupAck(ep, T2, [[S(8), S(10) + 5000], [ISS - 4000, ISS - 1000], [S(9), S(1)]]), []);
     assert.deepEqual(kinds, []);
-    // Second duplicate ACK: valid blocks SACK 7 segments (lost: 0, 1 and 5), so 0 is lost (RFC 6675 IsLost)
-    // without waiting for a third. The bogus block claiming 5 must not hide that hole.
-    const out = dupAck(ep, 2, [[S(6), S(10)], [S(2), S(5)], [S(5), S(10) + 1], [S(6), S(5)]]);
+    // Second duplicate ACK: valid blocks SACK 7 segments (lost: 0, 1 and 5), so those three are lost at once,
+    // without waiting for the reordering window. The bogus block claiming 5 must not hide that hole.
+    const out = dupAck(ep, T2, [[S(6), S(10)], [S(2), S(5)], [S(5), S(10) + 1], [S(6), S(5)]]);
     assert.deepEqual(out.map((o) => [o.seq, o.len]), [[S(0), MSS], [S(1), MSS], [S(5), MSS]]);
     assert.deepEqual(kinds, ['fast', 'fast', 'fast']);
   });
 
   test('a retransmission timeout clears the scoreboard: ranges SACKed before it do not hide later holes', () => {
     const kinds: string[] = [];
-    const ep = established({ onRetransmit: (k) => kinds.push(k) }, { sackPermitted: true });
+    const ep = sackConn(kinds);
     ep.send(Buffer.alloc(6 * MSS));
-    assert.equal(recv(ep, 0).length, 6);
-    assert.deepEqual(dupAck(ep, 1, [[S(4), S(6)]]), []);
-    const pto = ep.pollAt()!;
-    assert.deepEqual(recv(ep, pto).map((o) => o.seq), [S(5)], 'tail loss probe first');
+    assert.equal(recv(ep, T1).length, 6);
+    assert.deepEqual(dupAck(ep, T2, [[S(4), S(6)]]), []);
+    const reo = ep.pollAt()!;
+    assert.deepEqual(recv(ep, reo).map((o) => o.seq), [S(0)], 'RACK: lost after the reordering window');
     const rto = ep.pollAt()!;
     assert.deepEqual(recv(ep, rto).map((o) => o.seq), [S(0)], 'go back to SND.UNA');
-    assert.deepEqual(kinds, ['probe', 'timeout']);
+    assert.deepEqual(kinds, ['fast', 'timeout']);
     // The client dropped what it had SACKed (RFC 2018 §8 allows it) and ACKs only in order from now on.
-    assert.deepEqual(dupAck(ep, rto + 1, [], S(1)).map((o) => o.seq), [S(1), S(2)]);
-    assert.deepEqual(dupAck(ep, rto + 2, [], S(3)).map((o) => o.seq), [S(3), S(4), S(5)]);
-    // Segments 3 and 4 are lost again, 5 arrives: three duplicate ACKs SACKing only 5.
+    assert.deepEqual(dupAck(ep, rto + RTT, [], S(1)).map((o) => o.seq), [S(1), S(2)]);
+    assert.deepEqual(dupAck(ep, rto + 2 * RTT, [], S(3)).map((o) => o.seq), [S(3), S(4), S(5)]);
+    // Segments 3 and 4 are lost again, 5 arrives: ACKs SACKing only 5.
     const out: Out[] = [];
-    for (let i = 0; i < 3; i++) out.push(...dupAck(ep, rto + 3, [[S(5), S(6)]], S(3)));
+    for (let i = 0; i < 3; i++) out.push(...dupAck(ep, rto + 3 * RTT, [[S(5), S(6)]], S(3)));
+    const reo2 = ep.pollAt()!;
+    out.push(...recv(ep, reo2));
+    // PRR's slow-start bound: one segment at the timer, the next on the next ACK.
+    out.push(...dupAck(ep, reo2 + 1, [[S(5), S(6)]], S(3)));
     assert.deepEqual(out.map((o) => o.seq), [S(3), S(4)], 'segment 4 is a hole again, not SACKed from before');
-    assert.deepEqual(kinds, ['probe', 'timeout', 'fast', 'fast']);
+    assert.deepEqual(kinds, ['fast', 'timeout', 'fast', 'fast']);
+  });
+});
+
+describe('timestamps (RFC 7323) and spurious-recovery undo', () => {
+  const S = (i: number): number => ISS + 1 + i * MSS;
+  const RTT = 100;
+
+  test('negotiated only when the SYN offers them (and the config allows): the SYN-ACK echoes the SYN\'s TSval', () => {
+    const withTs = synPending({}, { tsVal: 500, tsEcr: 0 });
+    withTs.accept();
+    const [synAck] = recv(withTs, 7);
+    assert.equal(synAck!.tsEcr, 500);
+    assert.equal(typeof synAck!.tsVal, 'number');
+    const none = synPending();
+    none.accept();
+    assert.equal(recv(none, 7)[0]!.tsVal, undefined);
+    const off = synPending({ timestamps: false }, { tsVal: 500, tsEcr: 0 });
+    off.accept();
+    assert.equal(recv(off, 7)[0]!.tsVal, undefined);
+  });
+
+  test('every segment carries TSval (our ms clock) and TS.Recent; full segments are 12 bytes shorter', () => {
+    const ep = established({}, { tsVal: 500, tsEcr: 0 });
+    assert.equal(ep.sndMss, MSS - 12);
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 1, tsVal: 510, tsEcr: 0, payload: Buffer.from('GET') });
+    ep.send(Buffer.alloc(3 * MSS));
+    const out = recv(ep, 30);
+    assert.deepEqual(out.map((o) => o.len), [988, 988, 988, 36]);
+    assert.ok(out.every((o) => o.tsEcr === 510), 'TS.Recent from the data segment at RCV.NXT');
+    const later = recv(ep, 30);
+    assert.deepEqual(later, []);
+    send(ep, 45, { seq: IRS + 4, ack: S(1), tsVal: 520, tsEcr: out[0]!.tsVal });
+    ep.send(Buffer.alloc(10));
+    const [next] = recv(ep, 45);
+    assert.equal(next!.tsVal! - out[0]!.tsVal!, 15, 'TSval follows the clock in ms');
+    assert.equal(next!.tsEcr, 520);
+  });
+
+  test('PAWS (RFC 7323 §5.3): a segment with an older TSval is dropped and answered with an ACK; a RST is not', () => {
+    const drops: string[] = [];
+    const ep = established({ onDrop: (r) => drops.push(r) }, { tsVal: 500, tsEcr: 0 });
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 1, tsVal: 600, tsEcr: 0, payload: Buffer.from('a') });
+    assert.equal(events(ep).length, 1);
+    send(ep, 11, { seq: IRS + 2, ack: ISS + 1, tsVal: 599, tsEcr: 0, payload: Buffer.from('b') });
+    assert.deepEqual(events(ep), [], 'the old segment is not delivered');
+    assert.ok(drops.some((d) => d.startsWith('PAWS')));
+    const [a] = recv(ep, 11);
+    assert.equal(a!.ack, IRS + 2);
+    send(ep, 12, { seq: IRS + 2, ack: ISS + 1, control: 'rst', tsVal: 1, tsEcr: 0 });
+    assert.equal(ep.state, 'closed');
+  });
+
+  test('with timestamps every ACK of new data is an RTT sample (not just one per flight)', () => {
+    const ep = synReceived({ minRto: 1 }, { tsVal: 500, tsEcr: 0 });
+    const synTs = 0;
+    send(ep, RTT, { seq: IRS + 1, ack: ISS + 1, tsVal: 501, tsEcr: synTs + ((ISS ^ 0x9e3779b9) >>> 0) });
+    ep.send(Buffer.alloc(4 * MSS));
+    const out = recv(ep, 200);
+    send(ep, 260, { seq: IRS + 1, ack: S(1), tsVal: 502, tsEcr: out[0]!.tsVal });
+    const rtoAfterOne = ep.sendState().rto;
+    send(ep, 300, { seq: IRS + 1, ack: S(2), tsVal: 503, tsEcr: out[1]!.tsVal });
+    assert.notEqual(ep.sendState().rto, rtoAfterOne, 'the second ACK moved the estimate too');
+  });
+
+  /** A SACK connection with a 100 ms RTT; 10 segments out at RTT; segments 1-3 SACKed at 2 RTT: 0 is resent. */
+  function spuriousSetup(ts: boolean, spurious: string[]): { ep: TcpEndpoint; first: Out[]; cwndBefore: number } {
+    const ep = synReceived({ onSpurious: (by) => spurious.push(by) }, { sackPermitted: true, ...(ts ? { tsVal: 500, tsEcr: 0 } : {}) });
+    send(ep, RTT, { seq: IRS + 1, ack: ISS + 1, ...(ts ? { tsVal: 501, tsEcr: 0 } : {}) });
+    const mss = ep.sndMss;
+    ep.send(Buffer.alloc(10 * mss));
+    const first = recv(ep, RTT);
+    assert.equal(first.length, 10);
+    const cwndBefore = ep.sendState().cwnd;
+    const at = (i: number): number => ISS + 1 + i * mss;
+    for (let i = 1; i <= 3; i++) {
+      send(ep, 2 * RTT, { seq: IRS + 1, ack: at(0), sack: [[at(1), at(i + 1)]], ...(ts ? { tsVal: 502, tsEcr: first[i]!.tsVal } : {}) });
+    }
+    const resent = recv(ep, 2 * RTT);
+    assert.deepEqual(resent.map((o) => o.seq), [at(0)], 'segment 0 looked lost');
+    assert.ok(ep.sendState().cwnd < cwndBefore, 'the window was reduced');
+    return { ep, first, cwndBefore };
+  }
+
+  test('Eifel (RFC 3522): the ACK of the resent segment echoes the original\'s TSval: the recovery is undone', () => {
+    const spurious: string[] = [];
+    const { ep, first, cwndBefore } = spuriousSetup(true, spurious);
+    // The original segment 0 arrives late, before the resend: the client's ACK echoes its timestamp.
+    send(ep, 2 * RTT + 10, { seq: IRS + 1, ack: ISS + 1 + 10 * ep.sndMss, tsVal: 503, tsEcr: first[0]!.tsVal });
+    assert.deepEqual(spurious, ['timestamp']);
+    assert.ok(ep.sendState().cwnd >= cwndBefore, 'cwnd restored');
+  });
+
+  test('Eifel: an ACK echoing the resend keeps the reduction', () => {
+    const spurious: string[] = [];
+    const { ep } = spuriousSetup(true, spurious);
+    send(ep, 3 * RTT, { seq: IRS + 1, ack: ISS + 1 + 10 * ep.sndMss, tsVal: 503, tsEcr: ((2 * RTT) + ((ISS ^ 0x9e3779b9) >>> 0)) >>> 0 });
+    assert.deepEqual(spurious, []);
+  });
+
+  test('D-SACK (RFC 2883): the resent segment reported duplicate below the cumulative ACK undoes the recovery', () => {
+    const spurious: string[] = [];
+    const { ep, cwndBefore } = spuriousSetup(false, spurious);
+    send(ep, 2 * RTT + 10, { seq: IRS + 1, ack: S(10) });
+    assert.deepEqual(spurious, []);
+    send(ep, 3 * RTT, { seq: IRS + 1, ack: S(10), sack: [[S(0), S(1)]] });
+    assert.deepEqual(spurious, ['dsack']);
+    assert.ok(ep.sendState().cwnd >= cwndBefore, 'cwnd restored');
   });
 });
 

@@ -14,7 +14,7 @@ const SRC = 0x0a080002;
 const DST = 0x5db8d822;
 const SYN: TcpRepr = {
   srcPort: 40000, dstPort: 80, seq: 0x01020304, ack: undefined, control: 'syn', psh: false, window: 64240,
-  mss: 1460, wscale: 7, sackPermitted: true, payload: EMPTY,
+  mss: 1460, wscale: 7, sackPermitted: true, tsVal: undefined, tsEcr: undefined, payload: EMPTY,
 };
 
 test('parse known-answer SYN (checksum verified)', () => {
@@ -61,7 +61,7 @@ const SACK_PACKET = Buffer.from(
   'hex');
 const SACK_ACK: TcpRepr = {
   srcPort: 40000, dstPort: 80, seq: 0x01020305, ack: 0x0a0b0c0d, control: 'none', psh: false, window: 1000,
-  sackPermitted: false, sack: [[0x0a0b1000, 0x0a0b2000], [0xfffffff0, 0x10]], payload: EMPTY,
+  sackPermitted: false, sack: [[0x0a0b1000, 0x0a0b2000], [0xfffffff0, 0x10]], tsVal: undefined, tsEcr: undefined, payload: EMPTY,
 };
 
 test('SACK blocks: parse and emit a known-answer ACK with two blocks', () => {
@@ -103,6 +103,28 @@ test('SACK blocks: lengths other than 2 + 8n (n = 1..4) are rejected; on a SYN t
   assert.ok(!('error' in syn) && syn.control === 'syn' && !('sack' in syn));
 });
 
+test('timestamps (RFC 7323 §3): NOP NOP kind 8 length 10 TSval TSecr; beside them at most 3 SACK blocks fit', () => {
+  const ts = parseTcp(ackWithOptions([1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7]));
+  assert.ok(!('error' in ts));
+  assert.equal(ts.tsVal, 0xdeadbeef);
+  assert.equal(ts.tsEcr, 7);
+  assert.deepEqual(parseTcp(ackWithOptions([8, 9, 0, 0, 0, 0, 0, 0, 0])), { error: 'bad timestamps option' });
+  const synTs = parseTcp(ackWithOptions([8, 10, 0, 0, 0, 1, 0, 0, 0, 0], 0x02));
+  assert.ok(!('error' in synTs) && synTs.tsVal === 1 && synTs.tsEcr === 0);
+  const r: TcpRepr = {
+    ...SACK_ACK, tsVal: 0x01020304, tsEcr: 0xfffffffe,
+    sack: [[1, 2], [3, 4], [5, 6], [7, 8]],
+  };
+  assert.equal(tcpHeaderLen(r), 60);
+  const back = parseTcpInIpv4(buildTcpPacket(SRC, DST, r));
+  assert.ok(!('error' in back));
+  assert.deepEqual(back.sack, [[1, 2], [3, 4], [5, 6]]);
+  assert.equal(back.tsVal, 0x01020304);
+  assert.equal(back.tsEcr, 0xfffffffe);
+  const bytes = buildTcpPacket(SRC, DST, { ...SACK_ACK, sack: undefined, tsVal: 0x11223344, tsEcr: 0x55667788 });
+  assert.equal(bytes.subarray(40, 52).toString('hex'), '0101080a1122334455667788');
+});
+
 const reprArb = fc.record({
   srcPort: fc.integer({ min: 1, max: 0xffff }), dstPort: fc.integer({ min: 1, max: 0xffff }),
   seq: fc.integer({ min: 0, max: 0xffffffff }), ack: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
@@ -111,10 +133,16 @@ const reprArb = fc.record({
   wscale: fc.option(fc.integer({ min: 0, max: 14 }), { nil: undefined }), sackPermitted: fc.boolean(),
   sack: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })),
     { minLength: 1, maxLength: 4 }), { nil: undefined }),
+  ts: fc.option(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })), { nil: undefined }),
   payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
 }).map((r) => {
   // MSS, window scale and SACK-permitted are only meaningful (and only parsed) on SYNs, SACK blocks only on others.
-  const out: TcpRepr = { ...r };
+  const { ts, ...rest } = r;
+  const out: TcpRepr = { ...rest };
+  // The parser always sets both timestamp fields (undefined without the option), so every parsed segment has one shape.
+  out.tsVal = ts?.[0];
+  out.tsEcr = ts?.[1];
+  if (ts && out.sack) out.sack = out.sack.slice(0, 3);
   if (r.control !== 'syn') { delete out.mss; delete out.wscale; out.sackPermitted = false; }
   if (r.control === 'syn' || out.sack === undefined) delete out.sack;
   if (out.mss === undefined) delete out.mss;

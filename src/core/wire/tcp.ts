@@ -1,6 +1,6 @@
 // TCP header codec. The flags collapse into one `control` (none/syn/fin/rst) plus psh, so SYN+FIN and SYN+RST are
-// rejected at parse time; the options we act on (MSS, window scale, SACK-permitted, SACK blocks) are lifted into
-// the Repr.
+// rejected at parse time; the options we act on (MSS, window scale, SACK-permitted, SACK blocks, timestamps) are
+// lifted into the Repr.
 import { sum, combine, pseudoHeader, finish, rewriteBytes } from './checksum.js';
 import {
   checkIpv4, emitIpv4, ipv4Dst, ipv4HeaderLen, ipv4IsFragment, ipv4Proto, ipv4Src, ipv4TotalLen, isError,
@@ -10,7 +10,7 @@ import {
 export const T = { SRC_PORT: 0, DST_PORT: 2, SEQ: 4, ACK: 8, OFF_FLAGS: 12, WINDOW: 14, CHECKSUM: 16, URGENT: 18 } as const;
 export const TCP_HEADER_LEN = 20;
 export const FLG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20 } as const;
-const OPT = { EOL: 0, NOP: 1, MSS: 2, WS: 3, SACK_PERM: 4, SACK: 5 } as const;
+const OPT = { EOL: 0, NOP: 1, MSS: 2, WS: 3, SACK_PERM: 4, SACK: 5, TS: 8 } as const;
 /** RFC 2018 §3: a SACK option holds 1 to 4 blocks of two sequence numbers (length 2 + 8n). */
 const MAX_SACK_BLOCKS = 4;
 /** RFC 7323 §2.3: a shift above 14 is treated as 14. */
@@ -33,6 +33,9 @@ export interface TcpRepr {
   sackPermitted: boolean;
   /** SACK blocks (RFC 2018) of a non-SYN segment, as [left edge, right edge) pairs in the order sent. */
   sack?: [number, number][];
+  /** RFC 7323 timestamps: TSval and TSecr, both present or both undefined. */
+  tsVal?: number;
+  tsEcr?: number;
   payload: Buffer;
 }
 
@@ -67,7 +70,7 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
     srcPort, dstPort, seq: seg.readUInt32BE(T.SEQ),
     ack: flags & FLG.ACK ? seg.readUInt32BE(T.ACK) : undefined,
     control, psh: (flags & FLG.PSH) !== 0, window: seg.readUInt16BE(T.WINDOW), sackPermitted: false,
-    payload: seg.subarray(hl),
+    tsVal: undefined, tsEcr: undefined, payload: seg.subarray(hl),
   };
   let i = TCP_HEADER_LEN;
   while (i < hl) {
@@ -93,6 +96,10 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
         r.sack = [];
         for (let b = i + 2; b < i + len; b += 8) r.sack.push([seg.readUInt32BE(b), seg.readUInt32BE(b + 4)]);
       }
+    } else if (kind === OPT.TS) {
+      if (len !== 10) return { error: 'bad timestamps option' };
+      r.tsVal = ((seg[i + 2]! << 24) | (seg[i + 3]! << 16) | (seg[i + 4]! << 8) | seg[i + 5]!) >>> 0;
+      r.tsEcr = ((seg[i + 6]! << 24) | (seg[i + 7]! << 16) | (seg[i + 8]! << 8) | seg[i + 9]!) >>> 0;
     }
     i += len;
   }
@@ -100,13 +107,19 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
 }
 
 /** Header length emit() will use for r (options padded to 4 bytes). */
-export function tcpHeaderLen(r: Pick<TcpRepr, 'control' | 'mss' | 'wscale' | 'sackPermitted' | 'sack'>): number {
+export function tcpHeaderLen(r: Pick<TcpRepr, 'control' | 'mss' | 'wscale' | 'sackPermitted' | 'sack' | 'tsVal'>): number {
   let n = TCP_HEADER_LEN;
   if (r.mss !== undefined) n += 4;
   if (r.wscale !== undefined) n += 4;  // NOP + 3
   if (r.sackPermitted) n += 4;         // NOP NOP + 2
-  if (r.sack?.length && r.control !== 'syn') n += 4 + 8 * Math.min(r.sack.length, MAX_SACK_BLOCKS);  // NOP NOP + 2 + blocks
+  if (r.tsVal !== undefined) n += 12;  // NOP NOP + 10
+  if (r.sack?.length && r.control !== 'syn') n += 4 + 8 * sackBlocksFit(r);  // NOP NOP + 2 + blocks
   return n;
+}
+
+/** SACK blocks that fit beside the other options: 4 alone, 3 next to timestamps (RFC 2018 §3). */
+function sackBlocksFit(r: Pick<TcpRepr, 'sack' | 'tsVal'>): number {
+  return Math.min(r.sack!.length, r.tsVal !== undefined ? MAX_SACK_BLOCKS - 1 : MAX_SACK_BLOCKS);
 }
 
 /**
@@ -133,10 +146,21 @@ export function emitTcp(r: TcpRepr, buf: Buffer, off: number, srcIp: number, dst
   if (r.mss !== undefined) { buf[o] = OPT.MSS; buf[o + 1] = 4; buf.writeUInt16BE(r.mss, o + 2); o += 4; }
   if (r.wscale !== undefined) { buf[o] = OPT.NOP; buf[o + 1] = OPT.WS; buf[o + 2] = 3; buf[o + 3] = r.wscale; o += 4; }
   if (r.sackPermitted) { buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.SACK_PERM; buf[o + 3] = 2; o += 4; }
+  if (r.tsVal !== undefined) {
+    // Byte stores: this option is on every segment, and writeUInt32BE's range checks cost more than the write.
+    const v = r.tsVal, e = r.tsEcr ?? 0;
+    buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.TS; buf[o + 3] = 10;
+    buf[o + 4] = v >>> 24; buf[o + 5] = v >>> 16; buf[o + 6] = v >>> 8; buf[o + 7] = v;
+    buf[o + 8] = e >>> 24; buf[o + 9] = e >>> 16; buf[o + 10] = e >>> 8; buf[o + 11] = e;
+    o += 12;
+  }
   if (r.sack?.length && r.control !== 'syn') {
-    const blocks = r.sack.slice(0, MAX_SACK_BLOCKS);
-    buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.SACK; buf[o + 3] = 2 + 8 * blocks.length; o += 4;
-    for (const [left, right] of blocks) { buf.writeUInt32BE(left >>> 0, o); buf.writeUInt32BE(right >>> 0, o + 4); o += 8; }
+    const n = sackBlocksFit(r);
+    buf[o] = OPT.NOP; buf[o + 1] = OPT.NOP; buf[o + 2] = OPT.SACK; buf[o + 3] = 2 + 8 * n; o += 4;
+    for (let b = 0; b < n; b++) {
+      const [left, right] = r.sack[b]!;
+      buf.writeUInt32BE(left >>> 0, o); buf.writeUInt32BE(right >>> 0, o + 4); o += 8;
+    }
   }
   if (data) for (const d of data) { d.copy(buf, o); o += d.length; }
   else { r.payload.copy(buf, o); o += r.payload.length; }

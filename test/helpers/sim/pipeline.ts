@@ -47,7 +47,11 @@ export class SimNet {
   readonly router: Router;
   readonly session: Session;
   readonly up: Link;
-  readonly down: Link;
+  readonly down: Link<number>;
+  /** Sees each IP packet towards the client as it is sealed (`sent`) and as the client opens it (`delivered`), with
+   *  one id per packet sent, so a test can tell which transmission of a segment arrived. */
+  onDownIp?: (ip: Buffer, phase: 'sent' | 'delivered', id: number) => void;
+  private downId = 0;
   /** Datagrams the client received that were not for one of its sockets (ICMP, unknown ports). */
   readonly clientStray: Buffer[];
   /** UDP payloads the client received, by its local port. */
@@ -71,13 +75,15 @@ export class SimNet {
     const rc: RouterClient = {
       ip: CLIENT_IP,
       deliver: (packet) => {
+        const id = ++this.downId;
+        this.onDownIp?.(packet, 'sent', id);
         const parts = this.session.sealDataParts(packet, this.sim.now);
-        if (parts) this.down.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+        if (parts) this.down.send(parts.length === 1 ? parts[0]! : Buffer.concat(parts), id);
       },
     };
     this.router.add(rc);
     this.up = new Link(this.sim, new Prng(o.seed * 2 + 1), { ...CLEAN_LINK, ...o.up }, (w) => this.serverReceive(rc, w));
-    this.down = new Link(this.sim, new Prng(o.seed * 2 + 2), { ...CLEAN_LINK, ...o.down }, (w) => this.clientReceive(w));
+    this.down = new Link(this.sim, new Prng(o.seed * 2 + 2), { ...CLEAN_LINK, ...o.down }, (w, id) => this.clientReceive(w, id));
     drain(this.session);  // the fixture's outputs are history
 
     this.sim.addParty({
@@ -86,7 +92,7 @@ export class SimNet {
     });
     this.sim.onTurnEnd(() => {
       for (let out = this.session.poll(); out; out = this.session.poll()) {
-        if (out.t === 'link') this.down.send(out.bytes);
+        if (out.t === 'link') this.down.send(out.bytes, 0);
       }
     });
   }
@@ -116,12 +122,13 @@ export class SimNet {
     this.router.fromClient(rc, r);
   }
 
-  private clientReceive(wire: Buffer): void {
+  private clientReceive(wire: Buffer, id: number): void {
     if (!isDataOpcode(opcodeOf(wire[0]!))) return;  // control packets: the handshake is over
     const r = this.client.open(wire, this.sim.now);
     if (!r.ok) { this.counters.clientOpenFailed++; return; }
     const ip = r.plain;
     if (ip.length === PING_MAGIC.length && ip.equals(PING_MAGIC)) { this.counters.pings++; return; }
+    this.onDownIp?.(ip, 'delivered', id);
     this.ipStack.receive(ip, this.sim.now);
   }
 }

@@ -1,5 +1,6 @@
 // A small TCP for the simulated client (test-only): active open, a byte stream each way, cumulative ACKs for every
-// segment (SACK blocks when both SYNs allow them), out-of-order reassembly, retransmission on a timeout (go back to
+// segment (SACK blocks when both SYNs allow them, led by a D-SACK block for a duplicate, RFC 2883; RFC 7323 timestamps
+// when both SYNs carry them), out-of-order reassembly, retransmission on a timeout (go back to
 // SND.UNA, doubling the timeout) and on three duplicate ACKs (NewReno-style: each partial ACK resends the next
 // hole), a fixed cap on bytes in flight in place of congestion control, and a 1-byte probe into a zero window.
 // Sequence numbers go through the NAT's seq.ts; outgoing data is kept in the NAT's ByteQueue.
@@ -16,19 +17,22 @@ export interface SimTcpOptions {
   /** Window scale we offer. */
   wscale: number;
   sack: boolean;
+  /** Offer RFC 7323 timestamps. */
+  timestamps: boolean;
   /** Bytes in flight at most (stands in for a congestion window). */
   maxInFlight: number;
   /** Initial (and smallest) retransmission timeout, ms. */
   rto: number;
 }
 
-export const SIM_TCP_DEFAULTS: SimTcpOptions = { mss: 1360, window: 256 * 1024, wscale: 7, sack: true, maxInFlight: 64 * 1024, rto: 250 };
+export const SIM_TCP_DEFAULTS: SimTcpOptions = { mss: 1360, window: 256 * 1024, wscale: 7, sack: true, timestamps: true,
+  maxInFlight: 64 * 1024, rto: 250 };
 
 type State = 'closed' | 'synSent' | 'established' | 'reset';
 
 export class SimTcp implements Party {
   state: State = 'closed';
-  readonly stats = { segmentsSent: 0, retransmits: 0, timeouts: 0, segmentsIn: 0 };
+  readonly stats = { segmentsSent: 0, retransmits: 0, timeouts: 0, segmentsIn: 0, dsacks: 0 };
   /** In-order bytes from the peer. */
   onData: (b: Buffer) => void = () => {};
   /** The peer's FIN, in order. */
@@ -55,6 +59,12 @@ export class SimTcp implements Party {
   private rcvNxt = 0;
   private ooo: { seq: number; data: Buffer; fin: boolean }[] = [];
   private lastOoo: number | undefined;
+  private tsOk = false;
+  private tsRecent = 0;
+  private lastAckSent = 0;
+  private clock = 0;
+  /** A duplicate segment's range, reported as the first SACK block of the next ACK (RFC 2883 §4). */
+  private dsack: [number, number] | undefined;
 
   constructor(
     readonly localPort: number,
@@ -76,17 +86,20 @@ export class SimTcp implements Party {
   get unacked(): number { return this.tx.length; }
 
   connect(now: number): void {
+    this.clock = now;
     this.state = 'synSent';
     this.sendSyn(now);
   }
 
   write(b: Buffer, now: number): void {
+    this.clock = now;
     if (this.finQueued) throw new Error('write after end');
     this.tx.push(b);
     this.output(now);
   }
 
   end(now: number): void {
+    this.clock = now;
     this.finQueued = true;
     this.output(now);
   }
@@ -95,6 +108,7 @@ export class SimTcp implements Party {
 
   timeout(now: number): void {
     if (this.rtoAt === undefined || now < this.rtoAt) return;
+    this.clock = now;
     this.rtoAt = undefined;
     if (this.state === 'synSent') {
       this.rto = Math.min(this.rto * 2, 10_000);
@@ -122,6 +136,7 @@ export class SimTcp implements Party {
 
   input(seg: TcpRepr, now: number): void {
     this.stats.segmentsIn++;
+    this.clock = now;
     if (seg.control === 'rst') {
       if (this.state === 'synSent' ? seg.ack === seqAdd(this.iss, 1) : this.inWindow(seg.seq)) {
         this.state = 'reset';
@@ -135,6 +150,8 @@ export class SimTcp implements Party {
       this.peerShift = seg.wscale ?? 0;  // we always offer scaling, so the peer's option decides
       this.sackOk = this.o.sack && seg.sackPermitted;
       this.sndMss = Math.min(this.o.mss, seg.mss ?? 536);
+      this.tsOk = this.o.timestamps && seg.tsVal !== undefined;
+      if (this.tsOk) { this.tsRecent = seg.tsVal!; this.sndMss -= 12; }
       this.peerWnd = seg.window;
       this.sndUna = this.sndNxt = this.sndMax = seqAdd(this.iss, 1);
       this.state = 'established';
@@ -146,6 +163,10 @@ export class SimTcp implements Party {
     }
     if (this.state !== 'established') return;
     if (seg.control === 'syn') { this.ack(); return; }  // our ACK of the SYN-ACK was lost
+    // RFC 7323 §4.3: TS.Recent follows the segments at or below the last ACK sent.
+    if (this.tsOk && seg.tsVal !== undefined && seqLe(seg.seq, this.lastAckSent) && seqGe(seg.tsVal, this.tsRecent)) {
+      this.tsRecent = seg.tsVal;
+    }
     if (seg.ack !== undefined) this.processAck(seg, now);
     if (seg.payload.length > 0 || seg.control === 'fin') this.processData(seg);
     this.output(now);
@@ -220,7 +241,7 @@ export class SimTcp implements Party {
     this.emitSeg({
       srcPort: this.localPort, dstPort: this.remotePort, seq: this.iss, ack: undefined, control: 'syn', psh: false,
       window: Math.min(0xffff, this.o.window), mss: this.o.mss, wscale: this.o.wscale, sackPermitted: this.o.sack,
-      payload: EMPTY,
+      ...(this.o.timestamps ? { tsVal: Math.floor(now) >>> 0, tsEcr: 0 } : {}), payload: EMPTY,
     });
     this.rtoAt = now + this.rto;
   }
@@ -237,7 +258,11 @@ export class SimTcp implements Party {
     const fin = seg.control === 'fin';
     if (seqLt(seq, this.rcvNxt)) {
       const cut = seqDiff(this.rcvNxt, seq);
-      if (cut > data.length || (cut === data.length && !fin)) { this.ack(); return; }  // old: ACK again
+      if (cut > data.length || (cut === data.length && !fin)) {  // old: ACK again
+        if (data.length > 0) this.dsack = [seq, seqAdd(seq, data.length)];
+        this.ack();
+        return;
+      }
       data = data.subarray(cut);
       seq = this.rcvNxt;
     }
@@ -275,7 +300,7 @@ export class SimTcp implements Party {
     this.lastOoo = seq;
     let i = this.ooo.length;
     while (i > 0 && seqGt(this.ooo[i - 1]!.seq, seq)) i--;
-    if (i > 0 && this.ooo[i - 1]!.seq === seq) return;  // a duplicate
+    if (i > 0 && this.ooo[i - 1]!.seq === seq) { this.dsack = [seq, seqAdd(seq, data.length)]; return; }
     this.ooo.splice(i, 0, { seq, data: Buffer.from(data), fin });
   }
 
@@ -284,7 +309,10 @@ export class SimTcp implements Party {
   }
 
   private sackBlocks(): [number, number][] | undefined {
-    if (!this.sackOk || this.ooo.length === 0) return undefined;
+    const dsack = this.dsack;
+    this.dsack = undefined;
+    if (dsack && this.sackOk) this.stats.dsacks++;
+    if (!this.sackOk || (this.ooo.length === 0 && !dsack)) return undefined;
     const ranges: [number, number][] = [];
     for (const { seq, data } of this.ooo) {
       const end = seqAdd(seq, data.length);
@@ -293,17 +321,21 @@ export class SimTcp implements Party {
     }
     const recent = this.lastOoo;
     const first = ranges.findIndex(([l, r]) => recent !== undefined && seqGe(recent, l) && seqLt(recent, r));
-    const out: [number, number][] = first >= 0 ? [ranges[first]!] : [];
+    const out: [number, number][] = dsack ? [dsack] : [];
+    if (first >= 0) out.push(ranges[first]!);
     for (let i = ranges.length - 1; i >= 0 && out.length < 3; i--) if (i !== first) out.push(ranges[i]!);
     return out;
   }
 
   private segment(seq: number, control: TcpControl, payload: Buffer): void {
-    this.emitSeg({
+    this.lastAckSent = this.rcvNxt;
+    const r: TcpRepr = {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: payload.length > 0,
       window: Math.min(0xffff, Math.floor(this.o.window / (1 << this.o.wscale))), sackPermitted: false,
       sack: this.sackBlocks(), payload,
-    });
+    };
+    if (this.tsOk) { r.tsVal = Math.floor(this.clock) >>> 0; r.tsEcr = this.tsRecent; }
+    this.emitSeg(r);
   }
 
   private emitSeg(r: TcpRepr): void {

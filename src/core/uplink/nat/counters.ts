@@ -19,6 +19,8 @@ export interface NatStats extends FlowCounters {
   drops: Record<string, number>;
   /** TCP segments the NAT sent again towards clients, by trigger. */
   tcpRetransmits: { timeout: number; fast: number; probe: number };
+  /** Recoveries of the NAT's TCP undone because D-SACKs or timestamps showed the retransmissions needless. */
+  tcpSpurious: { dsack: number; timestamp: number };
 }
 
 export function newFlowCounters(): FlowCounters {

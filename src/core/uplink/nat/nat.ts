@@ -120,6 +120,7 @@ export class Nat<T, U> {
   private readonly deadlines = new DeadlineQueue<NatTcpFlow<T>>();
   private readonly drops: Record<string, number> = {};
   private readonly tcpRetransmits = { timeout: 0, fast: 0, probe: 0 };
+  private readonly tcpSpurious = { dsack: 0, timestamp: 0 };
   /** Flows touched since the last batch. */
   private dirty = new Set<NatTcpFlow<T>>();
   /** Flows holding corked writes or an ACK until the client's burst ends: flushed again in the next batch. */
@@ -181,6 +182,7 @@ export class Nat<T, U> {
     return {
       ...this.table.total, tcpFlows: this.tcpOpen, udpFlows: this.udpOpen, drops: all,
       tcpRetransmits: { ...this.tcpRetransmits },
+      tcpSpurious: { ...this.tcpSpurious },
     };
   }
 
@@ -394,6 +396,7 @@ export class Nat<T, U> {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
       ...this.tcpBase, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
+      onSpurious: (by) => { this.tcpSpurious[by]++; },
     }, now);
     const flow: NatTcpFlow<T> = {
       kind: 'tcp', key, hash: 0, assured: false, ep, sock: undefined as T, connected: false, paused: false,

@@ -8,15 +8,24 @@
 //                                                                                              └──────▶ timeWait ─▶ closed
 //
 // Sequence numbers are compared only through seq.ts. One timer slot holds the connect timeout, the retransmit
-// (RFC 6298) or zero-window-probe timer, or TIME-WAIT; the delayed ACK has its own deadline.
-// Loss recovery: with SACK (offered only when the client's SYN permits it) a scoreboard of SACKed ranges drives a
-// simplified RFC 6675 recovery that resends every hole below the highest SACKed byte as the pipe estimate allows;
-// without SACK blocks it is NewReno (RFC 6582). A tail loss probe (RFC 8985 §7) turns the loss of a whole window,
-// which no duplicate ACK reports, into SACK recovery after 2 SRTT instead of a retransmission timeout.
+// (RFC 6298) or zero-window-probe timer, or TIME-WAIT; the delayed ACK and RACK's reordering timer have their own.
+// Loss recovery with SACK (offered only when the client's SYN permits it): the segments in flight (sent-segments.ts)
+// carry their send times, RACK (rack.ts, RFC 8985) marks the overtaken ones lost once a reordering window has
+// passed, they are resent first and PRR (prr.ts, RFC 6937) paces the flight down to ssthresh; a tail loss probe
+// (RFC 8985 §7) makes the loss of a window's tail show up in SACK blocks after 2 SRTT instead of a timeout.
+// Without SACK it is NewReno (RFC 6582) on three duplicate ACKs. A recovery that D-SACKs or timestamps show
+// spurious is undone (recovery-undo.ts). Congestion control (congestion.ts), the RTT (rtt-estimator.ts) and the
+// RFC 7323 timestamps (timestamps.ts, when the client offers them) live in their own files.
 import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
 import { ByteQueue } from './byte-queue.js';
-import { SackScoreboard } from './sack-scoreboard.js';
+import { NewReno, type CongestionControl } from './congestion.js';
+import { Prr } from './prr.js';
+import { Rack } from './rack.js';
+import { RecoveryUndo } from './recovery-undo.js';
+import { RttEstimator } from './rtt-estimator.js';
+import { RETRANSMITTED, SentSegments } from './sent-segments.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js';
+import { Timestamps } from './timestamps.js';
 
 export type TcpState =
   | 'synPending' | 'synReceived' | 'established' | 'finWait1' | 'finWait2' | 'closing' | 'timeWait'
@@ -58,22 +67,28 @@ export interface TcpConfig {
   stretchAck: number;
   /** Our initial sequence number (random, from the io layer). */
   iss: Seq;
+  /** Use RFC 7323 timestamps when the client's SYN offers them. */
+  timestamps: boolean;
   onDrop?: (reason: string) => void;
-  /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, SACK holes). */
+  /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, RACK). */
   onRetransmit?: (kind: 'timeout' | 'fast' | 'probe') => void;
+  /** A recovery undone: D-SACKs or timestamps showed its retransmissions needless. */
+  onSpurious?: (by: 'dsack' | 'timestamp') => void;
 }
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, connectTimeout: 20_000, timeWait: 5_000,
-  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2,
+  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
 const DEFAULT_MSS = 536;
 /** Out-of-order segments kept for reassembly; more are dropped (the client resends them). */
 const MAX_OOO_SEGMENTS = 512;
-/** SACK blocks per segment: 4 fit in the 40 option bytes when there are no timestamps (RFC 2018 §3). */
+/** SACK blocks per segment: 4 fit in the 40 option bytes, 3 beside timestamps (RFC 2018 §3). */
 const MAX_SACK_BLOCKS = 4;
+/** The timestamps option with its two NOPs. */
+const TS_OPTION_LEN = 12;
 const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
 /** Floor of the tail loss probe timeout (RFC 8985 §7.2 suggests 10 ms). */
 const TLP_MIN_MS = 10;
@@ -103,11 +118,11 @@ export class TcpEndpoint {
   private sndWl1: Seq;
   private sndWl2: Seq;
   private readonly sndShift: number;
+  /** Payload bytes per full segment: the MSS less the timestamps option when it is on. */
   readonly sndMss: number;
   private readonly tx = new ByteQueue();
   private finQueued = false;
-  private cwnd: number;
-  private ssthresh = 0x7fffffff;
+  private readonly cc: CongestionControl;
   private dupAcks = 0;
   /** In fast recovery until SND.UNA passes this (RFC 6582 "recover": SND.MAX when recovery began). */
   private recover: Seq | undefined;
@@ -115,11 +130,14 @@ export class TcpEndpoint {
   private readonly sackOk: boolean;
   /** Sequence number of the latest out-of-order segment received (its block leads our SACK option). */
   private lastOooSeq: Seq | undefined;
-  private readonly sacked = new SackScoreboard();
-  /** This recovery is SACK-based (RFC 6675): the pipe estimate, not an inflated cwnd, limits what goes out. */
-  private sackRecovery = false;
-  /** RFC 6675 HighRxt: the holes below it were already resent in this recovery. */
-  private highRxt: Seq;
+  /** The segments in flight, kept only with SACK (RACK needs their send times). */
+  private readonly segs = new SentSegments();
+  private readonly rack = new Rack();
+  private readonly prr = new Prr();
+  private readonly undo = new RecoveryUndo();
+  private readonly ts: Timestamps | undefined;
+  /** The `now` of the current process() or dispatch(), for the TSval of segments built in it. */
+  private clock: number;
   /** A tail loss probe is due in the next dispatch. */
   private probeDue = false;
   /** End of the last probe segment, until an ACK or SACK answers for it. */
@@ -127,10 +145,8 @@ export class TcpEndpoint {
   private fastRetransmit = false;
   private retries = 0;
 
-  // RTT estimation (RFC 6298).
-  private srtt: number | undefined;
-  private rttvar = 0;
-  private rto: number;
+  private readonly rtt: RttEstimator;
+  /** Karn-timed RTT measurement, without timestamps. */
   private rttSample: { seq: Seq; at: number } | undefined;
 
   // Receive side (from the client).
@@ -154,12 +170,16 @@ export class TcpEndpoint {
     now: number,
   ) {
     this.iss = cfg.iss >>> 0;
-    this.sndUna = this.sndNxt = this.sndMax = this.highRxt = this.iss;
+    this.sndUna = this.sndNxt = this.sndMax = this.iss;
     this.sackOk = syn.sackPermitted;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
-    this.sndMss = Math.max(64, Math.min(syn.mss ?? DEFAULT_MSS, cfg.mss));
+    this.clock = now;
+    if (cfg.timestamps && syn.tsVal !== undefined) {
+      this.ts = new Timestamps(syn.tsVal, (cfg.iss ^ 0x9e3779b9) >>> 0, this.rcvNxt, now);
+    }
+    this.sndMss = Math.max(64, Math.min(syn.mss ?? DEFAULT_MSS, cfg.mss)) - (this.ts ? TS_OPTION_LEN : 0);
     // RFC 7323 §2.2: scaling is used only when both SYNs carry the option; the SYN's own window is unscaled.
     this.wsOk = syn.wscale !== undefined;
     this.sndShift = this.wsOk ? syn.wscale! : 0;
@@ -170,8 +190,8 @@ export class TcpEndpoint {
     this.maxSndWnd = syn.window;
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
-    this.cwnd = INITIAL_CWND_SEGMENTS * this.sndMss;
-    this.rto = cfg.initialRto;
+    this.cc = new NewReno(this.sndMss, INITIAL_CWND_SEGMENTS);
+    this.rtt = new RttEstimator(cfg.initialRto, cfg.minRto, cfg.maxRto);
     this.timer = { kind: 'connect', at: now + cfg.connectTimeout };
   }
 
@@ -184,7 +204,9 @@ export class TcpEndpoint {
   rcvWindow(): number { return Math.max(0, this.cfg.rcvBuf - this.rxPending - this.oooBytes); }
   /** Send-side state for diagnostics (the server's `state` dump): what a stalled flow waits for. */
   sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
-    return { inFlight: (this.sndNxt - this.sndUna) >>> 0, sndWnd: this.sndWnd, cwnd: this.cwnd, rto: this.rto, timer: this.timer.kind };
+    return {
+      inFlight: (this.sndNxt - this.sndUna) >>> 0, sndWnd: this.sndWnd, cwnd: this.cc.cwnd, rto: this.rtt.rto, timer: this.timer.kind,
+    };
   }
 
   // ---- application commands ----
@@ -248,12 +270,15 @@ export class TcpEndpoint {
     let at: number | undefined;
     if (this.timer.kind !== 'idle') at = this.timer.at;
     if (this.ackDeadline !== undefined && (at === undefined || this.ackDeadline < at)) at = this.ackDeadline;
+    const r = this.rack.timerAt;
+    if (r !== undefined && (at === undefined || r < at)) at = r;
     return at;
   }
 
   // ---- input ----
 
   process(seg: TcpRepr, now: number): void {
+    this.clock = now;
     switch (this.state) {
       case 'closed':
         return;
@@ -284,6 +309,14 @@ export class TcpEndpoint {
       return;
     }
 
+    // RFC 7323 §5.3 R1: PAWS, before the sequence check.
+    const ts = this.ts;
+    if (ts && seg.tsVal !== undefined && seg.control !== 'rst' && ts.paws(seg.tsVal, now)) {
+      this.ackNow = true;
+      this.drop('PAWS: old timestamp');
+      return;
+    }
+
     // RFC 9293 §3.10.7.4 first check: is the segment's sequence range acceptable?
     const wnd = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     const seqOk = this.acceptable(seg.seq, len, wnd);
@@ -296,6 +329,8 @@ export class TcpEndpoint {
       this.drop('sequence number outside the window');
       return;
     }
+
+    if (ts && seg.tsVal !== undefined) ts.update(seg.tsVal, seg.seq, now);
 
     // RST: RFC 5961 §3.2, only an exact match resets; one elsewhere in the window gets a challenge ACK.
     if (seg.control === 'rst') {
@@ -350,106 +385,139 @@ export class TcpEndpoint {
       this.sndWl1 = seg.seq;
       this.sndWl2 = ack;
     }
+    const sackOk = this.sackOk;
+    if (sackOk) this.rack.beginAck(now, this.rtt.minRtt);
+    let delivered = 0;
     if (acked > 0) {
       let dataAcked = acked;
       if (this.sndUna === this.iss) dataAcked--;  // our SYN
       let finAcked = false;
       if (dataAcked > this.tx.length) { finAcked = true; dataAcked = this.tx.length; }
       this.tx.consume(dataAcked);
+      const flight = seqDiff(this.sndNxt, this.sndUna);
       this.sndUna = ack;
-      this.sacked.advance(ack);
-      this.noteSack(seg);
-      if (this.rttSample && seqGe(ack, this.rttSample.seq)) {
-        this.rttMeasured(now - this.rttSample.at);
-        this.rttSample = undefined;
-      }
+      delivered = acked;
+      if (sackOk) delivered -= this.segs.ack(ack, this.rack.delivered);
+      this.sampleRtt(seg, ack, flight, now);
       this.retries = 0;
+      if (this.recover !== undefined && this.undo.timestampShowsSpurious(ack, seg.tsEcr)) this.undoRecovery('timestamp');
       if (this.recover !== undefined) {
         if (seqGe(ack, this.recover)) {
           this.recover = undefined;  // full ACK: leave fast recovery
-          this.sackRecovery = false;
-          this.cwnd = this.ssthresh;
-        } else if (this.sackRecovery) {
-          // RFC 6675 keeps cwnd at ssthresh. As in NewReno, a partial ACK shows that the segment at the new SND.UNA
-          // is lost; resend it now unless this recovery already did (SACK blocks above it may not exist).
-          if (seqGe(ack, this.highRxt)) {
-            this.fastRetransmit = true;
-            this.cfg.onRetransmit?.('fast');
-          }
-        } else {
+          this.cc.onRecoveryEnd();
+          this.rack.recoveryEnded();
+        } else if (!sackOk) {
           // RFC 6582 §3.2 step 5, partial ACK: the segment at the new SND.UNA was lost too; resend it now instead of
           // waiting for a timeout, deflate the window by what was acknowledged, and stay in recovery.
-          this.cwnd = Math.max(this.cwnd - acked, this.sndMss) + (acked >= this.sndMss ? this.sndMss : 0);
+          this.cc.setCwnd(Math.max(this.cc.cwnd - acked, this.sndMss) + (acked >= this.sndMss ? this.sndMss : 0));
           this.fastRetransmit = true;
           this.cfg.onRetransmit?.('fast');
         }
-      } else if (this.cwnd < this.ssthresh) this.cwnd += Math.min(acked, this.sndMss);
-      else this.cwnd += Math.max(1, Math.floor((this.sndMss * this.sndMss) / this.cwnd));
+      } else this.cc.onAck(acked);
       this.dupAcks = 0;
       if (this.probeEnd !== undefined && seqGe(ack, this.probeEnd)) this.probeEnd = undefined;
       this.timer = { kind: 'idle' };
       if (this.sndNxt !== this.sndUna) this.armLossTimer(now);
       if (finAcked) this.ourFinAcked(now);
-    } else {
-      this.noteSack(seg);
-      if (payloadLen === 0 && seg.control === 'none' && this.sndWnd === oldWnd && this.sndNxt !== this.sndUna) {
-        // RFC 5681 §2 duplicate ACK; the third starts fast retransmit and fast recovery.
-        this.dupAcks++;
-        if (this.recover !== undefined) {
-          if (!this.sackRecovery) this.cwnd += this.sndMss;  // NewReno: one more segment has left the network
-        } else if (this.dupAcks === DUP_ACK_THRESHOLD) {
-          this.enterRecovery();
-        }
+    } else if (payloadLen === 0 && seg.control === 'none' && this.sndWnd === oldWnd && this.sndNxt !== this.sndUna) {
+      // RFC 5681 §2 duplicate ACK; without SACK the third starts fast retransmit and fast recovery.
+      this.dupAcks++;
+      if (!sackOk) {
+        if (this.recover !== undefined) this.cc.setCwnd(this.cc.cwnd + this.sndMss);  // one more segment has left the network
+        else if (this.dupAcks === DUP_ACK_THRESHOLD) this.enterRecovery();
       }
     }
-    // RFC 6675 §5 IsLost(SND.UNA): more than (DupThresh - 1) segments' worth SACKed above it, even before three
-    // duplicate ACKs (a cumulative ACK may carry the SACK blocks). Not while going back after a timeout.
-    if (this.recover === undefined && this.sackOk && this.sndNxt === this.sndMax
-        && this.sacked.bytesIn(this.sndUna, this.sndMax) > (DUP_ACK_THRESHOLD - 1) * this.sndMss) {
-      this.enterRecovery();
-    }
-    // RFC 8985 §7.4: the probe went out 2 SRTT after the tail of the flight. When the client SACKs it while data
-    // below it is still missing, that data was lost, not reordered: recover now rather than at the timeout.
-    if (this.probeEnd !== undefined && this.recover === undefined && this.sndNxt === this.sndMax
-        && this.sacked.bytesIn(seqAdd(this.probeEnd, -1), this.probeEnd) > 0) {
-      this.probeEnd = undefined;
-      this.enterRecovery();
+    if (sackOk) {
+      if (seg.sack) delivered += this.noteSack(seg.sack, ack);
+      this.rack.endAck();
+      this.detectLoss(delivered, now);
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
   }
 
-  /** Merge the segment's SACK blocks into the scoreboard; blocks outside SND.UNA..SND.MAX are ignored. */
-  private noteSack(seg: TcpRepr): void {
-    if (!this.sackOk || !seg.sack) return;
-    for (const [left, right] of seg.sack) this.sacked.add(left, right, this.sndUna, this.sndMax);
-  }
-
-  /** Fast retransmit of the segment at SND.UNA and the start of fast recovery (RFC 6675 §5 or RFC 6582 §3.2). */
-  private enterRecovery(): void {
-    // What Limited Transmit sent beyond cwnd does not count (RFC 3042 §2).
-    const flight = Math.min(seqDiff(this.sndNxt, this.sndUna), this.cwnd);
-    this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.sndMss);
-    this.recover = this.sndMax;
-    // SACK-based only with a scoreboard to act on and no go-back-N under way (its resends would repeat the holes').
-    this.sackRecovery = this.sackOk && this.sacked.size() > 0 && this.sndNxt === this.sndMax;
-    this.cwnd = this.sackRecovery ? this.ssthresh : this.ssthresh + DUP_ACK_THRESHOLD * this.sndMss;
-    this.highRxt = this.sndUna;
-    this.fastRetransmit = true;
-    this.rttSample = undefined;
-    this.cfg.onRetransmit?.('fast');
+  /** RTT from the echoed timestamp of any ACK of new data (RFC 7323 §4.1), else from the one Karn-timed segment. */
+  private sampleRtt(seg: TcpRepr, ack: Seq, flight: number, now: number): void {
+    if (this.ts && seg.tsEcr !== undefined) {
+      const r = this.ts.rttOf(seg.tsEcr, now);
+      // RFC 7323 Appendix G: about one sample per two segments of the flight arrives each RTT.
+      if (r !== undefined) this.rtt.sample(r, Math.max(1, Math.ceil(flight / (2 * this.sndMss))));
+      this.rttSample = undefined;
+    } else if (this.rttSample && seqGe(ack, this.rttSample.seq)) {
+      this.rtt.sample(now - this.rttSample.at);
+      this.rttSample = undefined;
+    }
   }
 
   /**
-   * RFC 6675 §4 SetPipe: bytes between SND.UNA and SND.NXT that are neither SACKed nor lost, plus lost ones already
-   * resent, where (simplified) every unSACKed byte below the highest SACKed one counts as lost.
+   * Merge SACK blocks into the segments in flight; returns the bytes newly SACKed. A first block below the
+   * cumulative ACK or inside the second block is a D-SACK (RFC 2883 §4): a duplicate arrived at the client.
    */
-  private pipe(): number {
-    const una = this.sndUna, nxt = this.sndNxt;
-    const high = this.sacked.highest() ?? una;
-    const lostEnd = seqLt(high, nxt) ? high : nxt;
-    const from = seqGt(this.highRxt, una) ? this.highRxt : una;
-    const lostNotResent = seqGt(lostEnd, from) ? seqDiff(lostEnd, from) - this.sacked.bytesIn(from, lostEnd) : 0;
-    return seqDiff(nxt, una) - this.sacked.bytesIn(una, nxt) - lostNotResent;
+  private noteSack(blocks: [Seq, Seq][], ack: Seq): number {
+    let bytes = 0;
+    for (let i = 0; i < blocks.length; i++) {
+      const [left, right] = blocks[i]!;
+      if (!seqLt(left, right)) continue;
+      if (i === 0) {
+        const next = blocks[1];
+        if (seqLt(left, ack) || (next && seqGe(left, next[0]) && seqLe(right, next[1]))) {
+          this.rack.dsack(this.sndUna, this.sndNxt);
+          if (this.undo.dsack(left)) this.undoRecovery('dsack');
+          continue;
+        }
+      }
+      if (seqGt(right, this.sndMax) || seqLe(right, ack)) continue;
+      bytes += this.segs.sack(left, right, this.rack.delivered);
+    }
+    return bytes;
+  }
+
+  /**
+   * RACK (RFC 8985 §6.2) after an ACK or at its reordering timer: mark what is overdue lost, start recovery on the
+   * first loss, and let PRR size the window for what this ACK delivered. Not while going back after a timeout.
+   */
+  private detectLoss(delivered: number, now: number): void {
+    const inRecovery = this.recover !== undefined;
+    if (this.sndNxt !== this.sndMax) return;
+    if (this.segs.sackedCount === 0 && !inRecovery && this.rack.timerAt === undefined) return;
+    const reoWnd = this.rack.reoWnd(inRecovery, this.segs.sackedCount, this.rtt.srtt ?? 0);
+    const lost = this.rack.detectLoss(this.segs, now, reoWnd);
+    if (lost > 0 && !inRecovery) this.enterRecovery();
+    if (this.recover === undefined) return;
+    const pipe = this.segs.pipe();
+    let sndcnt = this.prr.sndcnt(delivered, pipe, this.cc.ssthresh, this.sndMss);
+    if (!inRecovery) sndcnt = Math.max(sndcnt, this.sndMss);  // the fast retransmit itself
+    this.cc.setCwnd(pipe + sndcnt);
+  }
+
+  /** Start of fast recovery: NewReno's (RFC 6582 §3.2) without SACK, else PRR's over RACK's losses. */
+  private enterRecovery(): void {
+    // What Limited Transmit sent beyond cwnd does not count (RFC 3042 §2).
+    const flight = seqDiff(this.sndNxt, this.sndUna);
+    this.undo.begin(this.cc.snapshot());
+    this.cc.onLoss(Math.min(flight, this.cc.cwnd));
+    this.recover = this.sndMax;
+    this.rttSample = undefined;
+    this.probeEnd = undefined;
+    if (this.sackOk) {
+      this.prr.begin(flight);
+    } else {
+      this.cc.setCwnd(this.cc.ssthresh + DUP_ACK_THRESHOLD * this.sndMss);
+      this.fastRetransmit = true;
+      this.cfg.onRetransmit?.('fast');
+    }
+  }
+
+  /** The recovery's retransmissions were needless: restore the window and forget the loss marks (RFC 3522). */
+  private undoRecovery(by: 'dsack' | 'timestamp'): void {
+    const prior = this.undo.take();
+    if (!prior) return;
+    this.cc.undo(prior);
+    this.rack.spurious(this.sndUna, this.sndNxt);
+    if (this.recover !== undefined) {
+      this.recover = undefined;
+      this.segs.clearLost();
+    }
+    this.cfg.onSpurious?.(by);
   }
 
   private ourFinAcked(now: number): void {
@@ -561,18 +629,6 @@ export class TcpEndpoint {
     this.timer = { kind: 'timeWait', at: now + this.cfg.timeWait };
   }
 
-  private rttMeasured(r: number): void {
-    // RFC 6298 §2.2-2.3, with alpha = 1/8, beta = 1/4, K = 4 and a 1 ms clock granularity.
-    if (this.srtt === undefined) {
-      this.srtt = r;
-      this.rttvar = r / 2;
-    } else {
-      this.rttvar = 0.75 * this.rttvar + 0.25 * Math.abs(this.srtt - r);
-      this.srtt = 0.875 * this.srtt + 0.125 * r;
-    }
-    this.rto = Math.min(this.cfg.maxRto, Math.max(this.cfg.minRto, Math.ceil(this.srtt + Math.max(1, 4 * this.rttvar))));
-  }
-
   // ---- output ----
 
   /** Emit every segment due at `now` (timers that expired, data the windows allow, pending ACKs). */
@@ -583,7 +639,12 @@ export class TcpEndpoint {
       emit(r, []);
     }
     if (this.state === 'closed') return;
+    this.clock = now;
     if (this.ackDeadline !== undefined && now >= this.ackDeadline) this.ackNow = true;
+    if (this.rack.timerAt !== undefined && now >= this.rack.timerAt) {
+      this.rack.beginAck(now, this.rtt.minRtt);
+      this.detectLoss(0, now);
+    }
 
     const t = this.timer;
     if (t.kind !== 'idle' && now >= t.at) {
@@ -607,22 +668,22 @@ export class TcpEndpoint {
             return;
           }
           // RFC 6298 §5.4-5.6: go back to SND.UNA, double the timer; RFC 5681 §3.1: collapse the window.
-          this.ssthresh = Math.max(Math.floor(seqDiff(this.sndNxt, this.sndUna) / 2), 2 * this.sndMss);
-          this.cwnd = this.sndMss;
+          this.cc.onTimeout(seqDiff(this.sndNxt, this.sndUna));
           this.sndNxt = this.sndUna;
           this.rttSample = undefined;
           this.dupAcks = 0;
           this.recover = undefined;
+          this.undo.cancel();
           // RFC 6675 §5.1: after a timeout the scoreboard is not trusted (the client may have dropped what it SACKed).
-          this.sackRecovery = false;
-          this.sacked.clear();
+          this.segs.clear();
+          this.rack.reset();
           this.probeEnd = undefined;
           this.probeDue = false;
           this.timer = { kind: 'retransmit', at: now + Math.min(t.delay * 2, this.cfg.maxRto), delay: Math.min(t.delay * 2, this.cfg.maxRto) };
           this.cfg.onRetransmit?.('timeout');
           break;
         case 'probe':
-          this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+          this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
           if (this.sndNxt !== this.sndUna) this.probeDue = true;
           break;
         case 'zeroWindowProbe': {
@@ -642,6 +703,7 @@ export class TcpEndpoint {
         synAck.mss = this.cfg.mss;
         if (this.wsOk) synAck.wscale = this.rcvShift;
         synAck.sackPermitted = this.sackOk;
+        if (this.ts) { synAck.tsVal = this.ts.val(now); synAck.tsEcr = this.ts.recent; }
         synAck.window = Math.min(this.rcvWindow(), 0xffff);  // RFC 7323 §2.2: a SYN's window is never scaled
         this.sndNxt = seqAdd(this.iss, 1);
         if (seqGt(this.sndNxt, this.sndMax)) { this.sndMax = this.sndNxt; this.rttSample = { seq: this.sndNxt, at: now }; }
@@ -656,7 +718,7 @@ export class TcpEndpoint {
 
     if (!sent && this.canSendData() && this.sndWnd === 0 && this.tx.length > 0 && this.sndNxt === this.sndUna
         && this.timer.kind === 'idle') {
-      this.timer = { kind: 'zeroWindowProbe', at: now + this.rto, delay: this.rto };
+      this.timer = { kind: 'zeroWindowProbe', at: now + this.rtt.rto, delay: this.rtt.rto };
     }
     if (!sent && this.ackNow && this.state !== 'synReceived') {
       const a = this.segment('none', this.sndNxt);
@@ -673,46 +735,47 @@ export class TcpEndpoint {
   private sendData(now: number, emit: Emit): boolean {
     if (!this.canSendData()) return false;
     let sent = false;
-    let pipe = this.sackRecovery ? this.pipe() : 0;
+    const sackRecovery = this.sackOk && this.recover !== undefined;
+    let pipe = sackRecovery ? this.segs.pipe() : 0;
     if (this.fastRetransmit) {
       this.fastRetransmit = false;
-      const hole = this.sackRecovery ? this.sacked.nextHole(this.sndUna) : undefined;
-      const len = Math.min(this.sndMss, this.tx.length, hole?.len ?? Infinity);
+      const len = Math.min(this.sndMss, this.tx.length);
       if (len > 0) {
         const s = this.segment('none', this.sndUna);
         this.sent(s);
         emit(s, this.tx.slices(0, len));
-        this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+        this.undo.resent(this.sndUna, s.tsVal);
+        this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
         sent = true;
-        if (this.sackRecovery) {
-          const end = seqAdd(this.sndUna, len);
-          if (seqGt(end, this.highRxt)) {
-            pipe += seqDiff(end, seqGt(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna);
-            this.highRxt = end;
-          }
-        }
       }
     }
-    // RFC 6675 §5 (C): the holes first, in order, while the pipe leaves room for a full segment.
-    while (this.sackRecovery && this.cwnd - pipe >= this.sndMss) {
-      const hole = this.sacked.nextHole(seqGt(this.highRxt, this.sndUna) ? this.highRxt : this.sndUna);
-      if (!hole) break;
-      const off = seqDiff(hole.seq, this.sndUna);
-      const len = Math.min(this.sndMss, hole.len, this.tx.length - off);
-      if (len <= 0) break;
-      const s = this.segment('none', hole.seq);
-      this.sent(s);
-      emit(s, this.tx.slices(off, len));
-      this.highRxt = seqAdd(hole.seq, len);
-      pipe += len;
-      sent = true;
-      this.cfg.onRetransmit?.('fast');
+    // RFC 8985 §6.3: the segments RACK marked lost first, in order, as the PRR window allows.
+    if (this.segs.lostCount > 0 && this.sndNxt === this.sndMax) {
+      while (this.cc.cwnd - pipe > 0) {
+        const i = this.segs.firstLost();
+        if (i < 0) break;
+        const seq = this.segs.seqOf(i);
+        const off = seqDiff(seq, this.sndUna);
+        const size = seqDiff(this.segs.endOf(i), seq);
+        const len = Math.min(size, this.tx.length - off);
+        const s = this.segment(len < size ? 'fin' : 'none', seq);
+        this.sent(s);
+        emit(s, len > 0 ? this.tx.slices(off, len) : []);
+        this.segs.resent(i, now);
+        this.undo.resent(seq, s.tsVal);
+        this.prr.sent(size);
+        pipe += size;
+        sent = true;
+        this.cfg.onRetransmit?.('fast');
+        if (this.timer.kind !== 'retransmit') this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
+      }
     }
     if (this.probeDue) {
       this.probeDue = false;
       if (this.probe(now, emit)) sent = true;
     }
     let newData = false;
+    const cwnd = this.cc.cwnd;
     for (;;) {
       const off = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.tx.length - off;  // -1 once our FIN is out
@@ -720,8 +783,8 @@ export class TcpEndpoint {
       // RFC 3042 Limited Transmit: each of the first two duplicate ACKs lets one new segment out beyond cwnd, so a
       // window that lost most of its segments still draws the dup ACKs and SACK blocks that start fast recovery.
       const limited = this.recover === undefined ? Math.min(this.dupAcks, DUP_ACK_THRESHOLD - 1) * this.sndMss : 0;
-      const room = this.sackRecovery ? Math.min(this.sndWnd - off, this.cwnd - pipe)
-        : Math.min(this.sndWnd, this.cwnd + limited) - off;
+      const room = sackRecovery ? Math.min(this.sndWnd - off, cwnd - pipe)
+        : Math.min(this.sndWnd, cwnd + limited) - off;
       let len = Math.max(0, Math.min(unsent, room, this.sndMss));
       // Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1): a runt segment goes only if it carries all
       // queued data, fills half the largest window ever offered, or nothing is in flight.
@@ -729,12 +792,14 @@ export class TcpEndpoint {
       // The FIN rides on the segment that carries the last queued byte, or goes alone (even into a zero window).
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;
-      const s = this.segment(fin ? 'fin' : 'none', this.sndNxt);
+      const seq = this.sndNxt;
+      const s = this.segment(fin ? 'fin' : 'none', seq);
       s.psh = len > 0 && len === unsent;
       const data = len > 0 ? this.tx.slices(off, len) : [];
-      this.sndNxt = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+      this.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
+      if (this.sackOk) this.segs.push(seq, this.sndNxt, now, seqLt(seq, this.sndMax) ? RETRANSMITTED : 0);
       if (seqGt(this.sndNxt, this.sndMax)) {
-        if (!this.rttSample) this.rttSample = { seq: this.sndNxt, at: now };
+        if (!this.rttSample && !this.ts) this.rttSample = { seq: this.sndNxt, at: now };
         this.sndMax = this.sndNxt;
       }
       if (fin) {
@@ -746,6 +811,7 @@ export class TcpEndpoint {
       emit(s, data);
       sent = true;
       pipe += len;
+      if (sackRecovery) this.prr.sent(len);
       if (fin) break;
     }
     if (newData) this.armAfterNewData(now);
@@ -753,7 +819,7 @@ export class TcpEndpoint {
   }
 
   private armRetransmit(now: number): void {
-    if (this.timer.kind !== 'retransmit') this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+    if (this.timer.kind !== 'retransmit') this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
   }
 
   /**
@@ -769,7 +835,7 @@ export class TcpEndpoint {
     } else if (t.kind === 'idle' || t.kind === 'probe') {
       this.armLossTimer(now);
     } else {
-      this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+      this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
     }
   }
 
@@ -779,12 +845,13 @@ export class TcpEndpoint {
    */
   private armLossTimer(now: number): void {
     const flight = seqDiff(this.sndNxt, this.sndUna);
-    if (this.sackOk && this.srtt !== undefined && this.recover === undefined && this.probeEnd === undefined
+    const srtt = this.rtt.srtt, rto = this.rtt.rto;
+    if (this.sackOk && srtt !== undefined && this.recover === undefined && this.probeEnd === undefined
         && this.sndNxt === this.sndMax && flight > this.sndMss && this.canSendData()) {
-      const pto = Math.max(2 * this.srtt, TLP_MIN_MS);
-      if (pto < this.rto) { this.timer = { kind: 'probe', at: now + pto }; return; }
+      const pto = Math.max(2 * srtt, TLP_MIN_MS);
+      if (pto < rto) { this.timer = { kind: 'probe', at: now + pto }; return; }
     }
-    this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+    this.timer = { kind: 'retransmit', at: now + rto, delay: rto };
   }
 
   /** The probe itself (RFC 8985 §7.3): one new segment if the window has room for it, else the last one again. */
@@ -799,10 +866,18 @@ export class TcpEndpoint {
       start = off;
       len = Math.min(unsent, this.sndMss, this.sndWnd - off);
       this.sndNxt = this.sndMax = seqAdd(this.sndNxt, len);
-      if (!this.rttSample) this.rttSample = { seq: this.sndNxt, at: now };
+      if (this.sackOk) this.segs.push(seqAdd(this.sndUna, start), this.sndNxt, now);
+      if (!this.rttSample && !this.ts) this.rttSample = { seq: this.sndNxt, at: now };
     } else {
-      len = Math.min(this.sndMss, off);
-      start = off - len;
+      const last = this.segs.length - 1;
+      if (this.sackOk && last >= 0) {
+        start = seqDiff(this.segs.seqOf(last), this.sndUna);
+        len = off - start;
+        this.segs.resent(last, now);
+      } else {
+        len = Math.min(this.sndMss, off);
+        start = off - len;
+      }
       if (len <= 0) return false;
       this.cfg.onRetransmit?.('probe');
     }
@@ -811,7 +886,7 @@ export class TcpEndpoint {
     this.sent(s);
     emit(s, this.tx.slices(start, len));
     this.probeEnd = seqAdd(this.sndUna, start + len);
-    this.timer = { kind: 'retransmit', at: now + this.rto, delay: this.rto };
+    this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
     return true;
   }
 
@@ -821,6 +896,7 @@ export class TcpEndpoint {
     this.ackAtBurstEnd = false;
     this.ackDeadline = undefined;
     this.unackedBytes = 0;
+    if (this.ts) this.ts.lastAckSent = this.rcvNxt;
     if (s.control !== 'syn') {
       const edge = seqAdd(this.rcvNxt, s.window << this.rcvShift);
       if (seqGt(edge, this.rcvAdvEdge)) this.rcvAdvEdge = edge;
@@ -836,12 +912,14 @@ export class TcpEndpoint {
   private segment(control: TcpControl, seq: Seq): TcpRepr {
     const win = this.advertisableWindow();
     const scaled = Math.min(0xffff, Math.ceil(win / (1 << this.rcvShift)));
-    const r: TcpRepr = {
+    const ts = this.ts;
+    // Every field in the literal, so all our segments share one shape (the codec's property reads stay monomorphic).
+    return {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
-      window: scaled, sackPermitted: false, payload: EMPTY,
+      window: scaled, sackPermitted: false,
+      sack: this.sackOk && this.ooo.length > 0 && control !== 'syn' ? this.sackBlocks() : undefined,
+      tsVal: ts ? ts.val(this.clock) : undefined, tsEcr: ts ? ts.recent : undefined, payload: EMPTY,
     };
-    if (this.sackOk && this.ooo.length > 0 && control !== 'syn') r.sack = this.sackBlocks();
-    return r;
   }
 
   /**
