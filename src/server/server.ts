@@ -25,6 +25,7 @@ import { Driver, Wakeup } from '../io/driver.js';
 import { openUdpPort, type UdpPort } from '../io/udp-port.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
+import { YoungGenerationGuard } from './young-generation.js';
 import { Authorizer } from './authorizer.js';
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
@@ -53,6 +54,9 @@ export class VpnServer implements ConnHost {
   private readonly responderWrap: ControlWrap;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
   private readonly udpDrops = new DropSummary<PeerAddr>();
+  /** Holds V8's young generation at its size while unauthenticated packets arrive at a flood's rate. */
+  private readonly youngGen = new YoungGenerationGuard();
+  private readonly youngGenWakeup = new Wakeup((now) => this.driver.wakeAt(this.youngGenWakeup, this.youngGen.check(now)));
   private readonly epoch = Math.floor(Date.now() / 1000);
   private uplink?: Uplink;
   private stopping = false;
@@ -278,7 +282,10 @@ export class VpnServer implements ConnHost {
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
    *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
   private dropUdp(reason: string, rinfo: PeerAddr): void {
-    if (!this.udpDrops.note(reason, rinfo, this.driver.now())) return;
+    const t = this.driver.now();
+    const check = this.youngGen.drop(t);
+    if (check !== undefined) this.driver.wakeAt(this.youngGenWakeup, check);
+    if (!this.udpDrops.note(reason, rinfo, t)) return;
     log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
     this.armDropTimer();
   }

@@ -18,10 +18,8 @@ import { VpnServer } from './server.js';
 import { startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
 import { startStatusFile } from './status-file.js';
-import { pinYoungGeneration } from './young-generation.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
-  if (pinYoungGeneration()) log('debug', 'young generation held at its starting size (--semi-space-growth-factor=1)');
   chooseDataCrypto(cfg.dataCrypto);
   checkCredentials(cfg);
   const server = new VpnServer(cfg);

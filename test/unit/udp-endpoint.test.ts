@@ -164,20 +164,34 @@ describe('first contact: the stateless cookie', () => {
     assert.equal(replies, 200, 'a long pause refills the bucket to its burst, no more');
   });
 
-  test('one source gets a tenth of the budget: its flood leaves the rest for other clients', () => {
+  test('while half the budget is left, one source may take from it: 100 clients behind one address restart at once', () => {
+    const { ep } = rig({ rate: 200 });
+    let replies = 0;
+    for (let i = 0; i < 100; i++) if (ep.handle({ address: '198.51.100.7', port: 2000 + i }, new Client().reset(), 1000).t === 'reply') replies++;
+    assert.equal(replies, 100);
+  });
+
+  test('below half the budget a source gets only its tenth: its flood leaves the rest for other clients', () => {
     const { ep } = rig({ rate: 200 });
     const reset = new Client().reset();
     let flood = 0;
     for (let i = 0; i < 5000; i++) if (ep.handle({ address: FLOOD, port: 1024 + (i % 60000) }, reset, 1000 + i / 10).t === 'reply') flood++;
-    // 500 ms of flood: a burst of 20 and 20 a second.
-    assert.ok(flood >= 20 && flood <= 31, `the flooding source got ${flood} replies`);
-    expect(ep.handle(A, new Client().reset(), 1500), 'reply');
-    expect(ep.handle(B, new Client().reset(), 1500), 'reply');
+    // 500 ms of flood: the upper half of the burst, what refills above half, and its own tenth below it; never the
+    // lower half.
+    assert.ok(flood >= 100 && flood <= 220, `the flooding source got ${flood} replies`);
+    let others = 0;
+    for (let i = 0; i < 60; i++) if (ep.handle({ address: `203.0.113.${i}`, port: 1024 }, new Client().reset(), 1500).t === 'reply') others++;
+    assert.equal(others, 60, 'the lower half of the budget, less the flooder\'s own tenth, is still there for other sources');
     // An IPv6 source's share is its /64, whatever address in it each packet comes from.
     let v6 = 0;
     for (let i = 0; i < 100; i++) if (ep.handle({ address: `2001:db8:0:7::${(i + 1).toString(16)}`, port: 5 }, reset, 1500).t === 'reply') v6++;
-    assert.equal(v6, 20);
-    expect(ep.handle({ address: '2001:db8:0:8::1', port: 5 }, reset, 1500), 'reply');
+    assert.ok(v6 >= 1 && v6 <= 20, `below half a /64 gets at most its share: got ${v6}`);
+    const { ep: fresh } = rig({ rate: 200 });
+    for (let i = 0; i < 150; i++) fresh.handle({ address: `2001:db8:0:7::${(i + 1).toString(16)}`, port: 5 }, reset, 1000);
+    let more = 0;
+    for (let i = 0; i < 50; i++) if (fresh.handle({ address: `2001:db8:0:7::${(i + 1).toString(16)}`, port: 6 }, reset, 1000).t === 'reply') more++;
+    assert.equal(more, 0, 'one /64 takes the upper half and its share, then nothing more at that instant');
+    expect(fresh.handle({ address: '2001:db8:0:8::1', port: 5 }, reset, 1000), 'reply');
   });
 });
 

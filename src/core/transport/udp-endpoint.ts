@@ -97,7 +97,7 @@ export interface UdpEndpointOptions {
 }
 
 export const RESET_REPLIES_PER_SEC = 200;
-/** The share of the reset-reply budget one source may use. */
+/** The share of the reset-reply budget one source may use once less than half of the budget is left. */
 const PER_SOURCE_SHARE = 0.1;
 /** Sources whose share is tracked; past this the least recently seen is forgotten (and starts full again). */
 const MAX_TRACKED_SOURCES = 4096;
@@ -214,8 +214,12 @@ export class UdpEndpoint<S> {
     this.sourceBudgets.set(src, mine);
     refill(mine, now);
     refill(this.budget, now);
-    if (mine.tokens < 1 || this.budget.tokens < 1) return false;
-    mine.tokens--;
+    if (this.budget.tokens < 1) return false;
+    // Shares matter only under contention: while half the budget is left anyone may take from it (100 clients behind
+    // one NAT address restarting at once all get their replies), below that a source needs a token of its own, so a
+    // source that floods cannot take the half kept for the others.
+    if (this.budget.tokens < this.budget.rate / 2 && mine.tokens < 1) return false;
+    mine.tokens = Math.max(0, mine.tokens - 1);
     this.budget.tokens--;
     return true;
   }
