@@ -1,5 +1,5 @@
 // The UDP transport's socket, two ways. With our addon (src/native/udp) datagrams are read with recvmmsg into one
-// preallocated ring and handed on as views into it, and sends leave with sendmmsg once per turn; node:dgram, the
+// preallocated ring, each handed on in one reused buffer with one reused address object, and sends leave with sendmmsg once per turn; node:dgram, the
 // fallback, reads one datagram per syscall into a fresh 64 KiB buffer and could take in about half of an 80k
 // packets/s flood, so the kernel queue overflowed and dropped a real client's handshake along with the flood.
 import * as dgram from 'node:dgram';
@@ -9,8 +9,9 @@ import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import { ipToString, parseIpv4Text } from '../core/wire/ipv4.js';
 import { findAddon, loadAddon } from './native-addon.js';
 
-/** `msg` is valid only during the call (with the addon it is a view into the receive ring): copy what you keep. */
-export type OnDatagram = (msg: Buffer, from: PeerAddr) => void;
+/** `msg` and `from` are valid only during the call (with the addon both are rewritten for the next datagram): copy
+ *  what you keep. `now` is the clock's time when the datagram's batch was read. */
+export type OnDatagram = (msg: Buffer, from: PeerAddr, now: number) => void;
 
 export interface UdpPortStats {
   /** Datagrams waiting for the socket to take them. */
@@ -39,6 +40,8 @@ export interface UdpPortOptions {
   /** The largest datagram taken in (the native socket's slot size; longer ones are dropped and counted). */
   maxDatagram: number;
   mode: 'auto' | 'native' | 'node';
+  /** The clock (the driver's), read once per batch of datagrams. */
+  now: () => number;
   onDatagram: OnDatagram;
   onError: (e: Error) => void;
 }
@@ -83,10 +86,10 @@ export function openNativeUdpPort(mod: UdpAddon, o: UdpPortOptions): UdpPort { r
 const RING_SLOTS = 64;
 const META_WORDS = 4;
 const TRUNCATED = 1;
-/** Source addresses are remembered in a direct-mapped table, and only a source seen twice in a row at its slot gets in:
- *  a client's packets find their entry, a flood's many sources never enter (a cached object that a flood replaces
- *  every few milliseconds survives a scavenge each time, and that survival is what makes V8 grow its young space). */
-const PEER_SLOTS = 256;
+/** Source address strings are remembered in a direct-mapped table by IPv4 address, and only an address seen twice in
+ *  a row at its slot gets in: a flood from many spoofed addresses then allocates only strings that die young (a
+ *  cached string that a flood replaces every few milliseconds would survive a scavenge each time). */
+const ADDRESS_SLOTS = 256;
 const IP_CACHE_MAX = 8192;
 /** Datagrams held while the socket is full; past this new ones are dropped, as a full socket would. */
 const SEND_QUEUE_MAX = 16384;
@@ -95,13 +98,19 @@ class NativeUdpPort implements UdpPort {
   readonly kind = 'native' as const;
   readonly port: number;
   private readonly fd: number;
-  private readonly ring: Buffer;
+  /** The receive ring's slots, then one more: the scratch slot that each datagram is copied to. */
+  private readonly slots: Buffer;
+  private readonly scratchOff: number;
   private readonly slotBytes: number;
   private readonly meta: Uint32Array;
   private readonly poller: { stop(): void; wantWritable(): void };
-  private readonly peerKeys = new Float64Array(PEER_SLOTS).fill(-1);
-  private readonly seenKeys = new Float64Array(PEER_SLOTS).fill(-1);
-  private readonly peers: (PeerAddr | undefined)[] = new Array<PeerAddr | undefined>(PEER_SLOTS).fill(undefined);
+  private readonly addressKeys = new Float64Array(ADDRESS_SLOTS).fill(-1);
+  private readonly seenKeys = new Float64Array(ADDRESS_SLOTS).fill(-1);
+  private readonly addresses: string[] = new Array<string>(ADDRESS_SLOTS).fill('');
+  /** The one PeerAddr and the one datagram buffer handed to onDatagram, rewritten for each datagram: with the
+   *  views of `scratch` made once per length, a datagram that is dropped allocates nothing at all. */
+  private readonly from = { address: '', port: 0 };
+  private readonly views: Buffer[] = [];
   private readonly ips = new Map<string, number>();
   private truncated = 0;
   private dropped = 0;
@@ -121,11 +130,13 @@ class NativeUdpPort implements UdpPort {
     this.fd = s.fd;
     this.port = s.port;
     this.slotBytes = Math.ceil(Math.max(2048, o.maxDatagram) / 64) * 64;
-    this.ring = Buffer.alloc(RING_SLOTS * this.slotBytes);
+    this.scratchOff = RING_SLOTS * this.slotBytes;
+    this.slots = Buffer.alloc(this.scratchOff + this.slotBytes);
+    const ring = this.slots.subarray(0, this.scratchOff);
     const metaBytes = Buffer.alloc(RING_SLOTS * META_WORDS * 4);
     this.meta = new Uint32Array(metaBytes.buffer, metaBytes.byteOffset, RING_SLOTS * META_WORDS);
     try {
-      this.poller = addon.startPoll(this.fd, this.ring, metaBytes, this.slotBytes, this.onBatch, this.onWritable, o.onError);
+      this.poller = addon.startPoll(this.fd, ring, metaBytes, this.slotBytes, this.onBatch, this.onWritable, o.onError);
     } catch (e) {
       addon.close(this.fd);
       throw e;
@@ -133,24 +144,27 @@ class NativeUdpPort implements UdpPort {
   }
 
   private readonly onBatch = (count: number): void => {
-    const m = this.meta, slot = this.slotBytes;
+    const m = this.meta, slot = this.slotBytes, from = this.from, now = this.o.now();
     for (let i = 0; i < count && !this.closed; i++) {
       const w = i * META_WORDS;
       if (m[w + 3] & TRUNCATED) { this.truncated++; continue; }
-      const off = i * slot;
-      this.o.onDatagram(this.ring.subarray(off, off + m[w]), this.peer(m[w + 1], m[w + 2]));
+      const off = i * slot, len = m[w];
+      // copyWithin, not Buffer#copy, which makes a view of its source for each call.
+      this.slots.copyWithin(this.scratchOff, off, off + len);
+      from.address = this.addressOf(m[w + 1]);
+      from.port = m[w + 2];
+      this.o.onDatagram(this.views[len] ??= this.slots.subarray(this.scratchOff, this.scratchOff + len), from, now);
     }
   };
 
-  private peer(ip: number, port: number): PeerAddr {
-    const key = ip * 65536 + port;
-    const slot = (Math.imul(ip ^ (port << 16) ^ port, 0x9e3779b1) >>> 24) & (PEER_SLOTS - 1);
-    if (this.peerKeys[slot] === key) return this.peers[slot]!;
-    const p = { address: ipToString(ip), port };
-    if (this.seenKeys[slot] !== key) { this.seenKeys[slot] = key; return p; }
-    this.peerKeys[slot] = key;
-    this.peers[slot] = p;
-    return p;
+  private addressOf(ip: number): string {
+    const slot = (Math.imul(ip, 0x9e3779b1) >>> 24) & (ADDRESS_SLOTS - 1);
+    if (this.addressKeys[slot] === ip) return this.addresses[slot]!;
+    const a = ipToString(ip);
+    if (this.seenKeys[slot] !== ip) { this.seenKeys[slot] = ip; return a; }
+    this.addressKeys[slot] = ip;
+    this.addresses[slot] = a;
+    return a;
   }
 
   private ipOf(address: string): number | undefined {
@@ -245,7 +259,7 @@ const literalLookup = ((address: string, family: number, cb: (e: Error | null, a
 
 async function openDgramPort(o: UdpPortOptions): Promise<UdpPort> {
   const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: o.bufBytes, sendBufferSize: o.bufBytes, lookup: literalLookup });
-  sock.on('message', (msg, rinfo) => o.onDatagram(msg, rinfo));
+  sock.on('message', (msg, rinfo) => o.onDatagram(msg, rinfo, o.now()));
   await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(o.port, o.host, () => { sock.off('error', rej); res(); }); });
   sock.on('error', o.onError);
   // Sends queued during one turn leave back to back on the next tick: one tick per turn rather than dgram's

@@ -53,7 +53,7 @@ export class VpnServer implements ConnHost {
    *  packets (no replay state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
   private readonly responderWrap: ControlWrap;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
-  private readonly udpDrops = new DropSummary<PeerAddr>();
+  private readonly udpDrops = new DropSummary<PeerAddr>({ retain: (a) => ({ address: a.address, port: a.port }) });
   /** Holds V8's young generation at its size while unauthenticated packets arrive at a flood's rate. */
   private readonly youngGen = new YoungGenerationGuard();
   private readonly youngGenWakeup = new Wakeup((now) => this.driver.wakeAt(this.youngGenWakeup, this.youngGen.check(now)));
@@ -155,7 +155,7 @@ export class VpnServer implements ConnHost {
     if (c.protos.includes('udp')) {
       const { port, fallback } = await openUdpPort({
         host, port: c.port, bufBytes: 4 << 20, maxDatagram: maxDatagramFor(c), mode: c.udpSocket,
-        onDatagram: (msg, from) => this.onUdp(msg, from),
+        now: this.driver.now, onDatagram: (msg, from, t) => this.onUdp(msg, from, t),
         onError: (e) => log('error', 'UDP socket error', { error: e.message }),
       });
       if (fallback) log('info', 'udp-socket: the native addon is not available, using node:dgram', { reason: fallback });
@@ -229,17 +229,16 @@ export class VpnServer implements ConnHost {
   /** Moves bytes: the endpoint decides what a datagram is and where it goes. `msg` lives only during this call
    *  (a view into the socket's receive ring): a data packet is decrypted into a new buffer, control packets are
    *  copied before a session keeps them. */
-  private onUdp(msg: Buffer, from: PeerAddr): void {
+  private onUdp(msg: Buffer, from: PeerAddr, t: number): void {
     if (this.stopping) return;
     this.udpRx++;
-    const t = this.driver.now();
     const ev = this.endpoint.handle(from, msg, t);
     switch (ev.t) {
       case 'data': ev.session.onData(ev.packet, t, ev.moved ? from : undefined); return;
       case 'control': ev.session.onControl(Buffer.from(ev.packet), t); return;
       case 'reply': this.udpSend(ev.bytes, from); return;
       case 'new-session': this.acceptUdp(ev.incoming, t); return;
-      case 'drop': this.dropUdp(ev.reason, from); return;
+      case 'drop': this.dropUdp(ev.reason, from, t); return;
     }
   }
 
@@ -254,7 +253,7 @@ export class VpnServer implements ConnHost {
     if (evicted) {
       // Summarized like a drop: a flood of half-open sessions would otherwise log one line per session.
       const why = 'half-open cap reached: evicted the oldest session of the busiest address';
-      this.dropUdp(why, this.endpoint.addressOf(evicted) ?? inc.from);
+      this.dropUdp(why, this.endpoint.addressOf(evicted) ?? inc.from, t);
       evicted.forceClose(why, 'evicted', { quiet: true });
     }
     conn.onPlainControl(Buffer.from(inc.first), t);
@@ -265,7 +264,7 @@ export class VpnServer implements ConnHost {
   floated(conn: Conn, from: PeerAddr): boolean {
     const r = this.endpoint.authenticated(conn, from);
     if (r.t === 'stay') return true;
-    if (r.t === 'refused') { this.dropUdp(r.reason, from); return false; }
+    if (r.t === 'refused') { this.dropUdp(r.reason, from, this.driver.now()); return false; }
     for (const other of r.closes) other.forceClose('address taken over by the same client', 'replaced');
     const to: PeerAddr = { address: from.address, port: from.port };
     conn.remote = `${to.address}:${to.port}`;
@@ -281,8 +280,7 @@ export class VpnServer implements ConnHost {
 
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
    *  summary line per reason per interval (DropSummary), however many source addresses a flood uses. */
-  private dropUdp(reason: string, rinfo: PeerAddr): void {
-    const t = this.driver.now();
+  private dropUdp(reason: string, rinfo: PeerAddr, t: number): void {
     const check = this.youngGen.drop(t);
     if (check !== undefined) this.driver.wakeAt(this.youngGenWakeup, check);
     if (!this.udpDrops.note(reason, rinfo, t)) return;

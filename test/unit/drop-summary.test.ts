@@ -106,6 +106,20 @@ test('client keys are bounded: past the cap a client drop folds into its reason 
   assert.deepEqual(d.note('bad tag', 'c9', 20_001, 'c9'), { reason: 'bad tag', client: 'c9', count: 1, sample: 'c9' });
 });
 
+test('retain copies the samples a key keeps, so a sample object rewritten after the call stays as it was', () => {
+  const d = new DropSummary<{ port: number }>({ intervalMs: 10_000, retain: (s) => ({ port: s.port }) });
+  const one = { port: 1 };
+  const first = d.note(BAD, one, 0);
+  one.port = 2;
+  assert.deepEqual(first, { reason: BAD, count: 1, sample: { port: 1 } });
+  one.port = 3;
+  d.note(BAD, one, 1);
+  one.port = 4;
+  d.note(BAD, one, 2);
+  one.port = 5;
+  assert.deepEqual(d.poll(10_000), [{ reason: BAD, count: 2, sample: { port: 3 }, intervalMs: 10_000 }]);
+});
+
 test('a non-positive interval is a programmer error', () => {
   assert.throws(() => new DropSummary({ intervalMs: 0 }), RangeError);
 });

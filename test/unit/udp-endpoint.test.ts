@@ -376,6 +376,45 @@ describe('a client restart (new session id from the address of a live session)',
 
 // ---- the half-open cap ------------------------------------------------------------------------------------------
 
+describe('the `from` of a datagram is valid only during the call (the native socket rewrites one object)', () => {
+  test('a session keeps its own copy of the address it was created and floated at', () => {
+    const { ep } = rig();
+    const from = { address: A.address, port: A.port };
+    const c = new Client();
+    const reply = expect(ep.handle(from, c.reset(), 0), 'reply').bytes;
+    const inc = expect(ep.handle(from, c.echo(cookieOf(reply, c)), 0), 'new-session').incoming;
+    ep.accept(inc, 'alice', 0);
+    ep.established('alice', 'cert-alice');
+    from.address = B.address; from.port = B.port;
+    assert.deepEqual(ep.addressOf('alice'), A);
+    assert.equal(ep.sessionAt(A), 'alice');
+    assert.equal(ep.sessionAt(B), undefined);
+    assert.deepEqual(ep.authenticated('alice', from), { t: 'floated', closes: [] });
+    from.address = FLOOD; from.port = 1;
+    assert.deepEqual(ep.addressOf('alice'), B);
+    assert.equal(expect(ep.handle(B, c.control(), 0), 'control').session, 'alice');
+    ep.closed('alice');
+    assert.equal(ep.addressCount, 0);
+  });
+
+  test('sessions at many ports of one address and one port of many addresses are kept apart and all forgotten', () => {
+    const { ep } = rig({ cap: 64 });
+    const names: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      for (const address of [A.address, B.address]) {
+        const name = `${address}-${i}`;
+        connect(ep, { address, port: 41000 + i }, name);
+        names.push(name);
+      }
+    }
+    assert.equal(ep.addressCount, 16);
+    for (let i = 0; i < 8; i++) assert.equal(ep.sessionAt({ address: B.address, port: 41000 + i }), `${B.address}-${i}`);
+    for (const n of names) ep.closed(n);
+    assert.equal(ep.addressCount, 0);
+    assert.equal(ep.size, 0);
+  });
+});
+
 describe('half-open sessions', () => {
   test('at the cap the busiest address loses its oldest; a client from another address is never the one', () => {
     const { ep } = rig({ cap: 4, rate: 10_000 });   // a budget that lets one address make dozens of handshakes

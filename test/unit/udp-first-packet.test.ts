@@ -46,10 +46,10 @@ function harness(): Harness {
   const srv = new CountingServer(cfg);
   servers.push(srv);
   const sent: Buffer[] = [];
-  const priv = srv as unknown as { onUdp(m: Buffer, r: RemoteInfo): void; udpSend: (b: Buffer) => void };
+  const priv = srv as unknown as { onUdp(m: Buffer, r: RemoteInfo, now: number): void; udpSend: (b: Buffer) => void };
   priv.udpSend = (b) => { sent.push(b); };
   const udp = (msg: Buffer, port = 40000): void => {
-    priv.onUdp(msg, { address: '198.51.100.7', port, family: 'IPv4', size: msg.length });
+    priv.onUdp(msg, { address: '198.51.100.7', port, family: 'IPv4', size: msg.length }, performance.now());
   };
   return { srv, sent, udp };
 }

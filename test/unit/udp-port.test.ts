@@ -15,17 +15,19 @@ import { makeTestPki } from '../helpers/pki.js';
 const addon = loadUdpAddon();
 const skipNative = 'mod' in addon ? false : `udp.node did not load: ${addon.error}`;
 
-interface Got { msg: Buffer; from: PeerAddr }
+interface Got { msg: Buffer; from: PeerAddr; now: number }
 
-async function open(mode: 'native' | 'node', extra: Partial<UdpPortOptions> = {}): Promise<{ port: UdpPort; got: Got[] }> {
+/** The clock is a counter: each datagram's `now` says which reading of the clock it came with. */
+async function open(mode: 'native' | 'node', extra: Partial<UdpPortOptions> = {}): Promise<{ port: UdpPort; got: Got[]; readings: () => number }> {
   const got: Got[] = [];
+  let readings = 0;
   const { port } = await openUdpPort({
-    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode,
-    onDatagram: (msg, from) => got.push({ msg: Buffer.from(msg), from }),
+    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode, now: () => ++readings,
+    onDatagram: (msg, from, now) => got.push({ msg: Buffer.from(msg), from: { address: from.address, port: from.port }, now }),
     onError: (e) => { throw e; },
     ...extra,
   });
-  return { port, got };
+  return { port, got, readings: () => readings };
 }
 
 async function peer(): Promise<dgram.Socket> {
@@ -46,7 +48,7 @@ for (const mode of ['native', 'node'] as const) {
   const skip = mode === 'native' ? skipNative : false;
 
   test(`${mode}: datagrams arrive whole, in order, with the sender's address and port`, { skip }, async () => {
-    const { port, got } = await open(mode);
+    const { port, got, readings } = await open(mode);
     const p = await peer();
     try {
       assert.equal(port.kind, mode);
@@ -56,6 +58,10 @@ for (const mode of ['native', 'node'] as const) {
       await until('300 datagrams', () => got.length >= 300);
       assert.deepEqual(got.map((g) => g.msg), sent);
       for (const g of got) assert.deepEqual({ address: g.from.address, port: g.from.port }, { address: '127.0.0.1', port: p.address().port });
+      for (let i = 1; i < got.length; i++) assert.ok(got[i]!.now >= got[i - 1]!.now, 'the clock never goes back');
+      assert.ok(got.every((g) => g.now >= 1 && g.now <= readings()), 'each datagram carries a reading of the given clock');
+      // 300 datagrams queued before the socket is read: the native socket reads the clock once per batch of up to 64.
+      if (mode === 'native') assert.ok(readings() <= 300 / 2, `clock read ${readings()} times for 300 datagrams`);
     } finally {
       p.close();
       await port.close();
@@ -102,7 +108,7 @@ test('native: a datagram longer than a slot is dropped and counted; the next one
   }
 });
 
-test('native: the view handed to onDatagram is the ring, reused by the next batch (callers copy what they keep)', { skip: skipNative }, async () => {
+test('native: the buffer handed to onDatagram is reused for the next datagram (callers copy what they keep)', { skip: skipNative }, async () => {
   const views: Buffer[] = [];
   const { port } = await open('native', { onDatagram: (msg) => views.push(msg) });
   const p = await peer();
@@ -111,8 +117,8 @@ test('native: the view handed to onDatagram is the ring, reused by the next batc
     await until('one datagram', () => views.length >= 1);
     p.send(Buffer.from('xyzzy'), port.port, '127.0.0.1');
     await until('two datagrams', () => views.length >= 2);
-    assert.equal(views[0]!.buffer, views[1]!.buffer, 'both are views of one ring');
-    assert.equal(views[0]!.toString(), 'xyzzy', 'slot 0 was reused by the second batch');
+    assert.equal(views[0]!.buffer, views[1]!.buffer, 'both are views of one buffer');
+    assert.equal(views[0]!.toString(), 'xyzzy', 'the second datagram overwrote the first');
   } finally {
     p.close();
     await port.close();
@@ -134,7 +140,7 @@ test('native: when the socket takes only part of the queue, the rest waits for w
     },
   };
   const port = openNativeUdpPort(stingy, {
-    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode: 'native', onDatagram: () => {}, onError: (e) => { throw e; },
+    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode: 'native', now: () => performance.now(), onDatagram: () => {}, onError: (e) => { throw e; },
   });
   const p = await peer();
   const seen: number[] = [];

@@ -32,10 +32,13 @@ export class DropSummary<S = string> {
   private readonly totals = new Map<string, number>();
   private readonly intervalMs: number;
   private readonly maxClientKeys: number;
+  private readonly retain: (sample: S) => S;
 
-  constructor(opts: { intervalMs?: number; maxClientKeys?: number } = {}) {
+  /** `retain` makes the copy of a sample that a key keeps (for samples that are valid only during the call). */
+  constructor(opts: { intervalMs?: number; maxClientKeys?: number; retain?: (sample: S) => S } = {}) {
     this.intervalMs = opts.intervalMs ?? DROP_SUMMARY_INTERVAL_MS;
     this.maxClientKeys = opts.maxClientKeys ?? DROP_SUMMARY_MAX_CLIENT_KEYS;
+    this.retain = opts.retain ?? ((x) => x);
     if (!(this.intervalMs > 0)) throw new RangeError(`drop summary interval ${this.intervalMs}`);
   }
 
@@ -50,11 +53,12 @@ export class DropSummary<S = string> {
       b = this.buckets.get(key);
     }
     if (b) {
-      if (b.count++ === 0) b.sample = sample;
+      if (b.count++ === 0) b.sample = this.retain(sample);
       return undefined;
     }
     this.buckets.set(key, { reason, client, startedAt: now, count: 0, sample: undefined });
     if (client !== undefined) this.clientKeys++;
+    sample = this.retain(sample);
     return client === undefined ? { reason, count: 1, sample } : { reason, client, count: 1, sample };
   }
 

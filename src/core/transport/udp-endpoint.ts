@@ -107,7 +107,6 @@ const PEER_ID_LIMIT = 0xffffff;
 interface Rec<S> {
   readonly s: S;
   addr: PeerAddr;
-  key: string;
   readonly clientSid: Buffer;
   established: boolean;
   identity: string | undefined;
@@ -128,7 +127,9 @@ function refill(b: Bucket, now: number): void {
 
 export class UdpEndpoint<S> {
   private readonly recs = new Map<S, Rec<S>>();
-  private readonly byAddr = new Map<string, Slot<S>>();
+  /** Slots by address, then port: a lookup builds no key, so a packet that is dropped allocates nothing here. */
+  private readonly byAddr = new Map<string, Map<number, Slot<S>>>();
+  private slots = 0;
   private readonly peerIds = new Map<number, S>();
   private readonly peerIdOf = new Map<S, number>();
   private readonly udpByPeerId = new Map<number, Rec<S>>();
@@ -160,8 +161,7 @@ export class UdpEndpoint<S> {
       if (!rec) return drop('data packet for an unknown peer id');
       return { t: 'data', session: rec.s, packet: msg, moved: rec.addr.port !== from.port || rec.addr.address !== from.address };
     }
-    const key = addrKey(from);
-    const slot = this.byAddr.get(key);
+    const slot = this.byAddr.get(from.address)?.get(from.port);
     if (op === Op.DATA_V1) {
       if (!slot?.current) return drop('data packet from an unknown address');
       return { t: 'data', session: slot.current.s, packet: msg, moved: false };
@@ -170,22 +170,22 @@ export class UdpEndpoint<S> {
       if (slot.pending && slot.pending.clientSid.compare(msg, 1, 9) === 0) return { t: 'control', session: slot.pending.s, packet: msg };
       if (slot.current && slot.current.clientSid.compare(msg, 1, 9) === 0) return { t: 'control', session: slot.current.s, packet: msg };
     }
-    return this.firstContact(from, key, msg, now);
+    return this.firstContact(from, msg, now);
   }
 
   /** A packet that belongs to no session: the cookie reset, or a new session when the cookie comes back. */
-  private firstContact(from: PeerAddr, key: string, msg: Buffer, now: number): DatagramEvent<S> {
+  private firstContact(from: PeerAddr, msg: Buffer, now: number): DatagramEvent<S> {
     const v = vetFirstPacket(msg, this.o.responder, 'reset-or-echo');
     if ('drop' in v) return drop(v.drop);
     if (v.kind === 'reset') {
       if (!this.takeResetToken(from.address, now)) return drop('reset replies over budget');
       const reply = emitControl({
-        opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: this.cookies.make(key, v.clientSid, now), acks: [0],
+        opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: this.cookies.make(addrKey(from), v.clientSid, now), acks: [0],
         peerSessionId: v.clientSid, packetId: 0, payload: Buffer.alloc(0),
       });
       return { t: 'reply', bytes: this.o.responder.wrap(reply, now) };
     }
-    if (!v.cookie || !this.cookies.check(v.cookie, key, v.clientSid, now)) return drop('missing or stale cookie');
+    if (!v.cookie || !this.cookies.check(v.cookie, addrKey(from), v.clientSid, now)) return drop('missing or stale cookie');
     // The session exists from here: it gets its own wrap, and the first packet goes through it so that its replay
     // window holds this packet's id.
     const wrap = this.o.newWrap();
@@ -231,12 +231,10 @@ export class UdpEndpoint<S> {
    *  session that leaves at the cap. */
   accept(inc: Incoming, s: S, now: number): { superseded?: S; evicted?: S } {
     if (this.recs.has(s)) throw new Error('session accepted twice');
-    const key = addrKey(inc.from);
-    const rec: Rec<S> = { s, addr: inc.from, key, clientSid: inc.clientSid, established: false, identity: undefined };
+    const rec: Rec<S> = { s, addr: inc.from, clientSid: inc.clientSid, established: false, identity: undefined };
     this.recs.set(s, rec);
     const out: { superseded?: S; evicted?: S } = {};
-    let slot = this.byAddr.get(key);
-    if (!slot) { slot = {}; this.byAddr.set(key, slot); }
+    const slot = this.slotFor(inc.from);
     if (!slot.current) slot.current = rec;
     else {
       if (slot.pending) out.superseded = slot.pending.s;
@@ -256,7 +254,7 @@ export class UdpEndpoint<S> {
     rec.established = true;
     rec.identity = identity;
     this.halfOpen.delete(s);
-    const slot = this.byAddr.get(rec.key);
+    const slot = this.slotAt(rec.addr);
     if (!slot || slot.pending !== rec) return undefined;
     const old = slot.current;
     slot.current = rec;
@@ -269,9 +267,7 @@ export class UdpEndpoint<S> {
     const rec = this.recs.get(s);
     if (!rec || !rec.established) return { t: 'stay' };
     if (rec.addr.port === from.port && rec.addr.address === from.address) return { t: 'stay' };
-    const key = addrKey(from);
-    const target = this.byAddr.get(key);
-    const holder = target?.current;
+    const holder = this.slotAt(from)?.current;
     const closes: S[] = [];
     if (holder && holder !== rec) {
       if (holder.identity !== rec.identity || !holder.established) return { t: 'refused', reason: 'float to an address held by another client' };
@@ -279,10 +275,7 @@ export class UdpEndpoint<S> {
     }
     this.leaveSlot(rec);
     rec.addr = { address: from.address, port: from.port };
-    rec.key = key;
-    let slot = this.byAddr.get(key);
-    if (!slot) { slot = {}; this.byAddr.set(key, slot); }
-    slot.current = rec;
+    this.slotFor(rec.addr).current = rec;
     return { t: 'floated', closes };
   }
 
@@ -323,18 +316,32 @@ export class UdpEndpoint<S> {
   /** Where a UDP session's packets go. */
   addressOf(s: S): PeerAddr | undefined { return this.recs.get(s)?.addr; }
   /** The live session at an address (not a restart in progress). */
-  sessionAt(from: PeerAddr): S | undefined { return this.byAddr.get(addrKey(from))?.current?.s; }
+  sessionAt(from: PeerAddr): S | undefined { return this.slotAt(from)?.current?.s; }
   /** UDP sessions, live or half-open. */
   get size(): number { return this.recs.size; }
   get halfOpenCount(): number { return this.halfOpen.size; }
   /** Addresses with a session (for bounds checks). */
-  get addressCount(): number { return this.byAddr.size; }
+  get addressCount(): number { return this.slots; }
+
+  private slotAt(a: PeerAddr): Slot<S> | undefined { return this.byAddr.get(a.address)?.get(a.port); }
+
+  private slotFor(a: PeerAddr): Slot<S> {
+    let ports = this.byAddr.get(a.address);
+    if (!ports) { ports = new Map(); this.byAddr.set(a.address, ports); }
+    let slot = ports.get(a.port);
+    if (!slot) { slot = {}; ports.set(a.port, slot); this.slots++; }
+    return slot;
+  }
 
   private leaveSlot(rec: Rec<S>): void {
-    const slot = this.byAddr.get(rec.key);
-    if (!slot) return;
+    const ports = this.byAddr.get(rec.addr.address);
+    const slot = ports?.get(rec.addr.port);
+    if (!ports || !slot) return;
     if (slot.current === rec) { slot.current = slot.pending; slot.pending = undefined; }
     else if (slot.pending === rec) slot.pending = undefined;
-    if (!slot.current && !slot.pending) this.byAddr.delete(rec.key);
+    if (slot.current || slot.pending) return;
+    ports.delete(rec.addr.port);
+    this.slots--;
+    if (ports.size === 0) this.byAddr.delete(rec.addr.address);
   }
 }
