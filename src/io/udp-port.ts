@@ -1,7 +1,8 @@
 // The UDP transport's socket, two ways. With our addon (src/native/udp) datagrams are read with recvmmsg into one
-// preallocated ring, each handed on in one reused buffer with one reused address object, and sends leave with sendmmsg once per turn; node:dgram, the
-// fallback, reads one datagram per syscall into a fresh 64 KiB buffer and could take in about half of an 80k
-// packets/s flood, so the kernel queue overflowed and dropped a real client's handshake along with the flood.
+// preallocated ring and each is handed on in one reused buffer with one reused address object; sends leave with
+// sendmmsg once per turn. node:dgram, the fallback, reads one datagram per syscall into a fresh 64 KiB buffer and
+// could take in about half of an 80k packets/s flood, so the kernel queue overflowed and dropped a real client's
+// handshake along with the flood.
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
