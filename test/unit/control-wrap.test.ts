@@ -226,3 +226,26 @@ test('tls-crypt peek: agrees with unwrap for every length (scratch views reused,
   for (const [got, plain] of peeked) assert.deepEqual(got, plain, 'a later peek changed an earlier result');
   assert.equal(server.peek(TV8.subarray(0, 9 + 8 + 32)), undefined, 'no body');
 });
+
+test('tls-auth peek: the real client reset (TV7) and every length agree with unwrap, any flipped bit is refused, results are their own', () => {
+  const server = tlsAuthWrap(PATTERN, 0, 'SHA1', 'server');
+  assert.deepEqual(server.peek(TV7), TV7_PLAIN);
+  assert.deepEqual(server.peek(TV7), TV7_PLAIN, 'peek keeps no replay state');
+  for (const digest of ['SHA1', 'SHA256', 'SHA512']) {
+    const srv = tlsAuthWrap(PATTERN, 0, digest, 'server'), client = tlsAuthWrap(PATTERN, 1, digest, 'client');
+    const peeked: [Buffer, Buffer][] = [];
+    for (const len of [10, 11, 57, 10, 300, 2048 + 9, 2048 + 10, 4000, 57]) {
+      const plain = Buffer.concat([Buffer.from([0x38]), randomBytes(len - 1)]);
+      const wire = client.wrap(plain, 0);
+      const got = srv.peek(wire);
+      assert.deepEqual(got, plain, `${digest} length ${len}`);
+      peeked.push([got!, plain]);
+      for (const at of [0, 5, 12, wire.length - 12, wire.length - 1]) {
+        const bad = Buffer.from(wire);
+        bad[at]! ^= 0x04;
+        assert.equal(srv.peek(bad), undefined, `${digest} length ${len}: bit flipped at ${at}`);
+      }
+    }
+    for (const [got, plain] of peeked) assert.deepEqual(got, plain, 'a later peek changed an earlier result');
+  }
+});

@@ -105,6 +105,14 @@ export function hmacDigest(name: string): { alg: string; len: number } {
   throw new Error(`unsupported tls-auth digest ${name}`);
 }
 
+/** src[start..end) to the start of `to`, with no view of src. */
+function copyRange(src: Uint8Array, start: number, end: number, to: Uint8Array): void {
+  for (let i = start; i < end; i++) to[i - start] = src[i]!;
+}
+
+/** Control packets up to this size are vetted in scratch buffers first: a forged one allocates nothing. */
+const SCRATCH_LEN = 2048;
+
 function checkStaticKey(key: Buffer): void {
   if (key.length !== 256) throw new RangeError(`static key is ${key.length} bytes, need 256`);
 }
@@ -140,6 +148,25 @@ export function tlsAuthWrap(
     wire.copy(plain, SID_END, restOff);
     return plain;
   };
+  // peek copies the packet's parts into buffers of its own, as tls-crypt's does: a forged packet allocates nothing.
+  const peekId = Buffer.alloc(REPLAY_ID_LEN), peekHead = Buffer.alloc(SID_END), peekTag = Buffer.alloc(h);
+  const peekRest = Buffer.alloc(SCRATCH_LEN);
+  const restViews: Buffer[] = [];
+  const peek = (wire: Buffer): Buffer | undefined => {
+    const restLen = wire.length - restOff;
+    if (restLen < 1 || restLen > SCRATCH_LEN) return open(wire);
+    copyRange(wire, idOff, restOff, peekId);
+    copyRange(wire, 0, SID_END, peekHead);
+    copyRange(wire, SID_END, idOff, peekTag);
+    copyRange(wire, restOff, wire.length, peekRest);
+    const rest = restViews[restLen] ??= peekRest.subarray(0, restLen);
+    recvMac.digest(peekId, peekHead, rest, expected, 0);
+    if (!timingSafeEqual(expected, peekTag)) return undefined;
+    const plain = Buffer.allocUnsafe(SID_END + restLen);
+    peekHead.copy(plain, 0);
+    rest.copy(plain, SID_END);
+    return plain;
+  };
 
   return {
     overhead: h + REPLAY_ID_LEN,
@@ -161,7 +188,7 @@ export function tlsAuthWrap(
       if (plain) window.mark(pid, nowMs, time);
       return plain;
     },
-    peek: open,
+    peek,
   };
 }
 
@@ -176,13 +203,6 @@ function tlsCryptKeys(key: Buffer, role: 'server' | 'client'): CryptKeys {
   return { txKe: tx.ke, txKa: tx.ka, rxKe: rx.ke, rxKa: rx.ka };
 }
 
-/** src[start..end) to the start of `to`, with no view of src. */
-function copyRange(src: Uint8Array, start: number, end: number, to: Uint8Array): void {
-  for (let i = start; i < end; i++) to[i - start] = src[i]!;
-}
-
-/** Control packets up to this size are decrypted into a scratch buffer first: a forged one allocates nothing. */
-const SCRATCH_LEN = 2048;
 
 /** tls-crypt with a 256-byte key (also the per-client key Kc of tls-crypt-v2). AES-256-CTR + HMAC-SHA256. */
 export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapOptions = {}): ControlWrap {
