@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { LinkKnobs } from '../helpers/sim/link.js';
 import { HOST, SimNet } from '../helpers/sim/pipeline.js';
+import type { NatOptions } from '../../src/core/uplink/nat/nat.js';
 import type { SimTcpOptions } from '../helpers/sim/tcp-client.js';
 import { parseTcpInIpv4 } from '../../src/core/wire/tcp.js';
 
@@ -30,8 +31,8 @@ export interface LossyRun {
 }
 
 export function lossyDownload(seed: number, size: number, client: Partial<SimTcpOptions> = {},
-  knobs: Partial<LinkKnobs> = LOSSY): LossyRun {
-  const net = new SimNet({ seed, up: knobs, down: knobs });
+  knobs: Partial<LinkKnobs> = LOSSY, nat: NatOptions = {}): LossyRun {
+  const net = new SimNet({ seed, up: knobs, down: knobs, nat });
   const sent = blob(size);
   net.internet.listen(HOST, 80, (c) => { c.onData = () => { c.write(sent); c.end(); }; });
   const transmissions = new Map<number, number[]>();
