@@ -203,7 +203,6 @@ function tlsCryptKeys(key: Buffer, role: 'server' | 'client'): CryptKeys {
   return { txKe: tx.ke, txKa: tx.ka, rxKe: rx.ke, rxKa: rx.ka };
 }
 
-
 /** tls-crypt with a 256-byte key (also the per-client key Kc of tls-crypt-v2). AES-256-CTR + HMAC-SHA256. */
 export function tlsCryptWrap(key: Buffer, role: 'server' | 'client', opts: WrapOptions = {}): ControlWrap {
   const { txKe, txKa, rxKe, rxKa } = tlsCryptKeys(key, role);
