@@ -34,6 +34,7 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
     server.setUplink(createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
+      tcpCongestion: cfg.natTcpCongestion,
     }, server.router.toClient, server.driver));
   }
   await server.start();

@@ -9,9 +9,9 @@ const MSS = 1000;
 test('NewReno: IW 10 (RFC 6928); slow start grows by min(acked, SMSS) per ACK (RFC 5681 §3.1)', () => {
   const cc = new NewReno(MSS, 10);
   assert.equal(cc.cwnd, 10 * MSS);
-  cc.onAck(2 * MSS);
+  cc.onAck(2 * MSS, 0, 100, 0, 0);
   assert.equal(cc.cwnd, 11 * MSS);
-  cc.onAck(300);
+  cc.onAck(300, 0, 100, 0, 0);
   assert.equal(cc.cwnd, 11 * MSS + 300);
 });
 
@@ -20,7 +20,7 @@ test('NewReno: congestion avoidance grows by SMSS*SMSS/cwnd per ACK, at least 1 
   cc.onLoss(20 * MSS);
   assert.equal(cc.ssthresh, 10 * MSS);
   assert.equal(cc.cwnd, 10 * MSS);
-  cc.onAck(MSS);
+  cc.onAck(MSS, 0, 100, 0, 0);
   assert.equal(cc.cwnd, 10 * MSS + 100);
 });
 
@@ -38,7 +38,7 @@ test('NewReno: a loss sets ssthresh = max(FlightSize/2, 2 SMSS) (RFC 5681 eq. 4)
 
 test('undo (RFC 3522 §3.2) restores the window and ssthresh from before the reduction, never lowering them', () => {
   const cc = new NewReno(MSS, 10);
-  cc.onAck(MSS);
+  cc.onAck(MSS, 0, 100, 0, 0);
   const prior = cc.snapshot();
   cc.onLoss(11 * MSS);
   assert.equal(cc.cwnd, 5500);

@@ -11,7 +11,10 @@ const ISS = 10000;
 const IRS = 5000;
 const MSS = 1000;
 
-const cfg = (over: Partial<TcpConfig> = {}): TcpConfig => ({ ...TCP_DEFAULTS, iss: ISS, ...over });
+// The recovery numbers below (ssthresh half the flight, PRR's share of it) are NewReno's; CUBIC's are in
+// nat-cubic.test.ts and sim-tcp-lossy.test.ts.
+const cfg = (over: Partial<TcpConfig> = {}): TcpConfig =>
+  ({ ...TCP_DEFAULTS, congestion: 'newreno', hystart: false, iss: ISS, ...over });
 
 /** A segment from the client. */
 const SEND_TEMPL: TcpRepr = {
@@ -622,6 +625,20 @@ describe('established: SACK loss recovery (RFC 2018, RACK RFC 8985, PRR RFC 6937
     for (const sack of threeHoleAcks) plainOut.push(...dupAck(plain, 1, sack));
     assert.deepEqual(plainOut.map((o) => o.seq), [S(0)]);
     assert.deepEqual(plainKinds, ['fast']);
+  });
+
+  test('the congestion option reaches the endpoint: under CUBIC (beta 0.7) PRR lets new data out among the three holes', () => {
+    const newData = (c: Partial<TcpConfig>) => {
+      const ep = sackConn([], c);
+      ep.send(Buffer.alloc(20 * MSS));
+      recv(ep, T1);
+      const out: Out[] = [];
+      for (const sack of threeHoleAcks) out.push(...dupAck(ep, T2, sack));
+      const first = out.findIndex((o) => isRetransmit(o, S(10)));
+      return out.slice(first).filter((o) => !isRetransmit(o, S(10))).length;
+    };
+    assert.equal(newData({}), 0, 'NewReno: ssthresh 5 (half the window), PRR 5/12 of the 12 in flight: the holes only');
+    assert.ok(newData({ congestion: 'cubic' }) > 0, 'CUBIC: ssthresh 7, PRR 7/12');
   });
 
   test('Limited Transmit (RFC 3042): the first two duplicate ACKs each let one new segment out, the third starts recovery', () => {

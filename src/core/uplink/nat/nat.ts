@@ -18,6 +18,7 @@ import { fragmentIpv4 } from '../../wire/ipv4.js';
 import { buildTcpPacket, EMPTY, type TcpRepr } from '../../wire/tcp.js';
 import type { DeliverToClients } from '../uplink.js';
 import { classify } from './classify.js';
+import type { CongestionAlgorithm } from './congestion.js';
 import { countDrop, type FlowCounters, type NatStats } from './counters.js';
 import { DeadlineQueue } from '../../deadline-queue.js';
 import type { FlowKey } from './flow-key.js';
@@ -42,6 +43,10 @@ export interface NatOptions {
   tcpRcvBuf?: number;
   /** Server bytes buffered towards a client before the outbound socket is paused (default 256 KiB). */
   tcpSndBuf?: number;
+  /** Congestion control of the TCP towards clients (default CUBIC). */
+  tcpCongestion?: CongestionAlgorithm;
+  /** The initial slow start runs under HyStart++ (default true). */
+  tcpHystart?: boolean;
   /** Largest packet delivered to a client (the tunnel MTU, default 1500); bigger UDP replies are fragmented. */
   mtu?: number;
   /** Fragment reassembly limits; false drops every fragment (counted). */
@@ -151,6 +156,8 @@ export class Nat<T, U> {
       connectTimeout: (opts.connectTimeout ?? 20) * 1000,
       timeWait: this.timeouts.tcpTimeWait * 1000,
       stretchAck: STRETCH_ACK_SEGMENTS,
+      congestion: opts.tcpCongestion ?? TCP_DEFAULTS.congestion,
+      hystart: opts.tcpHystart ?? TCP_DEFAULTS.hystart,
     };
     this.reassembler = opts.reassembly === false ? undefined
       : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });

@@ -1,22 +1,21 @@
 // Spurious-retransmission detection for one recovery episode, so its window reduction can be undone: by timestamps
 // (Eifel, RFC 3522: the ACK of the first resent segment echoes the TSval of its original transmission, so the
 // original arrived) or by D-SACK (RFC 2883, RFC 3708: the client reports a duplicate for every segment resent).
+import type { CongestionSnapshot } from './congestion.js';
 import { seqGt, seqLt, type Seq } from './seq.js';
 
 /** Resent segments remembered per episode; past this D-SACK cannot prove the whole episode needless. */
 const MAX_TRACKED = 64;
 
-export interface CongestionState { cwnd: number; ssthresh: number }
-
 export class RecoveryUndo {
-  private prior: CongestionState | undefined;
+  private prior: CongestionSnapshot | undefined;
   private readonly resentSeqs: Seq[] = [];
   private overflow = false;
   private firstTs: number | undefined;
   private firstSeq: Seq = 0;
 
   /** A recovery begins: the state to restore if it proves spurious. */
-  begin(prior: CongestionState): void {
+  begin(prior: CongestionSnapshot): void {
     this.prior = prior;
     this.resentSeqs.length = 0;
     this.overflow = false;
@@ -51,7 +50,7 @@ export class RecoveryUndo {
   }
 
   /** The state to restore; the episode is over. */
-  take(): CongestionState | undefined {
+  take(): CongestionSnapshot | undefined {
     const p = this.prior;
     this.prior = undefined;
     return p;

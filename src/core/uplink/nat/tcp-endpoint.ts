@@ -14,11 +14,14 @@
 // passed, they are resent first and PRR (prr.ts, RFC 6937) paces the flight down to ssthresh; a tail loss probe
 // (RFC 8985 §7) makes the loss of a window's tail show up in SACK blocks after 2 SRTT instead of a timeout.
 // Without SACK it is NewReno (RFC 6582) on three duplicate ACKs. A recovery that D-SACKs or timestamps show
-// spurious is undone (recovery-undo.ts). Congestion control (congestion.ts), the RTT (rtt-estimator.ts) and the
-// RFC 7323 timestamps (timestamps.ts, when the client offers them) live in their own files.
+// spurious is undone (recovery-undo.ts). Congestion control (congestion.ts: NewReno, cubic.ts: CUBIC, either with
+// HyStart++ in hystart.ts), the RTT (rtt-estimator.ts) and the RFC 7323 timestamps (timestamps.ts, when the client
+// offers them) live in their own files.
 import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
 import { ByteQueue } from './byte-queue.js';
-import { NewReno, type CongestionControl } from './congestion.js';
+import { NewReno, type CongestionAlgorithm, type CongestionControl } from './congestion.js';
+import { Cubic } from './cubic.js';
+import { HyStart } from './hystart.js';
 import { Prr } from './prr.js';
 import { Rack } from './rack.js';
 import { RecoveryUndo } from './recovery-undo.js';
@@ -69,6 +72,9 @@ export interface TcpConfig {
   iss: Seq;
   /** Use RFC 7323 timestamps when the client's SYN offers them. */
   timestamps: boolean;
+  congestion: CongestionAlgorithm;
+  /** The initial slow start runs under HyStart++ (RFC 9406). */
+  hystart: boolean;
   onDrop?: (reason: string) => void;
   /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, RACK). */
   onRetransmit?: (kind: 'timeout' | 'fast' | 'probe') => void;
@@ -79,6 +85,7 @@ export interface TcpConfig {
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, connectTimeout: 20_000, timeWait: 5_000,
   initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
+  congestion: 'cubic', hystart: true,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
@@ -190,7 +197,9 @@ export class TcpEndpoint {
     this.maxSndWnd = syn.window;
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
-    this.cc = new NewReno(this.sndMss, INITIAL_CWND_SEGMENTS);
+    const hystart = cfg.hystart ? new HyStart(this.sndMss) : undefined;
+    this.cc = cfg.congestion === 'cubic' ? new Cubic(this.sndMss, INITIAL_CWND_SEGMENTS, hystart)
+      : new NewReno(this.sndMss, INITIAL_CWND_SEGMENTS, hystart);
     this.rtt = new RttEstimator(cfg.initialRto, cfg.minRto, cfg.maxRto);
     this.timer = { kind: 'connect', at: now + cfg.connectTimeout };
   }
@@ -413,7 +422,7 @@ export class TcpEndpoint {
           this.fastRetransmit = true;
           this.cfg.onRetransmit?.('fast');
         }
-      } else this.cc.onAck(acked);
+      } else this.cc.onAck(acked, now, this.rtt.srtt, this.sndUna, this.sndNxt);
       this.dupAcks = 0;
       if (this.probeEnd !== undefined && seqGe(ack, this.probeEnd)) this.probeEnd = undefined;
       this.timer = { kind: 'idle' };
@@ -440,10 +449,14 @@ export class TcpEndpoint {
     if (this.ts && seg.tsEcr !== undefined) {
       const r = this.ts.rttOf(seg.tsEcr, now);
       // RFC 7323 Appendix G: about one sample per two segments of the flight arrives each RTT.
-      if (r !== undefined) this.rtt.sample(r, Math.max(1, Math.ceil(flight / (2 * this.sndMss))));
+      if (r !== undefined) {
+        this.rtt.sample(r, Math.max(1, Math.ceil(flight / (2 * this.sndMss))));
+        this.cc.onRttSample(r);
+      }
       this.rttSample = undefined;
     } else if (this.rttSample && seqGe(ack, this.rttSample.seq)) {
       this.rtt.sample(now - this.rttSample.at);
+      this.cc.onRttSample(now - this.rttSample.at);
       this.rttSample = undefined;
     }
   }
@@ -494,7 +507,7 @@ export class TcpEndpoint {
     // What Limited Transmit sent beyond cwnd does not count (RFC 3042 §2).
     const flight = seqDiff(this.sndNxt, this.sndUna);
     this.undo.begin(this.cc.snapshot());
-    this.cc.onLoss(Math.min(flight, this.cc.cwnd));
+    this.cc.onLoss(Math.min(flight, this.cc.cwnd), this.clock);
     this.recover = this.sndMax;
     this.rttSample = undefined;
     this.probeEnd = undefined;
@@ -668,7 +681,7 @@ export class TcpEndpoint {
             return;
           }
           // RFC 6298 §5.4-5.6: go back to SND.UNA, double the timer; RFC 5681 §3.1: collapse the window.
-          this.cc.onTimeout(seqDiff(this.sndNxt, this.sndUna));
+          this.cc.onTimeout(seqDiff(this.sndNxt, this.sndUna), now);
           this.sndNxt = this.sndUna;
           this.rttSample = undefined;
           this.dupAcks = 0;
