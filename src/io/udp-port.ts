@@ -108,8 +108,8 @@ class NativeUdpPort implements UdpPort {
   private readonly addressKeys = new Float64Array(ADDRESS_SLOTS).fill(-1);
   private readonly seenKeys = new Float64Array(ADDRESS_SLOTS).fill(-1);
   private readonly addresses: string[] = new Array<string>(ADDRESS_SLOTS).fill('');
-  /** The one PeerAddr and the one datagram buffer handed to onDatagram, rewritten for each datagram: with the
-   *  views of `scratch` made once per length, a datagram that is dropped allocates nothing at all. */
+  /** The one PeerAddr handed to onDatagram, rewritten for each datagram, and the views of the scratch slot, one per
+   *  length: a datagram that is dropped allocates nothing at all. */
   private readonly from = { address: '', port: 0 };
   private readonly views: Buffer[] = [];
   private readonly ips = new Map<string, number>();
