@@ -77,6 +77,13 @@ export async function dataSession(ctx: Ctx, srv: RunningServer, iperf: IperfServ
       await throughputCell(ctx, srv, cell, iperf);
       await sleep(500);
     }
+    // Idle again once the data path has run hot: a fresh Node process answers its first pings from code that V8 has
+    // not optimized yet, so the first idle figure includes the JIT's warm-up and this one does not.
+    const after = await runPing(topo, 'cli1', idlePings, 0.05);
+    if (after) {
+      samples.add(`ping.${proto}.idle-after-load.avg`, srv.id, after.avg);
+      samples.add(`ping.${proto}.idle-after-load.p99`, srv.id, after.p99);
+    }
   } finally {
     await client.stop('SIGTERM', 3000);
   }

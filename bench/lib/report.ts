@@ -42,9 +42,10 @@ export function metricDefs(o: { burst: number; sessions: number[] }): MetricDef[
   }
   for (const proto of ['udp', 'tcp'] as const) {
     const P = proto.toUpperCase();
-    for (const when of ['idle', 'load'] as const) {
+    const whenLabel = { idle: 'idle', load: 'under load', 'idle-after-load': 'idle after the throughput runs' } as const;
+    for (const when of ['idle', 'load', 'idle-after-load'] as const) {
       for (const stat of ['avg', 'p99'] as const) {
-        defs.push({ key: `ping.${proto}.${when}.${stat}`, group: 'latency', label: `${P}, ${when === 'idle' ? 'idle' : 'under load'}, ${stat}`, unit: 'ms', better: 'lower' });
+        defs.push({ key: `ping.${proto}.${when}.${stat}`, group: 'latency', label: `${P}, ${whenLabel[when]}, ${stat}`, unit: 'ms', better: 'lower' });
       }
     }
   }
