@@ -150,3 +150,18 @@ test('segments in flight: the ring grows and wraps, and matches a plain model un
     }
   }));
 });
+
+test('ackRtt: the RTT of the most recently sent segment this ACK delivered, never of a resent one; reset per ACK', () => {
+  const segs = flight(4, (i) => i * 10);  // sent at 0, 10, 20, 30
+  const rack = new Rack();
+  ack(rack, segs, 100, 50, S(2), []);       // delivers 0 and 1 cumulatively
+  assert.equal(rack.ackRtt, 100 - 10, 'segment 1 was sent last of the two');
+  ack(rack, segs, 120, 50, S(2), [[S(3), S(4)]]);
+  assert.equal(rack.ackRtt, 120 - 30, 'a SACKed segment gives a sample too');
+  ack(rack, segs, 130, 50, S(2), []);
+  assert.equal(rack.ackRtt, undefined, 'an ACK that delivers nothing gives none');
+  const resent = flight(1, () => 0);
+  resent.resent(0, 200);
+  ack(rack, resent, 400, 50, S(1), []);
+  assert.equal(rack.ackRtt, undefined, 'which transmission an ACK of a resent segment answers is ambiguous');
+});

@@ -943,3 +943,55 @@ test('process() never throws and pollAt() never lies in the past, for random seg
     }
   }), { numRuns: 300 });
 });
+
+test('HyStart++ without timestamps: RACK gives it an RTT sample per ACK, so a rising RTT ends slow start early', () => {
+  // The client ACKs every segment one RTT after it left; the RTT grows 6 ms with each generation of the window (a
+  // queue filling), which exceeds HyStart's 4 ms threshold over a 20 ms base. Segments released per generation:
+  const generations = (c: Partial<TcpConfig>): number[] => {
+    const ep = synReceived(c, { sackPermitted: true, wscale: 7 });
+    send(ep, 100, { seq: IRS + 1, ack: ISS + 1 });
+    ep.send(Buffer.alloc(4000 * MSS));
+    const pending: { at: number; ack: number; gen: number }[] = [];
+    const counts: number[] = [];
+    const release = (now: number, gen: number): void => {
+      for (const o of recv(ep, now)) {
+        if (o.len === 0) continue;
+        counts[gen] = (counts[gen] ?? 0) + 1;
+        if (gen < 9) pending.push({ at: now + 20 + 6 * gen, ack: o.seq + o.len, gen: gen + 1 });
+      }
+    };
+    release(100, 0);
+    while (pending.length > 0) {
+      pending.sort((a, b) => a.at - b.at);
+      const next = pending.shift()!;
+      send(ep, next.at, { seq: IRS + 1, ack: next.ack });
+      release(next.at, next.gen);
+    }
+    return counts;
+  };
+  const plain = generations({ hystart: false });
+  const hystart = generations({ hystart: true });
+  assert.deepEqual(plain.slice(0, 6), [10, 20, 40, 80, 160, 320], 'slow start doubles the window each round trip');
+  assert.deepEqual(hystart.slice(0, 2), plain.slice(0, 2), 'the first rounds have no earlier round to compare with');
+  assert.ok(hystart[5]! < plain[5]! / 2, `HyStart++ slowed the growth: ${hystart.join(' ')} vs ${plain.join(' ')}`);
+  const flat = (c: Partial<TcpConfig>): number[] => {
+    const ep = synReceived(c, { sackPermitted: true, wscale: 7 });
+    send(ep, 100, { seq: IRS + 1, ack: ISS + 1 });
+    ep.send(Buffer.alloc(1000 * MSS));
+    let now = 100, out = recv(ep, now).filter((o) => o.len > 0);
+    const counts: number[] = [];
+    for (let g = 0; g < 6 && out.length > 0; g++) {
+      counts.push(out.length);
+      const next: Out[] = [];
+      for (const o of out) {
+        now += 0.01;
+        send(ep, now + 20, { seq: IRS + 1, ack: o.seq + o.len });
+        next.push(...recv(ep, now + 20).filter((x) => x.len > 0));
+      }
+      now += 20;
+      out = next;
+    }
+    return counts;
+  };
+  assert.deepEqual(flat({ hystart: true }), flat({ hystart: false }), 'a constant RTT never ends slow start early');
+});

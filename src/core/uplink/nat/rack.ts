@@ -14,6 +14,9 @@ export class Rack {
   private endSeq: Seq = 0;
   /** RTT of that segment. */
   rtt = 0;
+  /** RTT of the most recently sent segment that this ACK delivered and that was sent once (no Karn ambiguity). */
+  ackRtt: number | undefined;
+  private ackXmitTs = -Infinity;
   /** Highest end of a segment delivered by an earlier ACK (RACK.fack), and by this one so far. */
   private fack: Seq | undefined;
   private fackNow: Seq | undefined;
@@ -30,6 +33,10 @@ export class Rack {
   /** Bound to the segment list as its delivery callback. */
   readonly delivered = (xmitAt: number, end: Seq, flags: number): void => {
     const rtt = this.now - xmitAt;
+    if (!(flags & RETRANSMITTED) && xmitAt >= this.ackXmitTs) {
+      this.ackXmitTs = xmitAt;
+      this.ackRtt = rtt;
+    }
     // RFC 8985 §6.2 step 2: the RTT of a resent segment is ambiguous when it is shorter than the path allows (the
     // ACK was for an earlier transmission); 1 ms is the clock's granularity.
     if (flags & RETRANSMITTED && rtt < this.minRtt - 1) return;
@@ -47,6 +54,8 @@ export class Rack {
   beginAck(now: number, minRtt: number): void {
     this.now = now;
     this.minRtt = minRtt;
+    this.ackRtt = undefined;
+    this.ackXmitTs = -Infinity;
   }
 
   /** Call after the deliveries of one ACK. */

@@ -108,6 +108,8 @@ export class TcpEndpoint {
   private timer: Timer;
   private ackDeadline: number | undefined;
   private ackNow = false;
+  /** The ACK being handled echoes a timestamp: its RTT sample comes from that. */
+  private tsSampled = false;
   /** An ACK is due at the end of the client's current burst. */
   private ackAtBurstEnd = false;
   private pendingRst: TcpRepr | undefined;
@@ -396,6 +398,7 @@ export class TcpEndpoint {
     }
     const sackOk = this.sackOk;
     if (sackOk) this.rack.beginAck(now, this.rtt.minRtt);
+    this.tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
     let delivered = 0;
     if (acked > 0) {
       let dataAcked = acked;
@@ -439,6 +442,9 @@ export class TcpEndpoint {
     if (sackOk) {
       if (seg.sack) delivered += this.noteSack(seg.sack, ack);
       this.rack.endAck();
+      // Without timestamps RACK's send times give the congestion algorithm (HyStart++) a sample per ACK, where
+      // Karn's rule gives the RTT estimator one per round trip.
+      if (!this.tsSampled && this.rack.ackRtt !== undefined) this.cc.onRttSample(this.rack.ackRtt);
       this.detectLoss(delivered, now);
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
@@ -456,7 +462,7 @@ export class TcpEndpoint {
       this.rttSample = undefined;
     } else if (this.rttSample && seqGe(ack, this.rttSample.seq)) {
       this.rtt.sample(now - this.rttSample.at);
-      this.cc.onRttSample(now - this.rttSample.at);
+      if (!this.sackOk) this.cc.onRttSample(now - this.rttSample.at);
       this.rttSample = undefined;
     }
   }
