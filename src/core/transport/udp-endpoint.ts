@@ -161,7 +161,7 @@ export class UdpEndpoint<S> {
       if (!rec) return drop('data packet for an unknown peer id');
       return { t: 'data', session: rec.s, packet: msg, moved: rec.addr.port !== from.port || rec.addr.address !== from.address };
     }
-    const slot = this.byAddr.get(from.address)?.get(from.port);
+    const slot = this.slotAt(from);
     if (op === Op.DATA_V1) {
       if (!slot?.current) return drop('data packet from an unknown address');
       return { t: 'data', session: slot.current.s, packet: msg, moved: false };
