@@ -56,12 +56,13 @@ export function metricDefs(o: { burst: number; sessions: number[] }): MetricDef[
   }
   for (const proto of ['udp', 'tcp'] as const) {
     for (const n of [0, o.burst]) {
-      defs.push({ key: `rss.${proto}.${n}`, group: 'memory', label: `${proto.toUpperCase()}, ${n} idle sessions`, unit: 'MiB RSS', better: 'lower' });
+      const when = n === 0 ? 'right after start' : 'after the throughput runs';
+      defs.push({ key: `rss.${proto}.${n}`, group: 'memory', label: `${proto.toUpperCase()}, ${n} idle sessions, ${when}`, unit: 'MiB RSS', better: 'lower' });
     }
   }
   for (const n of o.sessions) {
     if (n === 0 || n === o.burst) continue;
-    defs.push({ key: `rss.udp.${n}`, group: 'memory', label: `UDP, ${n} idle sessions`, unit: 'MiB RSS', better: 'lower' });
+    defs.push({ key: `rss.udp.${n}`, group: 'memory', label: `UDP, ${n} idle sessions, fresh process`, unit: 'MiB RSS', better: 'lower' });
   }
   return defs;
 }
