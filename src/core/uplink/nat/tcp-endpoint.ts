@@ -108,8 +108,6 @@ export class TcpEndpoint {
   private timer: Timer;
   private ackDeadline: number | undefined;
   private ackNow = false;
-  /** The ACK being handled echoes a timestamp: its RTT sample comes from that. */
-  private tsSampled = false;
   /** An ACK is due at the end of the client's current burst. */
   private ackAtBurstEnd = false;
   private pendingRst: TcpRepr | undefined;
@@ -398,7 +396,6 @@ export class TcpEndpoint {
     }
     const sackOk = this.sackOk;
     if (sackOk) this.rack.beginAck(now, this.rtt.minRtt);
-    this.tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
     let delivered = 0;
     if (acked > 0) {
       let dataAcked = acked;
@@ -444,7 +441,8 @@ export class TcpEndpoint {
       this.rack.endAck();
       // Without timestamps RACK's send times give the congestion algorithm (HyStart++) a sample per ACK, where
       // Karn's rule gives the RTT estimator one per round trip.
-      if (!this.tsSampled && this.rack.ackRtt !== undefined) this.cc.onRttSample(this.rack.ackRtt);
+      const tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
+      if (!tsSampled && this.rack.ackRtt !== undefined) this.cc.onRttSample(this.rack.ackRtt);
       this.detectLoss(delivered, now);
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
