@@ -2,8 +2,8 @@
 // Run: node --import tsx bench/crypto-micro.ts [packets]
 import { createCipheriv, createSecretKey, randomBytes } from 'node:crypto';
 import { gcm } from '@noble/ciphers/aes.js';
-import { clientDataKeys, DataChannel, serverDataKeys } from '../src/core/crypto/data-channel.js';
-import type { CipherName } from '../src/core/crypto/ciphers.js';
+import { clientDataKeys, AeadDataChannel, serverDataKeys } from '../src/core/crypto/data-channel.js';
+import type { AeadCipherName as CipherName } from '../src/core/crypto/ciphers.js';
 import { tlsCryptWrap } from '../src/core/session/control-wrap.js';
 
 const N = Number(process.argv[2] ?? 100_000);
@@ -20,8 +20,8 @@ const plain = randomBytes(SIZE);
 console.log(`node ${process.version}, openssl ${process.versions.openssl}, ${N} packets of ${SIZE} bytes`);
 for (const cipher of CIPHERS) {
   const k = randomBytes(256);
-  const server = new DataChannel(serverDataKeys(k, cipher));
-  const client = new DataChannel(clientDataKeys(k, cipher));
+  const server = new AeadDataChannel(serverDataKeys(k, cipher));
+  const client = new AeadDataChannel(clientDataKeys(k, cipher));
   const warm = Array.from({ length: 5000 }, () => server.sealV2(0, 1, plain));
   for (const w of warm) if (!client.open(w, 0).ok) throw new Error('warm-up open failed');
   // Batches keep the working set small, as on the real data path (no 140 MB of retained packets).

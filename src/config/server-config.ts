@@ -8,9 +8,20 @@ import { parseIPv4, maskPrefix } from './ipv4-text.js';
 import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
 import type { CipherName, Proto, ServerConfig, StaticKey } from './types.js';
+import { isCipherName } from '../core/crypto/ciphers.js';
+import { DIGESTS, digestByName } from '../core/crypto/digests.js';
 
-export const SUPPORTED_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
-export const SUPPORTED_DIGESTS = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512'] as const;
+/** OpenVPN 2.6's default data-ciphers (also what 2.7's DEFAULT keyword stands for). */
+export const DEFAULT_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
+export const SUPPORTED_CIPHERS: readonly CipherName[] = [...DEFAULT_CIPHERS, 'AES-256-CBC', 'AES-192-CBC', 'AES-128-CBC'];
+export const SUPPORTED_DIGESTS = Object.keys(DIGESTS);
+const BF_CBC_WHY = "BF-CBC (Blowfish) is not available: Node's OpenSSL 3 has Blowfish only in its legacy provider, " +
+  'which Node does not load; use AES-256-GCM, or AES-256-CBC for clients without cipher negotiation';
+// OpenSSL's other names for the same ciphers (OpenVPN translates them to these).
+const CIPHER_ALIASES: Record<string, CipherName> = {
+  'AES128': 'AES-128-CBC', 'AES192': 'AES-192-CBC', 'AES256': 'AES-256-CBC',
+  'ID-AES128-GCM': 'AES-128-GCM', 'ID-AES256-GCM': 'AES-256-GCM',
+};
 
 /** Reads and builds the server config at `path`; relative file names resolve against its folder. */
 export function loadServerConfig(path: string): ServerConfig {
@@ -33,6 +44,9 @@ interface Ctx {
   baseDir: string;
   warned: Set<string>;
   keyDirection?: 0 | 1;
+  /** OpenVPN's ciphername: the last 'cipher' or 'data-ciphers-fallback' argument, and the line it was on. */
+  cipherName?: { name: string; d: Directive };
+  ncpFallback?: boolean;
   lines: Map<string, number>;  // last line of each directive, for cross-directive errors
 }
 
@@ -76,7 +90,7 @@ export function buildServerConfig(text: string, source: string, baseDir: string)
 function defaults(source: string): Draft {
   return {
     source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
-    dataCiphers: [...SUPPORTED_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
+    dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
     tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
@@ -105,6 +119,7 @@ function finish(c: Ctx, source: string): ServerConfig {
     log('info', "config: no 'topology' line; nanovpn always uses topology subnet (OpenVPN 2.6 would default to net30)", { file: source });
   }
   if (cfg.protos.length === 0) cfg.protos.push('udp');
+  cipherOptions(c);
   return cfg as ServerConfig;
 }
 
@@ -211,25 +226,52 @@ function hostPort(d: Directive): { host: string; port: number } {
   return { host: d.args[0]!, port: int(d, 1, 1, 65535) };
 }
 
-function normalizeDigest(s: string): string {
-  return s.toUpperCase().replace(/^SHA2-/, 'SHA').replace(/^SHA-/, 'SHA');
+/** A cipher name as OpenVPN reads it (case-insensitive, OpenSSL aliases), or why nanovpn cannot use it. */
+function cipherByName(raw: string): CipherName | { why: string } {
+  const u = raw.toUpperCase();
+  const name = Object.hasOwn(CIPHER_ALIASES, u) ? CIPHER_ALIASES[u]! : u;
+  if (isCipherName(name)) return name;
+  if (name === 'BF-CBC') return { why: BF_CBC_WHY };
+  if (name === 'NONE') return { why: "cipher 'none' (no encryption) is not supported" };
+  return { why: `unsupported cipher '${raw}'; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}` };
 }
 
+// data-ciphers: a colon list; '?NAME' is optional (2.6: skipped with a warning when unavailable); the keyword
+// DEFAULT (2.7) stands for the default list.
 function parseCiphers(d: Directive): CipherName[] {
   const out: CipherName[] = [];
   for (const raw of d.args[0]!.split(':')) {
     const optional = raw.startsWith('?');
-    const name = (optional ? raw.slice(1) : raw).toUpperCase();
-    if (name === '') continue;
-    const known = SUPPORTED_CIPHERS.find((s) => s === name);
-    if (!known) {
-      if (optional) { log('warn', `config: optional data cipher '${raw.slice(1)}' not supported, skipped`, { file: d.file, line: d.line }); continue; }
-      fail(d, `'${d.name}': unsupported cipher '${raw}'; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}`);
+    const token = optional ? raw.slice(1) : raw;
+    if (token === '') continue;
+    const found = token === 'DEFAULT' ? [...DEFAULT_CIPHERS] : cipherByName(token);
+    if (!Array.isArray(found) && typeof found !== 'string') {
+      if (optional) { log('warn', `config: optional data cipher '${token}' skipped: ${found.why}`, { file: d.file, line: d.line }); continue; }
+      fail(d, `'${d.name}': ${found.why}`);
     }
-    if (!out.includes(known)) out.push(known);
+    for (const c of Array.isArray(found) ? found : [found]) if (!out.includes(c)) out.push(c);
   }
   if (out.length === 0) fail(d, `'${d.name}': no usable cipher; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}`);
   return out;
+}
+
+// As OpenVPN 2.6 (options.c options_postprocess_cipher): 'cipher' and 'data-ciphers-fallback' both set one
+// cipher name, the last line winning; it is the fallback only once 'data-ciphers-fallback' appeared. Otherwise a
+// 'cipher' that is not in data-ciphers has no effect (2.6 warns the same; only --compat-mode < 2.5 appended it).
+function cipherOptions(c: Ctx): void {
+  const set = c.cipherName;
+  if (!set) return;
+  if (c.ncpFallback) {
+    const found = cipherByName(set.name);
+    if (typeof found !== 'string') fail(set.d, `'${set.d.name} ${set.name}' cannot be the data-ciphers-fallback: ${found.why}`);
+    c.cfg.dataCiphersFallback = found;
+    return;
+  }
+  const found = cipherByName(set.name);
+  if (typeof found !== 'string' || !c.cfg.dataCiphers.includes(found)) {
+    warnOnce(c, set.d, `'cipher ${set.name}' ignored: it is not in data-ciphers (${c.cfg.dataCiphers.join(':')}), and OpenVPN 2.6 ` +
+      'ignores --cipher for cipher negotiation; add it to data-ciphers, or use data-ciphers-fallback for clients that cannot negotiate');
+  }
 }
 
 const SCRIPT_HINT = "scripts cannot run in a unikernel; use the builtin form 'auth-user-pass-verify USERSFILE builtin' " +
@@ -302,8 +344,11 @@ const handlers: Record<string, Handler> = {
   'tls-crypt': { min: 1, max: 1, inline: true, run(d, c) { c.cfg.tlsCrypt = staticKey(d, c); } },
   auth: {
     min: 1, max: 1, run(d, c) {
-      const n = normalizeDigest(d.args[0]!);
-      if (!(SUPPORTED_DIGESTS as readonly string[]).includes(n)) fail(d, `auth: unsupported digest '${d.args[0]}'; nanovpn supports ${SUPPORTED_DIGESTS.join(', ')}`);
+      if (d.args[0]!.toLowerCase() === 'none') {
+        fail(d, "auth none: nanovpn always authenticates (CBC data packets and tls-auth need an HMAC); AEAD ciphers ignore 'auth', so the line can go");
+      }
+      const n = digestByName(d.args[0]!);
+      if (!n) fail(d, `auth: unsupported digest '${d.args[0]}'; nanovpn supports ${SUPPORTED_DIGESTS.join(', ')}`);
       c.cfg.auth = n;
     },
   },
@@ -314,12 +359,8 @@ const handlers: Record<string, Handler> = {
       c.cfg.dataCiphers = parseCiphers(d);
     },
   },
-  'data-ciphers-fallback': {
-    min: 1, max: 1, run(d, c) { warnOnce(c, d, "'data-ciphers-fallback' ignored: nanovpn only serves clients that negotiate one of data-ciphers (OpenVPN >= 2.4)"); },
-  },
-  cipher: {
-    min: 1, max: 1, run(d, c) { warnOnce(c, d, "'cipher' ignored: nanovpn negotiates the data cipher from data-ciphers"); },
-  },
+  'data-ciphers-fallback': { min: 1, max: 1, run(d, c) { c.cipherName = { name: d.args[0]!, d }; c.ncpFallback = true; } },
+  cipher: { min: 1, max: 1, run(d, c) { c.cipherName = { name: d.args[0]!, d }; } },
   keepalive: {
     min: 2, max: 2, run(d, c) {
       const interval = int(d, 0, 1, 86400), timeout = int(d, 1, 1, 86400 * 2);

@@ -3,7 +3,8 @@
 // server must re-read them (CRL, users file, client-config-dir, status, pool persistence).
 export type Proto = 'udp' | 'tcp';
 import type { CipherName } from '../core/crypto/ciphers.js';
-export type { CipherName };
+import type { DigestName } from '../core/crypto/digests.js';
+export type { CipherName, DigestName };
 
 export interface StaticKey {
   /** The 256 bytes of an "OpenVPN Static key V1" file. */
@@ -24,8 +25,9 @@ export interface ServerConfig {
   key: string;                  // PEM text (secret)
   tlsAuth?: { key: StaticKey; direction?: 0 | 1 };  // 'tls-auth' + 'key-direction'
   tlsCrypt?: StaticKey;         // 'tls-crypt'
-  auth: string;                 // 'auth' digest for tls-auth HMAC, default 'SHA1'
+  auth: DigestName;             // 'auth' digest of tls-auth and of CBC data channels, default 'SHA1'
   dataCiphers: CipherName[];    // 'data-ciphers', default AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305
+  dataCiphersFallback?: CipherName;  // 'data-ciphers-fallback' (or a later 'cipher'): for clients that negotiate nothing
   keepalive?: { interval: number; timeout: number };  // seconds
   push: string[];               // 'push "..."' lines, in order
   clientToClient: boolean;

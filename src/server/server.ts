@@ -6,6 +6,7 @@ import { freemem, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
+import { maxPayloadWithin } from '../core/crypto/data-channel-for.js';
 import { Router } from '../core/router/router.js';
 import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
@@ -134,7 +135,8 @@ export class VpnServer implements ConnHost {
   sessionParams(proto: 'udp' | 'tcp', wrap: ControlWrap): SessionParams {
     const c = this.cfg;
     return {
-      proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, keepalive: c.keepalive,
+      proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, dataCiphersFallback: c.dataCiphersFallback, auth: c.auth,
+      keepalive: c.keepalive,
       renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
       tunMtu: c.tunMtu, push: c.push, renegRandom: randomBytes(4).readUInt32BE(0),
     };
@@ -429,10 +431,16 @@ function writeFramed(sock: net.Socket, bytes: Buffer | readonly Buffer[]): void 
   process.nextTick(() => sock.uncork());
 }
 
-/** TCP MSS that keeps a tunnelled packet within `mssfix` on the outer link (openvpn-protocol.md §10). */
+/**
+ * TCP MSS that keeps a tunnelled packet within `mssfix` on the outer link (openvpn-protocol.md §10): outer IPv4 +
+ * UDP (28) and the data-channel overhead, less the inner IPv4 + TCP headers (40). The clamp is one for all
+ * clients, so it is the one of the configured cipher with the largest overhead (CBC + HMAC when there is one).
+ */
 function mssFor(c: ServerConfig): number {
   if (!c.mssfix) return 0;
-  return Math.min(c.tunMtu - 40, c.mssfix - 20 - 8 - 24 - 40);
+  const ciphers = c.dataCiphersFallback ? [...c.dataCiphers, c.dataCiphersFallback] : c.dataCiphers;
+  const payload = Math.min(...ciphers.map((cipher) => maxPayloadWithin(c.mssfix - 20 - 8, cipher, c.auth)));
+  return Math.min(c.tunMtu - 40, payload - 40);
 }
 
 /** The largest datagram the UDP socket takes in: a full tun-mtu packet with OpenVPN's framing and some room

@@ -146,17 +146,52 @@ test('auth digest and data-ciphers', () => {
   assert.equal(build('auth sha256\n').auth, 'SHA256');
   assert.equal(build('auth SHA2-512\n').auth, 'SHA512');
   assert.equal(build('auth SHA-1\n').auth, 'SHA1');
-  failsExtra('auth MD5\n', /unsupported digest 'MD5'; nanovpn supports SHA1, SHA224/);
+  assert.equal(build('auth sha512-256\n').auth, 'SHA512-256');
+  assert.equal(build('auth SHA3-384\n').auth, 'SHA3-384');
+  assert.equal(build('auth BLAKE2b512\n').auth, 'BLAKE2B512');
+  assert.equal(build('auth RIPEMD160\n').auth, 'RIPEMD160');
+  assert.equal(build('auth MD5\n').auth, 'MD5');
+  failsExtra('auth WHIRLPOOL\n', /unsupported digest 'WHIRLPOOL'; nanovpn supports SHA1, SHA224/);
+  failsExtra('auth SHAKE256\n', /unsupported digest 'SHAKE256'/);
+  failsExtra('auth none\n', /auth none: nanovpn always authenticates/);
   assert.deepEqual(build('data-ciphers chacha20-poly1305:AES-128-GCM\n').dataCiphers, ['CHACHA20-POLY1305', 'AES-128-GCM']);
-  assert.deepEqual(build('data-ciphers AES-256-GCM:?AES-256-CBC:AES-256-GCM\n').dataCiphers, ['AES-256-GCM']);
-  failsExtra('data-ciphers AES-256-GCM:BF-CBC\n', /unsupported cipher 'BF-CBC'; nanovpn supports AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305/);
+  assert.deepEqual(build('data-ciphers AES-256-GCM:?AES-256-CBC:AES-256-GCM\n').dataCiphers, ['AES-256-GCM', 'AES-256-CBC']);
+  assert.deepEqual(build('data-ciphers AES-256-GCM:aes-128-cbc\n').dataCiphers, ['AES-256-GCM', 'AES-128-CBC']);
+  assert.deepEqual(build('data-ciphers DEFAULT:AES-192-CBC\n').dataCiphers,
+    ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305', 'AES-192-CBC']);
+  assert.deepEqual(build('data-ciphers AES-128-CBC:DEFAULT:AES-128-GCM\n').dataCiphers,
+    ['AES-128-CBC', 'AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']);
+  assert.deepEqual(build('data-ciphers AES256:id-aes128-GCM\n').dataCiphers, ['AES-256-CBC', 'AES-128-GCM'], 'OpenSSL aliases');
+  failsExtra('data-ciphers AES-256-GCM:BF-CBC\n', /'data-ciphers': BF-CBC \(Blowfish\) is not available: Node's OpenSSL 3 has Blowfish only in its legacy provider/);
+  failsExtra('data-ciphers AES-256-GCM:CAMELLIA-256-CBC\n', /unsupported cipher 'CAMELLIA-256-CBC'; nanovpn supports AES-256-GCM, AES-128-GCM, CHACHA20-POLY1305, AES-256-CBC, AES-192-CBC, AES-128-CBC/);
+  failsExtra('data-ciphers AES-256-GCM:none\n', /cipher 'none' \(no encryption\) is not supported/);
   failsExtra('data-ciphers ?BF-CBC\n', /no usable cipher/);
-  assert.deepEqual(build('ncp-ciphers AES-128-GCM\n').dataCiphers, ['AES-128-GCM']);
   logs = [];
-  const c = build('cipher AES-256-CBC\ndata-ciphers-fallback AES-256-CBC\n');
-  assert.deepEqual(c.dataCiphers, ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']);
-  assert.equal(logs.filter((l) => / WARN config: 'cipher' ignored/.test(l)).length, 1);
-  assert.equal(logs.filter((l) => / WARN config: 'data-ciphers-fallback' ignored/.test(l)).length, 1);
+  assert.deepEqual(build('data-ciphers AES-256-GCM:?BF-CBC\n').dataCiphers, ['AES-256-GCM']);
+  assert.equal(logs.filter((l) => / WARN config: optional data cipher 'BF-CBC' skipped: BF-CBC \(Blowfish\)/.test(l)).length, 1);
+  assert.deepEqual(build('ncp-ciphers AES-128-GCM\n').dataCiphers, ['AES-128-GCM']);
+});
+
+test('cipher and data-ciphers-fallback as OpenVPN 2.6 reads them', () => {
+  logs = [];
+  const ignored = build('cipher AES-256-CBC\n');
+  assert.deepEqual(ignored.dataCiphers, ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], '2.6 does not append --cipher');
+  assert.equal(ignored.dataCiphersFallback, undefined);
+  assert.equal(logs.filter((l) => / WARN config: 'cipher AES-256-CBC' ignored: it is not in data-ciphers/.test(l)).length, 1);
+  logs = [];
+  const listed = build('data-ciphers AES-256-GCM:AES-256-CBC\ncipher AES-256-CBC\n');
+  assert.equal(listed.dataCiphersFallback, undefined);
+  assert.equal(logs.filter((l) => /'cipher/.test(l)).length, 0, 'a --cipher that is in data-ciphers is fine');
+  assert.equal(build('data-ciphers-fallback aes-256-cbc\n').dataCiphersFallback, 'AES-256-CBC');
+  assert.deepEqual(build('data-ciphers-fallback AES-256-CBC\n').dataCiphers, ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305']);
+  // Both set OpenVPN's one ciphername, the last line winning; the fallback flag stays once set.
+  assert.equal(build('data-ciphers-fallback AES-256-CBC\ncipher AES-128-CBC\n').dataCiphersFallback, 'AES-128-CBC');
+  assert.equal(build('cipher AES-128-CBC\ndata-ciphers-fallback AES-192-CBC\n').dataCiphersFallback, 'AES-192-CBC');
+  failsExtra('data-ciphers-fallback BF-CBC\n', /'data-ciphers-fallback BF-CBC' cannot be the data-ciphers-fallback: BF-CBC \(Blowfish\) is not available/);
+  failsExtra('data-ciphers-fallback none\n', /cipher 'none' \(no encryption\) is not supported/);
+  logs = [];
+  assert.equal(build('cipher BF-CBC\n').dataCiphersFallback, undefined, "2.6 ignores a 'cipher' that is not a fallback");
+  assert.equal(logs.filter((l) => / WARN config: 'cipher BF-CBC' ignored/.test(l)).length, 1);
 });
 
 test('keepalive, push, numbers and flags', () => {

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { gcm } from '@noble/ciphers/aes.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { nodeCryptoAead, type AeadAlgorithm, type AeadEngine } from '../../src/core/crypto/aead.js';
-import { clientDataKeys, DataChannel, serverDataKeys } from '../../src/core/crypto/data-channel.js';
+import { clientDataKeys, AeadDataChannel, serverDataKeys } from '../../src/core/crypto/data-channel.js';
 import { findAddon } from '../../src/io/native-addon.js';
 import { crossCheck, loadNativeAead } from '../../src/io/native-aead.js';
 import { makeTestPki } from '../helpers/pki.js';
@@ -89,8 +89,8 @@ test('native AEAD: bad arguments throw clear errors instead of crashing', { skip
 test('native AEAD: data channels on different engines talk to each other (V1 and V2)', { skip }, () => {
   const block = randomBytes(256);
   for (const cipher of ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'] as const) {
-    const server = new DataChannel(serverDataKeys(block, cipher), { aead: native() });
-    const client = new DataChannel(clientDataKeys(block, cipher), { aead: nodeCryptoAead });
+    const server = new AeadDataChannel(serverDataKeys(block, cipher), { aead: native() });
+    const client = new AeadDataChannel(clientDataKeys(block, cipher), { aead: nodeCryptoAead });
     for (let i = 0; i < 20; i++) {
       const payload = randomBytes(i * 70);
       const parts = server.sealV2Parts(i & 7, 0x123456, payload);
@@ -145,8 +145,8 @@ test('DataChannel.open returns a plaintext that does not alias the packet (node:
   for (const engine of [nodeCryptoAead, native()]) {
     for (const cipher of ['AES-256-GCM', 'CHACHA20-POLY1305'] as const) {
       const k = randomBytes(256);
-      const server = new DataChannel(serverDataKeys(k, cipher), { aead: engine });
-      const client = new DataChannel(clientDataKeys(k, cipher), { aead: engine });
+      const server = new AeadDataChannel(serverDataKeys(k, cipher), { aead: engine });
+      const client = new AeadDataChannel(clientDataKeys(k, cipher), { aead: engine });
       const plain = randomBytes(1400);
       const ring = Buffer.alloc(4096);
       const wire = server.sealV2(0, 7, plain);

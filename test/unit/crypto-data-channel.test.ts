@@ -5,9 +5,9 @@ import fc from 'fast-check';
 import { gcm } from '@noble/ciphers/aes.js';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { deriveKeyBlockPrf } from '../../src/core/crypto/prf.js';
-import { CIPHER_KEY_LEN, type CipherName } from '../../src/core/crypto/ciphers.js';
+import { CIPHER_KEY_LEN, type AeadCipherName as CipherName } from '../../src/core/crypto/ciphers.js';
 import {
-  clientDataKeys, DataChannel, serverDataKeys, DATA_V1_OVERHEAD, DATA_V2_OVERHEAD, type DataKeys, type OpenResult,
+  clientDataKeys, AeadDataChannel, serverDataKeys, DATA_V1_OVERHEAD, DATA_V2_OVERHEAD, type DataKeys, type OpenResult,
 } from '../../src/core/crypto/data-channel.js';
 
 const seq = (a: number, n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (a + i) & 0xff));
@@ -43,28 +43,28 @@ test('key slicing: server encrypts with K[128..) and decrypts with K[0..); clien
 
 test('TV2: AES-256-GCM P_DATA_V2 server->client, and the client opens it', () => {
   const want = hex('48000007 00000001 aa15ba542983934183639eb3036d0755 7d15214fd200005dbce709bce27afd8c');
-  const server = new DataChannel(serverDataKeys(K, 'AES-256-GCM'));
+  const server = new AeadDataChannel(serverDataKeys(K, 'AES-256-GCM'));
   assert.equal(server.sendPacketId, 1);
   assert.deepEqual(server.sealV2(0, 7, PING), want);
   assert.equal(server.sendPacketId, 2);
-  const got = expectOpen(new DataChannel(clientDataKeys(K, 'AES-256-GCM')).open(want, 0));
+  const got = expectOpen(new AeadDataChannel(clientDataKeys(K, 'AES-256-GCM')).open(want, 0));
   assert.deepEqual(got.plain, PING);
   assert.equal(got.packetId, 1);
 });
 
 test('TV3: AES-128-GCM P_DATA_V1 client->server, and the server opens it', () => {
   const want = hex('30 00000001 e60270aba16ba66ec50a56cd91e10f11 7f3c5f5283ca2541b8565ac6f2172e79');
-  assert.deepEqual(new DataChannel(clientDataKeys(K, 'AES-128-GCM')).sealV1(0, PING), want);
-  const got = expectOpen(new DataChannel(serverDataKeys(K, 'AES-128-GCM')).open(want, 0));
+  assert.deepEqual(new AeadDataChannel(clientDataKeys(K, 'AES-128-GCM')).sealV1(0, PING), want);
+  const got = expectOpen(new AeadDataChannel(serverDataKeys(K, 'AES-128-GCM')).open(want, 0));
   assert.deepEqual(got.plain, PING);
   assert.equal(got.packetId, 1);
 });
 
 test('TV4: CHACHA20-POLY1305 P_DATA_V2 key_id 1, pid 2', () => {
   const want = hex('49000007 00000002 637347222e92a4a2a30f0abb3f76d4f1 9cf88b963f12604e47f1c3fef214b094');
-  const server = new DataChannel(serverDataKeys(K, 'CHACHA20-POLY1305'), { initialSendPacketId: 2 });
+  const server = new AeadDataChannel(serverDataKeys(K, 'CHACHA20-POLY1305'), { initialSendPacketId: 2 });
   assert.deepEqual(server.sealV2(1, 7, PING), want);
-  const got = expectOpen(new DataChannel(clientDataKeys(K, 'CHACHA20-POLY1305')).open(want, 0));
+  const got = expectOpen(new AeadDataChannel(clientDataKeys(K, 'CHACHA20-POLY1305')).open(want, 0));
   assert.deepEqual(got.plain, PING);
   assert.equal(got.packetId, 2);
 });
@@ -74,17 +74,17 @@ test('TV6: a real OpenVPN 2.6.14 client ping opens; sealing with the same keys r
   const iv = hex('b1145f1d6a32ebb7');
   const wire = hex('48000000 00000001 2a2a03a5d4201e72ea65c7b3cd71ece9 94665521dddd1a7f813f0354f8d13fb7');
   assert.equal(wire.length, 40);
-  const server = new DataChannel({ cipher: 'AES-256-GCM', encKey: randomBytes(32), encIv: randomBytes(8), decKey: key, decIv: iv });
+  const server = new AeadDataChannel({ cipher: 'AES-256-GCM', encKey: randomBytes(32), encIv: randomBytes(8), decKey: key, decIv: iv });
   const got = expectOpen(server.open(wire, 1234));
   assert.deepEqual(got.plain, PING);
   assert.equal(got.packetId, 1);
-  const client = new DataChannel({ cipher: 'AES-256-GCM', encKey: key, encIv: iv, decKey: randomBytes(32), decIv: randomBytes(8) });
+  const client = new AeadDataChannel({ cipher: 'AES-256-GCM', encKey: key, encIv: iv, decKey: randomBytes(32), decIv: randomBytes(8) });
   assert.deepEqual(client.sealV2(0, 0, PING), wire);
 });
 
-function pair(cipher: CipherName, opts: ConstructorParameters<typeof DataChannel>[1] = {}) {
+function pair(cipher: CipherName, opts: ConstructorParameters<typeof AeadDataChannel>[1] = {}) {
   const k = randomBytes(256);
-  return { k, server: new DataChannel(serverDataKeys(k, cipher), opts), client: new DataChannel(clientDataKeys(k, cipher), opts) };
+  return { k, server: new AeadDataChannel(serverDataKeys(k, cipher), opts), client: new AeadDataChannel(clientDataKeys(k, cipher), opts) };
 }
 
 /** noble AEAD for the given direction's keys; noble appends the tag, OpenVPN puts it first. */
@@ -97,9 +97,9 @@ const SIZES = [0, 1, 15, 16, 17, 100, 1400, 1500, 4000];
 for (const cipher of CIPHERS) {
   test(`${cipher}: sealV2Parts is sealV2 in two pieces (24-byte head, ciphertext) and takes the next packet id`, () => {
     const k = randomBytes(256);
-    const a = new DataChannel(serverDataKeys(k, cipher));
-    const b = new DataChannel(serverDataKeys(k, cipher));
-    const client = new DataChannel(clientDataKeys(k, cipher));
+    const a = new AeadDataChannel(serverDataKeys(k, cipher));
+    const b = new AeadDataChannel(serverDataKeys(k, cipher));
+    const client = new AeadDataChannel(clientDataKeys(k, cipher));
     for (const size of SIZES) {
       const plain = randomBytes(size);
       const [head, ct] = b.sealV2Parts(3, 0xabcdef, plain);
@@ -116,7 +116,7 @@ for (const cipher of CIPHERS) {
 for (const cipher of CIPHERS) {
   test(`${cipher}: ours -> noble (V2 and V1) for several sizes`, () => {
     const k = randomBytes(256);
-    const ours = new DataChannel(serverDataKeys(k, cipher));
+    const ours = new AeadDataChannel(serverDataKeys(k, cipher));
     const keys = serverDataKeys(k, cipher);
     for (const size of SIZES) {
       const plain = randomBytes(size);
@@ -139,7 +139,7 @@ for (const cipher of CIPHERS) {
 
   test(`${cipher}: noble -> ours (V2 and V1) for several sizes`, () => {
     const k = randomBytes(256);
-    const ours = new DataChannel(serverDataKeys(k, cipher));
+    const ours = new AeadDataChannel(serverDataKeys(k, cipher));
     const keys = serverDataKeys(k, cipher);   // the server decrypts with decKey/decIv
     let pid = 1;
     for (const size of SIZES) {
@@ -259,24 +259,24 @@ test('short packets and unknown opcodes', () => {
 
 test('packet id exhaustion: 0xFFFFFFFF is the last id, then sealing throws; needsRekey from 0xFF000000', () => {
   const k = randomBytes(256);
-  const early = new DataChannel(serverDataKeys(k, 'AES-256-GCM'), { initialSendPacketId: 0xfeffffff });
+  const early = new AeadDataChannel(serverDataKeys(k, 'AES-256-GCM'), { initialSendPacketId: 0xfeffffff });
   assert.equal(early.needsRekey, false);
   early.sealV2(0, 0, PING);
   assert.equal(early.needsRekey, true);
-  const server = new DataChannel(serverDataKeys(k, 'AES-256-GCM'), { initialSendPacketId: 0xfffffffe });
-  const client = new DataChannel(clientDataKeys(k, 'AES-256-GCM'));
+  const server = new AeadDataChannel(serverDataKeys(k, 'AES-256-GCM'), { initialSendPacketId: 0xfffffffe });
+  const client = new AeadDataChannel(clientDataKeys(k, 'AES-256-GCM'));
   assert.equal(expectOpen(client.open(server.sealV2(0, 0, PING), 0)).packetId, 0xfffffffe);
   assert.equal(expectOpen(client.open(server.sealV1(0, PING), 0)).packetId, 0xffffffff);
   assert.throws(() => server.sealV2(0, 0, PING), /exhausted/);
   assert.throws(() => server.sealV1(0, PING), /exhausted/);
-  assert.throws(() => new DataChannel(serverDataKeys(k, 'AES-256-GCM'), { initialSendPacketId: 0 }));
+  assert.throws(() => new AeadDataChannel(serverDataKeys(k, 'AES-256-GCM'), { initialSendPacketId: 0 }));
 });
 
 test('constructor rejects keys of the wrong size', () => {
   const good: DataKeys = serverDataKeys(randomBytes(256), 'AES-128-GCM');
   assert.equal(good.encKey.length, CIPHER_KEY_LEN['AES-128-GCM']);
-  assert.throws(() => new DataChannel({ ...good, cipher: 'AES-256-GCM' }));
-  assert.throws(() => new DataChannel({ ...good, encIv: Buffer.alloc(12) }));
+  assert.throws(() => new AeadDataChannel({ ...good, cipher: 'AES-256-GCM' }));
+  assert.throws(() => new AeadDataChannel({ ...good, encIv: Buffer.alloc(12) }));
 });
 
 test('property: open() never throws on arbitrary input and never accepts forged packets', () => {

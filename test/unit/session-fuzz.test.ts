@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { clientDataKeys, DataChannel } from '../../src/core/crypto/data-channel.js';
+import { clientDataKeys, AeadDataChannel, type DataChannel } from '../../src/core/crypto/data-channel.js';
 import { emitClientKm2, textMessage } from '../../src/core/session/key-method2.js';
 import { OCC_MAGIC, PING_MAGIC, type Session } from '../../src/core/session/session.js';
 import { Op } from '../../src/core/wire/openvpn-packet.js';
@@ -48,7 +48,7 @@ const STATES: { name: string; build: (wrap: WrapKind) => State }[] = [
 ];
 
 function plainState(f: Fixture): State {
-  return { f, handles: [f.handle], client: new DataChannel(clientDataKeys(ekmFor(0), 'AES-256-GCM')) };
+  return { f, handles: [f.handle], client: new AeadDataChannel(clientDataKeys(ekmFor(0), 'AES-256-GCM')) };
 }
 
 // ---- seeds: real packets of this session ------------------------------------------------------------------------------
@@ -67,7 +67,7 @@ function controlSeeds(peer: Peer): Buffer[] {
   ];
 }
 function dataSeeds(client: DataChannel): Buffer[] {
-  const next = new DataChannel(clientDataKeys(ekmFor(1), 'AES-256-GCM'));
+  const next = new AeadDataChannel(clientDataKeys(ekmFor(1), 'AES-256-GCM'));
   return [
     client.sealV2(0, ASSIGN.peerId, IP_PACKET), client.sealV2(0, ASSIGN.peerId, PING_MAGIC),
     client.sealV1(0, IP_PACKET), client.sealV2(0, ASSIGN.peerId, Buffer.concat([OCC_MAGIC, Buffer.from([0])])),

@@ -1,7 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { deriveKeyBlockPrf } from '../../src/core/crypto/prf.js';
-import { clientDataKeys, DataChannel, serverDataKeys } from '../../src/core/crypto/data-channel.js';
+import { clientDataKeys, AeadDataChannel, type DataChannel } from '../../src/core/crypto/data-channel.js';
+import { clientDataChannel, serverDataChannel } from '../../src/core/crypto/data-channel-for.js';
 import { emitClientKm2, splitTextMessages, textMessage } from '../../src/core/session/key-method2.js';
 import {
   type CloseKind, describeDrop, effectiveRenegSec, OCC_MAGIC, PING_MAGIC, Session, type Output,
@@ -353,9 +354,10 @@ describe('TLS up, key-method 2 and auth', () => {
     const f = sessionAuthWait({ peerInfo: { IV_CIPHERS: 'BF-CBC' } });
     f.s.handleAuth(f.handle, { ok: true, assign: ASSIGN }, T0);
     const out = drain(f.s);
-    assert.deepEqual(texts(out), ['AUTH_FAILED']);
+    // OpenVPN 2.6's words (multi.c), which the client logs.
+    assert.deepEqual(texts(out), ['AUTH_FAILED,Data channel cipher negotiation failed (no shared cipher)']);
     assert.deepEqual(only(out, 'established'), []);
-    assertClosed(closed(tickAt(f.s, T0 + 2000)), 'refused', /no common data cipher/);
+    assertClosed(closed(tickAt(f.s, T0 + 2000)), 'refused', /no common data cipher \(client offers BF-CBC.*BF-CBC is not supported/);
   });
 
   test('an auth result for an unknown handle is ignored', () => {
@@ -376,7 +378,7 @@ describe('TLS up, key-method 2 and auth', () => {
       serverRandom1: serverKm2.subarray(5, 37), serverRandom2: serverKm2.subarray(37, 69),
       clientSid: CLIENT_SID, serverSid: f.s.serverSid,
     });
-    const client = new DataChannel(clientDataKeys(block, 'AES-256-GCM'));
+    const client = new AeadDataChannel(clientDataKeys(block, 'AES-256-GCM'));
     assert.deepEqual(f.s.openData(client.sealV2(0, ASSIGN.peerId, IP_PACKET), T0), IP_PACKET);
     assert.deepEqual(openOk(client, f.s.sealData(IP_PACKET, T0)), IP_PACKET);
     assert.ok(!pushReplies(out)[0].includes('tls-ekm'));
@@ -695,7 +697,7 @@ describe('renegotiation', () => {
     const f = sessionEstablished({ params: RENEG_PARAMS });
     f.s.handleControl(f.peer.packet(Op.SOFT_RESET_V1, 1, {}, T0 + 1), T0 + 1);
     drain(f.s);
-    const early = new DataChannel(clientDataKeys(ekmFor(1), f.cipher));
+    const early = clientDataChannel(ekmFor(1), f.cipher, 'SHA1');
     assert.deepEqual(f.s.openData(early.sealV2(1, 5, IP_PACKET), T0 + 2), { kind: 'drop', reason: 'data-unknown-key' });
     assert.equal(f.s.sealData(IP_PACKET, T0 + 2)![0] & 7, 0);
   });
@@ -775,7 +777,7 @@ describe('a failed server-initiated renegotiation', () => {
 /** Test-only surgery: gives the current send key a data channel whose packet-id is one below the rekey threshold. */
 function nearWrap(f: Established): void {
   const inner = f.s as unknown as { st: { send: { data: DataChannel } } };
-  inner.st.send.data = new DataChannel(serverDataKeys(ekmFor(0), f.cipher), { initialSendPacketId: 0xff000000 - 1 });
+  inner.st.send.data = serverDataChannel(ekmFor(0), f.cipher, 'SHA1', { initialSendPacketId: 0xff000000 - 1 });
 }
 
 // =================================================================================================================

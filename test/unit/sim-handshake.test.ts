@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { EndpointDrop, PeerAddr } from '../../src/core/transport/udp-endpoint.js';
-import { clientDataKeys, DataChannel } from '../../src/core/crypto/data-channel.js';
+import { clientDataChannel } from '../../src/core/crypto/data-channel-for.js';
 import { ipFromString } from '../../src/core/wire/ipv4.js';
 import { isDataOpcode, isParseError, Op, opcodeOf, parseControl } from '../../src/core/wire/openvpn-packet.js';
 import { buildUdpPacket } from '../../src/core/wire/udp.js';
@@ -337,7 +337,7 @@ test('sim handshake: after a NAT rebinding the next data packet authenticates an
 
   // From a third address: a well-formed P_DATA_V2 with the client's peer-id and a fresh packet-id but another key,
   // and a replay of the client's own last data packet. Neither authenticates, so neither moves the session.
-  const wrongKey = new DataChannel(clientDataKeys(fakeEkm(Buffer.alloc(32, 0x99)), a.client.pushed!.cipher), { initialSendPacketId: 1e6 });
+  const wrongKey = clientDataChannel(fakeEkm(Buffer.alloc(32, 0x99)), a.client.pushed!.cipher, 'SHA1', { initialSendPacketId: 1e6 });
   const forged = buildUdpPacket(vip, HOST, { srcPort: 30000, dstPort: 7, payload: Buffer.from('forged') });
   const replayed = sent.filter((b) => isDataOpcode(opcodeOf(b[0]!))).at(-1)!;
   const drops = conn.session.stats.drops;

@@ -1,19 +1,36 @@
-// Data channel AEAD (section 6.1) for one key state (key_id).
+// Data channel AEAD (section 6.1) for one key state (key_id), and the DataChannel interface it shares with the CBC
+// channel (cbc-hmac-channel.ts).
 // seal: next pid -> nonce = pid || implicit IV -> AAD = header || pid (V2) or pid (V1) -> encrypt -> header, pid,
 //       tag, ciphertext written into one exact-size Buffer; or (sealV2Parts, the hot path) returned as the 24-byte
 //       head and the ciphertext node:crypto produced, for a gather write without a copy.
 // open: opcode + length -> replay pre-check -> decrypt + verify tag -> record pid in the replay window.
 // The nonce and AAD buffers are per instance and reused: the AEAD engine consumes them synchronously.
-import { AEAD_TAG_LEN, CIPHER_KEY_LEN, IMPLICIT_IV_LEN, NODE_CIPHER, type CipherName } from './ciphers.js';
+import { AEAD_TAG_LEN, CIPHER_KEY_LEN, IMPLICIT_IV_LEN, NODE_CIPHER, type AeadCipherName } from './ciphers.js';
 import { aeadEngine, type AeadEngine, type AeadOpener, type AeadSealer } from './aead.js';
 import { ReplayWindow } from '../session/replay-window.js';
 
 /** Keys for one direction pair; the implicit IVs are 8 bytes (the nonce's tail). */
-export interface DataKeys { cipher: CipherName; encKey: Buffer; encIv: Buffer; decKey: Buffer; decIv: Buffer }
+export interface DataKeys { cipher: AeadCipherName; encKey: Buffer; encIv: Buffer; decKey: Buffer; decIv: Buffer }
 
 export type OpenResult =
   | { ok: true; plain: Buffer; packetId: number }
   | { ok: false; reason: 'short' | 'auth' | 'replay' | 'opcode' };
+
+/** Seals and opens the data packets of one key state; the AEAD and the CBC+HMAC channels both are one. */
+export interface DataChannel {
+  /** Next packet id to send (starts at 1). Past 0xFFFFFFFF sealing throws: rekey well before. */
+  readonly sendPacketId: number;
+  /** True once the caller should start a renegotiation (OpenVPN: send counter at 0xFF000000). */
+  readonly needsRekey: boolean;
+  /** A P_DATA_V2 packet in one Buffer. */
+  sealV2(keyId: number, peerId: number, plain: Buffer): Buffer;
+  /** sealV2 as two pieces that together are the packet, for a gather write. */
+  sealV2Parts(keyId: number, peerId: number, plain: Buffer): [Buffer, Buffer];
+  /** A P_DATA_V1 packet. */
+  sealV1(keyId: number, plain: Buffer): Buffer;
+  /** Authenticate + decrypt + replay check of a P_DATA_V1/V2 packet (the pid is recorded only once it verifies). */
+  open(packet: Buffer, nowMs: number): OpenResult;
+}
 
 export interface DataChannelOptions {
   replayWindow?: number;
@@ -36,7 +53,7 @@ const PID_MAX = 0xffffffff;
 export const PID_REKEY_THRESHOLD = 0xff000000;
 
 // K layout (section 5.1): [0..64) c->s cipher, [64..128) c->s hmac/IV, [128..192) s->c cipher, [192..256) s->c hmac/IV.
-function keysFrom(k: Buffer, cipher: CipherName, encBase: number, decBase: number): DataKeys {
+function keysFrom(k: Buffer, cipher: AeadCipherName, encBase: number, decBase: number): DataKeys {
   if (k.length < 256) throw new RangeError(`key block is ${k.length} bytes, need 256`);
   const len = CIPHER_KEY_LEN[cipher];
   const part = (off: number, n: number) => Buffer.from(k.subarray(off, off + n));
@@ -48,11 +65,11 @@ function keysFrom(k: Buffer, cipher: CipherName, encBase: number, decBase: numbe
 }
 
 /** Server encrypts with K[128..), decrypts with K[0..). */
-export function serverDataKeys(keyBlock: Buffer, cipher: CipherName): DataKeys { return keysFrom(keyBlock, cipher, 128, 0); }
+export function serverDataKeys(keyBlock: Buffer, cipher: AeadCipherName): DataKeys { return keysFrom(keyBlock, cipher, 128, 0); }
 /** Client encrypts with K[0..), decrypts with K[128..). */
-export function clientDataKeys(keyBlock: Buffer, cipher: CipherName): DataKeys { return keysFrom(keyBlock, cipher, 0, 128); }
+export function clientDataKeys(keyBlock: Buffer, cipher: AeadCipherName): DataKeys { return keysFrom(keyBlock, cipher, 0, 128); }
 
-export class DataChannel {
+export class AeadDataChannel implements DataChannel {
   private readonly sealer: AeadSealer;
   private readonly opener: AeadOpener;
   private readonly encNonce = Buffer.alloc(12);
@@ -66,7 +83,7 @@ export class DataChannel {
 
   constructor(keys: DataKeys, opts: DataChannelOptions = {}) {
     const len = CIPHER_KEY_LEN[keys.cipher];
-    if (len === undefined) throw new RangeError(`unknown cipher ${String(keys.cipher)}`);
+    if (len === undefined || !Object.hasOwn(NODE_CIPHER, keys.cipher)) throw new RangeError(`not an AEAD cipher: ${String(keys.cipher)}`);
     if (keys.encKey.length !== len || keys.decKey.length !== len) throw new RangeError(`${keys.cipher} needs ${len}-byte keys`);
     if (keys.encIv.length !== IMPLICIT_IV_LEN || keys.decIv.length !== IMPLICIT_IV_LEN) throw new RangeError('implicit IV must be 8 bytes');
     const alg = NODE_CIPHER[keys.cipher];

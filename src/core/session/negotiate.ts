@@ -17,21 +17,31 @@ export interface Negotiated {
   tunMtu: boolean;       // client sent IV_MTU, so tun-mtu may be pushed
 }
 
-export function negotiate(serverCiphers: CipherName[], options: string, peerInfo: Map<string, string>):
+/**
+ * As a 2.6 server (multi.c multi_client_set_protocol_options, ssl_ncp.c ncp_get_best_cipher): the first of our
+ * data-ciphers that the client offers, its offer being IV_CIPHERS, else AES-256-GCM:AES-128-GCM for IV_NCP>=2,
+ * else nothing; without IV_CIPHERS the `cipher` of its OCC string also counts. Only a client that tells neither
+ * gets `fallback` (data-ciphers-fallback).
+ */
+export function negotiate(serverCiphers: CipherName[], options: string, peerInfo: Map<string, string>, fallback?: CipherName):
   Negotiated | { error: string } {
   const proto = ivProto(peerInfo);
-  const offered = (peerInfo.get('IV_CIPHERS') ?? '').split(':').filter(Boolean).map((c) => c.toUpperCase());
-  let cipher: CipherName | undefined;
-  if (offered.length > 0) {
-    cipher = serverCiphers.find((c) => offered.includes(c));
-  } else if (Number.parseInt(peerInfo.get('IV_NCP') ?? '0', 10) >= 2) {
-    cipher = serverCiphers.find((c) => c === 'AES-256-GCM' || c === 'AES-128-GCM');
-  } else {
-    const occ = /(?:^|,)cipher ([^,]+)/.exec(options)?.[1]?.toUpperCase();
-    cipher = serverCiphers.find((c) => c === occ);
-  }
+  const ivCiphers = peerInfo.get('IV_CIPHERS');
+  const offered = ivCiphers !== undefined
+    ? ivCiphers.split(':').filter(Boolean).map((c) => c.toUpperCase())
+    : Number.parseInt(peerInfo.get('IV_NCP') ?? '0', 10) >= 2 ? ['AES-256-GCM', 'AES-128-GCM'] : [];
+  let occCipher = /(?:^|,)cipher ([^,]+)/.exec(options)?.[1]?.toUpperCase();
+  if (occCipher === '[NULL-CIPHER]') occCipher = 'NONE';
+  const remote = ivCiphers === undefined ? occCipher : undefined;
+  let cipher: CipherName | undefined = serverCiphers.find((c) => offered.includes(c) || c === remote);
+  if (!cipher && offered.length === 0 && occCipher === undefined) cipher = fallback;
   if (!cipher) {
-    return { error: `no common data cipher (client offers ${offered.join(':') || 'none'}, server has ${serverCiphers.join(':')})` };
+    const client = offered.length > 0 ? `client offers ${offered.join(':')}`
+      : occCipher !== undefined ? `client uses ${occCipher} (no cipher negotiation)`
+        : 'client announces no cipher (no IV_CIPHERS, IV_NCP or OCC cipher) and data-ciphers-fallback is not set';
+    const bf = offered.includes('BF-CBC') || occCipher === 'BF-CBC'
+      ? "; BF-CBC is not supported: Node's OpenSSL 3 has no Blowfish (legacy provider)" : '';
+    return { error: `no common data cipher (${client}, server has ${serverCiphers.join(':')})${bf}` };
   }
   const framesData = /(^|,)comp-lzo(,|$)/.test(options) || /(^|,)compress/.test(options);
   let framing: Framing = 'none';

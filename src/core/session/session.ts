@@ -11,7 +11,9 @@
 // do; one that finds no record is due at once (nextDeadline() is already past) and leaves alone at tick().
 import { randomBytes } from 'node:crypto';
 import type { CipherName } from '../crypto/ciphers.js';
-import { DataChannel, serverDataKeys } from '../crypto/data-channel.js';
+import type { DataChannel } from '../crypto/data-channel.js';
+import { serverDataChannel } from '../crypto/data-channel-for.js';
+import type { DigestName } from '../crypto/digests.js';
 import { deriveKeyBlockPrf } from '../crypto/prf.js';
 import type { ControlWrap } from './control-wrap.js';
 import { Reliable, ACKS_PER_MESSAGE } from './reliable.js';
@@ -36,6 +38,10 @@ export interface SessionParams {
   wrap: ControlWrap;
   tlsAuth: boolean;
   dataCiphers: CipherName[];
+  /** data-ciphers-fallback: the cipher of a client that names none (no IV_CIPHERS, no IV_NCP, no OCC cipher). */
+  dataCiphersFallback?: CipherName;
+  /** The `auth` digest of CBC data channels (default SHA1). */
+  auth?: DigestName;
   keepalive?: { interval: number; timeout: number };
   /** reneg-sec in seconds; 0 = off. */
   renegSec: number;
@@ -304,8 +310,8 @@ export class Session {
     }
     let n = this.negotiated;
     if (!n) {
-      const r = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo);
-      if ('error' in r) { this.refuse(ks, r.error, undefined, now); return; }
+      const r = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo, this.p.dataCiphersFallback);
+      if ('error' in r) { this.refuse(ks, r.error, 'Data channel cipher negotiation failed (no shared cipher)', now); return; }
       n = r;
       this.pendingNegotiated = { negotiated: r, assign: result.assign };
     }
@@ -316,7 +322,7 @@ export class Session {
       serverRandom1: serverKm2.random1, serverRandom2: serverKm2.random2,
       clientSid: this.clientSid, serverSid: this.serverSid,
     });
-    const data = new DataChannel(serverDataKeys(block, n.cipher));
+    const data = serverDataChannel(block, n.cipher, this.p.auth ?? 'SHA1');
     block.fill(0);
     ks.st = { phase: 'active', data };
     if (this.st.phase === 'handshake') {

@@ -8,7 +8,8 @@
 // packet until the server's session exists. A client that is not up within its hand-window starts over with a new
 // session id, as OpenVPN's does (SIGUSR1). Retransmitted control packets are counted at the sender.
 import assert from 'node:assert/strict';
-import { clientDataKeys, DataChannel } from '../../../src/core/crypto/data-channel.js';
+import type { DataChannel } from '../../../src/core/crypto/data-channel.js';
+import { clientDataChannel } from '../../../src/core/crypto/data-channel-for.js';
 import type { CipherName } from '../../../src/core/crypto/ciphers.js';
 import type { ControlWrap } from '../../../src/core/session/control-wrap.js';
 import { emitClientKm2, splitTextMessages } from '../../../src/core/session/key-method2.js';
@@ -226,7 +227,7 @@ export class SimOpenVpnClient implements Party {
     assert.ok(ifconfig && cipher && peerId !== undefined, `PUSH_REPLY without ifconfig, cipher or peer-id: ${opts.join(',')}`);
     assert.equal(get('key-derivation'), 'tls-ekm', 'the fake TLS exports keying material');
     this.pushed = { ip: ifconfig[0]!, peerId: Number(peerId), cipher, options: [...opts] };
-    this.data = new DataChannel(clientDataKeys(this.tls.ekm, cipher));
+    this.data = clientDataChannel(this.tls.ekm, cipher, 'SHA1');
     this.ip.ip = ipFromString(ifconfig[0]!);
     this.phase = 'established';
     this.establishedAt = now;
