@@ -25,8 +25,10 @@ function ok(r: Negotiated | { error: string }): Negotiated {
 
 // ---- cipher choice (protocol doc §4.4) ------------------------------------------------------------------------------
 
+const LEGACY = { IV_CIPHERS: undefined, IV_NCP: undefined };
 const CIPHER_CASES: {
   name: string; server: CipherName[]; peer: Record<string, string | undefined>; options?: string; want: CipherName | 'error';
+  fallback?: CipherName; error?: RegExp;
 }[] = [
   { name: 'default client and server', server: ALL, peer: {}, want: 'AES-256-GCM' },
   { name: "the server's order wins over the client's", server: ['AES-128-GCM', 'AES-256-GCM'], peer: {}, want: 'AES-128-GCM' },
@@ -40,15 +42,38 @@ const CIPHER_CASES: {
   { name: 'OCC "cipher" fallback', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, options: `${CLIENT_OCC},cipher AES-128-GCM`, want: 'AES-128-GCM' },
   { name: 'OCC "cipher" in the middle of the string', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: '1' }, options: 'V4,dev-type tun,cipher CHACHA20-POLY1305,auth SHA1', want: 'CHACHA20-POLY1305' },
   { name: 'OCC cipher the server does not have', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, options: `${CLIENT_OCC},cipher BF-CBC`, want: 'error' },
-  { name: 'nothing offered at all', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, want: 'error' },
+  { name: 'nothing offered at all', server: ALL, peer: { IV_CIPHERS: undefined, IV_NCP: undefined }, want: 'error',
+    error: /client announces no cipher \(no IV_CIPHERS, IV_NCP or OCC cipher\) and data-ciphers-fallback is not set/ },
+  // CBC ciphers in data-ciphers (2.6 accepts CBC there) and the client's IV_CIPHERS.
+  { name: 'CBC offered alone', server: [...ALL, 'AES-192-CBC'], peer: { IV_CIPHERS: 'AES-192-CBC' }, want: 'AES-192-CBC' },
+  { name: "CBC first on the client, the server's order wins", server: ['AES-256-GCM', 'AES-128-CBC'], peer: { IV_CIPHERS: 'AES-128-CBC:AES-256-GCM' }, want: 'AES-256-GCM' },
+  { name: 'CBC first on the server', server: ['AES-256-CBC', 'AES-256-GCM'], peer: { IV_CIPHERS: 'AES-256-GCM:AES-256-CBC' }, want: 'AES-256-CBC' },
+  { name: 'CBC the client offers but the server lacks', server: ALL, peer: { IV_CIPHERS: 'AES-256-CBC' }, want: 'error', error: /client offers AES-256-CBC, server has AES-256-GCM/ },
+  // IV_NCP=2 without IV_CIPHERS (2.4): the OCC cipher counts beside the two GCM ciphers, in the server's order.
+  { name: 'IV_NCP=2 client whose OCC cipher comes first on the server', server: ['AES-256-CBC', 'AES-256-GCM'], peer: { IV_CIPHERS: undefined }, options: `${CLIENT_OCC},cipher AES-256-CBC`, want: 'AES-256-CBC' },
+  { name: 'IV_NCP=2 client: GCM before its OCC cipher', server: ['AES-128-GCM', 'AES-256-CBC'], peer: { IV_CIPHERS: undefined }, options: `${CLIENT_OCC},cipher AES-256-CBC`, want: 'AES-128-GCM' },
+  // With IV_CIPHERS the OCC cipher does not count (ssl_ncp.c: newer clients may not accept it).
+  { name: 'IV_CIPHERS client: its OCC cipher is ignored', server: ['AES-256-CBC'], peer: { IV_CIPHERS: 'AES-256-GCM' }, options: `${CLIENT_OCC},cipher AES-256-CBC`, want: 'error' },
+  // Clients without negotiation (2.3): OCC cipher, else data-ciphers-fallback.
+  { name: '2.3 client with an OCC CBC cipher in data-ciphers', server: ['AES-256-GCM', 'AES-128-CBC'], peer: LEGACY, options: `${CLIENT_OCC},cipher AES-128-CBC`, want: 'AES-128-CBC' },
+  { name: '2.3 client without OCC cipher gets the fallback', server: ALL, peer: LEGACY, fallback: 'AES-256-CBC', want: 'AES-256-CBC' },
+  { name: 'the fallback does not have to be in data-ciphers', server: ['AES-256-GCM'], peer: LEGACY, fallback: 'AES-128-CBC', want: 'AES-128-CBC' },
+  { name: 'an OCC cipher the server lacks is refused even with a fallback (multi.c)', server: ALL, peer: LEGACY, options: `${CLIENT_OCC},cipher AES-192-CBC`,
+    fallback: 'AES-256-CBC', want: 'error', error: /client uses AES-192-CBC \(no cipher negotiation\)/ },
+  { name: 'known client ciphers are refused even with a fallback', server: ALL, peer: { IV_CIPHERS: 'AES-256-CBC' }, fallback: 'AES-256-CBC', want: 'error' },
+  { name: 'IV_NCP=2 without a GCM cipher on the server is refused even with a fallback', server: ['CHACHA20-POLY1305'], peer: { IV_CIPHERS: undefined }, fallback: 'AES-256-CBC', want: 'error' },
+  { name: "OCC '[null-cipher]' (cipher none) never matches", server: ALL, peer: LEGACY, options: `${CLIENT_OCC},cipher [null-cipher]`, fallback: 'AES-256-CBC', want: 'error', error: /client uses NONE/ },
+  { name: 'a BF-CBC-only client is told why', server: ALL, peer: { IV_CIPHERS: 'BF-CBC' }, want: 'error', error: /BF-CBC is not supported: Node's OpenSSL 3 has no Blowfish/ },
+  { name: 'a BF-CBC OCC client is told why', server: ALL, peer: LEGACY, options: `${CLIENT_OCC},cipher BF-CBC`, want: 'error', error: /client uses BF-CBC.*BF-CBC is not supported/ },
 ];
 
 for (const c of CIPHER_CASES) {
   test(`cipher: ${c.name}`, () => {
-    const r = negotiate(c.server, c.options ?? CLIENT_OCC, pi(c.peer));
+    const r = negotiate(c.server, c.options ?? CLIENT_OCC, pi(c.peer), c.fallback);
     if (c.want === 'error') {
       assert.ok('error' in r, `expected an error, got ${JSON.stringify(r)}`);
       assert.match(r.error, /no common data cipher/);
+      if (c.error) assert.match(r.error, c.error);
     } else {
       assert.equal(ok(r).cipher, c.want);
     }
