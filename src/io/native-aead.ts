@@ -2,6 +2,7 @@
 // data channel's AEAD and for the control-channel wraps' ciphers and HMACs.
 import { randomBytes } from 'node:crypto';
 import { nodeCryptoAead, type AeadAlgorithm, type AeadEngine } from '../core/crypto/aead.js';
+import { DIGESTS } from '../core/crypto/digests.js';
 import { nodeCryptoSymmetric, type SymmetricEngine } from '../core/crypto/symmetric.js';
 import { findAddon, loadAddon } from './native-addon.js';
 
@@ -37,7 +38,7 @@ const EMPTY = Buffer.alloc(0);
 
 /** Runs the control-channel primitives through both engines on random input; throws on any difference. */
 export function crossCheckSymmetric(engine: SymmetricEngine, reference: SymmetricEngine): void {
-  for (const [alg, keyLen, ivLen] of [['aes-256-ctr', 32, 16], ['aes-128-cbc', 16, 16], ['aes-256-cbc', 32, 16]] as const) {
+  for (const [alg, keyLen, ivLen] of [['aes-256-ctr', 32, 16], ['aes-128-cbc', 16, 16], ['aes-192-cbc', 24, 16], ['aes-256-cbc', 32, 16]] as const) {
     const key = randomBytes(keyLen), iv = randomBytes(ivLen), plain = randomBytes(97);
     const ct = Buffer.alloc(128), refCt = Buffer.alloc(128);
     const n = engine.cipher(alg, key, true).run(iv, plain, ct, 0);
@@ -47,7 +48,8 @@ export function crossCheckSymmetric(engine: SymmetricEngine, reference: Symmetri
     const k = engine.cipher(alg, key, false).run(iv, refCt.subarray(0, m), back, 0);
     if (k !== plain.length || !back.subarray(0, k).equals(plain)) throw new Error(`${alg}: cannot decrypt ${reference.name}'s output`);
   }
-  for (const digest of ['sha1', 'sha256', 'sha512']) {
+  // Every `auth` digest a CBC data channel may use (core/crypto/digests.ts).
+  for (const { node: digest } of Object.values(DIGESTS)) {
     const key = randomBytes(32), a = randomBytes(5), b = randomBytes(40), c = randomBytes(3);
     const mac = engine.mac(digest, key), ref = reference.mac(digest, key);
     const out = Buffer.alloc(mac.size), refOut = Buffer.alloc(ref.size);

@@ -18,7 +18,7 @@ const seq = (a: number, n: number) => Buffer.from(Array.from({ length: n }, (_, 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const PING = hex('2a187bf3641eb4cb07ed2d0a981fc748');
 const CIPHERS: CbcCipherName[] = ['AES-128-CBC', 'AES-192-CBC', 'AES-256-CBC'];
-const DIGEST_SAMPLE: DigestName[] = ['SHA1', 'SHA256', 'SHA512', 'SHA512-224', 'SHA3-384', 'BLAKE2S256', 'MD5'];
+const ALL_DIGESTS = Object.keys(DIGESTS) as DigestName[];
 
 const skipNative = findAddon('aead') ? false : 'dist/aead.node is not built (./build.sh addon)';
 const native = (): SymmetricEngine => {
@@ -93,9 +93,9 @@ for (const e of ENGINES) {
   });
 
   for (const cipher of CIPHERS) {
-    test(`${e.name}: ${cipher} seal and open agree with @noble/ciphers CBC + node:crypto HMAC, V1 and V2, digests ${DIGEST_SAMPLE.join(' ')}`,
+    test(`${e.name}: ${cipher} seal and open agree with @noble/ciphers CBC + node:crypto HMAC, V1 and V2, every digest`,
       { skip: e.skip }, () => {
-        for (const auth of DIGEST_SAMPLE) {
+        for (const auth of ALL_DIGESTS) {
           const k = randomBytes(256);
           const keys = serverCbcKeys(k, cipher, auth);
           const sizes = [0, 1, 11, 12, 13, 27, 28, 100, 1400];

@@ -1,4 +1,5 @@
-// The non-AEAD primitives under the control-channel wraps (tls-crypt: AES-256-CTR and HMAC-SHA256; tls-auth: HMAC),
+// The non-AEAD primitives under the control-channel wraps (tls-crypt: AES-256-CTR and HMAC-SHA256; tls-auth: HMAC)
+// and the CBC data channel (AES-CBC with PKCS#7 padding, HMAC),
 // behind an engine like aead.ts: node:crypto (a new cipher or HMAC object per call) or the native addon (one
 // OpenSSL context per key). Each vetted first packet of a flood costs one of each, so the engine is what a flood
 // costs.

@@ -9,7 +9,8 @@
 //
 // Nonces are 12 bytes and tags 16; buffers may not overlap except out == plain/ct (in place).
 //
-// The non-AEAD primitives beside them (tls-crypt's AES-256-CTR and HMAC-SHA256, tls-auth's HMAC), each a context
+// The non-AEAD primitives beside them (tls-crypt's AES-256-CTR and HMAC-SHA256, tls-auth's HMAC, the CBC data
+// channel's AES-CBC with PKCS#7 padding and its `auth` HMAC), each a context
 // kept per key in the same way:
 //   cipherCreate(alg, key, encrypt) -> handle    alg: an OpenSSL name of a non-AEAD cipher ("aes-256-ctr", ...)
 //   cipherRun(handle, iv, input, out, outOffset) -> bytes written to out[outOffset..], or -1 (bad padding)
