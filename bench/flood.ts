@@ -39,7 +39,8 @@ const USAGE = `usage: npm run bench:flood -- [--rounds N] [--seconds S] [--rate 
   --keep-logs DIR  copy each server's log there (SERVER-KIND-ROUND.log)`;
 
 interface Options {
-  rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[]; keepLogs?: string; warmup: number; warmupTraffic: number;
+  rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[]; keepLogs?: string;
+  warmup: number; warmupTraffic: number;
 }
 
 function parse(argv: string[]): Options {
@@ -132,7 +133,13 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
     let floodDone = false;
     void flood.finally(() => { floodDone = true; });
     const sampler = (async () => {
-      while (!floodDone) { try { rssMax = Math.max(rssMax, rssMiB(srv.proc.pid)); anonMax = Math.max(anonMax, rssAnonMiB(srv.proc.pid)); } catch { /* exited */ } await sleep(1000); }
+      while (!floodDone) {
+        try {
+          rssMax = Math.max(rssMax, rssMiB(srv.proc.pid));
+          anonMax = Math.max(anonMax, rssAnonMiB(srv.proc.pid));
+        } catch { /* exited */ }
+        await sleep(1000);
+      }
     })();
     await sleep(NEWCOMER_AFTER_MS);
     // Its own certificate: with the legit client's, each new login would replace the other (no duplicate-cn).
