@@ -5,9 +5,11 @@ import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
 import { ConfigError } from './errors.js';
 import { parseIPv4, maskPrefix } from './ipv4-text.js';
+import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
 import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
 import type { CipherName, Proto, ServerConfig, StaticKey } from './types.js';
+import type { Framing } from '../core/compression/framing.js';
 
 export const SUPPORTED_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
 export const SUPPORTED_DIGESTS = ['SHA1', 'SHA224', 'SHA256', 'SHA384', 'SHA512'] as const;
@@ -30,6 +32,7 @@ type Draft = Omit<ServerConfig, 'server' | 'ca' | 'cert' | 'key' | 'protos'> & {
 
 interface Ctx {
   cfg: Draft;
+  compression: ServerCompression;
   baseDir: string;
   warned: Set<string>;
   keyDirection?: 0 | 1;
@@ -45,7 +48,7 @@ interface Handler {
 }
 
 export function buildServerConfig(text: string, source: string, baseDir: string): ServerConfig {
-  const c: Ctx = { cfg: defaults(source), baseDir, warned: new Set(), lines: new Map() };
+  const c: Ctx = { cfg: defaults(source), compression: { framing: 'none' }, baseDir, warned: new Set(), lines: new Map() };
   for (const d of parseConfig(text, source)) {
     const h = own(handlers, d.name);
     if (!h) {
@@ -78,7 +81,7 @@ function defaults(source: string): Draft {
     source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...SUPPORTED_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
 
@@ -104,6 +107,12 @@ function finish(c: Ctx, source: string): ServerConfig {
   if (at('topology') === undefined) {
     log('info', "config: no 'topology' line; nanovpn always uses topology subnet (OpenVPN 2.6 would default to net30)", { file: source });
   }
+  const comp = settleCompression(c.compression);
+  const compLine = at('compress') ?? at('comp-lzo') ?? at('allow-compression') ?? at('push');
+  if (comp.error) throw new ConfigError(source, compLine, comp.error);
+  for (const w of comp.warnings) log('warn', `config: ${w}`, { file: source, line: compLine });
+  cfg.compression = comp.framing;
+  cfg.compressionPushed = c.compression.pushed !== undefined;
   if (cfg.protos.length === 0) cfg.protos.push('udp');
   return cfg as ServerConfig;
 }
@@ -210,6 +219,9 @@ function hostPort(d: Directive): { host: string; port: number } {
   if (d.args[0] === '') fail(d, `'${d.name}': empty host`);
   return { host: d.args[0]!, port: int(d, 1, 1, 65535) };
 }
+
+const FRAMINGS: readonly string[] = ['none', 'lzo-stub', 'lzo', 'stub', 'lz4', 'stub-v2', 'lz4-v2'];
+function isFraming(s: string): s is Framing { return FRAMINGS.includes(s); }
 
 function normalizeDigest(s: string): string {
   return s.toUpperCase().replace(/^SHA2-/, 'SHA').replace(/^SHA-/, 'SHA');
@@ -332,7 +344,32 @@ const handlers: Record<string, Handler> = {
       const s = d.args[0]!;
       if (s.trim() === '') fail(d, 'push: empty option');
       if (/[\x00-\x1f]/.test(s)) fail(d, 'push: control characters are not allowed');
+      const framing = pushedFraming(s);
+      if (typeof framing === 'string' && !isFraming(framing)) fail(d, `push: ${framing}`);
+      if (framing !== undefined) c.compression.pushed = { framing: framing as Framing, option: s.trim() };
       c.cfg.push.push(s);
+    },
+  },
+  'comp-lzo': {
+    min: 0, max: 1, run(d, c) {
+      const f = compLzoFraming(d.args[0]);
+      if (!isFraming(f)) fail(d, f);
+      c.compression.framing = f;
+    },
+  },
+  compress: {
+    min: 0, max: 1, run(d, c) {
+      const f = compressFraming(d.args[0]);
+      if (f !== 'migrate' && !isFraming(f)) fail(d, f);
+      c.compression.framing = f;
+    },
+  },
+  'comp-noadapt': flag(() => {}),
+  'allow-compression': {
+    min: 1, max: 1, run(d, c) {
+      const v = oneOf(d, 0, ['no', 'asym', 'yes'] as const);
+      if (c.compression.allow === 'no' && v !== 'no') fail(d, `cannot set allow-compression to '${v}' after it was set to 'no'`);
+      c.compression.allow = v;
     },
   },
   'client-to-client': flag((c) => { c.cfg.clientToClient = true; }),
@@ -468,9 +505,7 @@ const ignored: Record<string, string> = {
   'machine-readable-output': '', 'replay-window': 'nanovpn uses its own replay window', sndbuf: 'platform defaults are used',
   rcvbuf: 'platform defaults are used', 'fast-io': '', txqueuelen: '', 'tcp-nodelay': 'nanovpn sets TCP_NODELAY itself',
   'tcp-queue-limit': '', 'bcast-buffers': '', 'hash-size': '', 'script-security': 'nanovpn runs no scripts',
-  compress: "nanovpn pushes 'compress stub-v2' and never compresses",
-  'comp-lzo': "nanovpn pushes 'compress stub-v2' and never compresses",
-  'allow-compression': 'nanovpn never compresses', float: '', 'ping-timer-rem': '', multihome: '', bind: '',
+  float: '', 'ping-timer-rem': '', multihome: '', bind: '',
   setenv: 'no scripts to pass it to', 'setenv-opt': '', 'ignore-unknown-option': '', 'tmp-dir': '',
   'tls-cipher': "Node's TLS defaults are used", 'tls-ciphersuites': "Node's TLS defaults are used",
   'tls-groups': "Node's TLS defaults are used", 'ecdh-curve': "Node's TLS defaults are used",

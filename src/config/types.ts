@@ -3,6 +3,7 @@
 // server must re-read them (CRL, users file, client-config-dir, status, pool persistence).
 export type Proto = 'udp' | 'tcp';
 import type { CipherName } from '../core/crypto/ciphers.js';
+import type { ServerFraming } from './compression.js';
 export type { CipherName };
 
 export interface StaticKey {
@@ -39,6 +40,9 @@ export interface ServerConfig {
   duplicateCn: boolean;
   tunMtu: number;               // default 1500
   mssfix: number;               // default 1492 (outer packet size target); 0 = off
+  /** comp-lzo / compress (or the framing a push line gives the clients); 'none' = no framing byte. */
+  compression: ServerFraming;
+  compressionPushed: boolean;   // a push line sets the clients' compression framing
   crlVerify?: string;           // path (re-read when it changes)
   crlPem?: string;              // inline <crl-verify> PEM text (then crlVerify is undefined)
   remoteCertTls?: 'client';     // 'remote-cert-tls client': client certs must carry EKU clientAuth

@@ -135,6 +135,7 @@ export class VpnServer implements ConnHost {
     const c = this.cfg;
     return {
       proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, keepalive: c.keepalive,
+      compression: c.compression, compressionPushed: c.compressionPushed,
       renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
       tunMtu: c.tunMtu, push: c.push, renegRandom: randomBytes(4).readUInt32BE(0),
     };

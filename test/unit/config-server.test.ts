@@ -42,7 +42,7 @@ test('the stock config loads unchanged, from a file', () => {
     dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], keepalive: { interval: 10, timeout: 60 },
     push: ['route 198.18.0.0 255.255.255.0'], clientToClient: true, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 3, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   });
   const udp = loadServerConfig(fx.write('udp.conf', STOCK_CONFIG.replace('proto tcp-server        # or: proto udp', 'proto udp')));
   assert.deepEqual(udp.protos, ['udp']);
@@ -259,13 +259,12 @@ test('management, metrics, uplink, nat-source, data-crypto', () => {
 
 test('known-but-ignored directives warn once each; unknown and unsupported ones fail', () => {
   logs = [];
-  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\ndaemon\ncomp-lzo\ncompress lz4-v2\nsndbuf 0\nscript-security 2\n');
+  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\ndaemon\nsndbuf 0\nscript-security 2\n');
   assert.equal(c.port, 1194);
   const warns = logs.filter((l) => / WARN config: /.test(l));
-  assert.equal(warns.length, 9, warns.join('\n'));
+  assert.equal(warns.length, 7, warns.join('\n'));
   assert.equal(warns.filter((l) => l.includes("'user' ignored: ignored in a unikernel")).length, 1);
   assert.ok(warns.some((l) => l.includes("'group' ignored: ignored in a unikernel")));
-  assert.ok(warns.some((l) => l.includes("'compress' ignored: nanovpn pushes 'compress stub-v2'")));
   assert.ok(warns.every((l) => l.includes(`file=${src()}`) && / line=\d+/.test(l)));
   failsExtra('frobnicate 1\n', /^unknown directive 'frobnicate'$/);
   for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) failsExtra(`${name} 1\n`, new RegExp(`^unknown directive '${name}'$`));
