@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
 import { ConfigError } from './errors.js';
-import { parseIPv4, maskPrefix } from './ipv4-text.js';
+import { formatIPv4, parseIPv4, maskPrefix } from './ipv4-text.js';
 import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
 import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
@@ -37,6 +37,8 @@ interface Ctx {
   warned: Set<string>;
   keyDirection?: 0 | 1;
   lines: Map<string, number>;  // last line of each directive, for cross-directive errors
+  nopool?: boolean;
+  pool?: { start: number; end: number; netmask?: number; line: number };
 }
 
 interface Handler {
@@ -105,8 +107,12 @@ function finish(c: Ctx, source: string): ServerConfig {
     log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
   }
   if (at('topology') === undefined) {
-    log('info', "config: no 'topology' line; nanovpn always uses topology subnet (OpenVPN 2.6 would default to net30)", { file: source });
+    cfg.topology = 'net30';
+    log('warn', "config: no 'topology' line: OpenVPN 2.6's default 'topology net30' is used (each client gets a /30 of " +
+      "the server's network and is pushed 'ifconfig IP PEER'); 'topology subnet' would give each client one address " +
+      'and the netmask, and fit about four times as many clients', { file: source });
   }
+  settlePool(c, source);
   const comp = settleCompression(c.compression);
   const compLine = at('compress') ?? at('comp-lzo') ?? at('allow-compression') ?? at('push');
   if (comp.error) throw new ConfigError(source, compLine, comp.error);
@@ -115,6 +121,29 @@ function finish(c: Ctx, source: string): ServerConfig {
   cfg.compressionPushed = c.compression.pushed !== undefined;
   if (cfg.protos.length === 0) cfg.protos.push('udp');
   return cfg as ServerConfig;
+}
+
+/** server … nopool with ifconfig-pool, as 2.6: the pool comes from one of them, never both. */
+function settlePool(c: Ctx, source: string): void {
+  const { cfg, pool } = c;
+  const net = cfg.server!;
+  if (pool && !c.nopool) {
+    throw new ConfigError(source, pool.line, "ifconfig-pool: 'server' already defines the pool; add 'nopool' to the server line to give it yourself");
+  }
+  if (c.nopool) cfg.ifconfigPool = pool ? { start: pool.start, end: pool.end } : null;
+  if (pool) {
+    const inNet = (ip: number) => ((ip & net.netmask) >>> 0) === net.network;
+    if (!inNet(pool.start) || !inNet(pool.end)) {
+      throw new ConfigError(source, pool.line, `ifconfig-pool: the range must lie inside the server's network ${formatIPv4(net.network)}/${maskPrefix(net.netmask)}`);
+    }
+    if (pool.start <= net.network + 1 || pool.end >= (net.network | ~net.netmask) >>> 0) {
+      throw new ConfigError(source, pool.line, `ifconfig-pool: the range must leave out the network address, the server's ${formatIPv4(net.network + 1)} and the broadcast address`);
+    }
+    if (pool.netmask !== undefined) {
+      if (cfg.topology !== 'subnet') throw new ConfigError(source, pool.line, `ifconfig-pool: a netmask is for topology subnet only (this is ${cfg.topology})`);
+      cfg.poolNetmask = pool.netmask;
+    }
+  }
 }
 
 // ---- helpers ----
@@ -274,22 +303,37 @@ const handlers: Record<string, Handler> = {
   },
   'dev-type': { min: 1, max: 1, run(d) { if (d.args[0] !== 'tun') fail(d, `dev-type '${d.args[0]}': only tun is supported`); } },
   topology: {
-    min: 1, max: 1, run(d) {
-      const t = d.args[0]!;
-      if (t === 'net30' || t === 'p2p') fail(d, `topology ${t} is not supported: only 'topology subnet' is supported`);
-      if (t !== 'subnet') fail(d, `topology: unknown topology '${t}' (only 'subnet' is supported)`);
+    min: 1, max: 1, run(d, c) {
+      c.cfg.topology = oneOf(d, 0, ['subnet', 'net30', 'p2p'] as const);
+      if (c.cfg.topology === 'net30') {
+        warnOnce(c, d, 'topology net30 for a server with an IPv4 pool is deprecated since OpenVPN 2.6 (and will be removed there); ' +
+          "'topology subnet' gives each client one address and fits about four times as many");
+      }
+    },
+  },
+  'ifconfig-pool': {
+    min: 2, max: 3, run(d, c) {
+      const start = ipv4(d, 0), end = ipv4(d, 1);
+      if (end < start) fail(d, `ifconfig-pool: the end ${d.args[1]} is below the start ${d.args[0]}`);
+      let netmask: number | undefined;
+      if (d.args[2] !== undefined) {
+        netmask = ipv4(d, 2);
+        if (maskPrefix(netmask) === undefined) fail(d, `ifconfig-pool: '${d.args[2]}' is not a netmask`);
+      }
+      c.pool = { start, end, netmask, line: d.line };
     },
   },
   mode: { min: 1, max: 1, run(d) { if (d.args[0] !== 'server') fail(d, `mode '${d.args[0]}': only 'mode server' is supported`); } },
   'tls-server': flag(() => {}),
   server: {
     min: 2, max: 3, run(d, c) {
-      if (d.args[2] !== undefined) fail(d, `server: '${d.args[2]}' is not supported (nopool is not)`);
+      if (d.args[2] !== undefined && d.args[2] !== 'nopool') fail(d, `server: unknown flag '${d.args[2]}' (only 'nopool')`);
+      c.nopool = d.args[2] === 'nopool';
       const network = ipv4(d, 0), netmask = ipv4(d, 1);
       const prefix = maskPrefix(netmask);
       if (prefix === undefined) fail(d, `server: '${d.args[1]}' is not a valid netmask`);
       if (prefix < 8) fail(d, `server: netmask ${d.args[1]} is too large (at most a /8)`);
-      if (prefix > 29) fail(d, `server: netmask ${d.args[1]} is too small; topology subnet needs /29 (255.255.255.248) or larger`);
+      if (prefix > 29) fail(d, `server: netmask ${d.args[1]} is too small; a tun server needs a /29 (255.255.255.248) or larger, as in OpenVPN 2.6`);
       if ((network & ~netmask) !== 0) fail(d, `server: ${d.args[0]} is not the network address of ${d.args[0]}/${prefix}`);
       c.cfg.server = { network, netmask };
     },
@@ -523,7 +567,7 @@ const unsupported: Record<string, string> = {
   'route-up': 'scripts cannot run in a unikernel', 'tls-verify': 'scripts cannot run in a unikernel',
   ipchange: 'scripts cannot run in a unikernel', plugin: 'plugins cannot be loaded in a unikernel',
   'server-bridge': 'only routed tun mode is supported', ifconfig: "use 'server NETWORK NETMASK'",
-  'ifconfig-pool': "the pool is derived from 'server'", 'ifconfig-ipv6': 'IPv6 inside the tunnel is not supported',
+  'ifconfig-ipv6': 'IPv6 inside the tunnel is not supported',
   'ifconfig-ipv6-pool': 'IPv6 inside the tunnel is not supported', 'server-ipv6': 'IPv6 inside the tunnel is not supported',
   'route-ipv6': 'IPv6 inside the tunnel is not supported', route: 'routes to client subnets (iroute) are not supported',
   fragment: 'use mssfix', 'port-share': '', config: 'put everything in one file', cd: 'paths are relative to the config file',

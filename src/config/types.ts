@@ -18,8 +18,12 @@ export interface ServerConfig {
   port: number;                 // 'port', default 1194
   protos: Proto[];              // 'proto' lines; several lines accumulate (nanovpn extension); default ['udp']
   dev: 'tun';
-  topology: 'subnet';
+  topology: 'subnet' | 'net30' | 'p2p';  // 'topology'; no line: net30, OpenVPN 2.6's default
   server: { network: number; netmask: number };  // 'server NET MASK' (required)
+  /** 'server … nopool' + 'ifconfig-pool START END [MASK]': the client range; null = nopool without a range. */
+  ifconfigPool?: { start: number; end: number } | null;
+  /** The netmask pushed to clients in topology subnet (ifconfig-pool's MASK; default the server's netmask). */
+  poolNetmask?: number;
   ca: string;                   // PEM text
   cert: string;                 // PEM text
   key: string;                  // PEM text (secret)

@@ -67,7 +67,7 @@ export class VpnServer implements ConnHost {
 
   constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink; driver?: Driver } = {}) {
     this.driver = opts.driver ?? new Driver();
-    this.pool = new IpPool(cfg.server.network, cfg.server.netmask);
+    this.pool = new IpPool(cfg.server.network, cfg.server.netmask, { topology: cfg.topology, range: cfg.ifconfigPool });
     this.mss = mssFor(cfg);
     this.router = new Router({
       serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,

@@ -77,9 +77,9 @@ test('port, local, dev, topology, mode', () => {
   failsExtra('port 1x\n', /'1x' is not an integer/);
   failsExtra('dev tap\n', /only 'dev tun' is supported/);
   failsExtra('dev-type tap\n', /only tun/);
-  failsExtra('topology net30\n', /only 'topology subnet' is supported/);
-  failsExtra('topology p2p\n', /only 'topology subnet' is supported/);
-  failsExtra('topology mesh\n', /unknown topology/);
+  assert.equal(build('topology net30\n').topology, 'net30');
+  assert.equal(build('topology p2p\n').topology, 'p2p');
+  failsExtra('topology mesh\n', /'mesh' must be one of: subnet, net30, p2p/);
   failsExtra('mode p2p\n', /only 'mode server'/);
 });
 
@@ -91,7 +91,7 @@ test('server NET MASK is validated', () => {
   failsExtra('server 10.8.0.0 255.255.255.252\n', /too small/);
   failsExtra('server 0.0.0.0 0.0.0.0\n', /too large/);
   failsExtra('server 10.8.0.0 24\n', /'24' is not an IPv4 address/);
-  failsExtra('server 10.8.0.0 255.255.255.0 nopool\n', /nopool/);
+  failsExtra('server 10.8.0.0 255.255.255.0 pool\n', /unknown flag 'pool' \(only 'nopool'\)/);
   failsExtra('server 10.8.0.0\n', /'server' takes 2 to 3 arguments, got 1/);
 });
 
@@ -269,7 +269,6 @@ test('known-but-ignored directives warn once each; unknown and unsupported ones 
   failsExtra('frobnicate 1\n', /^unknown directive 'frobnicate'$/);
   for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) failsExtra(`${name} 1\n`, new RegExp(`^unknown directive '${name}'$`));
   failsExtra('client-connect /bin/x\n', /scripts cannot run in a unikernel/);
-  failsExtra('ifconfig-pool 10.8.0.10 10.8.0.20\n', /'ifconfig-pool' is not supported/);
   failsExtra('<persist-key>\nx\n</persist-key>\n', /inline <persist-key> block is not allowed/);
   failsExtra('port-share 127.0.0.1 443\n', /^'port-share' is not supported by nanovpn$/);
   fails('verb 3\n\n  "unterminated\n', 3, /no closing quotation/);

@@ -58,8 +58,11 @@ export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number
 export interface PushParams {
   configPush: string[];
   clientIp: string;
+  /** The second word of "ifconfig IP X": the netmask (topology subnet) or the client's peer (net30, p2p). */
   netmask: string;
   gateway: string;
+  /** What the topology adds before the ifconfig (topologyPush); absent: route-gateway GATEWAY, topology subnet. */
+  topologyPush?: string[];
   peerId?: number;
   ping?: { interval: number; restart: number };
   tunMtu: number;
@@ -69,7 +72,7 @@ const PUSH_BUNDLE = 1024;
 
 /** Builds the PUSH_REPLY message(s), split with push-continuation when longer than OpenVPN's bundle size. */
 export function pushReplies(n: Negotiated, p: PushParams): string[] {
-  const opts = [...p.configPush, `route-gateway ${p.gateway}`, 'topology subnet'];
+  const opts = [...p.configPush, ...(p.topologyPush ?? [`route-gateway ${p.gateway}`, 'topology subnet'])];
   if (p.ping) opts.push(`ping ${p.ping.interval}`, `ping-restart ${p.ping.restart}`);
   opts.push(`ifconfig ${p.clientIp} ${p.netmask}`);
   if (p.peerId !== undefined && n.dataV2) opts.push(`peer-id ${p.peerId}`);

@@ -82,7 +82,16 @@ export interface AuthRequest {
   password: string;
   peerInfo: Map<string, string>;
 }
-export interface Assignment { ip: string; netmask: string; gateway: string; peerId: number; push: string[] }
+export interface Assignment {
+  ip: string;
+  /** The second word of the pushed "ifconfig IP X": netmask (topology subnet) or peer address (net30, p2p). */
+  netmask: string;
+  gateway: string;
+  peerId: number;
+  push: string[];
+  /** Pushed before the ifconfig (topologyPush); absent: route-gateway GATEWAY, topology subnet. */
+  topologyPush?: string[];
+}
 export type AuthResult = { ok: true; assign?: Assignment } | { ok: false; reason: string; clientMessage?: string };
 
 export type Output =
@@ -596,7 +605,7 @@ export class Session {
     if (!a) return;
     const ka = this.p.keepalive;
     for (const m of pushReplies(n, {
-      configPush: a.push, clientIp: a.ip, netmask: a.netmask, gateway: a.gateway, peerId: a.peerId,
+      configPush: a.push, clientIp: a.ip, netmask: a.netmask, gateway: a.gateway, peerId: a.peerId, topologyPush: a.topologyPush,
       ping: ka ? { interval: ka.interval, restart: ka.timeout } : undefined, tunMtu: this.p.tunMtu,
     })) {
       this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(m) });
