@@ -39,7 +39,7 @@ const UNIKERNEL_PRIVILEGES = 'ignored in a unikernel (there is no privilege drop
 const NODE_TLS = "Node's TLS defaults are used";
 const NEVER_COMPRESSES = "nanovpn pushes 'compress stub-v2' and never compresses";
 const NO_HOST_ROUTES = 'nanovpn installs no routes or addresses on the host';
-const NO_OCC = 'nanovpn does no options consistency check (OCC), so there is nothing to change';
+const NO_OCC = "nanovpn does not compare its options with the client's (OCC), so there are no warnings to silence";
 
 export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   // advanced-options.rst
@@ -168,7 +168,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'force-tls-key-material-export': refused('nanovpn cannot turn away clients without TLS-EKM: it derives their keys with the PRF',
     'remove it; clients that offer TLS-EKM (OpenVPN 2.6) use it'),
   'key-direction': IMPLEMENTED,
-  secret: refused('static-key mode is gone in OpenVPN 2.6; use TLS', "use TLS: ca, cert and key ('nanovpn pki' makes them)"),
+  secret: refused('static-key mode is not supported (OpenVPN 2.6 deprecates it)', "use TLS: ca, cert and key ('nanovpn pki' makes them)"),
   'tran-window': IMPLEMENTED,
 
   // renegotiation.rst
@@ -373,7 +373,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'max-clients': IMPLEMENTED,
   'max-routes': ignored('deprecated: OpenVPN 2.4 and later have no route limit'),
   'max-routes-per-client': ignored('no limit applies: nanovpn learns no routes from clients (iroute is not supported)'),
-  multihome: ignored("on a host with several addresses, use 'local ADDR' so that replies leave from the address clients use"),
+  multihome: ignored("UDP replies leave from the address the system picks, not always the one the client sent to; on a host with several addresses, use 'local ADDR'"),
   'opt-verify': ignored('deprecated: client option strings are not compared'),
   'port-share': refused('nanovpn does not forward other protocols to another server', 'run the other service on another port'),
   push: IMPLEMENTED,
