@@ -18,7 +18,8 @@ export interface ClientConfig {
 const UNSUPPORTED_WARN: Record<string, string> = {
   iroute: 'routing client subnets (iroute) is not supported',
   'iroute-ipv6': 'IPv6 is not supported', 'ifconfig-ipv6-push': 'IPv6 is not supported',
-  'comp-lzo': "nanovpn pushes 'compress stub-v2'", compress: "nanovpn pushes 'compress stub-v2'",
+  'comp-lzo': 'a per-client compression framing is not supported: the server config decides it',
+  compress: 'a per-client compression framing is not supported: the server config decides it',
 };
 
 /** Parses a ccd file. Throws ConfigError (file:line) on anything it cannot honour safely. */

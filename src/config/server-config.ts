@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
+import { directiveRule, ignoredText, refusalText } from './directive-table.js';
 import { ConfigError } from './errors.js';
 import { formatIPv4, parseIPv4, maskPrefix } from './ipv4-text.js';
 import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
@@ -54,12 +55,11 @@ export function buildServerConfig(text: string, source: string, baseDir: string)
   for (const d of parseConfig(text, source)) {
     const h = own(handlers, d.name);
     if (!h) {
-      const why = own(unsupported, d.name);
-      if (why !== undefined) fail(d, `'${d.name}' is not supported by nanovpn${why ? `: ${why}` : ''}`);
-      const ign = own(ignored, d.name);
-      if (ign !== undefined) {
+      const rule = directiveRule(d.name);
+      if (rule?.status === 'refused') fail(d, refusalText(d.name, rule));
+      if (rule?.status === 'ignored') {
         if (d.inline) fail(d, `inline <${d.name}> block is not allowed`);
-        warnOnce(c, d, `'${d.name}' ignored${ign ? `: ${ign}` : ''}`);
+        warnOnce(c, d, ignoredText(d.name, rule));
         continue;
       }
       fail(d, `unknown directive '${d.name}'`);
@@ -534,51 +534,10 @@ const handlers: Record<string, Handler> = {
   },
 };
 
+/** The directives server-config.ts has a handler for (directive-table.ts marks exactly these implemented). */
+export const HANDLED_DIRECTIVES: readonly string[] = Object.keys(handlers);
+
 const NAT_TIMEOUT_NAMES = {
   'tcp-established': 'tcpEstablished', 'tcp-transitory': 'tcpTransitory', 'tcp-time-wait': 'tcpTimeWait',
   'udp-unreplied': 'udpUnreplied', 'udp-replied': 'udpReplied', dns: 'dns',
 } as const;
-
-/** Known directives accepted and ignored (one warning each); the text says why. */
-const ignored: Record<string, string> = {
-  'persist-key': 'keys are loaded once', 'persist-tun': 'the tunnel is never reopened',
-  user: 'ignored in a unikernel (there is no privilege drop)', group: 'ignored in a unikernel (there is no privilege drop)',
-  chroot: 'ignored in a unikernel', daemon: 'nanovpn runs in the foreground', writepid: 'ignored in a unikernel',
-  nice: 'ignored in a unikernel', log: 'nanovpn logs to the console', 'log-append': 'nanovpn logs to the console',
-  syslog: 'nanovpn logs to the console', mute: '', 'mute-replay-warnings': '', 'suppress-timestamps': '',
-  'machine-readable-output': '', 'replay-window': 'nanovpn uses its own replay window', sndbuf: 'platform defaults are used',
-  rcvbuf: 'platform defaults are used', 'fast-io': '', txqueuelen: '', 'tcp-nodelay': 'nanovpn sets TCP_NODELAY itself',
-  'tcp-queue-limit': '', 'bcast-buffers': '', 'hash-size': '', 'script-security': 'nanovpn runs no scripts',
-  float: '', 'ping-timer-rem': '', multihome: '', bind: '',
-  setenv: 'no scripts to pass it to', 'setenv-opt': '', 'ignore-unknown-option': '', 'tmp-dir': '',
-  'tls-cipher': "Node's TLS defaults are used", 'tls-ciphersuites': "Node's TLS defaults are used",
-  'tls-groups': "Node's TLS defaults are used", 'ecdh-curve': "Node's TLS defaults are used",
-  'tls-cert-profile': '', 'link-mtu': 'deprecated; use tun-mtu', 'connect-freq': '', 'max-routes-per-client': '',
-  'stale-routes-check': '', 'auth-gen-token': 'clients keep using their password', 'opt-verify': 'deprecated',
-  'tun-mtu-extra': '',
-};
-
-/** Directives OpenVPN knows that nanovpn rejects, with the reason. */
-const unsupported: Record<string, string> = {
-  'tls-crypt-v2': 'use tls-crypt', 'tls-crypt-v2-verify': 'scripts cannot run in a unikernel',
-  'ccd-exclusive': 'per-client configs are optional', 'client-connect': 'scripts cannot run in a unikernel',
-  'client-disconnect': 'scripts cannot run in a unikernel', 'learn-address': 'scripts cannot run in a unikernel',
-  up: 'scripts cannot run in a unikernel', down: 'scripts cannot run in a unikernel',
-  'route-up': 'scripts cannot run in a unikernel', 'tls-verify': 'scripts cannot run in a unikernel',
-  ipchange: 'scripts cannot run in a unikernel', plugin: 'plugins cannot be loaded in a unikernel',
-  'server-bridge': 'only routed tun mode is supported', ifconfig: "use 'server NETWORK NETMASK'",
-  'ifconfig-ipv6': 'IPv6 inside the tunnel is not supported',
-  'ifconfig-ipv6-pool': 'IPv6 inside the tunnel is not supported', 'server-ipv6': 'IPv6 inside the tunnel is not supported',
-  'route-ipv6': 'IPv6 inside the tunnel is not supported', route: 'routes to client subnets (iroute) are not supported',
-  fragment: 'use mssfix', 'port-share': '', config: 'put everything in one file', cd: 'paths are relative to the config file',
-  ping: "use 'keepalive INTERVAL TIMEOUT'", 'ping-restart': "use 'keepalive INTERVAL TIMEOUT'",
-  'ping-exit': "use 'keepalive INTERVAL TIMEOUT'", inactive: '', 'reneg-bytes': 'use reneg-sec', 'reneg-pkts': 'use reneg-sec',
-  'verify-x509-name': '', 'management-client-auth': '', 'auth-user-pass-optional': '',
-  secret: 'static-key mode is gone in OpenVPN 2.6; use TLS', pkcs12: 'convert it to ca/cert/key PEM files',
-  'extra-certs': 'append the chain to the cert file', askpass: 'encrypted keys are not supported',
-  'x509-username-field': '', 'tls-export-cert': '', 'push-reset': 'only valid in a client-config-dir file',
-  iroute: 'only valid in a client-config-dir file (and not supported there)',
-  client: 'this is a client option; nanovpn is a server', remote: 'this is a client option; nanovpn is a server',
-  'tls-client': 'this is a client option; nanovpn is a server', pull: 'this is a client option; nanovpn is a server',
-  'auth-user-pass': 'this is a client option; use auth-user-pass-verify USERSFILE builtin',
-};
