@@ -16,7 +16,7 @@ import { BUNDLE } from '../test/helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../test/helpers/openvpn-client.js';
 import { baselineServerConfig, VPN_SERVER_IP } from '../test/helpers/openvpn-server.js';
 import { makeTestPki, type TestPki } from '../test/helpers/pki.js';
-import { rssMiB } from './lib/procstat.js';
+import { rssAnonMiB, rssMiB } from './lib/procstat.js';
 
 type ServerId = 'openvpn' | 'nanovpn';
 type Kind = 'reset' | 'garbage';
@@ -32,16 +32,19 @@ const USAGE = `usage: npm run bench:flood -- [--rounds N] [--seconds S] [--rate 
   --rate PPS    packets per second from one sender (default 80000)
   --ports N     distinct source ports (default 20000)
   --warmup S    flood S seconds (same kind) before the measured flood, so RSS growth leaves out the warm-up (default 0)
+  --warmup-traffic S  before the measured flood, cli1 sends S seconds of flood ping (1300-byte payload) through its
+                tunnel: a server that has carried client traffic, with no flood before (default 0)
   --node-flags "F"  node options for nanovpn, before the bundle (e.g. "--max-semi-space-size=1"; default none)
   --out DIR     where flood.md/.json go (default bench/results)
   --keep-logs DIR  copy each server's log there (SERVER-KIND-ROUND.log)`;
 
 interface Options {
-  rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[]; keepLogs?: string; warmup: number;
+  rounds: number; seconds: number; rate: number; ports: number; outDir: string; nodeFlags: string[]; keepLogs?: string;
+  warmup: number; warmupTraffic: number;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results'), nodeFlags: [], warmup: 0 };
+  const o: Options = { rounds: 2, seconds: 20, rate: 80_000, ports: 20_000, outDir: join(REPO, 'bench', 'results'), nodeFlags: [], warmup: 0, warmupTraffic: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!, v = argv[i + 1];
     const num = (min: number, max: number): number => {
@@ -55,6 +58,7 @@ function parse(argv: string[]): Options {
     else if (a === '--rate') o.rate = num(1000, 500_000);
     else if (a === '--ports') o.ports = num(1, 40_000);
     else if (a === '--warmup') o.warmup = num(0, 60);
+    else if (a === '--warmup-traffic') o.warmupTraffic = num(0, 60);
     else if (a === '--out' && v) { o.outDir = v; i++; }
     else if (a === '--keep-logs' && v) { o.keepLogs = v; i++; }
     else if (a === '--node-flags' && v !== undefined) {
@@ -73,7 +77,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 interface Sample {
   server: ServerId; kind: Kind; round: number;
-  pingLossPct: number; newcomerSeconds: number | null; rssGrowthMiB: number; logLines: number;
+  pingLossPct: number; newcomerSeconds: number | null; rssGrowthMiB: number; anonGrowthMiB: number; logLines: number;
   sent: number; pps: number;
 }
 
@@ -111,19 +115,31 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
         { timeoutMs: (o.warmup + 30) * 1000 });
       await sleep(2000);
     }
+    if (o.warmupTraffic > 0) {
+      await topo.exec('cli1', ['ping', '-q', '-n', '-f', '-s', '1300', '-w', String(o.warmupTraffic), VPN_SERVER_IP],
+        { check: false, timeoutMs: (o.warmupTraffic + 15) * 1000 });
+      await sleep(2000);
+    }
     await sleep(1000);
     const rss0 = rssMiB(srv.proc.pid);
+    const anon0 = rssAnonMiB(srv.proc.pid);
     const lines0 = lineCount(srv.logFile);
     const pings = o.seconds * 20;
     const ping = topo.exec('cli1', ['ping', '-q', '-n', '-i', '0.05', '-W', '1', '-c', String(pings), VPN_SERVER_IP],
       { check: false, timeoutMs: (o.seconds + 15) * 1000 });
     const flood = topo.exec('cli2', ['python3', FLOOD_PY, kind, cliAddr(2), srvAddrFor(2), '1194', String(o.rate), String(o.seconds), String(o.ports)],
       { timeoutMs: (o.seconds + 30) * 1000 });
-    let rssMax = rss0;
+    let rssMax = rss0, anonMax = anon0;
     let floodDone = false;
     void flood.finally(() => { floodDone = true; });
     const sampler = (async () => {
-      while (!floodDone) { try { rssMax = Math.max(rssMax, rssMiB(srv.proc.pid)); } catch { /* exited */ } await sleep(1000); }
+      while (!floodDone) {
+        try {
+          rssMax = Math.max(rssMax, rssMiB(srv.proc.pid));
+          anonMax = Math.max(anonMax, rssAnonMiB(srv.proc.pid));
+        } catch { /* exited */ }
+        await sleep(1000);
+      }
     })();
     await sleep(NEWCOMER_AFTER_MS);
     // Its own certificate: with the legit client's, each new login would replace the other (no duplicate-cn).
@@ -142,7 +158,7 @@ async function measure(topo: Topology, pki: TestPki, o: Options, id: ServerId, k
     const pingLossPct = m ? 100 * (1 - Number(m[2]) / Number(m[1])) : 100;
     await sleep(500);
     return {
-      server: id, kind, round, pingLossPct, newcomerSeconds, rssGrowthMiB: rssMax - rss0,
+      server: id, kind, round, pingLossPct, newcomerSeconds, rssGrowthMiB: rssMax - rss0, anonGrowthMiB: anonMax - anon0,
       logLines: lineCount(srv.logFile) - lines0, sent: sent.sent, pps: sent.pps,
     };
   } finally {
@@ -176,6 +192,7 @@ function render(samples: Sample[], o: Options, meta: Record<string, string>): st
     ["legit client's ping loss", (s) => s.pingLossPct, (x) => `${x.toFixed(1)} %`],
     ['a new legit client connects after', (s) => s.newcomerSeconds, (x) => `${x.toFixed(1)} s`],
     ['server RSS growth', (s) => s.rssGrowthMiB, (x) => `+${x.toFixed(1)} MiB`],
+    ['server anonymous RSS growth (RssAnon: heap and malloc, not pages of the binary)', (s) => s.anonGrowthMiB, (x) => `+${x.toFixed(1)} MiB`],
     ['server log lines during the flood', (s) => s.logLines, (x) => `${Math.round(x).toLocaleString('en-US')}`],
     ['packets sent per second', (s) => s.pps, (x) => `${Math.round(x).toLocaleString('en-US')}`],
   ];
@@ -191,7 +208,9 @@ function render(samples: Sample[], o: Options, meta: Record<string, string>): st
     `${o.rounds} interleaved rounds; one python sender, ${o.rate.toLocaleString('en-US')} packets/s for ${o.seconds} s from ` +
       `${o.ports.toLocaleString('en-US')} source ports; both servers with the test bed's baseline config, tls-crypt, verb 3. ` +
       `nanovpn ran as \`node ${o.nodeFlags.length ? `${o.nodeFlags.join(' ')} ` : ''}dist/nanovpn.js\`. ` +
-      (o.warmup > 0 ? `Each server first took a ${o.warmup} s flood of the same kind (a warm-up, not measured). ` : 'Each server was started fresh for each flood (no warm-up). ') +
+      (o.warmup > 0 ? `Each server first took a ${o.warmup} s flood of the same kind (a warm-up, not measured). `
+        : o.warmupTraffic > 0 ? `Each server was started fresh for each flood and first carried ${o.warmupTraffic} s of flood ping (1300 bytes) from cli1 through its tunnel, with no flood before. `
+        : 'Each server was started fresh for each flood (no warm-up). ') +
       'Median over the rounds (min–max).',
     '',
     '| | nanovpn | OpenVPN 2.6 |',
@@ -223,7 +242,7 @@ async function main(): Promise<number> {
           log(`round ${round + 1}/${o.rounds}: ${kind} flood against ${id}`);
           const s = await measure(topo, pki, o, id, kind, round);
           log(`  ping loss ${s.pingLossPct.toFixed(1)} %, newcomer ${s.newcomerSeconds?.toFixed(1) ?? 'none'} s, ` +
-            `RSS +${s.rssGrowthMiB.toFixed(1)} MiB, ${s.logLines} log lines, ${s.pps} pps sent`);
+            `RSS +${s.rssGrowthMiB.toFixed(1)} MiB (anon +${s.anonGrowthMiB.toFixed(1)}), ${s.logLines} log lines, ${s.pps} pps sent`);
           samples.push(s);
         }
       }

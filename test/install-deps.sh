@@ -2,9 +2,10 @@
 # Installs what the test suite needs on a fresh Debian bookworm machine, then the npm dependencies.
 # Run as root from anywhere; safe to run again (apt is skipped when every package is already installed).
 # tcpdump: a failing integration test leaves a pcap of its srv namespace (test/helpers/netns.ts).
+# lzop, lz4: independent compressors whose output the unit tests of the LZO and LZ4 decoders decode.
 set -euo pipefail
 
-PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps g++ make python3 tcpdump)
+PACKAGES=(openvpn iperf3 iproute2 iptables iputils-ping curl dnsmasq-base psmisc openssl procps g++ make python3 tcpdump lzop lz4)
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 installed() {

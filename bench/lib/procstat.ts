@@ -21,6 +21,13 @@ export function parseVmRssKiB(status: string): number {
   return Number(m[1]);
 }
 
+/** RssAnon in KiB from the text of /proc/<pid>/status: resident memory that is not a mapped file (heap, malloc arenas). */
+export function parseRssAnonKiB(status: string): number {
+  const m = /^RssAnon:\s+(\d+) kB$/m.exec(status);
+  if (!m) throw new Error('no RssAnon in /proc/<pid>/status');
+  return Number(m[1]);
+}
+
 let ticksPerSecond: number | undefined;
 function clockTicks(): number {
   if (ticksPerSecond === undefined) {
@@ -35,4 +42,8 @@ export function cpuSeconds(pid: number): number {
 
 export function rssMiB(pid: number): number {
   return parseVmRssKiB(readFileSync(`/proc/${pid}/status`, 'utf8')) / 1024;
+}
+
+export function rssAnonMiB(pid: number): number {
+  return parseRssAnonKiB(readFileSync(`/proc/${pid}/status`, 'utf8')) / 1024;
 }

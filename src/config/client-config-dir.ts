@@ -1,14 +1,15 @@
 // Per-client files in client-config-dir: the file named after the client's common name, else "DEFAULT".
-// Supported: ifconfig-push IP MASK, push "...", push-reset, disable. iroute & co. are warned about and skipped.
+// Supported: ifconfig-push IP NETMASK|PEER, push "...", push-reset, disable. iroute & co. are warned about and skipped.
 import { readFile } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { log } from '../log.js';
 import { ConfigError } from './errors.js';
-import { maskPrefix, parseIPv4 } from './ipv4-text.js';
+import { parseIPv4 } from './ipv4-text.js';
 import { parseConfig } from './parse.js';
 
 export interface ClientConfig {
-  ifconfigPush?: { ip: number; mask: number };
+  /** The second address is a netmask in topology subnet, the client's peer in net30 and p2p (checked when used). */
+  ifconfigPush?: { ip: number; second: number };
   push: string[];
   pushReset: boolean;
   disable: boolean;
@@ -17,7 +18,8 @@ export interface ClientConfig {
 const UNSUPPORTED_WARN: Record<string, string> = {
   iroute: 'routing client subnets (iroute) is not supported',
   'iroute-ipv6': 'IPv6 is not supported', 'ifconfig-ipv6-push': 'IPv6 is not supported',
-  'comp-lzo': "nanovpn pushes 'compress stub-v2'", compress: "nanovpn pushes 'compress stub-v2'",
+  'comp-lzo': 'a per-client compression framing is not supported: the server config decides it',
+  compress: 'a per-client compression framing is not supported: the server config decides it',
 };
 
 /** Parses a ccd file. Throws ConfigError (file:line) on anything it cannot honour safely. */
@@ -30,10 +32,10 @@ export function parseClientConfig(text: string, file: string): ClientConfig {
     switch (d.name) {
       case 'ifconfig-push': {
         nargs(2);
-        const ip = parseIPv4(d.args[0]!), mask = parseIPv4(d.args[1]!);
+        const ip = parseIPv4(d.args[0]!), second = parseIPv4(d.args[1]!);
         if (ip === undefined) fail(`ifconfig-push: '${d.args[0]}' is not an IPv4 address`);
-        if (mask === undefined || maskPrefix(mask) === undefined) fail(`ifconfig-push: '${d.args[1]}' is not a netmask (topology subnet: ifconfig-push IP NETMASK)`);
-        cfg.ifconfigPush = { ip: ip!, mask: mask! };
+        if (second === undefined) fail(`ifconfig-push: '${d.args[1]}' is not an IPv4 address (a netmask in topology subnet, the peer in net30 and p2p)`);
+        cfg.ifconfigPush = { ip: ip!, second: second! };
         break;
       }
       case 'push':

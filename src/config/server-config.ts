@@ -3,13 +3,16 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
+import { directiveRule, ignoredText, refusalText } from './directive-table.js';
 import { ConfigError } from './errors.js';
-import { parseIPv4, maskPrefix } from './ipv4-text.js';
+import { formatIPv4, parseIPv4, maskPrefix } from './ipv4-text.js';
+import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
 import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
 import type { CipherName, Proto, ServerConfig, StaticKey } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
 import { DIGESTS, digestByName } from '../core/crypto/digests.js';
+import type { Framing } from '../core/compression/framing.js';
 
 /** OpenVPN 2.6's default data-ciphers (also what 2.7's DEFAULT keyword stands for). */
 export const DEFAULT_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
@@ -41,6 +44,7 @@ type Draft = Omit<ServerConfig, 'server' | 'ca' | 'cert' | 'key' | 'protos'> & {
 
 interface Ctx {
   cfg: Draft;
+  compression: ServerCompression;
   baseDir: string;
   warned: Set<string>;
   keyDirection?: 0 | 1;
@@ -48,6 +52,8 @@ interface Ctx {
   cipherName?: { name: string; d: Directive };
   ncpFallback?: boolean;
   lines: Map<string, number>;  // last line of each directive, for cross-directive errors
+  nopool?: boolean;
+  pool?: { start: number; end: number; netmask?: number; line: number };
 }
 
 interface Handler {
@@ -59,16 +65,15 @@ interface Handler {
 }
 
 export function buildServerConfig(text: string, source: string, baseDir: string): ServerConfig {
-  const c: Ctx = { cfg: defaults(source), baseDir, warned: new Set(), lines: new Map() };
+  const c: Ctx = { cfg: defaults(source), compression: { framing: 'none' }, baseDir, warned: new Set(), lines: new Map() };
   for (const d of parseConfig(text, source)) {
     const h = own(handlers, d.name);
     if (!h) {
-      const why = own(unsupported, d.name);
-      if (why !== undefined) fail(d, `'${d.name}' is not supported by nanovpn${why ? `: ${why}` : ''}`);
-      const ign = own(ignored, d.name);
-      if (ign !== undefined) {
+      const rule = directiveRule(d.name);
+      if (rule?.status === 'refused') fail(d, refusalText(d.name, rule));
+      if (rule?.status === 'ignored') {
         if (d.inline) fail(d, `inline <${d.name}> block is not allowed`);
-        warnOnce(c, d, `'${d.name}' ignored${ign ? `: ${ign}` : ''}`);
+        warnOnce(c, d, ignoredText(d.name, rule));
         continue;
       }
       fail(d, `unknown directive '${d.name}'`);
@@ -92,7 +97,7 @@ function defaults(source: string): Draft {
     source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
 
@@ -116,11 +121,44 @@ function finish(c: Ctx, source: string): ServerConfig {
     log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
   }
   if (at('topology') === undefined) {
-    log('info', "config: no 'topology' line; nanovpn always uses topology subnet (OpenVPN 2.6 would default to net30)", { file: source });
+    cfg.topology = 'net30';
+    log('warn', "config: no 'topology' line: OpenVPN 2.6's default 'topology net30' is used (each client gets a /30 of " +
+      "the server's network and is pushed 'ifconfig IP PEER'); 'topology subnet' would give each client one address " +
+      'and the netmask, and fit about four times as many clients', { file: source });
   }
+  settlePool(c, source);
+  const comp = settleCompression(c.compression);
+  const compLine = at('compress') ?? at('comp-lzo') ?? at('allow-compression') ?? at('push');
+  if (comp.error) throw new ConfigError(source, compLine, comp.error);
+  for (const w of comp.warnings) log('warn', `config: ${w}`, { file: source, line: compLine });
+  cfg.compression = comp.framing;
+  cfg.compressionPushed = c.compression.pushed !== undefined;
   if (cfg.protos.length === 0) cfg.protos.push('udp');
   cipherOptions(c);
   return cfg as ServerConfig;
+}
+
+/** server … nopool with ifconfig-pool, as 2.6: the pool comes from one of them, never both. */
+function settlePool(c: Ctx, source: string): void {
+  const { cfg, pool } = c;
+  const net = cfg.server!;
+  if (pool && !c.nopool) {
+    throw new ConfigError(source, pool.line, "ifconfig-pool: 'server' already defines the pool; add 'nopool' to the server line to give it yourself");
+  }
+  if (c.nopool) cfg.ifconfigPool = pool ? { start: pool.start, end: pool.end } : null;
+  if (pool) {
+    const inNet = (ip: number) => ((ip & net.netmask) >>> 0) === net.network;
+    if (!inNet(pool.start) || !inNet(pool.end)) {
+      throw new ConfigError(source, pool.line, `ifconfig-pool: the range must lie inside the server's network ${formatIPv4(net.network)}/${maskPrefix(net.netmask)}`);
+    }
+    if (pool.start <= net.network + 1 || pool.end >= (net.network | ~net.netmask) >>> 0) {
+      throw new ConfigError(source, pool.line, `ifconfig-pool: the range must leave out the network address, the server's ${formatIPv4(net.network + 1)} and the broadcast address`);
+    }
+    if (pool.netmask !== undefined) {
+      if (cfg.topology !== 'subnet') throw new ConfigError(source, pool.line, `ifconfig-pool: a netmask is for topology subnet only (this is ${cfg.topology})`);
+      cfg.poolNetmask = pool.netmask;
+    }
+  }
 }
 
 // ---- helpers ----
@@ -236,6 +274,9 @@ function cipherByName(raw: string): CipherName | { why: string } {
   return { why: `unsupported cipher '${raw}'; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}` };
 }
 
+const FRAMINGS: readonly string[] = ['none', 'lzo-stub', 'lzo', 'stub', 'lz4', 'stub-v2', 'lz4-v2'];
+function isFraming(s: string): s is Framing { return FRAMINGS.includes(s); }
+
 // data-ciphers: a colon list; '?NAME' is optional (2.6: skipped with a warning when unavailable); the keyword
 // DEFAULT (2.7) stands for the default list.
 function parseCiphers(d: Directive): CipherName[] {
@@ -304,22 +345,37 @@ const handlers: Record<string, Handler> = {
   },
   'dev-type': { min: 1, max: 1, run(d) { if (d.args[0] !== 'tun') fail(d, `dev-type '${d.args[0]}': only tun is supported`); } },
   topology: {
-    min: 1, max: 1, run(d) {
-      const t = d.args[0]!;
-      if (t === 'net30' || t === 'p2p') fail(d, `topology ${t} is not supported: only 'topology subnet' is supported`);
-      if (t !== 'subnet') fail(d, `topology: unknown topology '${t}' (only 'subnet' is supported)`);
+    min: 1, max: 1, run(d, c) {
+      c.cfg.topology = oneOf(d, 0, ['subnet', 'net30', 'p2p'] as const);
+      if (c.cfg.topology === 'net30') {
+        warnOnce(c, d, 'topology net30 for a server with an IPv4 pool is deprecated since OpenVPN 2.6 (and will be removed there); ' +
+          "'topology subnet' gives each client one address and fits about four times as many");
+      }
+    },
+  },
+  'ifconfig-pool': {
+    min: 2, max: 3, run(d, c) {
+      const start = ipv4(d, 0), end = ipv4(d, 1);
+      if (end < start) fail(d, `ifconfig-pool: the end ${d.args[1]} is below the start ${d.args[0]}`);
+      let netmask: number | undefined;
+      if (d.args[2] !== undefined) {
+        netmask = ipv4(d, 2);
+        if (maskPrefix(netmask) === undefined) fail(d, `ifconfig-pool: '${d.args[2]}' is not a netmask`);
+      }
+      c.pool = { start, end, netmask, line: d.line };
     },
   },
   mode: { min: 1, max: 1, run(d) { if (d.args[0] !== 'server') fail(d, `mode '${d.args[0]}': only 'mode server' is supported`); } },
   'tls-server': flag(() => {}),
   server: {
     min: 2, max: 3, run(d, c) {
-      if (d.args[2] !== undefined) fail(d, `server: '${d.args[2]}' is not supported (nopool is not)`);
+      if (d.args[2] !== undefined && d.args[2] !== 'nopool') fail(d, `server: unknown flag '${d.args[2]}' (only 'nopool')`);
+      c.nopool = d.args[2] === 'nopool';
       const network = ipv4(d, 0), netmask = ipv4(d, 1);
       const prefix = maskPrefix(netmask);
       if (prefix === undefined) fail(d, `server: '${d.args[1]}' is not a valid netmask`);
       if (prefix < 8) fail(d, `server: netmask ${d.args[1]} is too large (at most a /8)`);
-      if (prefix > 29) fail(d, `server: netmask ${d.args[1]} is too small; topology subnet needs /29 (255.255.255.248) or larger`);
+      if (prefix > 29) fail(d, `server: netmask ${d.args[1]} is too small; a tun server needs a /29 (255.255.255.248) or larger, as in OpenVPN 2.6`);
       if ((network & ~netmask) !== 0) fail(d, `server: ${d.args[0]} is not the network address of ${d.args[0]}/${prefix}`);
       c.cfg.server = { network, netmask };
     },
@@ -373,7 +429,32 @@ const handlers: Record<string, Handler> = {
       const s = d.args[0]!;
       if (s.trim() === '') fail(d, 'push: empty option');
       if (/[\x00-\x1f]/.test(s)) fail(d, 'push: control characters are not allowed');
+      const framing = pushedFraming(s);
+      if (typeof framing === 'string' && !isFraming(framing)) fail(d, `push: ${framing}`);
+      if (framing !== undefined) c.compression.pushed = { framing: framing as Framing, option: s.trim() };
       c.cfg.push.push(s);
+    },
+  },
+  'comp-lzo': {
+    min: 0, max: 1, run(d, c) {
+      const f = compLzoFraming(d.args[0]);
+      if (!isFraming(f)) fail(d, f);
+      c.compression.framing = f;
+    },
+  },
+  compress: {
+    min: 0, max: 1, run(d, c) {
+      const f = compressFraming(d.args[0]);
+      if (f !== 'migrate' && !isFraming(f)) fail(d, f);
+      c.compression.framing = f;
+    },
+  },
+  'comp-noadapt': flag(() => {}),
+  'allow-compression': {
+    min: 1, max: 1, run(d, c) {
+      const v = oneOf(d, 0, ['no', 'asym', 'yes'] as const);
+      if (c.compression.allow === 'no' && v !== 'no') fail(d, `cannot set allow-compression to '${v}' after it was set to 'no'`);
+      c.compression.allow = v;
     },
   },
   'client-to-client': flag((c) => { c.cfg.clientToClient = true; }),
@@ -494,53 +575,10 @@ const handlers: Record<string, Handler> = {
   },
 };
 
+/** The directives server-config.ts has a handler for (directive-table.ts marks exactly these implemented). */
+export const HANDLED_DIRECTIVES: readonly string[] = Object.keys(handlers);
+
 const NAT_TIMEOUT_NAMES = {
   'tcp-established': 'tcpEstablished', 'tcp-transitory': 'tcpTransitory', 'tcp-time-wait': 'tcpTimeWait',
   'udp-unreplied': 'udpUnreplied', 'udp-replied': 'udpReplied', dns: 'dns',
 } as const;
-
-/** Known directives accepted and ignored (one warning each); the text says why. */
-const ignored: Record<string, string> = {
-  'persist-key': 'keys are loaded once', 'persist-tun': 'the tunnel is never reopened',
-  user: 'ignored in a unikernel (there is no privilege drop)', group: 'ignored in a unikernel (there is no privilege drop)',
-  chroot: 'ignored in a unikernel', daemon: 'nanovpn runs in the foreground', writepid: 'ignored in a unikernel',
-  nice: 'ignored in a unikernel', log: 'nanovpn logs to the console', 'log-append': 'nanovpn logs to the console',
-  syslog: 'nanovpn logs to the console', mute: '', 'mute-replay-warnings': '', 'suppress-timestamps': '',
-  'machine-readable-output': '', 'replay-window': 'nanovpn uses its own replay window', sndbuf: 'platform defaults are used',
-  rcvbuf: 'platform defaults are used', 'fast-io': '', txqueuelen: '', 'tcp-nodelay': 'nanovpn sets TCP_NODELAY itself',
-  'tcp-queue-limit': '', 'bcast-buffers': '', 'hash-size': '', 'script-security': 'nanovpn runs no scripts',
-  compress: "nanovpn pushes 'compress stub-v2' and never compresses",
-  'comp-lzo': "nanovpn pushes 'compress stub-v2' and never compresses",
-  'allow-compression': 'nanovpn never compresses', float: '', 'ping-timer-rem': '', multihome: '', bind: '',
-  setenv: 'no scripts to pass it to', 'setenv-opt': '', 'ignore-unknown-option': '', 'tmp-dir': '',
-  'tls-cipher': "Node's TLS defaults are used", 'tls-ciphersuites': "Node's TLS defaults are used",
-  'tls-groups': "Node's TLS defaults are used", 'ecdh-curve': "Node's TLS defaults are used",
-  'tls-cert-profile': '', 'link-mtu': 'deprecated; use tun-mtu', 'connect-freq': '', 'max-routes-per-client': '',
-  'stale-routes-check': '', 'auth-gen-token': 'clients keep using their password', 'opt-verify': 'deprecated',
-  'tun-mtu-extra': '',
-};
-
-/** Directives OpenVPN knows that nanovpn rejects, with the reason. */
-const unsupported: Record<string, string> = {
-  'tls-crypt-v2': 'use tls-crypt', 'tls-crypt-v2-verify': 'scripts cannot run in a unikernel',
-  'ccd-exclusive': 'per-client configs are optional', 'client-connect': 'scripts cannot run in a unikernel',
-  'client-disconnect': 'scripts cannot run in a unikernel', 'learn-address': 'scripts cannot run in a unikernel',
-  up: 'scripts cannot run in a unikernel', down: 'scripts cannot run in a unikernel',
-  'route-up': 'scripts cannot run in a unikernel', 'tls-verify': 'scripts cannot run in a unikernel',
-  ipchange: 'scripts cannot run in a unikernel', plugin: 'plugins cannot be loaded in a unikernel',
-  'server-bridge': 'only routed tun mode is supported', ifconfig: "use 'server NETWORK NETMASK'",
-  'ifconfig-pool': "the pool is derived from 'server'", 'ifconfig-ipv6': 'IPv6 inside the tunnel is not supported',
-  'ifconfig-ipv6-pool': 'IPv6 inside the tunnel is not supported', 'server-ipv6': 'IPv6 inside the tunnel is not supported',
-  'route-ipv6': 'IPv6 inside the tunnel is not supported', route: 'routes to client subnets (iroute) are not supported',
-  fragment: 'use mssfix', 'port-share': '', config: 'put everything in one file', cd: 'paths are relative to the config file',
-  ping: "use 'keepalive INTERVAL TIMEOUT'", 'ping-restart': "use 'keepalive INTERVAL TIMEOUT'",
-  'ping-exit': "use 'keepalive INTERVAL TIMEOUT'", inactive: '', 'reneg-bytes': 'use reneg-sec', 'reneg-pkts': 'use reneg-sec',
-  'verify-x509-name': '', 'management-client-auth': '', 'auth-user-pass-optional': '',
-  secret: 'static-key mode is gone in OpenVPN 2.6; use TLS', pkcs12: 'convert it to ca/cert/key PEM files',
-  'extra-certs': 'append the chain to the cert file', askpass: 'encrypted keys are not supported',
-  'x509-username-field': '', 'tls-export-cert': '', 'push-reset': 'only valid in a client-config-dir file',
-  iroute: 'only valid in a client-config-dir file (and not supported there)',
-  client: 'this is a client option; nanovpn is a server', remote: 'this is a client option; nanovpn is a server',
-  'tls-client': 'this is a client option; nanovpn is a server', pull: 'this is a client option; nanovpn is a server',
-  'auth-user-pass': 'this is a client option; use auth-user-pass-verify USERSFILE builtin',
-};

@@ -4,6 +4,7 @@
 export type Proto = 'udp' | 'tcp';
 import type { CipherName } from '../core/crypto/ciphers.js';
 import type { DigestName } from '../core/crypto/digests.js';
+import type { ServerFraming } from './compression.js';
 export type { CipherName, DigestName };
 
 export interface StaticKey {
@@ -18,8 +19,12 @@ export interface ServerConfig {
   port: number;                 // 'port', default 1194
   protos: Proto[];              // 'proto' lines; several lines accumulate (nanovpn extension); default ['udp']
   dev: 'tun';
-  topology: 'subnet';
+  topology: 'subnet' | 'net30' | 'p2p';  // 'topology'; no line: net30, OpenVPN 2.6's default
   server: { network: number; netmask: number };  // 'server NET MASK' (required)
+  /** 'server … nopool' + 'ifconfig-pool START END [MASK]': the client range; null = nopool without a range. */
+  ifconfigPool?: { start: number; end: number } | null;
+  /** The netmask pushed to clients in topology subnet (ifconfig-pool's MASK; default the server's netmask). */
+  poolNetmask?: number;
   ca: string;                   // PEM text
   cert: string;                 // PEM text
   key: string;                  // PEM text (secret)
@@ -41,6 +46,9 @@ export interface ServerConfig {
   duplicateCn: boolean;
   tunMtu: number;               // default 1500
   mssfix: number;               // default 1492 (outer packet size target); 0 = off
+  /** comp-lzo / compress (or the framing a push line gives the clients); 'none' = no framing byte. */
+  compression: ServerFraming;
+  compressionPushed: boolean;   // a push line sets the clients' compression framing
   crlVerify?: string;           // path (re-read when it changes)
   crlPem?: string;              // inline <crl-verify> PEM text (then crlVerify is undefined)
   remoteCertTls?: 'client';     // 'remote-cert-tls client': client certs must carry EKU clientAuth

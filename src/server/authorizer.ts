@@ -4,6 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import type { AuthRequest, AuthResult } from '../core/session/session.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import type { IpPool } from '../core/router/ip-pool.js';
+import { topologyPush } from '../core/router/topology-push.js';
+import { maskPrefix } from '../config/ipv4-text.js';
 import type { ServerConfig } from '../config/types.js';
 import { log } from '../log.js';
 import type { Conn } from './conn.js';
@@ -16,10 +18,13 @@ export interface AuthHost {
   reloadSecureContext(): void;
 }
 
+export interface ClientConfigResult { ip?: number; second?: number; push: string[]; pushReset: boolean; disable: boolean }
+
 /** Optional features plug in here (users file, client-config-dir, pool persistence). */
 export interface AuthPlugins {
   verifyPassword?: (username: string, password: string) => Promise<boolean>;
-  clientConfig?: (cn: string) => Promise<{ ip?: number; push: string[]; pushReset: boolean; disable: boolean } | undefined>;
+  /** `second`: ifconfig-push's second address (netmask in topology subnet, peer in net30 and p2p). */
+  clientConfig?: (cn: string) => Promise<ClientConfigResult | undefined>;
   preferredIp?: (cn: string) => number | undefined;
   /** The common name an address is remembered for, if any: other clients get it only when nothing else is free. */
   rememberedFor?: (ip: number) => string | undefined;
@@ -116,14 +121,19 @@ export class Authorizer {
     if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
     const pool = this.host.pool;
     let ip: number | undefined;
+    let second: number | undefined;
     if (ccd?.ip !== undefined) {
-      if (!pool.isFree(ccd.ip)) return { ok: false, reason: `ifconfig-push address ${ipToString(ccd.ip)} is taken or outside the pool` };
-      ip = pool.allocate(ccd.ip);
+      const why = ifconfigPushProblem(pool, ccd.ip, ccd.second);
+      if (why) return { ok: false, reason: why };
+      ip = pool.assign(ccd.ip);
+      second = ccd.second;
     } else {
       const owner = this.plugins.rememberedFor;
       ip = pool.allocate(cn ? this.plugins.preferredIp?.(cn) : undefined, owner && ((a) => (owner(a) ?? cn) !== cn));
     }
-    if (ip === undefined) return { ok: false, reason: 'address pool exhausted' };
+    if (ip === undefined) {
+      return { ok: false, reason: pool.size === 0 ? "no address: the server has no pool ('nopool') and no ifconfig-push for this client" : 'address pool exhausted' };
+    }
     conn.ip = ip;
     if (cn) this.plugins.remember?.(cn, ip);
     conn.peerId = this.host.allocatePeerId(conn);
@@ -131,8 +141,8 @@ export class Authorizer {
     return {
       ok: true,
       assign: {
-        ip: ipToString(ip), netmask: ipToString(c.server.netmask), gateway: ipToString(pool.serverIp),
-        peerId: conn.peerId, push,
+        ip: ipToString(ip), netmask: ipToString(second ?? pool.ifconfigPeer(ip, c.poolNetmask)), gateway: ipToString(pool.serverIp),
+        peerId: conn.peerId, push, topologyPush: topologyPush(pool, c.clientToClient),
       },
     };
   }
@@ -140,4 +150,16 @@ export class Authorizer {
   released(conn: Conn): void {
     this.host.pool.release(conn.ip);
   }
+}
+
+/** Why a client-config-dir's `ifconfig-push IP SECOND` cannot be given, if it cannot. */
+function ifconfigPushProblem(pool: IpPool, ip: number, second: number | undefined): string | undefined {
+  if (!pool.isAssignable(ip)) {
+    return `ifconfig-push address ${ipToString(ip)} is taken or not a client address of ${ipToString(pool.network)}/${maskPrefix(pool.netmask)}` +
+      ` in topology ${pool.topology}${pool.topology === 'net30' ? ' (one of the two host addresses of a /30 above the first)' : ''}`;
+  }
+  if (pool.topology === 'subnet' && (second === undefined || maskPrefix(second) === undefined)) {
+    return `ifconfig-push: '${second === undefined ? '' : ipToString(second)}' is not a netmask (topology subnet: ifconfig-push IP NETMASK)`;
+  }
+  return undefined;
 }

@@ -68,7 +68,7 @@ export class VpnServer implements ConnHost {
 
   constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink; driver?: Driver } = {}) {
     this.driver = opts.driver ?? new Driver();
-    this.pool = new IpPool(cfg.server.network, cfg.server.netmask);
+    this.pool = new IpPool(cfg.server.network, cfg.server.netmask, { topology: cfg.topology, range: cfg.ifconfigPool });
     this.mss = mssFor(cfg);
     this.router = new Router({
       serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,
@@ -137,6 +137,7 @@ export class VpnServer implements ConnHost {
     return {
       proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, dataCiphersFallback: c.dataCiphersFallback, auth: c.auth,
       keepalive: c.keepalive,
+      compression: c.compression, compressionPushed: c.compressionPushed,
       renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
       tunMtu: c.tunMtu, push: c.push, renegRandom: randomBytes(4).readUInt32BE(0),
     };

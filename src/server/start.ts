@@ -10,6 +10,7 @@ import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/a
 import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetric.js';
 import { createNatUplink } from '../io/nat-uplink.js';
 import { loadNativeAead, loadNativeSymmetric } from '../io/native-aead.js';
+import type { IpPool } from '../core/router/ip-pool.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
@@ -23,7 +24,7 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   chooseDataCrypto(cfg.dataCrypto);
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
-  server.authorizer.plugins = await plugins(cfg);
+  server.authorizer.plugins = await plugins(cfg, server.pool);
   if (cfg.uplink === 'tun') {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
@@ -105,7 +106,7 @@ function checkCredentials(cfg: ServerConfig): void {
   checkSignedBy(cfg.cert, cfg.ca, 'server certificate');
 }
 
-async function plugins(cfg: ServerConfig): Promise<AuthPlugins> {
+async function plugins(cfg: ServerConfig, pool: IpPool): Promise<AuthPlugins> {
   const p: AuthPlugins = {};
   if (cfg.authUserPassVerify) {
     const file = cfg.authUserPassVerify;
@@ -115,14 +116,15 @@ async function plugins(cfg: ServerConfig): Promise<AuthPlugins> {
     const dir = cfg.clientConfigDir;
     p.clientConfig = async (cn) => {
       const c = await readClientConfig(dir, cn);
-      return c && { ip: c.ifconfigPush?.ip, push: c.push, pushReset: c.pushReset, disable: c.disable };
+      return c && { ip: c.ifconfigPush?.ip, second: c.ifconfigPush?.second, push: c.push, pushReset: c.pushReset, disable: c.disable };
     };
   }
   if (cfg.ifconfigPoolPersist) {
     const path = cfg.ifconfigPoolPersist.path;
-    let known = new Map<string, number>();
+    const known = new Map<string, number>();
     try {
-      known = await readPoolPersist(path);
+      // OpenVPN 2.6 stores a net30 client's /30 base, so the file stays interchangeable with it.
+      for (const [cn, addr] of await readPoolPersist(path)) known.set(cn, pool.fromPersisted(addr));
     } catch (e) {
       log('warn', 'ifconfig-pool-persist: cannot read, starting empty', { file: path, error: (e as Error).message });
     }
@@ -138,7 +140,8 @@ async function plugins(cfg: ServerConfig): Promise<AuthPlugins> {
       if (prevOwner !== undefined) known.delete(prevOwner);   // the pool ran out and gave it away
       known.set(cn, ip);
       owners.set(ip, cn);
-      writing = writing.then(() => writePoolPersist(path, known)).catch((e: Error) =>
+      const stored = [...known].map(([name, a]): [string, number] => [name, pool.persistedAddress(a)]);
+      writing = writing.then(() => writePoolPersist(path, stored)).catch((e: Error) =>
         log('warn', 'ifconfig-pool-persist: write failed', { file: path, error: e.message }));
     };
   }

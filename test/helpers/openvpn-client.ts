@@ -115,7 +115,7 @@ export function startOpenVpnClient(o: OpenVpnClientOptions): OpenVpnClient {
     tunDevice,
     async tunAddress() {
       const r = await o.topo.exec(o.node, ['ip', '-4', '-o', 'addr', 'show', 'dev', tunDevice()]);
-      const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout);
+      const m = /inet (\d+\.\d+\.\d+\.\d+)[ /]/.exec(r.stdout);   // "inet A/24", or "inet A peer B/32" (net30, p2p)
       if (!m) throw new Error(`${proc.name}: no IPv4 address on ${tunDevice()}: ${r.stdout.trim()}`);
       return m[1]!;
     },

@@ -39,7 +39,9 @@ test('a good client gets the lowest free address, the gateway and its peer id', 
   const conn = fakeConn('alice');
   const r = await auth.authorize(conn, req('alice'));
   assert.ok(r.ok);
-  assert.deepEqual(r.assign, { ip: '10.8.0.2', netmask: '255.255.255.0', gateway: '10.8.0.1', peerId: 7, push: [] });
+  assert.deepEqual(r.assign, {
+    ip: '10.8.0.2', netmask: '255.255.255.0', gateway: '10.8.0.1', peerId: 7, push: [], topologyPush: ['route-gateway 10.8.0.1', 'topology subnet'],
+  });
   assert.equal(host.pool.inUse, 1);
 });
 

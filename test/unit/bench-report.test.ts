@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
 import { iperfClientArgs, parseIperf3Json } from '../../bench/lib/iperf.js';
 import { parsePing, pingStats } from '../../bench/lib/ping.js';
-import { parseStatCpuTicks, parseVmRssKiB } from '../../bench/lib/procstat.js';
+import { parseRssAnonKiB, parseStatCpuTicks, parseVmRssKiB } from '../../bench/lib/procstat.js';
 import { mean, median, percentile, ratio, summarize } from '../../bench/lib/stats.js';
 import { buildReport, fmtNum, fmtSummary, metricDefs, rangesSeparated, rebuildReport, renderMarkdown, renderRatioText, renderTables, Samples, THROUGHPUT_CELLS, type BenchMeta } from '../../bench/lib/report.js';
 import { Canvas, crc32, encodePng, PNG_SIGNATURE } from '../../bench/lib/png.js';
@@ -108,6 +108,8 @@ test('/proc parsing: utime+stime with a command name holding spaces and parens; 
   assert.throws(() => parseStatCpuTicks('garbage'), /format/);
   assert.equal(parseVmRssKiB('Name:\tnode\nVmPeak:\t  100 kB\nVmRSS:\t   57600 kB\nRssAnon:\t 1 kB\n'), 57600);
   assert.throws(() => parseVmRssKiB('Name:\tkthread\n'), /VmRSS/);
+  assert.equal(parseRssAnonKiB('VmRSS:\t   57600 kB\nRssAnon:\t   31000 kB\nRssFile:\t  26600 kB\n'), 31000);
+  assert.throws(() => parseRssAnonKiB('VmRSS:\t   57600 kB\n'), /RssAnon/);
 });
 
 function sampleReport() {

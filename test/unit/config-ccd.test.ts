@@ -20,7 +20,7 @@ test('ccd: ifconfig-push, push, push-reset, disable', () => {
     "push 'dhcp-option DNS 10.8.0.1'", 'push-reset', 'disable', '',
   ].join('\n'), 'client1');
   assert.deepEqual(c, {
-    ifconfigPush: { ip: ip('10.8.0.50'), mask: ip('255.255.255.0') },
+    ifconfigPush: { ip: ip('10.8.0.50'), second: ip('255.255.255.0') },
     push: ['route 192.168.5.0 255.255.255.0', 'dhcp-option DNS 10.8.0.1'], pushReset: true, disable: true,
   });
   assert.deepEqual(parseClientConfig('', 'empty'), { push: [], pushReset: false, disable: false });
@@ -38,7 +38,7 @@ test('ccd: errors carry file:line', () => {
   const cases: [string, RegExp][] = [
     ['ifconfig-push 10.8.0.50\n', /^c:1: 'ifconfig-push' takes 2 arguments, got 1$/],
     ['\nifconfig-push 10.8.0.500 255.255.255.0\n', /^c:2: ifconfig-push: '10\.8\.0\.500' is not an IPv4 address$/],
-    ['ifconfig-push 10.8.0.5 10.8.0.6\n', /^c:1: ifconfig-push: '10\.8\.0\.6' is not a netmask/],
+    ['ifconfig-push 10.8.0.5 10.8.0.256\n', /^c:1: ifconfig-push: '10\.8\.0\.256' is not an IPv4 address \(a netmask in topology subnet, the peer in net30 and p2p\)$/],
     ['push a b\n', /^c:1: 'push' takes 1 argument, got 2$/],
     ['push-reset now\n', /^c:1: 'push-reset' takes 0 arguments/],
     ['route 10.0.0.0 255.0.0.0\n', /^c:1: 'route' is not supported in a client-config-dir file$/],
@@ -65,7 +65,7 @@ test('ccd: readClientConfig finds the CN file, else DEFAULT, else undefined', as
   mkdirSync(dir);
   writeFileSync(join(root, 'secret'), 'disable\n');
   writeFileSync(join(dir, 'alice'), 'ifconfig-push 10.8.0.9 255.255.255.0\n');
-  assert.deepEqual((await readClientConfig(dir, 'alice'))?.ifconfigPush, { ip: ip('10.8.0.9'), mask: ip('255.255.255.0') });
+  assert.deepEqual((await readClientConfig(dir, 'alice'))?.ifconfigPush, { ip: ip('10.8.0.9'), second: ip('255.255.255.0') });
   assert.equal(await readClientConfig(dir, 'bob'), undefined);
   assert.equal(await readClientConfig(dir, '../secret'), undefined, 'traversal does not reach ../secret');
   assert.equal(await readClientConfig(join(root, 'nope'), 'alice'), undefined, 'missing dir');

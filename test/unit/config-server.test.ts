@@ -42,7 +42,7 @@ test('the stock config loads unchanged, from a file', () => {
     dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], keepalive: { interval: 10, timeout: 60 },
     push: ['route 198.18.0.0 255.255.255.0'], clientToClient: true, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 3, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   });
   const udp = loadServerConfig(fx.write('udp.conf', STOCK_CONFIG.replace('proto tcp-server        # or: proto udp', 'proto udp')));
   assert.deepEqual(udp.protos, ['udp']);
@@ -77,9 +77,9 @@ test('port, local, dev, topology, mode', () => {
   failsExtra('port 1x\n', /'1x' is not an integer/);
   failsExtra('dev tap\n', /only 'dev tun' is supported/);
   failsExtra('dev-type tap\n', /only tun/);
-  failsExtra('topology net30\n', /only 'topology subnet' is supported/);
-  failsExtra('topology p2p\n', /only 'topology subnet' is supported/);
-  failsExtra('topology mesh\n', /unknown topology/);
+  assert.equal(build('topology net30\n').topology, 'net30');
+  assert.equal(build('topology p2p\n').topology, 'p2p');
+  failsExtra('topology mesh\n', /'mesh' must be one of: subnet, net30, p2p/);
   failsExtra('mode p2p\n', /only 'mode server'/);
 });
 
@@ -91,7 +91,7 @@ test('server NET MASK is validated', () => {
   failsExtra('server 10.8.0.0 255.255.255.252\n', /too small/);
   failsExtra('server 0.0.0.0 0.0.0.0\n', /too large/);
   failsExtra('server 10.8.0.0 24\n', /'24' is not an IPv4 address/);
-  failsExtra('server 10.8.0.0 255.255.255.0 nopool\n', /nopool/);
+  failsExtra('server 10.8.0.0 255.255.255.0 pool\n', /unknown flag 'pool' \(only 'nopool'\)/);
   failsExtra('server 10.8.0.0\n', /'server' takes 2 to 3 arguments, got 1/);
 });
 
@@ -120,7 +120,8 @@ test('inline ca/cert/key/dh blocks', () => {
   assert.equal(c.cert, fx.cert);
   assert.equal(c.key, fx.key);
   fails(STOCK_CONFIG + '<port>\n1\n</port>\n', stockLines + 1, /inline <port> block is not allowed/);
-  fails(STOCK_CONFIG + '<connection>\nremote x\n</connection>\n', stockLines + 1, /unknown directive 'connection'/);
+  fails(STOCK_CONFIG + '<connection>\nremote x\n</connection>\n', stockLines + 1, /^'connection' is not supported by nanovpn: /);
+  fails(STOCK_CONFIG + '<frobnicate>\nx\n</frobnicate>\n', stockLines + 1, /^unknown directive 'frobnicate'$/);
   fails(STOCK_CONFIG + '<ca>\nnot pem\n</ca>\n', stockLines + 1, /ca: expected PEM certificate/);
 });
 
@@ -139,7 +140,7 @@ test('tls-auth with direction, key-direction order, inline; tls-crypt; mutual ex
   failsExtra('<tls-crypt>\nabc\n</tls-crypt>\n', /tls-crypt: static key/);
   failsExtra('tls-crypt nope.key\n', /cannot read tls-crypt file/);
   failsExtra('tls-auth ta.key\ntls-crypt tc.key\n', /mutually exclusive/, 2);
-  failsExtra('tls-crypt-v2 x.key\n', /'tls-crypt-v2' is not supported by nanovpn: use tls-crypt/);
+  failsExtra('tls-crypt-v2 x.key\n', /^'tls-crypt-v2' is not supported by nanovpn: .*; use tls-crypt with one shared key$/);
 });
 
 test('auth digest and data-ciphers', () => {
@@ -294,20 +295,18 @@ test('management, metrics, uplink, nat-source, data-crypto', () => {
 
 test('known-but-ignored directives warn once each; unknown and unsupported ones fail', () => {
   logs = [];
-  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\ndaemon\ncomp-lzo\ncompress lz4-v2\nsndbuf 0\nscript-security 2\n');
+  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\ndaemon\nsndbuf 0\nscript-security 2\n');
   assert.equal(c.port, 1194);
   const warns = logs.filter((l) => / WARN config: /.test(l));
-  assert.equal(warns.length, 9, warns.join('\n'));
+  assert.equal(warns.length, 7, warns.join('\n'));
   assert.equal(warns.filter((l) => l.includes("'user' ignored: ignored in a unikernel")).length, 1);
   assert.ok(warns.some((l) => l.includes("'group' ignored: ignored in a unikernel")));
-  assert.ok(warns.some((l) => l.includes("'compress' ignored: nanovpn pushes 'compress stub-v2'")));
   assert.ok(warns.every((l) => l.includes(`file=${src()}`) && / line=\d+/.test(l)));
   failsExtra('frobnicate 1\n', /^unknown directive 'frobnicate'$/);
   for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) failsExtra(`${name} 1\n`, new RegExp(`^unknown directive '${name}'$`));
   failsExtra('client-connect /bin/x\n', /scripts cannot run in a unikernel/);
-  failsExtra('ifconfig-pool 10.8.0.10 10.8.0.20\n', /'ifconfig-pool' is not supported/);
   failsExtra('<persist-key>\nx\n</persist-key>\n', /inline <persist-key> block is not allowed/);
-  failsExtra('port-share 127.0.0.1 443\n', /^'port-share' is not supported by nanovpn$/);
+  failsExtra('port-share 127.0.0.1 443\n', /^'port-share' is not supported by nanovpn: nanovpn does not forward other protocols to another server; run the other service on another port$/);
   fails('verb 3\n\n  "unterminated\n', 3, /no closing quotation/);
 });
 

@@ -5,7 +5,6 @@ import { type Negotiated, negotiate, occString, type PushParams, pushReplies } f
 
 const ALL: CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
 const CLIENT_OCC = 'V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,auth SHA1,keysize 128,key-method 2,tls-client';
-const CLIENT_OCC_LZO = 'V4,dev-type tun,link-mtu 1542,tun-mtu 1500,proto UDPv4,comp-lzo,auth SHA1,keysize 128,key-method 2,tls-client';
 /** Peer info of a default Debian 2.6.14 client (protocol doc §4.4). */
 const DEFAULT_PI: Record<string, string> = {
   IV_VER: '2.6.14', IV_PLAT: 'linux', IV_TCPNL: '1', IV_MTU: '1600', IV_NCP: '2',
@@ -80,24 +79,6 @@ for (const c of CIPHER_CASES) {
   });
 }
 
-// ---- compression framing (protocol doc §6.4) ------------------------------------------------------------------------
-
-const FRAMING_CASES: { name: string; options: string; stubV2: boolean; push?: string; framing: 'none' | 'comp-lzo' }[] = [
-  { name: 'no compression option', options: CLIENT_OCC, stubV2: true, push: undefined, framing: 'none' },
-  { name: 'comp-lzo, IV_COMP_STUBv2=1 → compress stub-v2 (raw packets)', options: CLIENT_OCC_LZO, stubV2: true, push: 'compress stub-v2', framing: 'none' },
-  { name: 'comp-lzo, no IV_COMP_STUBv2 → comp-lzo no (0xFA framing)', options: CLIENT_OCC_LZO, stubV2: false, push: 'comp-lzo no', framing: 'comp-lzo' },
-  { name: 'comp-lzo as the last item', options: `${CLIENT_OCC},comp-lzo`, stubV2: false, push: 'comp-lzo no', framing: 'comp-lzo' },
-  { name: 'compress lz4, IV_COMP_STUBv2=1', options: `${CLIENT_OCC},compress lz4`, stubV2: true, push: 'compress stub-v2', framing: 'none' },
-];
-
-for (const c of FRAMING_CASES) {
-  test(`framing: ${c.name}`, () => {
-    const n = ok(negotiate(ALL, c.options, pi({ IV_COMP_STUBv2: c.stubV2 ? '1' : undefined })));
-    assert.equal(n.pushFraming, c.push);
-    assert.equal(n.framing, c.framing);
-  });
-}
-
 // ---- IV_PROTO flags -----------------------------------------------------------------------------------------------
 
 test('IV_PROTO bits map to the negotiated flags', () => {
@@ -159,14 +140,6 @@ test('PUSH_REPLY: peer-id only for DATA_V2 clients, tun-mtu only with IV_MTU, pi
   const v2 = ok(negotiate(ALL, CLIENT_OCC, pi({ IV_PROTO: '2' })));
   const [r] = pushReplies(v2, { ...PARAMS, peerId: 0xabcde });
   assert.ok(r.split(',').includes('peer-id 703710'));
-});
-
-test('PUSH_REPLY: the compression push follows the negotiation', () => {
-  const lzo = ok(negotiate(ALL, CLIENT_OCC_LZO, pi({ IV_COMP_STUBv2: undefined })));
-  assert.ok(pushReplies(lzo, PARAMS)[0].split(',').includes('comp-lzo no'));
-  const stub = ok(negotiate(ALL, CLIENT_OCC_LZO, pi()));
-  assert.ok(pushReplies(stub, PARAMS)[0].split(',').includes('compress stub-v2'));
-  assert.ok(!pushReplies(ok(negotiate(ALL, CLIENT_OCC, pi())), PARAMS)[0].includes('comp'));
 });
 
 test('PUSH_REPLY: a long push list is split with push-continuation 2 … 1, each message ≤ 1024 bytes', () => {

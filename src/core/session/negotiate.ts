@@ -1,10 +1,8 @@
 // Per-client protocol options decided from the client's key-method-2 message: data cipher (NCP, §4.4),
 // compression framing (§6.4), the OCC string we send (§9), and the PUSH_REPLY (§7.4).
 import type { CipherName } from '../crypto/ciphers.js';
+import type { Framing } from '../compression/framing.js';
 import { IV_PROTO, ivProto } from './key-method2.js';
-
-/** How data payloads are framed towards this client (openvpn-protocol.md §6.4). */
-export type Framing = 'none' | 'comp-lzo';
 
 export interface Negotiated {
   cipher: CipherName;
@@ -12,7 +10,7 @@ export interface Negotiated {
   dataV2: boolean;       // client understands P_DATA_V2 + peer-id
   ccExit: boolean;       // client understands protocol-flags cc-exit
   requestPush: boolean;  // we may push without waiting for PUSH_REQUEST
-  framing: Framing;
+  framing: Framing;      // set by the session from clientFraming()
   pushFraming?: string;  // 'compress stub-v2' | 'comp-lzo no'
   tunMtu: boolean;       // client sent IV_MTU, so tun-mtu may be pushed
 }
@@ -43,29 +41,23 @@ export function negotiate(serverCiphers: CipherName[], options: string, peerInfo
       ? "; BF-CBC is not supported: Node's OpenSSL 3 has no Blowfish (legacy provider)" : '';
     return { error: `no common data cipher (${client}, server has ${serverCiphers.join(':')})${bf}` };
   }
-  const framesData = /(^|,)comp-lzo(,|$)/.test(options) || /(^|,)compress/.test(options);
-  let framing: Framing = 'none';
-  let pushFraming: string | undefined;
-  if (framesData) {
-    if (peerInfo.get('IV_COMP_STUBv2') === '1') pushFraming = 'compress stub-v2';
-    else { pushFraming = 'comp-lzo no'; framing = 'comp-lzo'; }
-  }
   return {
     cipher,
     ekm: (proto & IV_PROTO.TLS_KEY_EXPORT) !== 0,
     dataV2: (proto & IV_PROTO.DATA_V2) !== 0,
     ccExit: (proto & IV_PROTO.CC_EXIT_NOTIFY) !== 0,
     requestPush: (proto & IV_PROTO.REQUEST_PUSH) !== 0,
-    framing,
-    pushFraming,
+    framing: 'none',
     tunMtu: peerInfo.has('IV_MTU'),
   };
 }
 
-export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number): string {
+/** `framed`: the data channel has a compression framing (2.6 then says ",comp-lzo" whatever the framing is). */
+export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number, framed = false): string {
   const linkMtu = tunMtu + (proto === 'udp' ? 41 : 43);
   const parts = ['V4', 'dev-type tun', `link-mtu ${linkMtu}`, `tun-mtu ${tunMtu}`,
     `proto ${proto === 'udp' ? 'UDPv4' : 'TCPv4_SERVER'}`];
+  if (framed) parts.push('comp-lzo');
   if (tlsAuth) parts.push('keydir 0');
   parts.push('auth SHA1', 'keysize 128');
   if (tlsAuth) parts.push('tls-auth');
@@ -76,8 +68,11 @@ export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number
 export interface PushParams {
   configPush: string[];
   clientIp: string;
+  /** The second word of "ifconfig IP X": the netmask (topology subnet) or the client's peer (net30, p2p). */
   netmask: string;
   gateway: string;
+  /** What the topology adds before the ifconfig (topologyPush); absent: route-gateway GATEWAY, topology subnet. */
+  topologyPush?: string[];
   peerId?: number;
   ping?: { interval: number; restart: number };
   tunMtu: number;
@@ -87,7 +82,7 @@ const PUSH_BUNDLE = 1024;
 
 /** Builds the PUSH_REPLY message(s), split with push-continuation when longer than OpenVPN's bundle size. */
 export function pushReplies(n: Negotiated, p: PushParams): string[] {
-  const opts = [...p.configPush, `route-gateway ${p.gateway}`, 'topology subnet'];
+  const opts = [...p.configPush, ...(p.topologyPush ?? [`route-gateway ${p.gateway}`, 'topology subnet'])];
   if (p.ping) opts.push(`ping ${p.ping.interval}`, `ping-restart ${p.ping.restart}`);
   opts.push(`ifconfig ${p.clientIp} ${p.netmask}`);
   if (p.peerId !== undefined && n.dataV2) opts.push(`peer-id ${p.peerId}`);

@@ -24,6 +24,8 @@ import {
   type ClientKm2, emitServerKm2, newServerKm2, parseClientKm2, splitTextMessages, textMessage,
 } from './key-method2.js';
 import { negotiate, type Negotiated, occString, pushReplies } from './negotiate.js';
+import { clientFraming } from './client-framing.js';
+import { frame, unframe, type Framing } from '../compression/framing.js';
 
 export const PING_MAGIC = Buffer.from('2a187bf3641eb4cb07ed2d0a981fc748', 'hex');
 export const OCC_MAGIC = Buffer.from('287f346bd4ef7a812d56b8d3afc5459c', 'hex');
@@ -57,6 +59,10 @@ export interface SessionParams {
   tranWindow: number;
   tunMtu: number;
   push: string[];
+  /** The server's compression framing (ServerConfig.compression); absent = none. */
+  compression?: Framing | 'migrate';
+  /** The config pushes a compression option (so every client frames as `compression`). */
+  compressionPushed?: boolean;
 }
 
 export interface TlsSecure {
@@ -82,7 +88,16 @@ export interface AuthRequest {
   password: string;
   peerInfo: Map<string, string>;
 }
-export interface Assignment { ip: string; netmask: string; gateway: string; peerId: number; push: string[] }
+export interface Assignment {
+  ip: string;
+  /** The second word of the pushed "ifconfig IP X": netmask (topology subnet) or peer address (net30, p2p). */
+  netmask: string;
+  gateway: string;
+  peerId: number;
+  push: string[];
+  /** Pushed before the ifconfig (topologyPush); absent: route-gateway GATEWAY, topology subnet. */
+  topologyPush?: string[];
+}
 export type AuthResult = { ok: true; assign?: Assignment } | { ok: false; reason: string; clientMessage?: string };
 
 export type Output =
@@ -104,7 +119,7 @@ export type CloseKind =
 /** Why the session dropped a packet it was given, as a bounded set; `describe` has the words. */
 export type DropReason =
   | 'control-unwrap' | 'control-malformed' | 'control-foreign-session' | 'control-foreign-ack' | 'control-unknown-key'
-  | 'data-unknown-key' | 'data-short' | 'data-auth' | 'data-replay' | 'data-opcode';
+  | 'data-unknown-key' | 'data-short' | 'data-auth' | 'data-replay' | 'data-opcode' | 'data-framing' | 'data-decompress';
 
 const DROP_TEXT: Record<DropReason, string> = {
   'control-unwrap': 'control packet failed tls-auth/tls-crypt verification or replay check',
@@ -117,6 +132,8 @@ const DROP_TEXT: Record<DropReason, string> = {
   'data-auth': 'data packet rejected (auth)',
   'data-replay': 'data packet rejected (replay)',
   'data-opcode': 'data packet rejected (opcode)',
+  'data-framing': 'data packet with a compression header byte this framing never sends',
+  'data-decompress': 'data packet whose compressed payload does not decompress',
 };
 export const describeDrop = (r: DropReason): string => DROP_TEXT[r];
 
@@ -312,10 +329,10 @@ export class Session {
     if (!n) {
       const r = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo, this.p.dataCiphersFallback);
       if ('error' in r) { this.refuse(ks, r.error, 'Data channel cipher negotiation failed (no shared cipher)', now); return; }
-      n = r;
-      this.pendingNegotiated = { negotiated: r, assign: result.assign };
+      n = { ...r, ...clientFraming(this.p.compression ?? 'none', this.p.compressionPushed ?? false, km2.options, km2.peerInfo) };
+      this.pendingNegotiated = { negotiated: n, assign: result.assign };
     }
-    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu));
+    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, n.framing !== 'none'));
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
     const block = n.ekm ? secure.ekm : deriveKeyBlockPrf({
       clientPreMaster: km2.preMaster, clientRandom1: km2.random1, clientRandom2: km2.random2,
@@ -423,8 +440,12 @@ export class Session {
     this.stats.bytesIn += packet.length;
     if (ks && this.switchTo?.key === ks) this.switchSendKey(ks, st.data, now);
     let payload = r.plain;
-    if (payload.length > 0 && payload[0] === 0xfa) payload = payload.subarray(1);
-    else if (payload.length > 1 && payload[0] === 0x50 && payload[1] === 0x00) payload = payload.subarray(2);
+    const framing = this.st.phase === 'established' ? this.st.negotiated.framing : 'none';
+    if (framing !== 'none') {
+      const u = unframe(framing, payload, this.p.tunMtu + DECOMPRESS_SLACK);
+      if (typeof u === 'string') return this.dropped(u === 'framing' ? 'data-framing' : 'data-decompress');
+      payload = u;
+    }
     if (payload.length === 16 && payload.equals(PING_MAGIC)) return KEEPALIVE;
     if (payload.length > 16 && payload.subarray(0, 16).equals(OCC_MAGIC)) {
       if (payload[16] === OCC_EXIT) this.closeSoon('client-exit', 'client exit (OCC EXIT)', now, 0);
@@ -443,7 +464,7 @@ export class Session {
       const pkt = this.sealData(payload, now);
       return pkt && [pkt];
     }
-    if (st.negotiated.framing === 'comp-lzo') payload = Buffer.concat([FA, payload]);
+    payload = frame(st.negotiated.framing, payload);
     const { key, data } = st.send;
     const parts = data.sealV2Parts(key.keyId, st.assign.peerId, payload);
     this.lastSent = now;
@@ -457,7 +478,7 @@ export class Session {
   sealData(payload: Buffer, now: number): Buffer | undefined {
     const st = this.st;
     if (st.phase !== 'established') return undefined;
-    if (st.negotiated.framing === 'comp-lzo') payload = Buffer.concat([FA, payload]);
+    payload = frame(st.negotiated.framing, payload);
     const { key, data } = st.send;
     const pkt = st.negotiated.dataV2 && st.assign
       ? data.sealV2(key.keyId, st.assign.peerId, payload)
@@ -590,7 +611,7 @@ export class Session {
     if (!a) return;
     const ka = this.p.keepalive;
     for (const m of pushReplies(n, {
-      configPush: a.push, clientIp: a.ip, netmask: a.netmask, gateway: a.gateway, peerId: a.peerId,
+      configPush: a.push, clientIp: a.ip, netmask: a.netmask, gateway: a.gateway, peerId: a.peerId, topologyPush: a.topologyPush,
       ping: ka ? { interval: ka.interval, restart: ka.timeout } : undefined, tunMtu: this.p.tunMtu,
     })) {
       this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(m) });
@@ -652,7 +673,8 @@ export class Session {
   }
 }
 
-const FA = Buffer.from([0xfa]);
+/** Room past tun-mtu a decompressed packet may take before it is refused (OpenVPN's buffers have such headroom). */
+const DECOMPRESS_SLACK = 256;
 
 export function nextKeyId(k: number): number { return k >= 7 ? 1 : k + 1; }
 
