@@ -1,9 +1,10 @@
-// `nanovpn serve [--config FILE | --state DIR ...]`: load the config (or make a development setup, dev-setup.ts), start
-// the server, shut down cleanly on SIGTERM/SIGINT.
+// `nanovpn [serve] --config FILE [--OPTION ARGS…]` (OpenVPN's command line: each option is a config line) or
+// `nanovpn serve [--state DIR …]` (a development setup, dev-setup.ts): build the config, start the server, shut down
+// cleanly on SIGTERM/SIGINT.
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { loadServerConfig } from '../config/server-config.js';
+import { COMMAND_LINE, configFromOptions, splitOptions } from '../config/command-line.js';
 import { log, setVerb } from '../log.js';
 import { startServer } from '../server/start.js';
 import { devSetup } from './dev-setup.js';
@@ -11,34 +12,41 @@ import { heapProblem } from './heap-check.js';
 
 export const EMBEDDED_CONFIG = '/etc/nanovpn/server.conf';
 const DEV_FLAGS = ['--state', '--remote', '--port'];
-const SERVE_USAGE = 'nanovpn serve [--config FILE | --state DIR [--remote HOST] [--port N]]';
+const SERVE_USAGE = 'nanovpn [serve] --config FILE [--OPTION ARGS…] | nanovpn serve [--state DIR [--remote HOST] [--port N]]';
 
 export async function serve(args: string[]): Promise<number | undefined> {
   const heap = heapProblem(getHeapStatistics().heap_size_limit, totalmem(), process.env.NODE_OPTIONS);
   if (heap) { console.error(`nanovpn serve: ${heap}`); return 1; }
-  let configPath: string | undefined;
-  const devArgs: string[] = [];   // --state/--remote/--port: the development setup (dev-setup.ts)
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--config' && args[i + 1]) configPath = args[++i];
-    else if (DEV_FLAGS.includes(args[i]!) && args[i + 1] !== undefined) devArgs.push(args[i]!, args[++i]!);
-    else { console.error(`nanovpn serve: unknown argument '${args[i]}' (usage: ${SERVE_USAGE})`); return 2; }
-  }
-  // --config FILE > --state DIR > the embedded config > ./state (created on first run)
-  if (!configPath && !devArgs.includes('--state') && existsSync(EMBEDDED_CONFIG)) configPath = EMBEDDED_CONFIG;
-  if (configPath && devArgs.length) {
-    console.error(`nanovpn serve: ${devArgs.filter((a) => a.startsWith('--')).join(', ')} only apply without a config (using ${configPath})`);
+  const options = splitOptions(args);
+  if ('error' in options) { console.error(`nanovpn serve: ${options.error} (usage: ${SERVE_USAGE})`); return 2; }
+  const dev = options.filter((o) => o.name === 'state' || o.name === 'remote');
+  const hasConfig = options.some((o) => o.name === 'config');
+  if (dev.length && hasConfig) {
+    console.error(`nanovpn serve: ${dev.map((o) => `--${o.name}`).join(', ')} only apply without a config`);
     return 2;
   }
-  if (!configPath) {
+  // --config FILE (with any other OpenVPN options) > --state DIR > the embedded config > ./state (created on first run)
+  if (!hasConfig && !dev.length && existsSync(EMBEDDED_CONFIG)) {
+    options.unshift({ name: 'config', args: [EMBEDDED_CONFIG], file: COMMAND_LINE, line: 0, inline: false });
+  }
+  if (!options.some((o) => o.name === 'config')) {
+    const devArgs: string[] = [];
+    for (const o of options) {
+      if (!DEV_FLAGS.includes(`--${o.name}`) || o.args.length !== 1) {
+        console.error(`nanovpn serve: unknown argument '--${o.name}' without a config (usage: ${SERVE_USAGE})`);
+        return 2;
+      }
+      devArgs.push(`--${o.name}`, o.args[0]!);
+    }
     const r = await devSetup(devArgs);
     if (typeof r === 'number') return r;
-    configPath = r;
+    options.push({ name: 'config', args: [r], file: COMMAND_LINE, line: 0, inline: false });
   }
   let cfg;
   try {
-    cfg = loadServerConfig(configPath);
+    cfg = configFromOptions(options, process.cwd());
   } catch (e) {
-    console.error(`nanovpn: ${(e as Error).message}`);
+    console.error(`nanovpn: ${(e as Error).message.split('\n').join('\nnanovpn: ')}`);
     return 1;
   }
   setVerb(cfg.verb);

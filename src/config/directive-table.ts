@@ -134,7 +134,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'fast-io': ignored("no effect: nanovpn's socket I/O is non-blocking already"),
   group: ignored(UNIKERNEL_PRIVILEGES),
   help: refused(COMMAND, "remove it; 'nanovpn help' lists nanovpn's commands"),
-  'ignore-unknown-option': ignored('the directives it names still stop startup if nanovpn does not know them'),
+  'ignore-unknown-option': IMPLEMENTED,
   iproute: ignored('nanovpn runs no ip commands'),
   'keying-material-exporter': ignored('nothing receives the exported keying material: nanovpn runs no scripts or plugins'),
   mlock: ignored('memory is not locked (Node cannot mlock)'),

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
 import { directiveRule, ignoredText, refusalText } from './directive-table.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, ConfigErrors } from './errors.js';
 import { formatIPv4, parseIPv4, maskPrefix } from './ipv4-text.js';
 import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
 import { parseConfig, type Directive } from './parse.js';
@@ -52,6 +52,8 @@ interface Ctx {
   cipherName?: { name: string; d: Directive };
   ncpFallback?: boolean;
   lines: Map<string, number>;  // last line of each directive, for cross-directive errors
+  /** Names given to ignore-unknown-option so far: unknown directives of these names warn instead of failing. */
+  ignoreUnknown: Set<string>;
   nopool?: boolean;
   pool?: { start: number; end: number; netmask?: number; line: number };
 }
@@ -65,31 +67,61 @@ interface Handler {
 }
 
 export function buildServerConfig(text: string, source: string, baseDir: string): ServerConfig {
-  const c: Ctx = { cfg: defaults(source), compression: { framing: 'none' }, baseDir, warned: new Set(), lines: new Map() };
-  for (const d of parseConfig(text, source)) {
-    const h = own(handlers, d.name);
-    if (!h) {
-      const rule = directiveRule(d.name);
-      if (rule?.status === 'refused') fail(d, refusalText(d.name, rule));
-      if (rule?.status === 'ignored') {
-        if (d.inline) fail(d, `inline <${d.name}> block is not allowed`);
-        warnOnce(c, d, ignoredText(d.name, rule));
-        continue;
+  return buildFromDirectives([{ directives: parseConfig(text, source), baseDir }], source);
+}
+
+/** Directives of one origin (a config file, the command line) and the folder their relative paths resolve against. */
+export interface DirectiveSource { directives: Directive[]; baseDir: string }
+
+/**
+ * Applies the directives in order, later lines winning as in OpenVPN. Every bad line is reported: one ConfigError,
+ * or ConfigErrors with all of them; the checks across directives run once every line was good.
+ */
+export function buildFromDirectives(sources: DirectiveSource[], source: string): ServerConfig {
+  const c: Ctx = { cfg: defaults(source), compression: { framing: 'none' }, baseDir: '', warned: new Set(), lines: new Map(), ignoreUnknown: new Set() };
+  const errors: ConfigError[] = [];
+  for (const { directives, baseDir } of sources) {
+    c.baseDir = baseDir;
+    for (const d of directives) {
+      try {
+        apply(c, d);
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        errors.push(e);
       }
-      fail(d, `unknown directive '${d.name}'`);
     }
-    if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <crl-verify>, <dh>)`);
-    if (!d.inline) {
-      const n = d.args.length;
-      if (n < h.min || n > h.max) {
-        const want = h.min === h.max ? `${h.min}` : h.max === Infinity ? `at least ${h.min}` : `${h.min} to ${h.max}`;
-        fail(d, `'${d.name}' takes ${want} argument${want === '1' ? '' : 's'}, got ${n}`);
-      }
-    }
-    h.run(d, c);
-    c.lines.set(d.name, d.line);
   }
+  if (errors.length === 1) throw errors[0]!;
+  if (errors.length > 1) throw new ConfigErrors(errors);
   return finish(c, source);
+}
+
+function apply(c: Ctx, d: Directive): void {
+  const h = own(handlers, d.name);
+  if (!h) {
+    const rule = directiveRule(d.name);
+    if (rule?.status === 'refused') fail(d, refusalText(d.name, rule));
+    if (rule?.status === 'ignored') {
+      if (d.inline) fail(d, `inline <${d.name}> block is not allowed`);
+      warnOnce(c, d, ignoredText(d.name, rule));
+      return;
+    }
+    if (c.ignoreUnknown.has(d.name)) {
+      warnOnce(c, d, `'${d.name}' ignored: an unknown directive named by ignore-unknown-option`);
+      return;
+    }
+    fail(d, `unknown directive '${d.name}'`);
+  }
+  if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <crl-verify>, <dh>)`);
+  if (!d.inline) {
+    const n = d.args.length;
+    if (n < h.min || n > h.max) {
+      const want = h.min === h.max ? `${h.min}` : h.max === Infinity ? `at least ${h.min}` : `${h.min} to ${h.max}`;
+      fail(d, `'${d.name}' takes ${want} argument${want === '1' ? '' : 's'}, got ${n}`);
+    }
+  }
+  h.run(d, c);
+  c.lines.set(d.name, d.line);
 }
 
 function defaults(source: string): Draft {
@@ -450,6 +482,7 @@ const handlers: Record<string, Handler> = {
     },
   },
   'comp-noadapt': flag(() => {}),
+  'ignore-unknown-option': { min: 1, max: Infinity, run(d, c) { for (const a of d.args) c.ignoreUnknown.add(a); } },
   'allow-compression': {
     min: 1, max: 1, run(d, c) {
       const v = oneOf(d, 0, ['no', 'asym', 'yes'] as const);
