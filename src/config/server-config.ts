@@ -129,7 +129,7 @@ function defaults(source: string): Draft {
     source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
 
@@ -575,9 +575,7 @@ const handlers: Record<string, Handler> = {
     min: 1, max: 2, run(d, c) { c.cfg.status = { path: filePath(d, c),
       seconds: d.args[1] === undefined ? 60 : int(d, 1, 1, 0x7fffffff) }; },
   },
-  'status-version': {
-    min: 0, max: 1, run(d) { if (d.args[0] !== '2') fail(d, `status-version ${d.args[0] ?? '1'} is not supported: nanovpn writes status version 2 only`); },
-  },
+  'status-version': { min: 0, max: 1, run(d, c) { c.cfg.statusVersion = d.args.length ? Number(oneOf(d, 0, ['1', '2', '3'])) as 1 | 2 | 3 : 1; } },
   management: {
     min: 2, max: 3, run(d, c) {
       if (d.args[1] === 'unix') fail(d, 'management: unix sockets are not supported; use HOST PORT');

@@ -59,6 +59,7 @@ export interface ServerConfig {
   clientConfigDir?: string;     // path
   ifconfigPoolPersist?: { path: string; seconds: number };
   status?: { path: string; seconds: number };
+  statusVersion: 1 | 2 | 3;     // 'status-version', default 1 as in OpenVPN
   management?: { host: string; port: number };
   managementAllowRemote?: boolean;  // nanovpn extension: 'management-allow-remote' (no password exists)
   metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'

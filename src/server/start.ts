@@ -87,7 +87,7 @@ export function chooseDataCrypto(mode: ServerConfig['dataCrypto']): AeadEngine {
 /** status file, management interface, /metrics: each optional, each closed by server.stop(). */
 async function startObservability(server: VpnServer, cfg: ServerConfig): Promise<void> {
   if (cfg.status) {
-    const st = startStatusFile(server, cfg.status);
+    const st = startStatusFile(server, { ...cfg.status, version: cfg.statusVersion });
     server.onStop(() => st.close());
   }
   if (cfg.management) {

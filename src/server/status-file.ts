@@ -1,5 +1,5 @@
-// `status FILE [SECONDS]`: OpenVPN's status file, version 2 (the same text the management `status` command prints),
-// rewritten atomically every SECONDS and once more at shutdown. Version 1 and 3 are here for the management interface.
+// `status FILE [SECONDS]` with `status-version 1|2|3`: OpenVPN's status file (the same text the management `status N`
+// command prints), rewritten atomically every SECONDS and once more at shutdown.
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { log } from '../log.js';
@@ -56,13 +56,14 @@ export interface StatusFile {
 }
 
 /** Starts the periodic writer; the first write happens at once. A failed write never throws. */
-export function startStatusFile(server: ObservedServer, o: { path: string; seconds: number }): StatusFile {
+export function startStatusFile(server: ObservedServer, o: { path: string; seconds: number; version?: 1 | 2 | 3 }): StatusFile {
   let failing = false;
   let running: Promise<void> | undefined;
   let closed = false;
 
   const writeOnce = async (): Promise<void> => {
-    const text = formatStatusV2(snapshot(server, Date.now(), performance.now()));
+    const snap = snapshot(server, Date.now(), performance.now());
+    const text = o.version === 1 ? formatStatusV1(snap) : formatStatusV2(snap, o.version === 3 ? '\t' : ',');
     try {
       await writeFileAtomic(o.path, text);
       if (failing) log('info', 'status file: writing again', { file: o.path });
@@ -81,7 +82,7 @@ export function startStatusFile(server: ObservedServer, o: { path: string; secon
   const timer = setInterval(() => { void write(); }, Math.max(1, o.seconds) * 1000);
   timer.unref();
   void write();
-  log('info', 'status file enabled', { file: o.path, seconds: o.seconds });
+  log('info', 'status file enabled', { file: o.path, seconds: o.seconds, version: o.version ?? 2 });
 
   return {
     write,

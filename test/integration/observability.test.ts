@@ -91,7 +91,7 @@ async function withServer(t: TestContext, proto: 'udp' | 'tcp', extra: string[],
 
 for (const proto of ['udp', 'tcp'] as const) {
   test(`${proto}: status file, management status and /metrics show the client; kill over management disconnects it`, { timeout: 120_000 }, async (t) => {
-    const extra = ['status status.log 1', `management 127.0.0.1 ${MGMT_PORT}`, `metrics 127.0.0.1 ${METRICS_PORT}`];
+    const extra = ['status status.log 1', 'status-version 2', `management 127.0.0.1 ${MGMT_PORT}`, `metrics 127.0.0.1 ${METRICS_PORT}`];
     await withServer(t, proto, extra, async (topo, server, pki) => {
       await server.waitForLine(/management interface listening address=127\.0\.0\.1 port=7505/, 5_000);
       await server.waitForLine(/metrics endpoint listening address=127\.0\.0\.1 port=9100/, 5_000);

@@ -42,7 +42,7 @@ test('the stock config loads unchanged, from a file', () => {
     dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], keepalive: { interval: 10, timeout: 60 },
     push: ['route 198.18.0.0 255.255.255.0'], clientToClient: true, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 3, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   });
   const udp = loadServerConfig(fx.write('udp.conf', STOCK_CONFIG.replace('proto tcp-server        # or: proto udp', 'proto udp')));
   assert.deepEqual(udp.protos, ['udp']);
@@ -270,8 +270,10 @@ test('paths: client-config-dir, ifconfig-pool-persist, status, state-dir are res
   assert.equal(c.stateDir, join(fx.dir, 'state'));
   assert.deepEqual(build('ifconfig-pool-persist ipp.txt 0\nstatus st.log\n').ifconfigPoolPersist, { path: join(fx.dir, 'ipp.txt'), seconds: 0 });
   assert.deepEqual(build('status st.log\n').status, { path: join(fx.dir, 'st.log'), seconds: 60 });
-  failsExtra('status-version 3\n', /status-version 3 is not supported/);
-  failsExtra('status-version\n', /status-version 1 is not supported/);
+  assert.equal(build('status-version 3\n').statusVersion, 3);
+  assert.equal(build('status-version\n').statusVersion, 1);
+  assert.equal(build('').statusVersion, 1, "OpenVPN's default");
+  failsExtra('status-version 4\n', /'4' must be one of: 1, 2, 3/);
 });
 
 test('management, metrics, uplink, nat-source, data-crypto', () => {

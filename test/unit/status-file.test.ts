@@ -134,6 +134,23 @@ function captureLogs(): string[] {
   return lines;
 }
 
+test('startStatusFile writes the status-version it is given: 1, 2 (the default here) or 3', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nanovpn-status-'));
+  try {
+    const conns: ObservedConn[] = [fakeConn({ cn: 'alice' })];
+    for (const [version, re] of [[1, /^OpenVPN CLIENT LIST\nUpdated,/], [2, /^TITLE,/], [3, /^TITLE\t.*\nTIME\t.*\nHEADER\tCLIENT_LIST\t/]] as const) {
+      const path = join(dir, `v${version}.log`);
+      const st = startStatusFile(fakeServer(conns), { path, seconds: 3600, version });
+      await st.close();
+      assert.match(readFileSync(path, 'utf8'), re, `version ${version}`);
+      assert.match(readFileSync(path, 'utf8'), /alice/);
+    }
+  } finally {
+    setLogSink((l) => process.stdout.write(l + '\n'));
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('startStatusFile writes at once, atomically (no temp files left), and once more on close', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nanovpn-status-'));
   const logs = captureLogs();
