@@ -1,22 +1,24 @@
 // Per-client files in client-config-dir: the file named after the client's common name, else "DEFAULT".
-// Supported: ifconfig-push IP NETMASK|PEER, push "...", push-reset, disable. iroute & co. are warned about and skipped.
+// Supported: ifconfig-push IP NETMASK|PEER, iroute NET [MASK], push "...", push-reset, disable. IPv6 ones are warned
+// about and skipped.
 import { readFile } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { log } from '../log.js';
 import { ConfigError } from './errors.js';
-import { parseIPv4 } from './ipv4-text.js';
+import { maskPrefix, parseIPv4 } from './ipv4-text.js';
 import { parseConfig } from './parse.js';
 
 export interface ClientConfig {
   /** The second address is a netmask in topology subnet, the client's peer in net30 and p2p (checked when used). */
   ifconfigPush?: { ip: number; second: number };
+  /** `iroute NET MASK`: subnets behind this client, with where each was written (for conflicts). */
+  iroutes: { network: number; netmask: number; file: string; line: number }[];
   push: string[];
   pushReset: boolean;
   disable: boolean;
 }
 
 const UNSUPPORTED_WARN: Record<string, string> = {
-  iroute: 'routing client subnets (iroute) is not supported',
   'iroute-ipv6': 'IPv6 is not supported', 'ifconfig-ipv6-push': 'IPv6 is not supported',
   'comp-lzo': 'a per-client compression framing is not supported: the server config decides it',
   compress: 'a per-client compression framing is not supported: the server config decides it',
@@ -24,7 +26,7 @@ const UNSUPPORTED_WARN: Record<string, string> = {
 
 /** Parses a ccd file. Throws ConfigError (file:line) on anything it cannot honour safely. */
 export function parseClientConfig(text: string, file: string): ClientConfig {
-  const cfg: ClientConfig = { push: [], pushReset: false, disable: false };
+  const cfg: ClientConfig = { iroutes: [], push: [], pushReset: false, disable: false };
   for (const d of parseConfig(text, file)) {
     const fail = (why: string): never => { throw new ConfigError(file, d.line, why); };
     if (d.inline) fail(`inline <${d.name}> block is not allowed in a client-config-dir file`);
@@ -36,6 +38,15 @@ export function parseClientConfig(text: string, file: string): ClientConfig {
         if (ip === undefined) fail(`ifconfig-push: '${d.args[0]}' is not an IPv4 address`);
         if (second === undefined) fail(`ifconfig-push: '${d.args[1]}' is not an IPv4 address (a netmask in topology subnet, the peer in net30 and p2p)`);
         cfg.ifconfigPush = { ip: ip!, second: second! };
+        break;
+      }
+      case 'iroute': {
+        if (d.args.length < 1 || d.args.length > 2) fail(`'iroute' takes NETWORK [NETMASK], got ${d.args.length} arguments`);
+        const network = parseIPv4(d.args[0]!), netmask = d.args[1] === undefined ? 0xffffffff : parseIPv4(d.args[1]);
+        if (network === undefined) fail(`iroute: '${d.args[0]}' is not an IPv4 address`);
+        if (netmask === undefined || maskPrefix(netmask) === undefined) fail(`iroute: '${d.args[1]}' is not a netmask`);
+        if (((network! & netmask!) >>> 0) !== network) fail(`iroute: ${d.args[0]} is not the network address of ${d.args[0]}/${maskPrefix(netmask!)}`);
+        cfg.iroutes.push({ network: network!, netmask: netmask!, file, line: d.line });
         break;
       }
       case 'push':

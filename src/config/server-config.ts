@@ -129,7 +129,7 @@ function defaults(source: string): Draft {
     source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, routes: [], verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
 
@@ -482,6 +482,17 @@ const handlers: Record<string, Handler> = {
     },
   },
   'comp-noadapt': flag(() => {}),
+  route: {
+    min: 1, max: 4, run(d, c) {
+      const network = ipv4(d, 0);
+      const netmask = d.args[1] === undefined || d.args[1] === 'default' ? 0xffffffff : ipv4(d, 1);
+      if (maskPrefix(netmask) === undefined) fail(d, `route: '${d.args[1]}' is not a netmask`);
+      if (((network & netmask) >>> 0) !== network) fail(d, `route: ${d.args[0]} is not the network address of ${d.args[0]}/${maskPrefix(netmask)}`);
+      if (d.args[2] !== undefined && d.args[2] !== 'vpn_gateway' && d.args[2] !== 'default') ipv4(d, 2);
+      if (d.args[3] !== undefined) int(d, 3, 0, 0x7fffffff);
+      c.cfg.routes.push({ network, netmask });
+    },
+  },
   'ignore-unknown-option': { min: 1, max: Infinity, run(d, c) { for (const a of d.args) c.ignoreUnknown.add(a); } },
   'allow-compression': {
     min: 1, max: 1, run(d, c) {

@@ -35,6 +35,7 @@ export interface ServerConfig {
   dataCiphersFallback?: CipherName;  // 'data-ciphers-fallback' (or a later 'cipher'): for clients that negotiate nothing
   keepalive?: { interval: number; timeout: number };  // seconds
   push: string[];               // 'push "..."' lines, in order
+  routes: { network: number; netmask: number }[];  // 'route NET [MASK …]': subnets behind clients (iroute)
   clientToClient: boolean;
   maxClients: number;           // default 1024
   renegSec: number;             // default 3600, 0 = off

@@ -5,6 +5,7 @@ import type { AuthRequest, AuthResult } from '../core/session/session.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import type { IpPool } from '../core/router/ip-pool.js';
 import { topologyPush } from '../core/router/topology-push.js';
+import type { Subnet } from '../core/router/router.js';
 import { maskPrefix } from '../config/ipv4-text.js';
 import type { ServerConfig } from '../config/types.js';
 import { log } from '../log.js';
@@ -15,10 +16,15 @@ export interface AuthHost {
   readonly pool: IpPool;
   readonly conns: Set<Conn>;
   allocatePeerId(conn: Conn): number;
+  /** The client whose iroute overlaps `net` (two clients may not claim the same addresses). */
+  irouteOwner?(net: Subnet): { cn?: string } | undefined;
   reloadSecureContext(): void;
 }
 
-export interface ClientConfigResult { ip?: number; second?: number; push: string[]; pushReset: boolean; disable: boolean }
+export interface ClientConfigResult {
+  ip?: number; second?: number; push: string[]; pushReset: boolean; disable: boolean;
+  iroutes?: { network: number; netmask: number; file: string; line: number }[];
+}
 
 /** Optional features plug in here (users file, client-config-dir, pool persistence). */
 export interface AuthPlugins {
@@ -119,6 +125,10 @@ export class Authorizer {
       staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
     }
     if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
+    for (const r of ccd?.iroutes ?? []) {
+      const why = this.irouteProblem(r, conn);
+      if (why) return { ok: false, reason: `${r.file}:${r.line}: ${why}` };
+    }
     const pool = this.host.pool;
     let ip: number | undefined;
     let second: number | undefined;
@@ -135,6 +145,7 @@ export class Authorizer {
       return { ok: false, reason: pool.size === 0 ? "no address: the server has no pool ('nopool') and no ifconfig-push for this client" : 'address pool exhausted' };
     }
     conn.ip = ip;
+    conn.iroutes = ccd?.iroutes?.map((r) => ({ network: r.network, netmask: r.netmask }));
     if (cn) this.plugins.remember?.(cn, ip);
     conn.peerId = this.host.allocatePeerId(conn);
     const push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
@@ -145,6 +156,16 @@ export class Authorizer {
         peerId: conn.peerId, push, topologyPush: topologyPush(pool, c.clientToClient),
       },
     };
+  }
+
+  private irouteProblem(r: Subnet, conn: Conn): string | undefined {
+    const text = `iroute ${ipToString(r.network)}/${maskPrefix(r.netmask)}`;
+    const net = this.host.cfg.server;
+    const shorter = (r.netmask & net.netmask) >>> 0;
+    if (((r.network & shorter) >>> 0) === ((net.network & shorter) >>> 0)) return `${text} overlaps the server's network ${ipToString(net.network)}/${maskPrefix(net.netmask)}`;
+    const owner = this.host.irouteOwner?.(r);
+    if (owner && owner !== (conn as { cn?: string })) return `${text} is already routed to another client${owner.cn ? ` (${owner.cn})` : ''}`;
+    return undefined;
   }
 
   released(conn: Conn): void {

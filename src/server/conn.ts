@@ -1,6 +1,6 @@
 // One client connection: a sans-IO Session plus the I/O it asks for (link writes, TLS engines, wake-ups from the driver).
 import type * as net from 'node:net';
-import type { RouterClient } from '../core/router/router.js';
+import type { RouterClient, Subnet } from '../core/router/router.js';
 import { type AuthRequest, type AuthResult, type CloseKind, describeDrop, Session, type SessionParams } from '../core/session/session.js';
 import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import { ipToString } from '../core/wire/ipv4.js';
@@ -22,6 +22,8 @@ export interface ConnHost {
 export class Conn implements RouterClient, Timed {
   readonly session: Session;
   ip = 0;
+  /** Subnets behind this client (iroute in its client-config-dir file). */
+  iroutes?: Subnet[];
   peerId?: number;
   /** Set when the client logged in with a username and password. */
   username?: string;

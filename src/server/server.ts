@@ -7,7 +7,7 @@ import { getHeapStatistics } from 'node:v8';
 import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
 import { maxPayloadWithin } from '../core/crypto/data-channel-for.js';
-import { Router } from '../core/router/router.js';
+import { Router, type Subnet } from '../core/router/router.js';
 import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
 import type { AuthRequest, AuthResult, CloseKind, SessionParams } from '../core/session/session.js';
@@ -72,7 +72,7 @@ export class VpnServer implements ConnHost {
     this.mss = mssFor(cfg);
     this.router = new Router({
       serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,
-      clientToClient: cfg.clientToClient, mss: this.mss,
+      clientToClient: cfg.clientToClient, mss: this.mss, routes: cfg.routes,
     }, opts.uplink);
     this.uplink = opts.uplink;
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
@@ -207,6 +207,8 @@ export class VpnServer implements ConnHost {
   authorize(conn: Conn, req: AuthRequest): Promise<AuthResult> { return this.authorizer.authorize(conn, req); }
 
   allocatePeerId(conn: Conn): number { return this.endpoint.allocatePeerId(conn); }
+
+  irouteOwner(net: Subnet): Conn | undefined { return this.router.irouteOwner(net) as Conn | undefined; }
 
   established(conn: Conn): void {
     this.stats.handshakesOk++;

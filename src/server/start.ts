@@ -25,6 +25,11 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg, server.pool);
+  if (cfg.uplink === 'tun' && cfg.routes.length) {
+    log('warn', "config: 'route' lines install no route on the host with the tun uplink: route those subnets to the tun " +
+      'device yourself (ip route add NET/MASK dev DEV); inside the VPN they reach the clients that iroute them',
+    { count: cfg.routes.length });
+  }
   if (cfg.uplink === 'tun') {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
@@ -116,7 +121,10 @@ async function plugins(cfg: ServerConfig, pool: IpPool): Promise<AuthPlugins> {
     const dir = cfg.clientConfigDir;
     p.clientConfig = async (cn) => {
       const c = await readClientConfig(dir, cn);
-      return c && { ip: c.ifconfigPush?.ip, second: c.ifconfigPush?.second, push: c.push, pushReset: c.pushReset, disable: c.disable };
+      return c && {
+        ip: c.ifconfigPush?.ip, second: c.ifconfigPush?.second, iroutes: c.iroutes,
+        push: c.push, pushReset: c.pushReset, disable: c.disable,
+      };
     };
   }
   if (cfg.ifconfigPoolPersist) {

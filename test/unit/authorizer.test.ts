@@ -85,3 +85,25 @@ test('without duplicate-cn: an old session at the same UDP address closes quietl
   assert.deepEqual(bob.calls, [], 'another identity at the same address is left alone');
   assert.equal(fresh.calls.length, 0);
 });
+
+test('iroute in the client-config-dir: refused with its file:line when it overlaps the VPN or another client', async () => {
+  const { host, auth } = setup();
+  const addr = (s: string) => s.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+  const iroute = (network: string, netmask: string) => ({ network: addr(network), netmask: addr(netmask), file: '/ccd/c1', line: 3 });
+  let ccdIroutes = [iroute('10.8.0.0', '255.255.0.0')];
+  auth.plugins.clientConfig = async () => ({ push: [], pushReset: false, disable: false, iroutes: ccdIroutes });
+  let r = await auth.authorize(fakeConn('c1'), req('c1'));
+  assert.ok(!r.ok);
+  assert.match(r.reason, /^\/ccd\/c1:3: iroute 10\.8\.0\.0\/16 overlaps the server's network 10\.8\.0\.0\/24$/);
+  const other = fakeConn('gw2');
+  (host as { irouteOwner?: unknown }).irouteOwner = () => other;
+  ccdIroutes = [iroute('192.168.1.0', '255.255.255.0')];
+  r = await auth.authorize(fakeConn('c1'), req('c1'));
+  assert.ok(!r.ok);
+  assert.match(r.reason, /^\/ccd\/c1:3: iroute 192\.168\.1\.0\/24 is already routed to another client \(gw2\)$/);
+  (host as { irouteOwner?: unknown }).irouteOwner = () => undefined;
+  const conn = fakeConn('c1');
+  r = await auth.authorize(conn, req('c1'));
+  assert.ok(r.ok);
+  assert.deepEqual(conn.iroutes, [{ network: ccdIroutes[0]!.network, netmask: ccdIroutes[0]!.netmask }]);
+});

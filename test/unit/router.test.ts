@@ -229,3 +229,63 @@ test('lookup, add and remove: removing tells the uplink; a stale client does not
   r.toClient(udp(ip('8.8.8.8'), A_IP));
   assert.equal(a2.got.length, 0);
 });
+
+// ---- iroute / route -------------------------------------------------------------------------------------------------
+
+const LAN = { network: ip('192.168.1.0'), netmask: ip('255.255.255.0') };
+const LAN_HOST = ip('192.168.1.20');
+class GatewayClient extends FakeClient {
+  constructor(ip: number, readonly iroutes: { network: number; netmask: number }[]) { super(ip); }
+}
+function withGateway(over: Partial<RouterOptions> = {}) {
+  const uplink = new FakeUplink();
+  const r = new Router({ ...OPTS, clientToClient: true, ...over }, uplink);
+  const gw = new GatewayClient(A_IP, [LAN]);
+  const b = new FakeClient(B_IP);
+  r.add(gw);
+  r.add(b);
+  return { r, gw, b, uplink };
+}
+
+test('iroute: packets for the subnet go to its client; its hosts may send through that client only', () => {
+  const { r, gw, b, uplink } = withGateway();
+  const toLan = udp(B_IP, LAN_HOST);
+  r.fromClient(b, toLan);
+  assert.deepEqual(gw.got, [toLan], 'another client reaches a host behind the gateway');
+  const fromLan = udp(LAN_HOST, B_IP);
+  r.fromClient(gw, fromLan);
+  assert.deepEqual(b.got, [fromLan], 'the LAN host answers through its gateway');
+  r.fromClient(b, udp(LAN_HOST, B_IP));
+  assert.equal(r.counters.drops.spoofed, 1, 'the LAN address from another client is spoofed');
+  r.fromClient(gw, udp(LAN_HOST, ip('198.51.100.7')));
+  assert.equal(uplink.sent.length, 1, "a LAN host's packet to the Internet goes to the uplink tagged with the gateway");
+  assert.equal(uplink.sent[0]!.from, A_IP);
+  r.toClient(udp(ip('198.51.100.7'), LAN_HOST));
+  assert.equal(gw.got.length, 2, 'a reply from the uplink to the LAN host reaches the gateway');
+  assert.equal(r.lookup(LAN_HOST), gw);
+  r.remove(gw);
+  assert.equal(r.lookup(LAN_HOST), undefined);
+  assert.equal(r.irouteOwner(LAN), undefined);
+});
+
+test('iroute: without client-to-client, administratively prohibited; longest prefix wins; overlaps are found', () => {
+  const { r, b } = withGateway({ clientToClient: false });
+  r.fromClient(b, udp(B_IP, LAN_HOST));
+  assert.equal(r.counters.drops['c2c-disabled'], 1);
+  assert.equal(parsedIp(b.got[0]!).protocol, 1, 'an ICMP error goes back');
+  const c = new GatewayClient(ip('10.8.0.4'), [{ network: ip('192.168.1.16'), netmask: ip('255.255.255.240') }]);
+  r.add(c);
+  assert.equal(r.lookup(LAN_HOST), c, 'the /28 inside the /24');
+  assert.equal(r.lookup(ip('192.168.1.40')), r.lookup(ip('192.168.1.41')));
+  assert.notEqual(r.lookup(ip('192.168.1.40')), c);
+  assert.equal(r.irouteOwner({ network: ip('192.168.0.0'), netmask: ip('255.255.0.0') }) !== undefined, true, 'a /16 around them overlaps');
+  assert.equal(r.irouteOwner({ network: ip('192.168.2.0'), netmask: ip('255.255.255.0') }), undefined);
+});
+
+test('route: a routed subnet no client claims is unreachable, not sent to the Internet', () => {
+  const { r, b, uplink } = withGateway({ routes: [{ network: ip('192.168.254.0'), netmask: ip('255.255.255.0') }] });
+  r.fromClient(b, udp(B_IP, ip('192.168.254.9')));
+  assert.equal(uplink.sent.length, 0);
+  assert.equal(r.counters.drops['no-iroute'], 1);
+  assert.equal(parsedIp(b.got[0]!).protocol, 1);
+});

@@ -1,14 +1,20 @@
 // Routes decrypted IPv4 packets (openvpn-protocol.md aside; issue 3 "Router"):
-//   from a client:  anti-spoof ▶ to the server's own address (ICMP echo) ▶ to another client (client-to-client)
-//                   ▶ broadcast/multicast dropped ▶ everything else to the uplink (TCP SYNs MSS-clamped)
-//   from the uplink: find the client by destination address ▶ MSS clamp ▶ that client's session
+//   from a client:  anti-spoof (its address or its iroute subnets) ▶ to the server's own address (ICMP echo)
+//                   ▶ to another client or a subnet behind one (client-to-client) ▶ broadcast/multicast dropped
+//                   ▶ to a `route` subnet no client claims: dropped, as OpenVPN's tun would ▶ everything else to the
+//                   uplink (TCP SYNs MSS-clamped)
+//   from the uplink: find the client by destination address or iroute ▶ MSS clamp ▶ that client's session
 import type { Uplink } from '../uplink/uplink.js';
 import { checkIpv4, ipv4Dst, ipv4Src } from '../wire/ipv4.js';
 import { buildIcmpEchoReply, buildIcmpUnreachable, UNREACH } from '../wire/icmp.js';
 import { clampTcpMss } from '../wire/tcp.js';
 
+export interface Subnet { readonly network: number; readonly netmask: number }
+
 export interface RouterClient {
   readonly ip: number;
+  /** Subnets behind this client (iroute in its client-config-dir file). */
+  readonly iroutes?: readonly Subnet[];
   /** Encrypts and sends an IPv4 packet to this client. */
   deliver(packet: Buffer): void;
 }
@@ -20,12 +26,16 @@ export interface RouterOptions {
   clientToClient: boolean;
   /** TCP MSS clamp for SYNs crossing the tunnel; 0 = off. */
   mss: number;
+  /** The server's `route` lines: subnets that belong inside the VPN (behind clients that iroute them). */
+  routes?: readonly Subnet[];
 }
 
-export type DropReason = 'malformed' | 'spoofed' | 'broadcast' | 'no-client' | 'c2c-disabled' | 'local-unhandled' | 'no-uplink';
+export type DropReason = 'malformed' | 'spoofed' | 'broadcast' | 'no-client' | 'c2c-disabled' | 'local-unhandled' | 'no-uplink' | 'no-iroute';
 
 export class Router {
   private readonly clients = new Map<number, RouterClient>();
+  /** Every client's iroute subnets, longest prefix first. */
+  private subnets: { net: Subnet; client: RouterClient }[] = [];
   private readonly broadcast: number;
   readonly counters = {
     fromClients: 0, toUplink: 0, fromUplink: 0, clientToClient: 0, local: 0,
@@ -38,19 +48,43 @@ export class Router {
 
   setUplink(u: Uplink): void { this.uplink = u; }
 
-  add(c: RouterClient): void { this.clients.set(c.ip, c); }
+  add(c: RouterClient): void {
+    this.clients.set(c.ip, c);
+    if (c.iroutes?.length) {
+      this.subnets = [...this.subnets, ...c.iroutes.map((net) => ({ net, client: c }))].sort((a, b) => b.net.netmask - a.net.netmask);
+    }
+  }
 
   remove(c: RouterClient): void {
     if (this.clients.get(c.ip) === c) this.clients.delete(c.ip);
+    if (c.iroutes?.length) this.subnets = this.subnets.filter((s) => s.client !== c);
     this.uplink?.clientGone(c.ip);
   }
 
-  lookup(ip: number): RouterClient | undefined { return this.clients.get(ip); }
+  lookup(ip: number): RouterClient | undefined { return this.clients.get(ip) ?? this.behind(ip); }
+
+  /** The client that has an iroute overlapping `net`, if any (two clients may not claim the same addresses). */
+  irouteOwner(net: Subnet): RouterClient | undefined {
+    return this.subnets.find((s) => {
+      const shorter = (s.net.netmask & net.netmask) >>> 0;
+      return ((s.net.network & shorter) >>> 0) === ((net.network & shorter) >>> 0);
+    })?.client;
+  }
+
+  private behind(ip: number): RouterClient | undefined {
+    for (const s of this.subnets) if (((ip & s.net.netmask) >>> 0) === s.net.network) return s.client;
+    return undefined;
+  }
+
+  private inRoutes(ip: number): boolean {
+    return this.o.routes?.some((r) => ((ip & r.netmask) >>> 0) === r.network) ?? false;
+  }
 
   fromClient(from: RouterClient, packet: Buffer): void {
     this.counters.fromClients++;
     if (packet.length < 20 || (packet[0] >> 4) !== 4 || checkIpv4(packet)) return this.drop('malformed');
-    if (ipv4Src(packet) !== from.ip) return this.drop('spoofed');
+    const src = ipv4Src(packet);
+    if (src !== from.ip && this.behind(src) !== from) return this.drop('spoofed');
     const dst = ipv4Dst(packet);
     if (dst === this.o.serverIp) {
       const reply = buildIcmpEchoReply(packet);
@@ -73,6 +107,21 @@ export class Router {
       to.deliver(packet);
       return;
     }
+    const lan = this.behind(dst);
+    if (lan) {
+      if (lan === from) return this.drop('spoofed');
+      if (!this.o.clientToClient) {
+        from.deliver(buildIcmpUnreachable(packet, UNREACH.ADMIN_PROHIBITED, this.o.serverIp));
+        return this.drop('c2c-disabled');
+      }
+      this.counters.clientToClient++;
+      lan.deliver(packet);
+      return;
+    }
+    if (this.inRoutes(dst)) {
+      from.deliver(buildIcmpUnreachable(packet, UNREACH.HOST, this.o.serverIp));
+      return this.drop('no-iroute');
+    }
     if (!this.uplink) return this.drop('no-uplink');
     if (this.o.mss > 0) clampTcpMss(packet, this.o.mss);
     this.counters.toUplink++;
@@ -82,7 +131,8 @@ export class Router {
   /** A packet from the uplink addressed to some client. */
   toClient = (packet: Buffer): void => {
     if (packet.length < 20) return this.drop('malformed');
-    const to = this.clients.get(ipv4Dst(packet));
+    const dst = ipv4Dst(packet);
+    const to = this.clients.get(dst) ?? this.behind(dst);
     if (!to) return this.drop('no-client');
     if (this.o.mss > 0) clampTcpMss(packet, this.o.mss);
     this.counters.fromUplink++;
