@@ -41,6 +41,11 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
       tcpCongestion: cfg.natTcpCongestion,
+      // A host behind a client (iroute) is that client's: the router's own anti-spoof rule.
+      sourceAllowed: (clientIp, src) => {
+        const c = server.router.lookup(clientIp);
+        return c !== undefined && server.router.lookup(src) === c;
+      },
     }, server.router.toClient, server.driver));
   }
   await server.start();

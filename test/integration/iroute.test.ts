@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
+import { INET_ADDR, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { nanovpnConfig, startNanovpn } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../helpers/openvpn-client.js';
@@ -44,7 +44,7 @@ async function ping(topo: Topology, node: 'cli2', to: string): Promise<{ code: n
   return { code: r.code, out: r.stdout };
 }
 
-test('iroute: another client reaches a host on the LAN behind a client gateway, and back', { timeout: 120_000 }, async (t: TestContext) => {
+test('iroute: another client reaches a host on the LAN behind a client gateway, and back; the host reaches the Internet through the NAT', { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason();
   if (skip) return t.skip(skip);
   await withTopology({ clients: 2 }, async (topo) => {
@@ -60,7 +60,7 @@ test('iroute: another client reaches a host on the LAN behind a client gateway, 
       mkdirSync(join(server.dir, 'ccd'));
       // push-reset: the gateway must not take the pushed route to its own LAN (its kernel would then send that LAN's
       // packets back into the tunnel); that is the client's routing, whatever the server.
-      writeFileSync(join(server.dir, 'ccd', 'client1'), 'iroute 192.168.77.0 255.255.255.0\npush-reset\n');
+      writeFileSync(join(server.dir, 'ccd', 'client1'), 'iroute 192.168.77.0 255.255.255.0\npush-reset\npush "route 198.18.0.0 255.255.255.0"\n');
       await server.waitForLine(/Initialization Sequence Completed/, 10_000);
       const gw = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1' });
       await gw.waitInitialized();
@@ -72,6 +72,15 @@ test('iroute: another client reaches a host on the LAN behind a client gateway, 
       assert.equal(toLan.code, 0, toLan.out);
       const back = execFileSync('ip', ['netns', 'exec', lan.ns, 'ping', '-c', '3', '-i', '0.2', '-W', '2', otherAddr], { encoding: 'utf8' });
       assert.match(back, / 0% packet loss/);
+      // The LAN host through its gateway and the userspace NAT to a TCP echo server on the Internet.
+      const echo = topo.spawn('inet', [process.execPath, '-e',
+        `require('net').createServer((s)=>s.pipe(s)).listen(9100,'${INET_ADDR}',()=>console.log('listening'))`], { name: 'echo' });
+      await echo.waitForLine(/^listening$/, 10_000);
+      const said = execFileSync('ip', ['netns', 'exec', lan.ns, process.execPath, '-e',
+        `const s=require('net').connect(9100,'${INET_ADDR}',()=>s.end('from the LAN'));let b='';s.on('data',(d)=>b+=d);` +
+        `s.on('close',()=>{console.log(b);process.exit(0)});s.on('error',(e)=>{console.log(e.code);process.exit(3)});setTimeout(()=>process.exit(5),8000)`],
+      { encoding: 'utf8', timeout: 15_000 });
+      assert.equal(said.trim(), 'from the LAN');
       // 192.168.99.0/24 is routed into the VPN but no client iroutes it: unreachable, as behind OpenVPN's tun.
       const unclaimed = await ping(topo, 'cli2', '192.168.99.5');
       assert.notEqual(unclaimed.code, 0);

@@ -184,6 +184,20 @@ describe('Nat: TCP open and refusal', () => {
     assert.deepEqual(r.mem.calls, []);
   });
 
+  test('a host behind the client (sourceAllowed): its flows are opened, count as the client\'s and go with it', () => {
+    const LAN_HOST = 0xc0a84d0a;   // 192.168.77.10
+    const r = rig({ sourceAllowed: (client, src) => client === CLIENT && src === LAN_HOST });
+    r.nat.fromClient(CLIENT, buildUdpPacket(LAN_HOST, SERVER, { srcPort: 5000, dstPort: 53, payload: Buffer.from('q') }), 0);
+    new Conn(r, 40000, SERVER, 80, LAN_HOST).seg(0, { control: 'syn', ack: undefined });
+    assert.equal(r.nat.stats().drops.spoofed ?? 0, 0);
+    assert.equal(r.nat.clientStats(CLIENT)?.flowsOpen, 2);
+    assert.equal(r.nat.clientStats(LAN_HOST), undefined, 'no client of its own');
+    r.nat.fromClient(CLIENT, buildUdpPacket(OTHER_CLIENT, SERVER, { srcPort: 1, dstPort: 2, payload: EMPTY }), 0);
+    assert.equal(r.nat.stats().drops.spoofed, 1, 'other sources are still refused');
+    r.nat.clientGone(CLIENT);
+    assert.equal(r.nat.size, 0, "the host's flows went with its client");
+  });
+
   test('a new SYN on a 4-tuple in TIME-WAIT replaces the old flow', () => {
     const r = rig();
     const c = new Conn(r);

@@ -11,7 +11,7 @@ const B = 0x0a080003;
 const key = (clientIp: number, port: number, proto = 17): FlowKey => ({ proto, clientIp, clientPort: port,
   dstIp: 0x08080808, dstPort: 53 });
 let nextId = 0;
-const flow = (k: FlowKey, assured = false): F => ({ key: k, hash: 0, assured, id: nextId++ });
+const flow = (k: FlowKey, assured = false): F => ({ key: k, owner: k.clientIp, hash: 0, assured, id: nextId++ });
 
 function table(maxFlows = 100, perClientFlows = 10) {
   const removed: [number, RemoveReason][] = [];

@@ -9,6 +9,8 @@ import { flowHash, sameKey, type FlowKey } from './flow-key.js';
 
 export interface FlowEntry {
   readonly key: FlowKey;
+  /** The tunnel address of the client the flow belongs to: key.clientIp, or its gateway's for a host behind it. */
+  readonly owner: number;
   /** Set by the table on insert. */
   hash: number;
   /** An answer came back (UDP) / the handshake completed (TCP): protected from early drop. */
@@ -82,7 +84,7 @@ export class FlowTable<F extends FlowEntry> {
     flow.hash = this.hashOf(flow.key);
     // get(), not peek(): a stale entry under this hash is expired (and reported) now instead of being overwritten.
     if (this.cache.get(flow.hash)) return 'collision';  // same hash, different tuple (or the caller forgot lookup)
-    const c = this.client(flow.key.clientIp);
+    const c = this.client(flow.owner);
     if (c.all.size >= this.opts.perClientFlows) {
       const victim = c.unassured.values().next();
       if (victim.done) return 'quota';
@@ -109,7 +111,7 @@ export class FlowTable<F extends FlowEntry> {
   assure(flow: F): void {
     if (flow.assured) return;
     flow.assured = true;
-    this.clients.get(flow.key.clientIp)?.unassured.delete(flow);
+    this.clients.get(flow.owner)?.unassured.delete(flow);
   }
 
   remove(flow: F, reason: RemoveReason = 'closed'): void {
@@ -158,7 +160,7 @@ export class FlowTable<F extends FlowEntry> {
   }
 
   private forget(flow: F, why: RemoveReason): void {
-    const c = this.clients.get(flow.key.clientIp);
+    const c = this.clients.get(flow.owner);
     if (c && c.all.delete(flow)) {
       c.unassured.delete(flow);
       c.counters.flowsOpen--;

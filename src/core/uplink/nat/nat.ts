@@ -33,6 +33,11 @@ export interface NatOptions {
   timeouts?: Partial<NatTimeouts>;
   /** Flows one client may hold (default 4096). */
   perClientFlows?: number;
+  /**
+   * Whether a client may send from `src`, another address than its own (a host behind it: iroute). Absent: only
+   * its own. The flows such a host opens count as the client's.
+   */
+  sourceAllowed?: (clientIp: number, src: number) => boolean;
   /** Flows in total (default 65536). */
   maxFlows?: number;
   /** MSS clamp for our side of client TCP connections (default 1460). */
@@ -136,6 +141,7 @@ export class Nat<T, U> {
   private closing = false;
   /** While a client's flows are flushed on clientGone, nothing more is sent to it. */
   private goneClient: number | undefined;
+  private readonly sourceAllowed?: (clientIp: number, src: number) => boolean;
   private tcpOpen = 0;
   private udpOpen = 0;
   private ident = 0;
@@ -143,6 +149,7 @@ export class Nat<T, U> {
   private clock = 0;
 
   constructor(opts: NatOptions, deps: NatDeps<T, U>) {
+    this.sourceAllowed = opts.sourceAllowed;
     this.sockets = deps.sockets;
     this.deliver = deps.deliver;
     this.random = deps.random;
@@ -231,12 +238,12 @@ export class Nat<T, U> {
       case 'drop': this.drop(cl.reason); return;
       case 'fragment': this.drop('fragment'); return;
       case 'tcp':
-        if (cl.src !== clientIp) { this.drop('spoofed'); return; }
-        this.tcpInput(cl.src, cl.dst, cl.tcp, now);
+        if (cl.src !== clientIp && !this.sourceAllowed?.(clientIp, cl.src)) { this.drop('spoofed'); return; }
+        this.tcpInput(clientIp, cl.src, cl.dst, cl.tcp, now);
         return;
       case 'udp':
-        if (cl.src !== clientIp) { this.drop('spoofed'); return; }
-        this.udpInput(cl.src, cl.dst, cl.udp.srcPort, cl.udp.dstPort, cl.udp.payload, now);
+        if (cl.src !== clientIp && !this.sourceAllowed?.(clientIp, cl.src)) { this.drop('spoofed'); return; }
+        this.udpInput(clientIp, cl.src, cl.dst, cl.udp.srcPort, cl.udp.dstPort, cl.udp.payload, now);
         return;
     }
   }
@@ -377,7 +384,7 @@ export class Nat<T, U> {
 
   // ---- TCP ----
 
-  private tcpInput(src: number, dst: number, seg: TcpRepr, now: number): void {
+  private tcpInput(owner: number, src: number, dst: number, seg: TcpRepr, now: number): void {
     const key: FlowKey = { proto: PROTO_TCP, clientIp: src, clientPort: seg.srcPort, dstIp: dst, dstPort: seg.dstPort };
     const flow = this.table.lookup(key, now);
     if (flow && flow.kind === 'tcp' && seg.control === 'syn' && seg.ack === undefined && flow.ep.state === 'timeWait') {
@@ -396,17 +403,17 @@ export class Nat<T, U> {
       return;
     }
     if (badDestination(dst)) { this.drop('bad-destination'); return; }
-    this.openTcp(key, seg, now);
+    this.openTcp(owner, key, seg, now);
   }
 
-  private openTcp(key: FlowKey, syn: TcpRepr, now: number): void {
+  private openTcp(owner: number, key: FlowKey, syn: TcpRepr, now: number): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
       ...this.tcpBase, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
       onSpurious: (by) => { this.tcpSpurious[by]++; },
     }, now);
     const flow: NatTcpFlow<T> = {
-      kind: 'tcp', key, hash: 0, assured: false, ep, sock: undefined as T, connected: false, paused: false,
+      kind: 'tcp', key, owner, hash: 0, assured: false, ep, sock: undefined as T, connected: false, paused: false,
       corked: false, corkedBytes: 0, segIn: false, dead: false, closeReason: undefined, lastState: ep.state,
       queuedAt: Infinity,
     };
@@ -473,7 +480,7 @@ export class Nat<T, U> {
       // Evicted, expired or flushed: reset the client (unless it is gone) and the server.
       flow.ep.abort();
       flow.closeReason = 'aborted';
-      if (flow.key.clientIp !== this.goneClient) this.dispatch(flow, this.clock);
+      if (flow.owner !== this.goneClient) this.dispatch(flow, this.clock);
     }
     flow.dead = true;
     this.tcpOpen--;
@@ -486,21 +493,21 @@ export class Nat<T, U> {
 
   // ---- UDP ----
 
-  private udpInput(src: number, dst: number, srcPort: number, dstPort: number, payload: Buffer, now: number): void {
+  private udpInput(owner: number, src: number, dst: number, srcPort: number, dstPort: number, payload: Buffer, now: number): void {
     if (srcPort === 0) { this.drop('udp-malformed'); return; }
     const key: FlowKey = { proto: PROTO_UDP, clientIp: src, clientPort: srcPort, dstIp: dst, dstPort };
     let flow = this.table.lookup(key, now);
     if (!flow) {
       if (badDestination(dst)) { this.drop('bad-destination'); return; }
-      flow = this.openUdp(key, now);
+      flow = this.openUdp(owner, key, now);
       if (!flow) return;
     }
     if (flow.kind !== 'udp') return;
     this.sockets.udpSend(flow.sock, payload, flow);
   }
 
-  private openUdp(key: FlowKey, now: number): NatUdpFlow<U> | undefined {
-    const flow: NatUdpFlow<U> = { kind: 'udp', key, hash: 0, assured: false, sock: undefined as U, dead: false };
+  private openUdp(owner: number, key: FlowKey, now: number): NatUdpFlow<U> | undefined {
+    const flow: NatUdpFlow<U> = { kind: 'udp', key, owner, hash: 0, assured: false, sock: undefined as U, dead: false };
     const res = this.table.insert(flow, udpTimeoutMs(key, false, this.timeouts), now);
     if (res !== 'ok') { this.drop(res === 'quota' ? 'quota' : 'hash-collision'); return undefined; }
     this.sweepSoon(now);
