@@ -54,6 +54,9 @@ interface Ctx {
   lines: Map<string, number>;  // last line of each directive, for cross-directive errors
   /** Names given to ignore-unknown-option so far: unknown directives of these names warn instead of failing. */
   ignoreUnknown: Set<string>;
+  /** `dev NAME` whose name does not say tun (OpenVPN then needs dev-type), and whether dev-type was given. */
+  devNeedsType?: boolean;
+  devTyped?: boolean;
   nopool?: boolean;
   pool?: { start: number; end: number; netmask?: number; line: number };
 }
@@ -159,6 +162,9 @@ function finish(c: Ctx, source: string): ServerConfig {
       'and the netmask, and fit about four times as many clients', { file: source });
   }
   settlePool(c, source);
+  if (c.devNeedsType && !c.devTyped) {
+    throw new ConfigError(source, at('dev'), `dev '${cfg.devName}': the device type cannot be told from its name; add 'dev-type tun'`);
+  }
   const comp = settleCompression(c.compression);
   const compLine = at('compress') ?? at('comp-lzo') ?? at('allow-compression') ?? at('push');
   if (comp.error) throw new ConfigError(source, compLine, comp.error);
@@ -371,11 +377,22 @@ const handlers: Record<string, Handler> = {
   },
   local: { min: 1, max: 1, run(d, c) { if (d.args[0] === '') fail(d, 'local: empty address'); c.cfg.local = d.args[0]!; } },
   dev: {
-    min: 1, max: 1, run(d) {
-      if (!/^tun\d*$/.test(d.args[0]!)) fail(d, `dev '${d.args[0]}': only 'dev tun' is supported (no tap / layer 2)`);
+    min: 1, max: 1, run(d, c) {
+      const name = d.args[0]!;
+      if (/^tap/.test(name)) fail(d, `dev '${name}': tap devices (layer 2) are not supported; use 'dev tun'`);
+      if (name === '' || name.length > 15 || /[/\s]/.test(name)) fail(d, `dev '${name}': not a valid interface name`);
+      if (name === 'tun') delete c.cfg.devName;
+      else c.cfg.devName = name;
+      c.devNeedsType = !/^tun/.test(name);
     },
   },
-  'dev-type': { min: 1, max: 1, run(d) { if (d.args[0] !== 'tun') fail(d, `dev-type '${d.args[0]}': only tun is supported`); } },
+  'dev-type': {
+    min: 1, max: 1, run(d, c) {
+      if (d.args[0] === 'tap') fail(d, "dev-type tap (layer 2) is not supported; use 'dev-type tun'");
+      if (d.args[0] !== 'tun') fail(d, `dev-type '${d.args[0]}': unknown device type (tun or tap)`);
+      c.devTyped = true;
+    },
+  },
   topology: {
     min: 1, max: 1, run(d, c) {
       c.cfg.topology = oneOf(d, 0, ['subnet', 'net30', 'p2p'] as const);
@@ -589,8 +606,8 @@ const handlers: Record<string, Handler> = {
   'status-version': { min: 0, max: 1, run(d, c) { c.cfg.statusVersion = d.args.length ? Number(oneOf(d, 0, ['1', '2', '3'])) as 1 | 2 | 3 : 1; } },
   management: {
     min: 2, max: 3, run(d, c) {
-      if (d.args[1] === 'unix') fail(d, 'management: unix sockets are not supported; use HOST PORT');
-      if (d.args[2] !== undefined) fail(d, 'management: password files are not supported; bind it to 127.0.0.1');
+      if (d.args[2] !== undefined) fail(d, 'management: password files are not supported; bind it to 127.0.0.1 or a unix socket');
+      if (d.args[1] === 'unix') { c.cfg.management = { path: filePath(d, c) }; return; }
       c.cfg.management = hostPort(d);
     },
   },

@@ -19,6 +19,7 @@ export interface ServerConfig {
   port: number;                 // 'port', default 1194
   protos: Proto[];              // 'proto' lines; several lines accumulate (nanovpn extension); default ['udp']
   dev: 'tun';
+  devName?: string;             // 'dev NAME' when it names a device (tun0, ovpns1 with dev-type tun): the tun uplink's
   topology: 'subnet' | 'net30' | 'p2p';  // 'topology'; no line: net30, OpenVPN 2.6's default
   server: { network: number; netmask: number };  // 'server NET MASK' (required)
   /** 'server … nopool' + 'ifconfig-pool START END [MASK]': the client range; null = nopool without a range. */
@@ -61,7 +62,7 @@ export interface ServerConfig {
   ifconfigPoolPersist?: { path: string; seconds: number };
   status?: { path: string; seconds: number };
   statusVersion: 1 | 2 | 3;     // 'status-version', default 1 as in OpenVPN
-  management?: { host: string; port: number };
+  management?: { host: string; port: number } | { path: string };  // 'management HOST PORT' | 'management PATH unix'
   managementAllowRemote?: boolean;  // nanovpn extension: 'management-allow-remote' (no password exists)
   metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'
   uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat

@@ -7,6 +7,7 @@
 // so only a loopback address is accepted unless the caller allows others.
 import { listen } from '../io/listen.js';
 import * as net from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { log } from '../log.js';
 import { clientIdOf, liveConns, type ObservedConn, type ObservedServer, realAddress, snapshot, TITLE } from './observe.js';
@@ -184,21 +185,24 @@ export interface Management {
   close(): Promise<void>;
 }
 
-export interface ManagementOptions { host: string; port: number; allowRemote?: boolean }
+/** A TCP address, or (`management PATH unix`) a unix socket path. */
+export type ManagementOptions =
+  | { host: string; port: number; allowRemote?: boolean; path?: undefined }
+  | { path: string; allowRemote?: boolean };
 
 /**
  * Listens for management clients. Resolves undefined (after a warning) when the address is refused or cannot be
  * bound: the VPN keeps running without it.
  */
 export async function startManagement(server: ObservedServer, o: ManagementOptions): Promise<Management | undefined> {
-  if (!isLoopback(o.host) && !o.allowRemote) {
+  if (o.path === undefined && !isLoopback(o.host) && !o.allowRemote) {
     log('warn', 'management: refusing a non-loopback address (the interface has no password)', { address: o.host, port: o.port });
     return undefined;
   }
-  if (!isLoopback(o.host)) log('warn', 'management: listening on a non-loopback address without a password', { address: o.host, port: o.port });
+  if (o.path === undefined && !isLoopback(o.host)) log('warn', 'management: listening on a non-loopback address without a password', { address: o.host, port: o.port });
   const sockets = new Set<net.Socket>();
   const srv = net.createServer((sock) => {
-    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    const remote = o.path === undefined ? `${sock.remoteAddress}:${sock.remotePort}` : 'unix';
     sock.on('error', () => {});
     if (sockets.size >= MAX_CLIENTS) {
       log('warn', 'management: too many clients, connection refused', { remote });
@@ -234,20 +238,35 @@ export async function startManagement(server: ObservedServer, o: ManagementOptio
       log('info', 'management: client disconnected', { remote });
     });
   });
+  const where = o.path === undefined ? { address: o.host, port: o.port } : { path: o.path };
   try {
-    await listen(srv, o.port, o.host);
+    if (o.path === undefined) await listen(srv, o.port, o.host);
+    else await listenUnix(srv, o.path);
   } catch (e) {
-    log('warn', 'management: cannot listen, continuing without it', { address: o.host, port: o.port, error: (e as Error).message });
+    log('warn', 'management: cannot listen, continuing without it', { ...where, error: (e as Error).message });
     return undefined;
   }
   srv.on('error', (e) => log('error', 'management: listener error', { error: e.message }));
-  const port = (srv.address() as net.AddressInfo).port;
-  log('info', 'management interface listening', { address: o.host, port });
+  const port = o.path === undefined ? (srv.address() as net.AddressInfo).port : 0;
+  log('info', 'management interface listening', o.path === undefined ? { address: o.host, port } : where);
   return {
     port,
     close: () => new Promise<void>((res) => {
       for (const s of sockets) s.destroy();
-      srv.close(() => res());
+      srv.close(() => res());   // node removes the unix socket file it created
     }),
   };
+}
+
+/** A unix socket at `path`; a socket file left by an earlier run is replaced, anything else there is an error. */
+async function listenUnix(srv: net.Server, path: string): Promise<void> {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  await new Promise<void>((res, rej) => {
+    srv.once('error', rej);
+    srv.listen(path, () => { srv.off('error', rej); res(); });
+  });
 }

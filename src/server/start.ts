@@ -34,7 +34,7 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
     server.setUplink(await createTunUplink({
-      address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu,
+      address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
     }, server.router.toClient));
   } else {
     server.setUplink(createNatUplink({
@@ -101,7 +101,9 @@ async function startObservability(server: VpnServer, cfg: ServerConfig): Promise
     server.onStop(() => st.close());
   }
   if (cfg.management) {
-    const m = await startManagement(server, { ...cfg.management, allowRemote: cfg.managementAllowRemote });
+    const m = await startManagement(server, 'path' in cfg.management
+      ? { path: cfg.management.path }
+      : { ...cfg.management, allowRemote: cfg.managementAllowRemote });
     if (m) server.onStop(() => m.close());
   }
   if (cfg.metrics) {

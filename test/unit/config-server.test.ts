@@ -75,8 +75,14 @@ test('port, local, dev, topology, mode', () => {
   failsExtra('port 0\n', /'0' is not an integer from 1 to 65535/);
   failsExtra('port 70000\n', /not an integer from 1 to 65535/);
   failsExtra('port 1x\n', /'1x' is not an integer/);
-  failsExtra('dev tap\n', /only 'dev tun' is supported/);
-  failsExtra('dev-type tap\n', /only tun/);
+  failsExtra('dev tap\n', /tap devices \(layer 2\) are not supported; use 'dev tun'/);
+  failsExtra('dev-type tap\n', /dev-type tap \(layer 2\) is not supported/);
+  assert.equal(build('dev tun0\n').devName, 'tun0');
+  assert.equal(build('dev tun\n').devName, undefined, 'any free tunN');
+  // pfSense: a named tun device, its type given apart.
+  assert.equal(build('dev ovpns1\ndev-type tun\n').devName, 'ovpns1');
+  fails(`${STOCK_CONFIG}dev ovpns1\n`, stockLines + 1, /dev 'ovpns1': the device type cannot be told from its name; add 'dev-type tun'/);
+  failsExtra('dev a/b\n', /not a valid interface name/);
   assert.equal(build('topology net30\n').topology, 'net30');
   assert.equal(build('topology p2p\n').topology, 'p2p');
   failsExtra('topology mesh\n', /'mesh' must be one of: subnet, net30, p2p/);
@@ -288,7 +294,8 @@ test('management, metrics, uplink, nat-source, data-crypto', () => {
   assert.deepEqual(c.metrics, { host: '0.0.0.0', port: 9100 });
   assert.equal(c.uplink, 'tun');
   assert.equal(c.natSource, '192.0.2.5');
-  failsExtra('management /run/m.sock unix\n', /unix sockets are not supported/);
+  assert.deepEqual(build('management /run/m.sock unix\n').management, { path: '/run/m.sock' });
+  assert.deepEqual(build('management m.sock unix\n').management, { path: join(fx.dir, 'm.sock') });
   failsExtra('management 127.0.0.1 7505 pw.txt\n', /password files/);
   failsExtra('metrics 127.0.0.1 0\n', /from 1 to 65535/);
   failsExtra('uplink bridge\n', /must be one of: nat, tun/);

@@ -3,6 +3,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { setLogSink, setVerb } from '../../src/log.js';
 import { GREETING, LineReader, MAX_LINE, runCommand, splitArgs, startManagement } from '../../src/server/management.js';
@@ -165,8 +169,8 @@ test('LineReader: lines split across chunks, CRLF and LF, overlong lines reporte
 // ---- over TCP ------------------------------------------------------------------------------------------------
 
 /** A line-oriented test client: `until(re)` waits for output matching re (the whole transcript so far). */
-function connect(port: number) {
-  const sock = net.connect(port, '127.0.0.1');
+function connect(port: number | string) {
+  const sock = typeof port === 'string' ? net.connect(port) : net.connect(port, '127.0.0.1');
   let text = '';
   let closed = false;
   const waiters: Array<() => void> = [];
@@ -271,4 +275,30 @@ test('state: one SUCCESS line with the server\'s socket-level state as JSON; {} 
   const s = { ...fakeServer([]), ioState: () => ({ udp: { rx: 3, tx: 2, sendQueueCount: 0 } }) };
   assert.deepEqual(run(s, 'state'), ['SUCCESS: {"udp":{"rx":3,"tx":2,"sendQueueCount":0}}']);
   assert.deepEqual(run(fakeServer([]), 'state'), ['SUCCESS: {}']);
+});
+
+test('unix socket (management PATH unix): the same protocol; a stale socket file is replaced, the file goes on close', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nanovpn-mgmt-'));
+  const path = join(dir, 'server.sock');
+  try {
+    // A process that exits while listening leaves its socket file behind, as a crash does.
+    execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`]);
+    assert.ok(existsSync(path));
+    const m = await startManagement(fakeServer([fakeConn('client1', '198.19.1.2:777')]), { path });
+    assert.ok(m);
+    const a = connect(path);
+    await a.waitFor(/\r\n$/);
+    assert.equal(a.text, `${GREETING}\r\n`);
+    a.send('status 2\n');
+    await a.waitFor(/\r\nEND\r\n$/);
+    assert.match(a.text, /\r\nCLIENT_LIST,client1,198\.19\.1\.2:777,/);
+    await m.close();
+    await a.waitClosed();
+    assert.ok(!existsSync(path));
+    writeFileSync(path, 'not a socket');
+    assert.equal(await startManagement(fakeServer([]), { path }), undefined, 'a regular file there is left alone');
+    assert.ok(logs.some((l) => /management: cannot listen/.test(l)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
