@@ -78,7 +78,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'connect-timeout': ignored(NO_EFFECT_ON_SERVER),
   dns: ignored(`${NO_HOST_ROUTES} and sets no resolver; to give clients DNS servers, push "dns server 0 address ADDR" or push "dhcp-option DNS ADDR"`),
   'explicit-exit-notify': IMPLEMENTED,
-  inactive: refused('nanovpn does not stop or disconnect on inactivity', 'use keepalive to drop clients that stop answering'),
+  inactive: IMPLEMENTED,
   'proto-force': ignored('nanovpn has no connection profiles to choose from: it serves every proto line'),
   pull: refused(`${CLIENT_OPTION}; ${REJECTED_IN_SERVER_MODE}`, REMOVE_CLIENT_OPTION),
   'pull-filter': ignored('nothing is pulled on a server (OpenVPN 2.6 ignores it in server mode too)'),

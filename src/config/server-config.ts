@@ -499,6 +499,11 @@ const handlers: Record<string, Handler> = {
     },
   },
   'comp-noadapt': flag(() => {}),
+  inactive: {
+    min: 1, max: 2, run(d, c) {
+      c.cfg.inactive = { seconds: int(d, 0, 1, 0x7fffffff), bytes: d.args[1] === undefined ? 0 : int(d, 1, 0, Number.MAX_SAFE_INTEGER) };
+    },
+  },
   route: {
     min: 1, max: 4, run(d, c) {
       const network = ipv4(d, 0);

@@ -35,6 +35,7 @@ export interface ServerConfig {
   dataCiphers: CipherName[];    // 'data-ciphers', default AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305
   dataCiphersFallback?: CipherName;  // 'data-ciphers-fallback' (or a later 'cipher'): for clients that negotiate nothing
   keepalive?: { interval: number; timeout: number };  // seconds
+  inactive?: { seconds: number; bytes: number };  // 'inactive SECONDS [BYTES]': per client, as 2.6 in server mode
   push: string[];               // 'push "..."' lines, in order
   routes: { network: number; netmask: number }[];  // 'route NET [MASK …]': subnets behind clients (iroute)
   clientToClient: boolean;

@@ -137,7 +137,7 @@ export class VpnServer implements ConnHost {
     return {
       proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, dataCiphersFallback: c.dataCiphersFallback, auth: c.auth,
       keepalive: c.keepalive,
-      compression: c.compression, compressionPushed: c.compressionPushed,
+      compression: c.compression, compressionPushed: c.compressionPushed, inactive: c.inactive,
       renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
       tunMtu: c.tunMtu, push: c.push, renegRandom: randomBytes(4).readUInt32BE(0),
     };

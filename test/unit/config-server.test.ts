@@ -368,3 +368,9 @@ test('nat-tcp-congestion cubic|newreno', () => {
   fails(STOCK_CONFIG + 'nat-tcp-congestion bbr\n', line, /'nat-tcp-congestion': 'bbr' must be one of: cubic, newreno/);
   fails(STOCK_CONFIG + 'nat-tcp-congestion\n', line, /nat-tcp-congestion/);
 });
+
+test('inactive SECONDS [BYTES]', () => {
+  assert.deepEqual(build('inactive 600\n').inactive, { seconds: 600, bytes: 0 });
+  assert.deepEqual(build('inactive 600 100000\n').inactive, { seconds: 600, bytes: 100000 });
+  failsExtra('inactive 0\n', /'0' is not an integer from 1 to/);
+});

@@ -5,9 +5,9 @@
 // two; a virtual clock (test/helpers/sim) stands still there for good.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Session } from '../../src/core/session/session.js';
+import { PING_MAGIC, Session } from '../../src/core/session/session.js';
 import { Op } from '../../src/core/wire/openvpn-packet.js';
-import { CLIENT_SID, drain, only, sessionEstablished, sessionParams, type Established } from './fixtures/session-harness.js';
+import { ASSIGN, CLIENT_SID, IP_PACKET, drain, only, sessionEstablished, sessionParams, type Established } from './fixtures/session-harness.js';
 
 /** A time whose sum with `interval` rounds down, (t + interval) - t < interval: one just below a power of two whose
  *  sum lands above it, where the result has one bit less of fraction (here 2^21 ms, some 35 minutes of uptime). */
@@ -62,5 +62,34 @@ describe('tick at nextDeadline() acts, however the deadline rounded', () => {
     assert.equal(at, t + 60_000, 'hand-window is the next thing due');
     s.tick(at);
     assert.equal(s.closeKind, 'hand-window');
+  });
+});
+
+describe('inactive SECONDS [BYTES] (OpenVPN 2.6 register_activity)', () => {
+  test('tunnel payload either way moves the deadline; keepalives do not; at the deadline the session closes', () => {
+    const f = sessionEstablished({ params: { keepalive: { interval: 10, timeout: 60 }, inactive: { seconds: 30, bytes: 0 } } });
+    const t0 = f.now;
+    assert.equal(f.s.nextDeadline()! <= t0 + 30_000, true);
+    f.s.openData(f.client.sealV2(0, ASSIGN.peerId, IP_PACKET), t0 + 20_000);
+    f.s.openData(f.client.sealV2(0, ASSIGN.peerId, PING_MAGIC), t0 + 45_000);   // a keepalive: no activity
+    f.s.tick(t0 + 49_999);
+    assert.equal(f.s.closed, false, 'the packet at +20 s moved the deadline to +50 s');
+    f.s.tick(t0 + 50_000);
+    assert.equal(f.s.closeKind, 'inactive');
+  });
+
+  test('BYTES: less than that many bytes within SECONDS still closes; an outbound packet counts too', () => {
+    const f = sessionEstablished({ params: { inactive: { seconds: 30, bytes: IP_PACKET.length * 2 } } });
+    const t0 = f.now;
+    f.s.openData(f.client.sealV2(0, ASSIGN.peerId, IP_PACKET), t0 + 10_000);
+    f.s.tick(t0 + 30_000);
+    assert.equal(f.s.closeKind, 'inactive', 'one packet is less than BYTES');
+    const g = sessionEstablished({ params: { inactive: { seconds: 30, bytes: IP_PACKET.length * 2 } } });
+    g.s.openData(g.client.sealV2(0, ASSIGN.peerId, IP_PACKET), g.now + 10_000);
+    assert.ok(g.s.sealDataParts(IP_PACKET, g.now + 11_000));
+    g.s.tick(g.now + 40_000);
+    assert.equal(g.s.closed, false, 'in and out together reach BYTES at +11 s: the deadline is +41 s');
+    g.s.tick(g.now + 41_000);
+    assert.equal(g.s.closeKind, 'inactive');
   });
 });

@@ -63,6 +63,11 @@ export interface SessionParams {
   compression?: Framing | 'migrate';
   /** The config pushes a compression option (so every client frames as `compression`). */
   compressionPushed?: boolean;
+  /**
+   * `inactive SECONDS [BYTES]`: close the session when SECONDS pass without BYTES (default 0: any) of tunnel
+   * payload in either direction; keepalives and OCC do not count (OpenVPN 2.6's register_activity).
+   */
+  inactive?: { seconds: number; bytes: number };
 }
 
 export interface TlsSecure {
@@ -114,7 +119,7 @@ export type Output =
 /** Why a session ended, as a bounded set (a /metrics label); the 'closed' output adds the words for the log. */
 export type CloseKind =
   | 'hand-window' | 'ping-restart' | 'tls-error' | 'key-method' | 'refused' | 'client-exit' | 'server-shutdown'
-  | 'killed' | 'replaced' | 'evicted' | 'link-closed';
+  | 'killed' | 'replaced' | 'evicted' | 'link-closed' | 'inactive';
 
 /** Why the session dropped a packet it was given, as a bounded set; `describe` has the words. */
 export type DropReason =
@@ -348,6 +353,7 @@ export class Session {
       // Keepalive clocks start when the tunnel is up, not when the handshake began.
       this.lastRecv = now;
       this.lastSent = now;
+      if (this.p.inactive) this.inactiveAt = now + this.p.inactive.seconds * 1000;
       this.scheduleReneg(now);
       this.certHash = secure.certHash;
       this.out.push({ t: 'established', cn: this.cn, cipher: n.cipher, ekm: n.ekm });
@@ -376,6 +382,10 @@ export class Session {
     // that instant (the sum rounds), and a tick at the deadline would then do nothing while the deadline stays.
     if (this.established && ka && ka.timeout > 0 && now >= this.lastRecv + ka.timeout * 2000) {
       this.close('ping-restart', `ping-restart (no packet for ${ka.timeout * 2} s)`);
+      return;
+    }
+    if (this.inactiveAt !== undefined && now >= this.inactiveAt) {
+      this.close('inactive', `inactivity timeout (--inactive ${this.p.inactive!.seconds})`);
       return;
     }
     for (const ks of [...this.keys]) {
@@ -452,6 +462,7 @@ export class Session {
       return OCC;
     }
     this.stats.packetsIn++;
+    this.activity(payload.length, now);
     return payload;
   }
 
@@ -464,6 +475,7 @@ export class Session {
       const pkt = this.sealData(payload, now);
       return pkt && [pkt];
     }
+    this.activity(payload.length, now);
     payload = frame(st.negotiated.framing, payload);
     const { key, data } = st.send;
     const parts = data.sealV2Parts(key.keyId, st.assign.peerId, payload);
@@ -478,6 +490,7 @@ export class Session {
   sealData(payload: Buffer, now: number): Buffer | undefined {
     const st = this.st;
     if (st.phase !== 'established') return undefined;
+    if (payload !== PING_MAGIC) this.activity(payload.length, now);
     payload = frame(st.negotiated.framing, payload);
     const { key, data } = st.send;
     const pkt = st.negotiated.dataV2 && st.assign
@@ -504,6 +517,7 @@ export class Session {
       at(ks.expiresAt);
     }
     at(this.closeAt);
+    at(this.inactiveAt);
     at(this.switchTo?.at);
     at(this.renegAt);
     const ka = this.p.keepalive;
@@ -521,6 +535,20 @@ export class Session {
 
   /** Why the last packet was dropped (for a rate-limited log line in the I/O layer). */
   lastDropReason?: DropReason;
+
+  private inactiveAt?: number;
+  private inactiveBytes = 0;
+
+  /** Tunnel payload in or out (OpenVPN's register_activity): enough of it moves the inactivity deadline. */
+  private activity(bytes: number, now: number): void {
+    const ia = this.p.inactive;
+    if (!ia || this.inactiveAt === undefined) return;
+    this.inactiveBytes += bytes;
+    if (this.inactiveBytes >= ia.bytes) {
+      this.inactiveBytes = 0;
+      this.inactiveAt = now + ia.seconds * 1000;
+    }
+  }
 
   private dropped(reason: DropReason): DataVerdict {
     this.stats.drops++;
