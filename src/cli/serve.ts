@@ -40,7 +40,8 @@ export async function serve(args: string[]): Promise<number | undefined> {
     }
     const r = await devSetup(devArgs);
     if (typeof r === 'number') return r;
-    options.push({ name: 'config', args: [r], file: COMMAND_LINE, line: 0, inline: false });
+    // The development flags were the setup's; the server runs on the config it wrote.
+    options.splice(0, options.length, { name: 'config', args: [r], file: COMMAND_LINE, line: 0, inline: false });
   }
   let cfg;
   try {

@@ -102,3 +102,12 @@ test('serve refuses --state together with --config, and unknown arguments', asyn
   assert.equal(await serve(['--bogus']), 2);
   assert.match(errs.pop()!, /unknown argument '--bogus'/);
 });
+
+test('serve: options without a config are the development setup\'s only; any other one is refused', async (t) => {
+  const errs: string[] = [];
+  t.mock.method(console, 'error', (...a: unknown[]) => { errs.push(a.join(' ')); });
+  assert.equal(await serve(['--state', '/tmp/x', '--verb', '4']), 2);
+  assert.match(errs.pop()!, /unknown argument '--verb' without a config/);
+  assert.equal(await serve(['server.conf']), 2);
+  assert.match(errs.pop()!, /'server\.conf' is not an option/);
+});
