@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
-import { loadServerConfig } from '../config/server-config.js';
+import { loadConfig } from '../config/server-config.js';
 import { log, setVerb } from '../log.js';
 import { startServer } from '../server/start.js';
 import { devSetup } from './dev-setup.js';
@@ -36,7 +36,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
   }
   let cfg;
   try {
-    cfg = loadServerConfig(configPath);
+    cfg = loadConfig(configPath);
   } catch (e) {
     console.error(`nanovpn: ${(e as Error).message}`);
     return 1;

@@ -55,6 +55,7 @@ export function staticKeyConfig(i: StaticKeyInput): StaticKeyServerConfig {
   if (at('topology') !== undefined && i.draft.topology === 'subnet') {
     fail(at('topology'), `'topology subnet' does not fit ${with2}: 'ifconfig LOCAL REMOTE' is point-to-point; remove the topology line`);
   }
+  if (i.draft.uplink === 'tun') fail(at('uplink'), "'uplink tun' is not available in nanovpn's static-key mode; remove it to use the userspace NAT");
   if (!i.ifconfig) fail(undefined, "static-key mode ('secret') needs 'ifconfig LOCAL REMOTE' (for example 'ifconfig 10.8.0.1 10.8.0.2'; the peer has the mirror line)");
   const { local, remote, d: ifd } = i.ifconfig;
   if (local === remote) fail(ifd.line, 'ifconfig: the local and the remote address must differ');

@@ -81,11 +81,13 @@ export class StaticKeyPeer<L> {
     const previous = this.current;
     if (previous === undefined || !this.p.sameLink(previous, link)) {
       this.current = link;
-      if (previous === undefined) this.lastSent = now;
       this.out.push(previous === undefined ? { t: 'locked', link } : { t: 'locked', link, previous });
     }
     this.stats.packetsIn++;
     this.stats.bytesIn += packet.length;
+    // A peer counts its link as up once a packet of ours authenticates: answer the first one with a ping at once
+    // rather than after `ping` seconds.
+    if (previous === undefined) this.sendPing(now);
     let payload = r.plain;
     if (this.p.framing !== 'none') {
       const u = unframe(this.p.framing, payload, this.p.tunMtu + DECOMPRESS_SLACK);
@@ -120,10 +122,12 @@ export class StaticKeyPeer<L> {
     if (this.current === undefined) return;
     const { ping, pingRestart } = this.p;
     if (pingRestart > 0 && now >= this.lastRecv + pingRestart * 1000) { this.lose('ping-restart'); return; }
-    if (ping > 0 && now >= this.lastSent + ping * 1000) {
-      const bytes = this.sealData(PING_MAGIC, now);
-      if (bytes) this.out.push({ t: 'send', bytes });
-    }
+    if (ping > 0 && now >= this.lastSent + ping * 1000) this.sendPing(now);
+  }
+
+  private sendPing(now: number): void {
+    const bytes = this.sealData(PING_MAGIC, now);
+    if (bytes) this.out.push({ t: 'send', bytes });
   }
 
   nextDeadline(): number | undefined {
