@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { setLogSink } from '../log.js';
 import { ConfigError } from '../config/errors.js';
 import { inlineConfig } from '../config/inline.js';
-import { buildServerConfig, loadServerConfig } from '../config/server-config.js';
+import { buildConfig, loadConfig } from '../config/server-config.js';
 import { writeFileAtomicSync } from '../config/atomic-write.js';
 
 const USAGE = 'usage: nanovpn config inline FILE [-o OUT]   print FILE with ca/cert/key/tls-auth/tls-crypt/crl-verify inlined';
@@ -25,9 +25,9 @@ export async function configCmd(args: string[]): Promise<number> {
   setLogSink((line) => process.stderr.write(line + '\n'));
   try {
     const abs = resolve(file);
-    loadServerConfig(abs);
+    loadConfig(abs);
     const text = inlineConfig(readFileSync(abs, 'utf8'), abs, dirname(abs));
-    buildServerConfig(text, abs, dirname(abs));
+    buildConfig(text, abs, dirname(abs));
     if (out === undefined) process.stdout.write(text);
     else writeFileAtomicSync(resolve(out), text, 0o600);
     return 0;

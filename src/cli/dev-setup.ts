@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadServerConfig } from '../config/server-config.js';
+import { loadConfig } from '../config/server-config.js';
 import { writeAtomic } from '../pki/fsutil.js';
 import { buildProfile, checkPort, checkRemote } from '../pki/profile.js';
 import { initPki, issue, paths, writeTlsCrypt } from '../pki/store.js';
@@ -113,7 +113,7 @@ export async function ensureDevSetup(o: DevSetupOptions): Promise<DevSetup> {
     report.push(`wrote ${configPath} (udp and tcp on port ${port}, VPN 10.8.0.0/24, server address 10.8.0.1)`);
   } else {
     // An existing setup decides its own port; the config may have been edited by hand.
-    port = loadServerConfig(configPath).port;
+    port = loadConfig(configPath).port;
     if (o.port !== undefined && o.port !== port) {
       throw new UsageError(`--port ${o.port} differs from 'port ${port}' in ${configPath}; edit that file to change the port`);
     }

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { parseConfig, type Directive } from './parse.js';
 import { buildFromDirectives, type DirectiveSource } from './server-config.js';
-import type { ServerConfig } from './types.js';
+import type { AnyServerConfig } from './types.js';
 
 export const COMMAND_LINE = '<command line>';
 
@@ -24,7 +24,7 @@ export function splitOptions(argv: string[]): Directive[] | { error: string } {
 }
 
 /** The config the options give; `cwd` is where relative paths start. Throws ConfigError(s) as the config files do. */
-export function configFromOptions(options: Directive[], cwd: string): ServerConfig {
+export function configFromOptions(options: Directive[], cwd: string): AnyServerConfig {
   const sources: DirectiveSource[] = [];
   let dir = cwd;
   let pending: Directive[] = [];

@@ -11,6 +11,7 @@ export function renderDirectiveReference(): string {
   const rows = Object.entries(DIRECTIVES).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const names = (keep: (r: DirectiveRule) => boolean): string[] => rows.filter(([, r]) => keep(r)).map(([n]) => `\`${n}\``);
   const openvpn = names((r) => r.status === 'implemented' && r.origin === 'openvpn');
+  const openvpn27 = names((r) => r.status === 'implemented' && r.origin === 'openvpn-2.7');
   const own = names((r) => r.status === 'implemented' && r.origin === 'nanovpn');
   const ignored = rows.flatMap(([n, r]) => (r.status === 'ignored' ? [bullet(`\`${n}\`: ${r.effect}.`)] : []));
   const refused = rows.flatMap(([n, r]) => (r.status === 'refused' ? [bullet(`\`${n}\`: ${r.reason}; ${r.instead}.`)] : []));
@@ -21,6 +22,8 @@ export function renderDirectiveReference(): string {
     '### Supported',
     '',
     wrap(`OpenVPN directives (${openvpn.length}): ${openvpn.join(', ')}.`),
+    '',
+    wrap(`OpenVPN 2.7 directives that 2.6 does not know (${openvpn27.length}): ${openvpn27.join(', ')}.`),
     '',
     wrap(`nanovpn's own (${own.length}): ${own.join(', ')}.`),
     '',

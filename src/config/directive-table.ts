@@ -1,15 +1,17 @@
-// What nanovpn does with every directive name OpenVPN 2.6 knows (test/data/openvpn-2.6-directives.txt), plus its own:
+// What nanovpn does with every directive name OpenVPN 2.6 knows (test/data/openvpn-2.6-directives.txt), plus the
+// few of 2.7 that a 2.6 config may gain on the way to 2.7 (OPENVPN_2_7), plus its own:
 //   implemented  a handler in server-config.ts reads it
 //   ignored      accepted with one warning; `effect` tells the operator what changes
 //   refused      startup stops; `reason` says why, `instead` what to do
 // A name not in this table is an unknown directive, to nanovpn as to OpenVPN 2.6.
 export type DirectiveRule =
-  | { status: 'implemented'; origin: 'openvpn' | 'nanovpn' }
+  | { status: 'implemented'; origin: 'openvpn' | 'openvpn-2.7' | 'nanovpn' }
   | { status: 'ignored'; effect: string }
   | { status: 'refused'; reason: string; instead: string };
 
 const IMPLEMENTED: DirectiveRule = { status: 'implemented', origin: 'openvpn' };
 const OWN: DirectiveRule = { status: 'implemented', origin: 'nanovpn' };
+const OPENVPN_2_7: DirectiveRule = { status: 'implemented', origin: 'openvpn-2.7' };
 const ignored = (effect: string): DirectiveRule => ({ status: 'ignored', effect });
 const refused = (reason: string, instead: string): DirectiveRule => ({ status: 'refused', reason, instead });
 
@@ -33,7 +35,6 @@ const PROXY = 'a client reaches its server through a proxy; OpenVPN 2.6 rejects 
 const PROXY_INSTEAD = 'remove it; clients set their proxy in their own profile';
 const PKCS11 = 'PKCS#11 tokens are not supported (a unikernel loads no token library)';
 const PKCS11_INSTEAD = 'export the certificate and key to PEM files for cert and key';
-const KEEPALIVE = "use 'keepalive INTERVAL TIMEOUT'";
 const CONSOLE_LOG = 'nanovpn logs to the console';
 const UNIKERNEL_PRIVILEGES = 'ignored in a unikernel (there is no privilege drop)';
 const NODE_TLS = "Node's TLS defaults are used";
@@ -108,9 +109,9 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'mtu-test': refused('nanovpn does not take part in the MTU test', 'set tun-mtu and mssfix'),
   nobind: refused(`${CLIENT_OPTION}; ${REJECTED_IN_SERVER_MODE}`, REMOVE_CLIENT_OPTION),
   passtos: ignored('the outer packets keep the default TOS; the TOS of tunnelled packets is not copied'),
-  ping: refused('nanovpn sets the ping interval and timeout together', KEEPALIVE),
-  'ping-exit': refused('nanovpn sets the ping interval and timeout together', KEEPALIVE),
-  'ping-restart': refused('nanovpn sets the ping interval and timeout together', KEEPALIVE),
+  ping: IMPLEMENTED,
+  'ping-exit': refused('nanovpn does not exit when its peer goes quiet', "use 'keepalive INTERVAL TIMEOUT' (or ping-restart in static-key mode), which forgets the peer instead"),
+  'ping-restart': IMPLEMENTED,
   'ping-timer-rem': ignored('no effect on a server: the keepalive timers run per client'),
   port: IMPLEMENTED,
   proto: IMPLEMENTED,
@@ -167,7 +168,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'force-tls-key-material-export': refused('nanovpn cannot turn away clients without TLS-EKM: it derives their keys with the PRF',
     'remove it; clients that offer TLS-EKM (OpenVPN 2.6) use it'),
   'key-direction': IMPLEMENTED,
-  secret: refused('static-key mode is not supported (OpenVPN 2.6 deprecates it)', "use TLS: ca, cert and key ('nanovpn pki' makes them)"),
+  secret: IMPLEMENTED,
   'tran-window': IMPLEMENTED,
 
   // renegotiation.rst
@@ -272,7 +273,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'dev-node': ignored('nanovpn has no tun device for clients; the tun uplink opens /dev/net/tun'),
   'dev-type': IMPLEMENTED,
   'dhcp-option': ignored('in a server config it only sets script variables (as in OpenVPN 2.6 on Linux); to give clients DNS servers, push "dhcp-option DNS ADDR"'),
-  ifconfig: refused('nanovpn derives its tunnel address from server', "use 'server NETWORK NETMASK'"),
+  ifconfig: IMPLEMENTED,
   'ifconfig-ipv6': refused(NO_IPV6, NO_IPV6_INSTEAD),
   'ifconfig-noexec': ignored(NO_HOST_ROUTES),
   'ifconfig-nowarn': ignored(NO_OCC),
@@ -399,6 +400,9 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   memstats: ignored('no memory statistics file is written'),
   'ip-remote-hint': ignored(NO_EFFECT_ON_SERVER),
   preresolve: ignored(NO_EFFECT_ON_SERVER),
+
+  // OpenVPN 2.7's, accepted by nanovpn as by 2.7
+  'allow-deprecated-insecure-static-crypto': OPENVPN_2_7,
 
   // nanovpn's own
   'data-crypto': OWN,

@@ -1,5 +1,5 @@
 // `nanovpn config inline`: rewrite a config so every referenced key/cert/CRL file becomes an inline <tag> block.
-// Lines are kept as written except the replaced directives; tls-auth's direction argument becomes a
+// Lines are kept as written except the replaced directives; tls-auth's and secret's direction argument becomes a
 // 'key-direction' line right after its block, so the last-one-wins order is unchanged.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -7,7 +7,7 @@ import { ConfigError } from './errors.js';
 import { parseConfig, type Directive } from './parse.js';
 import { formatStaticKey, parseStaticKey } from './static-key.js';
 
-const INLINABLE = new Set(['ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'crl-verify']);
+const INLINABLE = new Set(['ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'crl-verify', 'secret']);
 
 export function inlineConfig(text: string, source: string, baseDir: string): string {
   const lines = text.split('\n');
@@ -33,7 +33,7 @@ function block(d: Directive, baseDir: string): string[] {
   } catch (e) {
     return fail(`cannot read ${d.name} file '${path}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (d.name === 'tls-auth' || d.name === 'tls-crypt') {
+  if (d.name === 'tls-auth' || d.name === 'tls-crypt' || d.name === 'secret') {
     try {
       body = formatStaticKey(parseStaticKey(body));
     } catch (e) {
@@ -45,6 +45,6 @@ function block(d: Directive, baseDir: string): string[] {
   const bodyLines = body.slice(0, -1).split('\n').map((l) => l.replace(/\r$/, ''));
   if (bodyLines.some((l) => l.trimStart().startsWith(close))) fail(`${d.name} file '${path}' contains '${close}' and cannot be inlined`);
   const out = [`<${d.name}>`, ...bodyLines, close];
-  if (d.name === 'tls-auth' && d.args[1] !== undefined) out.push(`key-direction ${d.args[1]}`);
+  if ((d.name === 'tls-auth' || d.name === 'secret') && d.args[1] !== undefined) out.push(`key-direction ${d.args[1]}`);
   return out;
 }

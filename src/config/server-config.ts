@@ -9,7 +9,9 @@ import { formatIPv4, parseIPv4, maskPrefix } from './ipv4-text.js';
 import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
 import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
-import type { CipherName, Proto, ServerConfig, StaticKey } from './types.js';
+import { staticKeyConfig } from './static-key-mode.js';
+import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from './types.js';
+import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
 import { DIGESTS, digestByName } from '../core/crypto/digests.js';
 import type { Framing } from '../core/compression/framing.js';
@@ -26,8 +28,8 @@ const CIPHER_ALIASES: Record<string, CipherName> = {
   'ID-AES128-GCM': 'AES-128-GCM', 'ID-AES256-GCM': 'AES-256-GCM',
 };
 
-/** Reads and builds the server config at `path`; relative file names resolve against its folder. */
-export function loadServerConfig(path: string): ServerConfig {
+/** Reads and builds the config at `path` (TLS or static-key mode); relative file names resolve against its folder. */
+export function loadConfig(path: string): AnyServerConfig {
   const abs = resolve(path);
   let text: string;
   try {
@@ -35,7 +37,17 @@ export function loadServerConfig(path: string): ServerConfig {
   } catch (e) {
     throw new ConfigError(abs, undefined, `cannot read config file: ${errText(e)}`);
   }
-  return buildServerConfig(text, abs, dirname(abs));
+  return buildConfig(text, abs, dirname(abs));
+}
+
+/** loadConfig for a TLS-mode config only. */
+export function loadServerConfig(path: string): ServerConfig {
+  return tlsOnly(loadConfig(path), resolve(path));
+}
+
+function tlsOnly(c: AnyServerConfig, source: string): ServerConfig {
+  if (isStaticKeyConfig(c)) throw new ConfigError(source, undefined, "a static-key ('secret') config where a TLS server config is needed");
+  return c;
 }
 
 type Draft = Omit<ServerConfig, 'server' | 'ca' | 'cert' | 'key' | 'protos'> & {
@@ -59,6 +71,12 @@ interface Ctx {
   devTyped?: boolean;
   nopool?: boolean;
   pool?: { start: number; end: number; netmask?: number; line: number };
+  secret?: { key: StaticKey; d: Directive };
+  ifconfig?: { local: number; remote: number; d: Directive };
+  ping?: { seconds: number; d: Directive };
+  pingRestart?: { seconds: number; d: Directive };
+  allowInsecureStatic?: boolean;
+  mode?: { value: string; d: Directive };
 }
 
 interface Handler {
@@ -69,7 +87,13 @@ interface Handler {
   run(d: Directive, c: Ctx): void;
 }
 
+/** buildConfig for a TLS-mode config only. */
 export function buildServerConfig(text: string, source: string, baseDir: string): ServerConfig {
+  return tlsOnly(buildFromDirectives([{ directives: parseConfig(text, source), baseDir }], source), source);
+}
+
+/** A TLS-mode or static-key config from one text. */
+export function buildConfig(text: string, source: string, baseDir: string): AnyServerConfig {
   return buildFromDirectives([{ directives: parseConfig(text, source), baseDir }], source);
 }
 
@@ -80,7 +104,7 @@ export interface DirectiveSource { directives: Directive[]; baseDir: string }
  * Applies the directives in order, later lines winning as in OpenVPN. Every bad line is reported: one ConfigError,
  * or ConfigErrors with all of them; the checks across directives run once every line was good.
  */
-export function buildFromDirectives(sources: DirectiveSource[], source: string): ServerConfig {
+export function buildFromDirectives(sources: DirectiveSource[], source: string): AnyServerConfig {
   const c: Ctx = { cfg: defaults(source), compression: { framing: 'none' }, baseDir: '', warned: new Set(), lines: new Map(), ignoreUnknown: new Set() };
   const errors: ConfigError[] = [];
   for (const { directives, baseDir } of sources) {
@@ -115,7 +139,7 @@ function apply(c: Ctx, d: Directive): void {
     }
     fail(d, `unknown directive '${d.name}'`);
   }
-  if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <crl-verify>, <dh>)`);
+  if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <crl-verify>, <dh>, <secret>)`);
   if (!d.inline) {
     const n = d.args.length;
     if (n < h.min || n > h.max) {
@@ -136,9 +160,24 @@ function defaults(source: string): Draft {
   };
 }
 
-function finish(c: Ctx, source: string): ServerConfig {
+function finish(c: Ctx, source: string): AnyServerConfig {
   const { cfg } = c;
   const at = (name: string): number | undefined => c.lines.get(name);
+  if (c.secret) {
+    if (cfg.protos.length === 0) cfg.protos.push('udp');
+    return staticKeyConfig({
+      source, draft: cfg, secret: c.secret, keyDirection: c.keyDirection, ifconfig: c.ifconfig, ping: c.ping,
+      pingRestart: c.pingRestart, cipherName: c.cipherName, cipherByName, compression: c.compression,
+      allowInsecure: c.allowInsecureStatic === true, mode: c.mode, lines: c.lines,
+    });
+  }
+  if (c.ifconfig) {
+    fail(c.ifconfig.d, "'ifconfig LOCAL REMOTE' is for static-key mode (with 'secret'); a TLS server takes its tunnel address from 'server NETWORK NETMASK'");
+  }
+  for (const t of [c.ping, c.pingRestart]) {
+    if (t) fail(t.d, `'${t.d.name}' is for static-key mode (with 'secret'); a TLS server sets the ping interval and timeout together: use 'keepalive INTERVAL TIMEOUT'`);
+  }
+  if (c.mode?.value === 'p2p') fail(c.mode.d, "'mode p2p' is static-key mode here and needs 'secret'; a TLS server is 'mode server'");
   const missing = (what: string): never => { throw new ConfigError(source, undefined, `missing required directive '${what}'`); };
   if (!cfg.server) missing('server NETWORK NETMASK');
   if (cfg.ca === undefined) missing('ca');
@@ -414,7 +453,7 @@ const handlers: Record<string, Handler> = {
       c.pool = { start, end, netmask, line: d.line };
     },
   },
-  mode: { min: 1, max: 1, run(d) { if (d.args[0] !== 'server') fail(d, `mode '${d.args[0]}': only 'mode server' is supported`); } },
+  mode: { min: 1, max: 1, run(d, c) { c.mode = { value: oneOf(d, 0, ['server', 'p2p'] as const), d }; } },
   'tls-server': flag(() => {}),
   server: {
     min: 2, max: 3, run(d, c) {
@@ -445,6 +484,16 @@ const handlers: Record<string, Handler> = {
       if (!d.inline && d.args[1] !== undefined) c.keyDirection = Number(oneOf(d, 1, ['0', '1'])) as 0 | 1;
     },
   },
+  secret: {
+    min: 1, max: 2, inline: true, run(d, c) {
+      c.secret = { key: staticKey(d, c), d };
+      if (!d.inline && d.args[1] !== undefined) c.keyDirection = Number(oneOf(d, 1, ['0', '1'])) as 0 | 1;
+    },
+  },
+  'allow-deprecated-insecure-static-crypto': flag((c) => { c.allowInsecureStatic = true; }),
+  ifconfig: { min: 2, max: 2, run(d, c) { c.ifconfig = { local: ipv4(d, 0), remote: ipv4(d, 1), d }; } },
+  ping: { min: 1, max: 1, run(d, c) { c.ping = { seconds: int(d, 0, 0, 0x7fffffff), d }; } },
+  'ping-restart': { min: 1, max: 1, run(d, c) { c.pingRestart = { seconds: int(d, 0, 0, 0x7fffffff), d }; } },
   'key-direction': { min: 1, max: 1, run(d, c) { c.keyDirection = Number(oneOf(d, 0, ['0', '1'])) as 0 | 1; } },
   'tls-crypt': { min: 1, max: 1, inline: true, run(d, c) { c.cfg.tlsCrypt = staticKey(d, c); } },
   auth: {

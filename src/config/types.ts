@@ -2,7 +2,8 @@
 // Addresses are uint32 numbers; file references are already loaded (text) or kept as resolved paths when the
 // server must re-read them (CRL, users file, client-config-dir, status, pool persistence).
 export type Proto = 'udp' | 'tcp';
-import type { CipherName } from '../core/crypto/ciphers.js';
+import type { CbcCipherName, CipherName } from '../core/crypto/ciphers.js';
+import type { Framing } from '../core/compression/framing.js';
 import type { DigestName } from '../core/crypto/digests.js';
 import type { ServerFraming } from './compression.js';
 export type { CipherName, DigestName };
@@ -79,4 +80,31 @@ export interface ServerConfig {
   /** nanovpn extension: 'nat-tcp-congestion cubic|newreno', the NAT's TCP towards clients; default cubic. */
   natTcpCongestion?: 'cubic' | 'newreno';
   stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
+}
+
+/** The settings a static-key config shares with a TLS one. */
+type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
+  'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
+  'natTcpCongestion' | 'stateDir'>;
+
+/** Static-key point-to-point mode (`secret`): no TLS, one peer at `ifconfig`'s REMOTE, CBC + HMAC from the key file. */
+export interface StaticKeyServerConfig extends SharedSettings {
+  mode: 'static-key';
+  secret: StaticKey;
+  /** `secret FILE 0|1` or key-direction; undefined = the same half of the key both ways. */
+  keyDirection?: 0 | 1;
+  /** `ifconfig LOCAL REMOTE`: the server's tunnel address and the peer's. */
+  ifconfig: { local: number; remote: number };
+  cipher: CbcCipherName;
+  /** Seconds (0 = off): `ping` / `ping-restart`, or `keepalive I T` as 2.6 expands it in p2p mode (ping I, ping-restart T). */
+  ping: number;
+  pingRestart: number;
+  /** comp-lzo / compress; 'none' = no framing byte. */
+  compression: Framing;
+}
+
+export type AnyServerConfig = ServerConfig | StaticKeyServerConfig;
+
+export function isStaticKeyConfig(c: AnyServerConfig): c is StaticKeyServerConfig {
+  return 'mode' in c && c.mode === 'static-key';
 }

@@ -4,7 +4,7 @@ import { readClientConfig } from '../config/client-config-dir.js';
 import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
 import { totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { ServerConfig } from '../config/types.js';
+import { isStaticKeyConfig, type AnyServerConfig, type ServerConfig, type StaticKeyServerConfig } from '../config/types.js';
 import { verifyUser } from '../config/users-file.js';
 import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
 import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetric.js';
@@ -16,11 +16,16 @@ import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
 import type { AuthPlugins } from './authorizer.js';
 import { VpnServer } from './server.js';
+import { StaticKeyServer } from './static-key-server.js';
 import { startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
 import { startStatusFile } from './status-file.js';
 
-export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
+export async function startServer(cfg: ServerConfig): Promise<VpnServer>;
+export async function startServer(cfg: StaticKeyServerConfig): Promise<StaticKeyServer>;
+export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | StaticKeyServer>;
+export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | StaticKeyServer> {
+  if (isStaticKeyConfig(cfg)) return startStaticKeyServer(cfg);
   chooseDataCrypto(cfg.dataCrypto);
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
@@ -51,6 +56,19 @@ export async function startServer(cfg: ServerConfig): Promise<VpnServer> {
   await server.start();
   await startObservability(server, cfg);
   startStateLog(server);
+  return server;
+}
+
+/** Static-key mode: one peer, the NAT as its uplink. */
+async function startStaticKeyServer(cfg: StaticKeyServerConfig): Promise<StaticKeyServer> {
+  chooseDataCrypto(cfg.dataCrypto);
+  const server = new StaticKeyServer(cfg);
+  server.setUplink(createNatUplink({
+    localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
+    perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
+    tcpCongestion: cfg.natTcpCongestion,
+  }, server.router.toClient, server.driver));
+  await server.start();
   return server;
 }
 

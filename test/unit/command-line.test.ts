@@ -2,7 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configFromOptions, splitOptions } from '../../src/config/command-line.js';
+import { configFromOptions as anyConfigFromOptions, splitOptions } from '../../src/config/command-line.js';
+import { isStaticKeyConfig, type ServerConfig } from '../../src/config/types.js';
 import { buildServerConfig } from '../../src/config/server-config.js';
 import { ConfigError, ConfigErrors } from '../../src/config/errors.js';
 import { setLogSink } from '../../src/log.js';
@@ -13,6 +14,11 @@ let fx: ConfigFixture;
 let logs: string[] = [];
 before(() => { fx = makeConfigFixture(); setLogSink((l) => logs.push(l)); });
 after(() => { fx.cleanup(); setLogSink((l) => process.stdout.write(l + '\n')); });
+function configFromOptions(o: Directive[], cwd: string): ServerConfig {
+  const c = anyConfigFromOptions(o, cwd);
+  assert.ok(!isStaticKeyConfig(c), 'a TLS-mode config');
+  return c;
+}
 const opts = (argv: string[]): Directive[] => { const o = splitOptions(argv); assert.ok(!('error' in o), JSON.stringify(o)); return o; };
 
 test('splitOptions: each --name takes the words up to the next --', () => {

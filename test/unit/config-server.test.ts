@@ -86,7 +86,8 @@ test('port, local, dev, topology, mode', () => {
   assert.equal(build('topology net30\n').topology, 'net30');
   assert.equal(build('topology p2p\n').topology, 'p2p');
   failsExtra('topology mesh\n', /'mesh' must be one of: subnet, net30, p2p/);
-  failsExtra('mode p2p\n', /only 'mode server'/);
+  failsExtra('mode p2p\n', /'mode p2p' is static-key mode here and needs 'secret'/);
+  failsExtra('mode client\n', /'client' must be one of: server, p2p/);
 });
 
 test('server NET MASK is validated', () => {

@@ -14,6 +14,7 @@ const OPENVPN_NAMES = readFileSync(new URL('test/data/openvpn-2.6-directives.txt
   .split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 const rows = Object.entries(DIRECTIVES);
 const withStatus = (s: string): string[] => rows.filter(([, r]) => r.status === s).map(([n]) => n);
+const withOrigin = (o: string): string[] => rows.filter(([, r]) => r.status === 'implemented' && r.origin === o).map(([n]) => n);
 
 let fx: ConfigFixture;
 let logs: string[] = [];
@@ -32,12 +33,14 @@ test('the names file holds the man page and options.c sections of OpenVPN 2.6, e
   for (const n of ['tls-crypt-v2', 'ns-cert-type', 'win-sys', 'remote', 'ncp-ciphers', 'connection']) assert.ok(OPENVPN_NAMES.includes(n), n);
 });
 
-test('every OpenVPN 2.6 directive has a row; every other row is one of nanovpn\'s own', () => {
+test('every OpenVPN 2.6 directive has a row; every other row is one of 2.7\'s or nanovpn\'s own', () => {
   assert.deepEqual(OPENVPN_NAMES.filter((n) => directiveRule(n) === undefined), []);
   const names = new Set(OPENVPN_NAMES);
   const notOpenvpn = rows.filter(([n]) => !names.has(n));
-  assert.deepEqual(notOpenvpn.filter(([, r]) => !(r.status === 'implemented' && r.origin === 'nanovpn')).map(([n]) => n), []);
-  assert.deepEqual(rows.filter(([n, r]) => r.status === 'implemented' && r.origin === 'nanovpn' && names.has(n)).map(([n]) => n), []);
+  const ownOr27 = (r: (typeof rows)[number][1]) => r.status === 'implemented' && (r.origin === 'nanovpn' || r.origin === 'openvpn-2.7');
+  assert.deepEqual(notOpenvpn.filter(([, r]) => !ownOr27(r)).map(([n]) => n), []);
+  assert.deepEqual(rows.filter(([n, r]) => ownOr27(r) && names.has(n)).map(([n]) => n), []);
+  assert.deepEqual(withOrigin('openvpn-2.7'), ['allow-deprecated-insecure-static-crypto']);
 });
 
 test('the implemented rows are exactly the directives server-config.ts has handlers for', () => {
