@@ -115,3 +115,12 @@ test('without secret: ifconfig, ping, ping-restart and mode p2p say they belong 
   assert.throws(tls('mode p2p\n'), /'mode p2p' is static-key mode here and needs 'secret'/);
   assert.throws(() => buildServerConfig(BASE, src(), fx.dir), /a static-key \('secret'\) config where a TLS server config is needed/);
 });
+
+test("'nanovpn config inline' inlines secret, its direction becoming a key-direction line", async () => {
+  const { inlineConfig } = await import('../../src/config/inline.js');
+  const text = inlineConfig(BASE.replace('ta.key 0', 'ta.key 1'), src(), fx.dir);
+  assert.match(text, /<secret>\n[\s\S]*-----END OpenVPN Static key V1-----\n<\/secret>\nkey-direction 1\n/);
+  const c = build(text);
+  assert.equal(c.keyDirection, 1);
+  assert.deepEqual(c.secret.bytes, parseStaticKey(fx.ta));
+});
