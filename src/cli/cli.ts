@@ -7,7 +7,7 @@ const commands: Record<string, { run: () => Promise<Command>; help: string }> = 
     help: 'serve [--config FILE [--OPTION ARGS...] | --state DIR [--remote HOST] [--port N]]  run the VPN server; each --OPTION is ' +
       "a config line, as on openvpn's command line (no config: a development setup in ./state)",
   },
-  pki: { run: async () => (await import('./pki.js')).pki, help: 'pki init|issue|revoke|tls-crypt|crl --dir DIR ...  manage the built-in CA' },
+  pki: { run: async () => (await import('./pki.js')).pki, help: 'pki init|issue|revoke|tls-crypt|tls-crypt-v2-server|tls-crypt-v2-client|crl --dir DIR ...  manage the built-in CA' },
   profile: { run: async () => (await import('./profile.js')).profile, help: 'profile --dir DIR --name NAME --remote HOST [--port N] [--proto udp|tcp]  print a client .ovpn' },
   config: { run: async () => (await import('./config-cmd.js')).configCmd, help: 'config inline FILE [-o OUT]  print FILE with every referenced key/cert file inlined' },
   users: { run: async () => (await import('./users.js')).users, help: 'users add|del FILE NAME [--password-stdin]  manage the auth-user-pass-verify users file' },

@@ -1,6 +1,7 @@
 // `nanovpn pki ...`: manage the built-in CA in a directory (see src/pki/store.ts for the layout).
 import { issue, initPki, refreshCrl, revoke, writeTlsCrypt } from '../pki/store.js';
 import type { KeyAlgo } from '../pki/keys.js';
+import { writeTlsCryptV2Client, writeTlsCryptV2Server } from '../pki/tls-crypt-v2.js';
 import { parseFlags, reportError, required, UsageError } from './pki-args.js';
 
 const USAGE = {
@@ -8,6 +9,8 @@ const USAGE = {
   issue: 'nanovpn pki issue --dir DIR (--server NAME [--san HOST]... | --client NAME) [--algo ec|rsa2048]',
   revoke: 'nanovpn pki revoke --dir DIR NAME',
   'tls-crypt': 'nanovpn pki tls-crypt --dir DIR',
+  'tls-crypt-v2-server': 'nanovpn pki tls-crypt-v2-server --dir DIR',
+  'tls-crypt-v2-client': 'nanovpn pki tls-crypt-v2-client --dir DIR NAME',
   crl: 'nanovpn pki crl --dir DIR',
 } as const;
 const ALL = Object.values(USAGE).join('\n       ');
@@ -66,6 +69,21 @@ export async function pki(args: string[]): Promise<number> {
         const { values } = parseFlags(rest, { dir: { type: 'string' } });
         const file = writeTlsCrypt(required(values.dir, '--dir'));
         console.log(`nanovpn pki: wrote tls-crypt key ${file}`);
+        return 0;
+      }
+      case 'tls-crypt-v2-server': {
+        const { values } = parseFlags(rest, { dir: { type: 'string' } });
+        const file = writeTlsCryptV2Server(required(values.dir, '--dir'));
+        console.log(`nanovpn pki: wrote tls-crypt-v2 server key ${file}`);
+        return 0;
+      }
+      case 'tls-crypt-v2-client': {
+        const { values, positionals } = parseFlags(rest, { dir: { type: 'string' } }, 1);
+        const dir = required(values.dir, '--dir');
+        const name = positionals[0];
+        if (name === undefined) throw new UsageError('which client? give its NAME');
+        const file = writeTlsCryptV2Client(dir, name);
+        console.log(`nanovpn pki: wrote tls-crypt-v2 client key ${file}`);
         return 0;
       }
       case 'crl': {

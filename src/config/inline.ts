@@ -6,8 +6,9 @@ import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { parseConfig, type Directive } from './parse.js';
 import { formatStaticKey, parseStaticKey } from './static-key.js';
+import { formatTlsCryptV2ServerKey, parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
 
-const INLINABLE = new Set(['ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'crl-verify', 'secret']);
+const INLINABLE = new Set(['ca', 'cert', 'key', 'tls-auth', 'tls-crypt', 'tls-crypt-v2', 'crl-verify', 'secret']);
 
 export function inlineConfig(text: string, source: string, baseDir: string): string {
   const lines = text.split('\n');
@@ -36,6 +37,13 @@ function block(d: Directive, baseDir: string): string[] {
   if (d.name === 'tls-auth' || d.name === 'tls-crypt' || d.name === 'secret') {
     try {
       body = formatStaticKey(parseStaticKey(body));
+    } catch (e) {
+      return fail(`${d.name}: ${(e as Error).message}`);
+    }
+  }
+  if (d.name === 'tls-crypt-v2') {
+    try {
+      body = formatTlsCryptV2ServerKey(parseTlsCryptV2ServerKey(body));
     } catch (e) {
       return fail(`${d.name}: ${(e as Error).message}`);
     }

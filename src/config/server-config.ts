@@ -10,6 +10,7 @@ import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type
 import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
 import { staticKeyConfig } from './static-key-mode.js';
+import { parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
 import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from './types.js';
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
@@ -60,6 +61,7 @@ interface Ctx {
   baseDir: string;
   warned: Set<string>;
   keyDirection?: 0 | 1;
+  tlsCryptV2MaxAge?: number;
   /** OpenVPN's ciphername: the last 'cipher' or 'data-ciphers-fallback' argument, and the line it was on. */
   cipherName?: { name: string; d: Directive };
   ncpFallback?: boolean;
@@ -139,7 +141,7 @@ function apply(c: Ctx, d: Directive): void {
     }
     fail(d, `unknown directive '${d.name}'`);
   }
-  if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <crl-verify>, <dh>, <secret>)`);
+  if (d.inline && !h.inline) fail(d, `inline <${d.name}> block is not allowed (only <ca>, <cert>, <key>, <tls-auth>, <tls-crypt>, <tls-crypt-v2>, <crl-verify>, <dh>, <secret>)`);
   if (!d.inline) {
     const n = d.args.length;
     if (n < h.min || n > h.max) {
@@ -187,6 +189,10 @@ function finish(c: Ctx, source: string): AnyServerConfig {
     throw new ConfigError(source, Math.max(at('tls-auth')!, at('tls-crypt')!), "'tls-auth' and 'tls-crypt' are mutually exclusive");
   }
   if (cfg.tlsAuth && c.keyDirection !== undefined) cfg.tlsAuth.direction = c.keyDirection;
+  if (c.tlsCryptV2MaxAge !== undefined) {
+    if (cfg.tlsCryptV2) cfg.tlsCryptV2.maxAgeDays = c.tlsCryptV2MaxAge;
+    else log('warn', "config: tls-crypt-v2-max-age has no effect without 'tls-crypt-v2'", { file: source, line: at('tls-crypt-v2-max-age') });
+  }
   if (cfg.verifyClientCert !== 'require' && !cfg.authUserPassVerify) {
     throw new ConfigError(source, at('verify-client-cert'),
       `'verify-client-cert ${cfg.verifyClientCert}' needs password authentication: add 'auth-user-pass-verify USERSFILE builtin'`);
@@ -496,6 +502,27 @@ const handlers: Record<string, Handler> = {
   'ping-restart': { min: 1, max: 1, run(d, c) { c.pingRestart = { seconds: int(d, 0, 0, 0x7fffffff), d }; } },
   'key-direction': { min: 1, max: 1, run(d, c) { c.keyDirection = Number(oneOf(d, 0, ['0', '1'])) as 0 | 1; } },
   'tls-crypt': { min: 1, max: 1, inline: true, run(d, c) { c.cfg.tlsCrypt = staticKey(d, c); } },
+  'tls-crypt-v2': {
+    min: 1, max: 2, inline: true, run(d, c) {
+      if (!d.inline && d.args[1] !== undefined) {
+        const mode = oneOf(d, 1, ['force-cookie', 'allow-noncookie'] as const);
+        if (mode === 'allow-noncookie') {
+          fail(d, 'tls-crypt-v2 allow-noncookie: nanovpn keeps no state for an unauthenticated UDP reset, so it answers ' +
+            'tls-crypt-v2 clients only with the stateless cookie handshake (force-cookie), which every OpenVPN 2.6 client ' +
+            "does; drop 'allow-noncookie' (clients before 2.6 can connect over TCP)");
+        }
+      }
+      let serverKey: Buffer;
+      try {
+        serverKey = parseTlsCryptV2ServerKey(fileText(d, c));
+      } catch (e) {
+        if (e instanceof ConfigError) throw e;
+        return fail(d, `tls-crypt-v2: ${(e as Error).message}`);
+      }
+      c.cfg.tlsCryptV2 = { serverKey, maxAgeDays: c.cfg.tlsCryptV2?.maxAgeDays };
+    },
+  },
+  'tls-crypt-v2-max-age': { min: 1, max: 1, run(d, c) { c.tlsCryptV2MaxAge = int(d, 0, 1, 0x7fffffff); } },
   auth: {
     min: 1, max: 1, run(d, c) {
       if (d.args[0]!.toLowerCase() === 'none') {

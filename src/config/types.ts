@@ -32,6 +32,8 @@ export interface ServerConfig {
   key: string;                  // PEM text (secret)
   tlsAuth?: { key: StaticKey; direction?: 0 | 1 };  // 'tls-auth' + 'key-direction'
   tlsCrypt?: StaticKey;         // 'tls-crypt'
+  /** 'tls-crypt-v2 SERVERKEY' (128 bytes) and 'tls-crypt-v2-max-age DAYS' (OpenVPN 2.7). */
+  tlsCryptV2?: { serverKey: Buffer; maxAgeDays?: number };
   auth: DigestName;             // 'auth' digest of tls-auth and of CBC data channels, default 'SHA1'
   dataCiphers: CipherName[];    // 'data-ciphers', default AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305
   dataCiphersFallback?: CipherName;  // 'data-ciphers-fallback' (or a later 'cipher'): for clients that negotiate nothing

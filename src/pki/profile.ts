@@ -1,4 +1,5 @@
-// Client profiles: one self-contained .ovpn with the CA, the client's cert and key (and tls-crypt key) inline.
+// Client profiles: one self-contained .ovpn with the CA, the client's cert and key (and its tls-crypt-v2 key, or the
+// tls-crypt key) inline.
 // Only directives that openvpn 2.6, OpenVPN Connect and NetworkManager's importer all understand.
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -7,6 +8,8 @@ import { checkKeyMatchesCert, checkSignedBy, parseCert } from './check.js';
 import { PkiError } from './errors.js';
 import { isDnsName, OID } from './extensions.js';
 import { checkName, loadCaCert, paths, readIndex, readText } from './store.js';
+import { parseTlsCryptV2ClientKey } from '../config/tls-crypt-v2-key.js';
+import { tlsCryptV2Paths } from './tls-crypt-v2.js';
 
 export interface ProfileOptions { name: string; remote: string; port?: number; proto?: 'udp' | 'tcp'; now?: Date }
 
@@ -46,8 +49,18 @@ export function buildProfile(dir: string, opts: ProfileOptions): string {
   }
   const now = opts.now ?? new Date();
   if (new Date(cert.validTo) < now) throw new PkiError(`'${name}' certificate expired on ${new Date(cert.validTo).toISOString()}`);
+  // A client has one control-channel key: its own tls-crypt-v2 key when the PKI has a v2 server key.
+  const v2 = tlsCryptV2Paths(dir);
+  let tc2: string | undefined;
+  if (existsSync(v2.server)) {
+    if (!existsSync(v2.client(name))) {
+      throw new PkiError(`${dir} has a tls-crypt-v2 server key but no client key for '${name}' (run 'nanovpn pki tls-crypt-v2-client --dir ${dir} ${name}')`);
+    }
+    tc2 = readText(v2.client(name), 'tls-crypt-v2 client key');
+    try { parseTlsCryptV2ClientKey(tc2); } catch (e) { throw new PkiError(`${v2.client(name)}: ${(e as Error).message}`); }
+  }
   let tc: string | undefined;
-  if (existsSync(p.tc)) {
+  if (!tc2 && existsSync(p.tc)) {
     tc = readText(p.tc, 'tls-crypt key');
     try { parseStaticKey(tc); } catch (e) { throw new PkiError(`${p.tc}: ${(e as Error).message}`); }
   }
@@ -65,5 +78,6 @@ export function buildProfile(dir: string, opts: ProfileOptions): string {
     'persist-tun',
     'verb 3',
     '',
-  ].join('\n') + block('ca', caPem) + block('cert', certPem) + block('key', keyPem) + (tc ? block('tls-crypt', tc) : '');
+  ].join('\n') + block('ca', caPem) + block('cert', certPem) + block('key', keyPem) + (tc ? block('tls-crypt', tc) : '') +
+    (tc2 ? block('tls-crypt-v2', tc2) : '');
 }

@@ -12,7 +12,9 @@ import { IpPool } from '../core/router/ip-pool.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
 import type { AuthRequest, AuthResult, CloseKind, SessionParams } from '../core/session/session.js';
 import { type DropReport, DropSummary } from '../core/transport/drop-summary.js';
-import { vetFirstPacket } from '../core/transport/first-packet.js';
+import { type TlsCryptV2Keys, vetFirstPacket } from '../core/transport/first-packet.js';
+import { WkcOpener } from '../core/crypto/tls-crypt-v2.js';
+import { clientKeyWrap } from '../core/session/tls-crypt-v2-wrap.js';
 import { halfOpenCapFor, HalfOpenTracker } from '../core/transport/half-open.js';
 import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
 import { type Incoming, type PeerAddr, UdpEndpoint } from '../core/transport/udp-endpoint.js';
@@ -51,8 +53,11 @@ export class VpnServer implements ConnHost {
   /** The UDP transport's decisions (demux, cookie, reset budget, half-open cap, float) and the peer-ids. */
   private readonly endpoint: UdpEndpoint<Conn>;
   /** The stateless responder's wrap, shared by every unauthenticated packet (UDP and TCP): peek() vets first
-   *  packets (no replay state), wrap() seals the cookie replies. A session gets its own wrap only once it exists. */
-  private readonly responderWrap: ControlWrap;
+   *  packets (no replay state), wrap() seals the cookie replies. A session gets its own wrap only once it exists.
+   *  Undefined when the server has tls-crypt-v2 and neither tls-auth nor tls-crypt: every client must use v2. */
+  private readonly responderWrap: ControlWrap | undefined;
+  /** tls-crypt-v2: the server key's WKc opener and the wraps made from a client's key. */
+  private readonly tlsCryptV2: TlsCryptV2Keys | undefined;
   /** Unauthenticated UDP drops: counted by reason, logged as one summary per reason per interval. */
   private readonly udpDrops = new DropSummary<PeerAddr>({ retain: (a) => ({ address: a.address, port: a.port }) });
   /** Holds V8's young generation at its size while unauthenticated packets arrive at a flood's rate. */
@@ -78,10 +83,17 @@ export class VpnServer implements ConnHost {
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
     this.secureContext = this.makeSecureContext();
     this.halfOpen = new HalfOpenTracker({ windowMs: cfg.handWindow * 1000, cap: halfOpenCapFor(cfg.maxClients) });
-    this.responderWrap = this.makeWrap({ replayTime: this.epoch });
+    const v2only = cfg.tlsCryptV2 && !cfg.tlsAuth && !cfg.tlsCrypt;
+    this.responderWrap = v2only ? undefined : this.makeWrap({ replayTime: this.epoch });
+    this.tlsCryptV2 = cfg.tlsCryptV2 && {
+      opener: new WkcOpener(cfg.tlsCryptV2.serverKey),
+      // The cookie reset has the responder's epoch and pid 1, as the responder's replies do; sessions start later.
+      wrapFor: (kc, use) => clientKeyWrap(kc, use === 'reply' ? { replayTime: this.epoch } : this.sessionWrapOptions()),
+      maxAgeDays: cfg.tlsCryptV2.maxAgeDays,
+    };
     this.endpoint = new UdpEndpoint<Conn>({
       responder: this.responderWrap, newWrap: () => this.makeWrap(), handWindowSec: cfg.handWindow,
-      halfOpenCap: halfOpenCapFor(cfg.maxClients),
+      halfOpenCap: halfOpenCapFor(cfg.maxClients), tlsCryptV2: this.tlsCryptV2, unixOffsetMs: Date.now() - this.driver.now(),
     });
   }
 
@@ -132,10 +144,12 @@ export class VpnServer implements ConnHost {
     return { secureContext: this.secureContext, requestCert: v !== 'none', rejectUnauthorized: v === 'require' };
   }
 
-  sessionParams(proto: 'udp' | 'tcp', wrap: ControlWrap): SessionParams {
+  /** `tlsCryptV2`: the session's client came with its own key, so no tls-auth either (the OCC string says so). */
+  sessionParams(proto: 'udp' | 'tcp', wrap: ControlWrap, tlsCryptV2 = false): SessionParams {
     const c = this.cfg;
     return {
-      proto, wrap, tlsAuth: !!c.tlsAuth, dataCiphers: c.dataCiphers, dataCiphersFallback: c.dataCiphersFallback, auth: c.auth,
+      proto, wrap, tlsAuth: !!c.tlsAuth && !tlsCryptV2,
+      dataCiphers: c.dataCiphers, dataCiphersFallback: c.dataCiphersFallback, auth: c.auth,
       keepalive: c.keepalive,
       compression: c.compression, compressionPushed: c.compressionPushed, inactive: c.inactive,
       renegSec: c.renegSec, handWindow: c.handWindow, tlsTimeout: c.tlsTimeout, tranWindow: c.tranWindow,
@@ -143,10 +157,14 @@ export class VpnServer implements ConnHost {
     };
   }
 
+  /** Sessions start their replay epoch after the stateless responder's, so the client never sees an id twice. */
+  private sessionWrapOptions(): WrapOptions {
+    return { replayTime: Math.max(this.epoch + 1, Math.floor(Date.now() / 1000)) };
+  }
+
   makeWrap(opts: WrapOptions = {}): ControlWrap {
     const c = this.cfg;
-    // Sessions start their replay epoch after the stateless responder's, so the client never sees an id twice.
-    const o: WrapOptions = { replayTime: Math.max(this.epoch + 1, Math.floor(Date.now() / 1000)), ...opts };
+    const o: WrapOptions = { ...this.sessionWrapOptions(), ...opts };
     if (c.tlsCrypt) return tlsCryptWrap(c.tlsCrypt.bytes, 'server', o);
     if (c.tlsAuth) return tlsAuthWrap(c.tlsAuth.key.bytes, c.tlsAuth.direction, c.auth, 'server', o);
     return plainWrap();
@@ -251,7 +269,7 @@ export class VpnServer implements ConnHost {
     const { address, port } = inc.from;
     const to = inc.from;
     const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, to),
-      this.sessionParams('udp', inc.wrap), inc.clientSid, t, inc.cookie);
+      this.sessionParams('udp', inc.wrap, inc.tlsCryptV2), inc.clientSid, t, inc.cookie);
     this.conns.add(conn);
     const { superseded, evicted } = this.endpoint.accept(inc, conn, t);
     superseded?.forceClose('client restarted again (newer session)', 'replaced');
@@ -350,12 +368,13 @@ export class VpnServer implements ConnHost {
           continue;
         }
         // Vetted like a UDP first packet, with the shared wrap: garbage and forgeries build no wrap.
-        const v = vetFirstPacket(p, this.responderWrap, 'reset');
+        const v = vetFirstPacket(p, this.responderWrap, 'reset', this.tlsCryptV2, Math.floor(Date.now() / 1000));
         if ('drop' in v) { fail(v.drop); return; }
         if (v.kind !== 'reset') { fail('unexpected first packet'); return; }
-        const wrap = this.makeWrap();
+        const kc = v.tlsCryptV2?.clientKey.kc;
+        const wrap = kc && this.tlsCryptV2 ? this.tlsCryptV2.wrapFor(kc, 'session') : this.makeWrap();
         if (!wrap.unwrap(p, t)) { fail('first packet failed the replay check'); return; }   // records its replay id
-        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap), v.clientSid, t);
+        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap, !!kc), v.clientSid, t);
         conn.tcpSocket = sock;
         this.tcpConns.set(sock, conn);
         this.conns.add(conn);

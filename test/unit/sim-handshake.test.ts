@@ -134,7 +134,9 @@ function floodPacket(rng: Prng): { bytes: Buffer; kind: 'reset' | 'garbage' } {
 }
 
 const ENDPOINT_DROPS: EndpointDrop[] = [
-  'empty packet', 'first packet with a nonzero key id', 'tls-crypt-v2 is not supported', 'unexpected first packet',
+  'empty packet', 'first packet with a nonzero key id', 'tls-crypt-v2 is not configured', 'unexpected first packet',
+  'client without tls-crypt-v2 (the server requires it)', 'tls-crypt-v2 client key failed verification',
+  'tls-crypt-v2 client key too old or without a timestamp', 'tls-crypt-v2 client without early negotiation (before OpenVPN 2.6)',
   'packet failed tls-auth/tls-crypt verification', 'malformed first packet', 'client reset with a nonzero packet id',
   'truncated data packet', 'data packet for an unknown peer id', 'data packet from an unknown address', 'reset replies over budget',
   'missing or stale cookie', 'first packet failed the replay check', 'float to an address held by another client',

@@ -128,8 +128,14 @@ describe('first contact: the stateless cookie', () => {
     assert.deepEqual(ep.addressOf('s1'), A);
   });
 
-  test('P_CONTROL_WKC_V1 and P_CONTROL_V1 echoes are accepted like P_ACK_V1', () => {
-    for (const op of [Op.ACK_V1, Op.CONTROL_V1, Op.CONTROL_WKC_V1]) {
+  test('P_CONTROL_V1 echoes are accepted like P_ACK_V1; P_CONTROL_WKC_V1 needs tls-crypt-v2', () => {
+    {
+      const { ep } = rig();
+      const c = new Client();
+      const cookie = cookieOf(expect(ep.handle(A, c.reset(), 0), 'reply').bytes, c);
+      assert.equal(dropOf(ep.handle(A, c.echo(cookie, Op.CONTROL_WKC_V1), 0)), 'tls-crypt-v2 is not configured');
+    }
+    for (const op of [Op.ACK_V1, Op.CONTROL_V1]) {
       const { ep } = rig();
       const c = new Client();
       const cookie = cookieOf(expect(ep.handle(A, c.reset(), 0), 'reply').bytes, c);
@@ -215,7 +221,7 @@ describe('forged and malformed packets', () => {
       [dataV2(77), 'data packet for an unknown peer id'],
       [Buffer.concat([Buffer.from([Op.DATA_V1 << 3]), randomBytes(40)]), 'data packet from an unknown address'],
       [keyed, 'first packet with a nonzero key id'],
-      [v3, 'tls-crypt-v2 is not supported'],
+      [v3, 'tls-crypt-v2 is not configured'],
       [serverOp, 'unexpected first packet'],
       [bad, 'packet failed tls-auth/tls-crypt verification'],
       [c.reset(1), 'client reset with a nonzero packet id'],

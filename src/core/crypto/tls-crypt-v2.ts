@@ -4,6 +4,7 @@
 //   WKc = T(32) || AES-256-CTR(Ke, IV = T[0..16), Kc || metadata) || len(u16, = |WKc|)
 //   T   = HMAC-SHA256(Ka, len || Kc || metadata);  server key: Ke = [0..32), Ka = [64..96)
 import { createCipheriv, createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { type Mac, type SymmetricCipher, symmetricEngine, type SymmetricEngine } from './symmetric.js';
 
 export const TLS_CRYPT_V2_SERVER_KEY_LEN = 128;
 export const TLS_CRYPT_V2_CLIENT_KEY_LEN = 256;
@@ -62,12 +63,83 @@ export function wrapClientKey(serverKey: Buffer, kc: Buffer, metadata: Buffer): 
   return Buffer.concat([tag, c.update(kc), c.update(metadata), c.final(), lenField]);
 }
 
-/** Split a V3 reset / WKC_V1 packet into the tls-crypt packet and the trailing WKc (by its length field). */
-export function splitWkc(wire: Buffer): { packet: Buffer; wkc: Buffer } | undefined {
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * unwrapClientKey for every unauthenticated V3 reset / WKC_V1 of a server: built once per server key, it works in
+ * buffers of its own, so a WKc that fails (a flood's) allocates nothing; only a WKc that verifies yields new
+ * buffers (Kc and the metadata).
+ */
+export class WkcOpener {
+  private readonly ctr: SymmetricCipher;
+  private readonly mac: Mac;
+  private readonly tag = Buffer.alloc(TAG_LEN);
+  private readonly iv = this.tag.subarray(0, 16);
+  private readonly lenField = Buffer.alloc(LEN_LEN);
+  private readonly expected = Buffer.alloc(TAG_LEN);
+  private readonly input = Buffer.alloc(WKC_MAX_LEN);
+  private readonly plain = Buffer.alloc(WKC_MAX_LEN);
+  private readonly inViews: Buffer[] = [];
+  private readonly plainViews: Buffer[] = [];
+
+  constructor(serverKey: Buffer, engine: SymmetricEngine = symmetricEngine()) {
+    const { ke, ka } = serverKeys(serverKey);
+    this.ctr = engine.cipher('aes-256-ctr', Buffer.from(ke), false);
+    this.mac = engine.mac('sha256', Buffer.from(ka));
+  }
+
+  /** Opens the WKc that ends `wire` (wkcStart() says where it starts); undefined if it does not verify. */
+  open(wire: Buffer, start: number): ClientKey | undefined {
+    const len = wire.length - start;
+    if (len < WKC_MIN_LEN || len > WKC_MAX_LEN || wire.readUInt16BE(wire.length - LEN_LEN) !== len) return undefined;
+    const bodyLen = len - TAG_LEN - LEN_LEN;
+    copyRange(wire, start, start + TAG_LEN, this.tag);
+    copyRange(wire, start + TAG_LEN, wire.length - LEN_LEN, this.input);
+    copyRange(wire, wire.length - LEN_LEN, wire.length, this.lenField);
+    const src = this.inViews[bodyLen] ??= this.input.subarray(0, bodyLen);
+    const plain = this.plainViews[bodyLen] ??= this.plain.subarray(0, bodyLen);
+    if (this.ctr.run(this.iv, src, plain, 0) !== bodyLen) return undefined;
+    this.mac.digest(this.lenField, plain, EMPTY, this.expected, 0);
+    if (!timingSafeEqual(this.expected, this.tag)) return undefined;
+    return {
+      kc: Buffer.from(plain.subarray(0, TLS_CRYPT_V2_CLIENT_KEY_LEN)),
+      metadata: Buffer.from(plain.subarray(TLS_CRYPT_V2_CLIENT_KEY_LEN)),
+    };
+  }
+}
+
+/** src[start..end) to the start of `to`, with no view of src. */
+function copyRange(src: Uint8Array, start: number, end: number, to: Uint8Array): void {
+  for (let i = start; i < end; i++) to[i - start] = src[i]!;
+}
+
+/** Where the WKc trailing a V3 reset / WKC_V1 packet starts (by its length field), or undefined. Allocates nothing. */
+export function wkcStart(wire: Buffer): number | undefined {
   if (wire.length < MIN_WRAPPED_PACKET + WKC_MIN_LEN) return undefined;
   const len = wire.readUInt16BE(wire.length - LEN_LEN);
   if (len < WKC_MIN_LEN || len > WKC_MAX_LEN || len > wire.length - MIN_WRAPPED_PACKET) return undefined;
-  return { packet: wire.subarray(0, wire.length - len), wkc: wire.subarray(wire.length - len) };
+  return wire.length - len;
+}
+
+/** The Unix time (seconds) of a key's creation, when its metadata is the timestamp type. */
+export function metadataTimestamp(metadata: Buffer): number | undefined {
+  if (metadata.length < 9 || metadata[0] !== METADATA_TYPE_TIMESTAMP) return undefined;
+  return Number(metadata.readBigUInt64BE(1));
+}
+
+/** Metadata as `openvpn --genkey tls-crypt-v2-client` writes it by default: the timestamp type and the time. */
+export function timestampMetadata(unixSec: number): Buffer {
+  const m = Buffer.alloc(9);
+  m[0] = METADATA_TYPE_TIMESTAMP;
+  m.writeBigUInt64BE(BigInt(Math.floor(unixSec)), 1);
+  return m;
+}
+
+/** Split a V3 reset / WKC_V1 packet into the tls-crypt packet and the trailing WKc (by its length field). */
+export function splitWkc(wire: Buffer): { packet: Buffer; wkc: Buffer } | undefined {
+  const start = wkcStart(wire);
+  if (start === undefined) return undefined;
+  return { packet: wire.subarray(0, start), wkc: wire.subarray(start) };
 }
 
 /** A tls-crypt-v2 client key file's bytes = Kc (256) || WKc. */

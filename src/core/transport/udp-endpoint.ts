@@ -17,6 +17,10 @@
 //   budget (a token bucket), so the server is never a reflector beyond it, and each source (an IPv4 address, an
 //   IPv6 /64) may spend only a tenth of it, so a flood of valid-looking resets from one source (a config without
 //   tls-auth/tls-crypt, or a leaked key) cannot starve the other clients' first packets.
+// - tls-crypt-v2 (§2.4), as a 2.6 server with force-cookie: a client's HARD_RESET_CLIENT_V3 is answered the same
+//   stateless way, sealed with the client key Kc from its WKc and asking (EARLY_NEG_FLAGS: RESEND_WKC) for the WKc
+//   again in the client's next packet, P_CONTROL_WKC_V1, which then creates the session with Kc. A V3 reset from a
+//   client without early negotiation (before 2.6) would need the key kept from its first packet: it is dropped.
 // - Demux. Data by peer-id; control by address and then by the client session id in the packet, so a client's
 //   restart (a new session id from the address of a live session) runs beside the live session instead of going to
 //   it. The live session is replaced only when the new one is established, like OpenVPN's untrusted session that
@@ -29,7 +33,7 @@
 //   same identity at the target address is closed.
 import type { ControlWrap } from '../session/control-wrap.js';
 import { emitControl, Op } from '../wire/openvpn-packet.js';
-import { type FirstPacketDrop, vetFirstPacket } from './first-packet.js';
+import { type FirstPacketDrop, type TlsCryptV2Keys, vetFirstPacket } from './first-packet.js';
 import { HalfOpenTracker, sourceGroup } from './half-open.js';
 import { CookieJar } from './udp-cookie.js';
 
@@ -43,6 +47,7 @@ export type EndpointDrop =
   | 'reset replies over budget'
   | 'missing or stale cookie'
   | 'first packet failed the replay check'
+  | 'tls-crypt-v2 client without early negotiation (before OpenVPN 2.6)'
   | 'float to an address held by another client';
 
 /** A session about to be created: the client echoed a valid cookie. Pass it to accept() with the new session. */
@@ -55,6 +60,8 @@ export interface Incoming {
   readonly wrap: ControlWrap;
   /** The first packet, unwrapped: feed it to the session (handlePlainControl). */
   readonly first: Buffer;
+  /** The client came with a tls-crypt-v2 key: `wrap` is tls-crypt with it. */
+  readonly tlsCryptV2: boolean;
 }
 
 export type DatagramEvent<S> =
@@ -82,10 +89,15 @@ export type FloatResult<S> =
   | { t: 'refused'; reason: EndpointDrop };
 
 export interface UdpEndpointOptions {
-  /** The stateless responder's wrap: peek() vets first packets, wrap() seals cookie resets. */
-  responder: ControlWrap;
-  /** A new session's own wrap. */
+  /** The stateless responder's wrap: peek() vets first packets, wrap() seals cookie resets. Undefined: the server
+   *  has tls-crypt-v2 only. */
+  responder: ControlWrap | undefined;
+  /** A new session's own wrap (not tls-crypt-v2). */
   newWrap: () => ControlWrap;
+  /** The server's tls-crypt-v2 key, when it has one. */
+  tlsCryptV2?: TlsCryptV2Keys;
+  /** Unix time in ms minus `now` (tls-crypt-v2-max-age compares Unix times). */
+  unixOffsetMs?: number;
   /** hand-window in seconds: the cookie's lifetime and the half-open window. */
   handWindowSec: number;
   /** Half-open sessions allowed at once (halfOpenCapFor(max-clients)). */
@@ -103,6 +115,9 @@ const PER_SOURCE_SHARE = 0.1;
 const MAX_TRACKED_SOURCES = 4096;
 /** Peer-ids are 24 bits; 0xffffff means "none" on the wire. */
 const PEER_ID_LIMIT = 0xffffff;
+/** The TLV of a cookie reset to a tls-crypt-v2 client: EARLY_NEG_FLAGS (1), 2 bytes, RESEND_WKC (1). */
+const RESEND_WKC_TLV = Buffer.from([0, 1, 0, 2, 0, 1]);
+const NO_PAYLOAD = Buffer.alloc(0);
 
 interface Rec<S> {
   readonly s: S;
@@ -175,26 +190,32 @@ export class UdpEndpoint<S> {
 
   /** A packet that belongs to no session: the cookie reset, or a new session when the cookie comes back. */
   private firstContact(from: PeerAddr, msg: Buffer, now: number): DatagramEvent<S> {
-    const v = vetFirstPacket(msg, this.o.responder, 'reset-or-echo');
+    const v2 = this.o.tlsCryptV2;
+    const v = vetFirstPacket(msg, this.o.responder, 'reset-or-echo', v2, Math.floor((now + (this.o.unixOffsetMs ?? 0)) / 1000));
     if ('drop' in v) return drop(v.drop);
     if (v.kind === 'reset') {
+      const kc = v.tlsCryptV2?.clientKey.kc;
+      if (v.tlsCryptV2 && !v.tlsCryptV2.earlyNegotiation) return drop('tls-crypt-v2 client without early negotiation (before OpenVPN 2.6)');
       if (!this.takeResetToken(from.address, now)) return drop('reset replies over budget');
       const reply = emitControl({
         opcode: Op.HARD_RESET_SERVER_V2, keyId: 0, sessionId: this.cookies.make(addrKey(from), v.clientSid, now), acks: [0],
-        peerSessionId: v.clientSid, packetId: 0, payload: Buffer.alloc(0),
+        peerSessionId: v.clientSid, packetId: 0, payload: kc ? RESEND_WKC_TLV : NO_PAYLOAD,
       });
-      return { t: 'reply', bytes: this.o.responder.wrap(reply, now) };
+      const sealer = kc && v2 ? v2.wrapFor(kc, 'reply') : this.o.responder;
+      if (!sealer) return drop('client without tls-crypt-v2 (the server requires it)');
+      return { t: 'reply', bytes: sealer.wrap(reply, now) };
     }
     if (!v.cookie || !this.cookies.check(v.cookie, addrKey(from), v.clientSid, now)) return drop('missing or stale cookie');
     // The session exists from here: it gets its own wrap, and the first packet goes through it so that its replay
     // window holds this packet's id.
-    const wrap = this.o.newWrap();
+    const wrap = v.clientKey && v2 ? v2.wrapFor(v.clientKey.kc, 'session') : this.o.newWrap();
     const first = wrap.unwrap(msg, now);
     if (!first) return drop('first packet failed the replay check');
     return {
       t: 'new-session',
       incoming: {
         from: { address: from.address, port: from.port }, clientSid: Buffer.from(v.clientSid), cookie: Buffer.from(v.cookie), wrap, first,
+        tlsCryptV2: v.clientKey !== undefined,
       },
     };
   }
