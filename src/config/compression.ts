@@ -17,31 +17,33 @@ export interface ServerCompression {
   allow?: AllowCompression;
 }
 
-/** The framing of `comp-lzo [ARG]`, or an error text. */
-export function compLzoFraming(arg: string | undefined): Framing | string {
+export interface BadOption { error: string }
+
+/** The framing of `comp-lzo [ARG]`. */
+export function compLzoFraming(arg: string | undefined): Framing | BadOption {
   if (arg === undefined || arg === 'yes' || arg === 'adaptive') return 'lzo';
   if (arg === 'no') return 'lzo-stub';
-  return `bad comp-lzo option: '${arg}' -- must be 'yes', 'no', or 'adaptive'`;
+  return { error: `bad comp-lzo option: '${arg}' -- must be 'yes', 'no', or 'adaptive'` };
 }
 
 const COMPRESS: Record<string, ServerFraming> = {
   stub: 'stub', 'stub-v2': 'stub-v2', migrate: 'migrate', lzo: 'lzo', lz4: 'lz4', 'lz4-v2': 'lz4-v2',
 };
 
-/** The framing of `compress [ALG]`, or an error text. */
-export function compressFraming(arg: string | undefined): ServerFraming | string {
+/** The framing of `compress [ALG]`. */
+export function compressFraming(arg: string | undefined): ServerFraming | BadOption {
   const f = Object.hasOwn(COMPRESS, arg ?? 'stub') ? COMPRESS[arg ?? 'stub'] : undefined;
-  return f ?? `bad compress algorithm '${arg}' -- one of ${Object.keys(COMPRESS).join(', ')}`;
+  return f ?? { error: `bad compress algorithm '${arg}' -- one of ${Object.keys(COMPRESS).join(', ')}` };
 }
 
 /** The framing a pushed option sets on the client, if it is a compression option ('migrate' is not pushable). */
-export function pushedFraming(option: string): Framing | undefined | string {
+export function pushedFraming(option: string): Framing | undefined | BadOption {
   const words = option.trim().split(/\s+/);
   if (words.length > 2) return undefined;
   if (words[0] === 'comp-lzo') return compLzoFraming(words[1]);
   if (words[0] === 'compress') {
     const f = compressFraming(words[1]);
-    return f === 'migrate' ? "'compress migrate' is a server option and cannot be pushed" : f;
+    return f === 'migrate' ? { error: "'compress migrate' is a server option and cannot be pushed" } : f;
   }
   return undefined;
 }

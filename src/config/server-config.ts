@@ -15,7 +15,6 @@ import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
 import { DIGESTS, digestByName } from '../core/crypto/digests.js';
-import type { Framing } from '../core/compression/framing.js';
 
 /** OpenVPN 2.6's default data-ciphers (also what 2.7's DEFAULT keyword stands for). */
 export const DEFAULT_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
@@ -357,9 +356,6 @@ function cipherByName(raw: string): CipherName | { why: string } {
   return { why: `unsupported cipher '${raw}'; nanovpn supports ${SUPPORTED_CIPHERS.join(', ')}` };
 }
 
-const FRAMINGS: readonly string[] = ['none', 'lzo-stub', 'lzo', 'stub', 'lz4', 'stub-v2', 'lz4-v2'];
-function isFraming(s: string): s is Framing { return FRAMINGS.includes(s); }
-
 // data-ciphers: a colon list; '?NAME' is optional (2.6: skipped with a warning when unavailable); the keyword
 // DEFAULT (2.7) stands for the default list.
 function parseCiphers(d: Directive): CipherName[] {
@@ -555,22 +551,22 @@ const handlers: Record<string, Handler> = {
       if (s.trim() === '') fail(d, 'push: empty option');
       if (/[\x00-\x1f]/.test(s)) fail(d, 'push: control characters are not allowed');
       const framing = pushedFraming(s);
-      if (typeof framing === 'string' && !isFraming(framing)) fail(d, `push: ${framing}`);
-      if (framing !== undefined) c.compression.pushed = { framing: framing as Framing, option: s.trim() };
+      if (typeof framing === 'object') fail(d, `push: ${framing.error}`);
+      if (framing !== undefined) c.compression.pushed = { framing, option: s.trim() };
       c.cfg.push.push(s);
     },
   },
   'comp-lzo': {
     min: 0, max: 1, run(d, c) {
       const f = compLzoFraming(d.args[0]);
-      if (!isFraming(f)) fail(d, f);
+      if (typeof f === 'object') fail(d, f.error);
       c.compression.framing = f;
     },
   },
   compress: {
     min: 0, max: 1, run(d, c) {
       const f = compressFraming(d.args[0]);
-      if (f !== 'migrate' && !isFraming(f)) fail(d, f);
+      if (typeof f === 'object') fail(d, f.error);
       c.compression.framing = f;
     },
   },

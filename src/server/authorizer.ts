@@ -5,7 +5,7 @@ import type { AuthRequest, AuthResult } from '../core/session/session.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import type { IpPool } from '../core/router/ip-pool.js';
 import { topologyPush } from '../core/router/topology-push.js';
-import type { Subnet } from '../core/router/router.js';
+import { overlaps, type Subnet } from '../core/router/router.js';
 import { maskPrefix } from '../config/ipv4-text.js';
 import type { ServerConfig } from '../config/types.js';
 import { log } from '../log.js';
@@ -161,10 +161,9 @@ export class Authorizer {
   private irouteProblem(r: Subnet, conn: Conn): string | undefined {
     const text = `iroute ${ipToString(r.network)}/${maskPrefix(r.netmask)}`;
     const net = this.host.cfg.server;
-    const shorter = (r.netmask & net.netmask) >>> 0;
-    if (((r.network & shorter) >>> 0) === ((net.network & shorter) >>> 0)) return `${text} overlaps the server's network ${ipToString(net.network)}/${maskPrefix(net.netmask)}`;
+    if (overlaps(r, net)) return `${text} overlaps the server's network ${ipToString(net.network)}/${maskPrefix(net.netmask)}`;
     const owner = this.host.irouteOwner?.(r);
-    if (owner && owner !== (conn as { cn?: string })) return `${text} is already routed to another client${owner.cn ? ` (${owner.cn})` : ''}`;
+    if (owner && owner !== conn) return `${text} is already routed to another client${owner.cn ? ` (${owner.cn})` : ''}`;
     return undefined;
   }
 

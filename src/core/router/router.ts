@@ -11,6 +11,12 @@ import { clampTcpMss } from '../wire/tcp.js';
 
 export interface Subnet { readonly network: number; readonly netmask: number }
 
+/** Whether two subnets share an address (the shorter prefix holds the other). */
+export function overlaps(a: Subnet, b: Subnet): boolean {
+  const shorter = (a.netmask & b.netmask) >>> 0;
+  return ((a.network & shorter) >>> 0) === ((b.network & shorter) >>> 0);
+}
+
 export interface RouterClient {
   readonly ip: number;
   /** Subnets behind this client (iroute in its client-config-dir file). */
@@ -65,10 +71,7 @@ export class Router {
 
   /** The client that has an iroute overlapping `net`, if any (two clients may not claim the same addresses). */
   irouteOwner(net: Subnet): RouterClient | undefined {
-    return this.subnets.find((s) => {
-      const shorter = (s.net.netmask & net.netmask) >>> 0;
-      return ((s.net.network & shorter) >>> 0) === ((net.network & shorter) >>> 0);
-    })?.client;
+    return this.subnets.find((s) => overlaps(s.net, net))?.client;
   }
 
   private behind(ip: number): RouterClient | undefined {
