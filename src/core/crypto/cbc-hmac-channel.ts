@@ -7,7 +7,8 @@ import { CBC_BLOCK_LEN, CIPHER_KEY_LEN, type CbcCipherName } from './ciphers.js'
 import { DIGESTS, type DigestName } from './digests.js';
 import type { SymmetricEngine } from './symmetric.js';
 import { CbcHmacCodec, type CbcKeys } from './cbc-hmac-codec.js';
-import { P_DATA_V1, P_DATA_V2, PID_REKEY_THRESHOLD, type DataChannel, type OpenResult } from './data-channel.js';
+import { P_DATA_V1, P_DATA_V2, type DataChannel, type OpenResult } from './data-channel.js';
+import { SendPacketId } from './send-packet-id.js';
 import { ReplayWindow } from '../session/replay-window.js';
 
 export type { CbcKeys };
@@ -26,7 +27,6 @@ export interface CbcHmacChannelOptions {
 const V1_HEADER = 1;
 const V2_HEADER = 4;
 const PID_LEN = 4;
-const PID_MAX = 0xffffffff;
 
 /**
  * The largest payload whose P_DATA_V2 packet is at most `packetLen` bytes: what is left after header, HMAC and IV,
@@ -65,18 +65,16 @@ export class CbcHmacChannel implements DataChannel {
   private readonly codec: CbcHmacCodec;
   private scratch = Buffer.alloc(2048);
   private readonly replay: ReplayWindow;
-  private nextPid: number;
+  private readonly pids: SendPacketId;
 
   constructor(keys: CbcKeys, opts: CbcHmacChannelOptions = {}) {
     this.codec = new CbcHmacCodec(keys, opts);
     this.replay = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
-    const first = opts.initialSendPacketId ?? 1;
-    if (!Number.isInteger(first) || first < 1 || first > PID_MAX) throw new RangeError(`initial packet id ${first}`);
-    this.nextPid = first;
+    this.pids = new SendPacketId(opts.initialSendPacketId);
   }
 
-  get sendPacketId(): number { return this.nextPid; }
-  get needsRekey(): boolean { return this.nextPid >= PID_REKEY_THRESHOLD; }
+  get sendPacketId(): number { return this.pids.peek; }
+  get needsRekey(): boolean { return this.pids.needsRekey; }
 
   /** P_DATA_V2: (9<<3|kid) || peer_id(3) || HMAC || IV(16) || CBC(pid || payload). */
   sealV2(keyId: number, peerId: number, plain: Buffer): Buffer {
@@ -99,9 +97,7 @@ export class CbcHmacChannel implements DataChannel {
   }
 
   private seal(hdr: number, plain: Buffer): Buffer {
-    const pid = this.nextPid;
-    if (pid > PID_MAX) throw new Error('data channel packet id space exhausted; renegotiate');
-    this.nextPid = pid + 1;
+    const pid = this.pids.take();
     const inner = this.scratchFor(PID_LEN + plain.length);
     inner.writeUInt32BE(pid, 0);
     plain.copy(inner, PID_LEN);

@@ -8,6 +8,7 @@
 import { AEAD_TAG_LEN, CIPHER_KEY_LEN, IMPLICIT_IV_LEN, NODE_CIPHER, type AeadCipherName } from './ciphers.js';
 import { aeadEngine, type AeadEngine, type AeadOpener, type AeadSealer } from './aead.js';
 import { ReplayWindow } from '../session/replay-window.js';
+import { SendPacketId } from './send-packet-id.js';
 
 /** Keys for one direction pair; the implicit IVs are 8 bytes (the nonce's tail). */
 export interface DataKeys { cipher: AeadCipherName; encKey: Buffer; encIv: Buffer; decKey: Buffer; decIv: Buffer }
@@ -48,9 +49,7 @@ const V2_HEADER = 4;
 /** Bytes added to a payload: V2 header(4) + pid(4) + tag(16); V1 has a 1-byte header. */
 export const DATA_V2_OVERHEAD = V2_HEADER + 4 + AEAD_TAG_LEN;
 export const DATA_V1_OVERHEAD = V1_HEADER + 4 + AEAD_TAG_LEN;
-const PID_MAX = 0xffffffff;
-/** OpenVPN renegotiates once the send counter reaches this (packet_id_close_to_wrapping). */
-export const PID_REKEY_THRESHOLD = 0xff000000;
+export { PID_REKEY_THRESHOLD } from './send-packet-id.js';
 
 // K layout (section 5.1): [0..64) c->s cipher, [64..128) c->s hmac/IV, [128..192) s->c cipher, [192..256) s->c hmac/IV.
 function keysFrom(k: Buffer, cipher: AeadCipherName, encBase: number, decBase: number): DataKeys {
@@ -79,7 +78,7 @@ export class AeadDataChannel implements DataChannel {
   private readonly decAadV2 = Buffer.alloc(8);
   private readonly decAadV1 = Buffer.alloc(4);
   private readonly replay: ReplayWindow;
-  private nextPid: number;
+  private readonly pids: SendPacketId;
 
   constructor(keys: DataKeys, opts: DataChannelOptions = {}) {
     const len = CIPHER_KEY_LEN[keys.cipher];
@@ -93,26 +92,17 @@ export class AeadDataChannel implements DataChannel {
     keys.encIv.copy(this.encNonce, 4);
     keys.decIv.copy(this.decNonce, 4);
     this.replay = new ReplayWindow(opts.replayWindow, opts.replaySeconds);
-    const first = opts.initialSendPacketId ?? 1;
-    if (!Number.isInteger(first) || first < 1 || first > PID_MAX) throw new RangeError(`initial packet id ${first}`);
-    this.nextPid = first;
+    this.pids = new SendPacketId(opts.initialSendPacketId);
   }
 
   /** Next packet id to send (starts at 1). Past 0xFFFFFFFF sealing throws: rekey well before. */
-  get sendPacketId(): number { return this.nextPid; }
+  get sendPacketId(): number { return this.pids.peek; }
   /** True once the caller should start a renegotiation (OpenVPN: send counter at 0xFF000000). */
-  get needsRekey(): boolean { return this.nextPid >= PID_REKEY_THRESHOLD; }
-
-  private takePid(): number {
-    const pid = this.nextPid;
-    if (pid > PID_MAX) throw new Error('data channel packet id space exhausted; renegotiate');
-    this.nextPid = pid + 1;
-    return pid;
-  }
+  get needsRekey(): boolean { return this.pids.needsRekey; }
 
   /** P_DATA_V2: (9<<3|kid) || peer_id(3) || pid(4) || tag(16) || ciphertext. */
   sealV2(keyId: number, peerId: number, plain: Buffer): Buffer {
-    const pid = this.takePid();
+    const pid = this.pids.take();
     const out = Buffer.allocUnsafe(DATA_V2_OVERHEAD + plain.length);
     out.writeUInt32BE(((P_DATA_V2 << 27) | ((keyId & 7) << 24) | (peerId & 0xffffff)) >>> 0, 0);
     out.writeUInt32BE(pid, V2_HEADER);
@@ -125,7 +115,7 @@ export class AeadDataChannel implements DataChannel {
 
   /** sealV2 as two pieces, head (header, pid, tag) and ciphertext: together the same bytes, without the copy. */
   sealV2Parts(keyId: number, peerId: number, plain: Buffer): [Buffer, Buffer] {
-    const pid = this.takePid();
+    const pid = this.pids.take();
     const head = Buffer.allocUnsafe(DATA_V2_OVERHEAD);
     const word0 = ((P_DATA_V2 << 27) | ((keyId & 7) << 24) | (peerId & 0xffffff)) >>> 0;
     head.writeUInt32BE(word0, 0);
@@ -139,7 +129,7 @@ export class AeadDataChannel implements DataChannel {
 
   /** P_DATA_V1: (6<<3|kid) || pid(4) || tag(16) || ciphertext; the opcode byte is not authenticated. */
   sealV1(keyId: number, plain: Buffer): Buffer {
-    const pid = this.takePid();
+    const pid = this.pids.take();
     const out = Buffer.allocUnsafe(DATA_V1_OVERHEAD + plain.length);
     out[0] = (P_DATA_V1 << 3) | (keyId & 7);
     out.writeUInt32BE(pid, V1_HEADER);
