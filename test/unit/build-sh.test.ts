@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -21,6 +21,9 @@ function checkoutCopy(): string {
     cpSync(join(ROOT, f), join(dir, f), { preserveTimestamps: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  // build.sh runs `npm ci` when package-lock.json is newer than node_modules/.package-lock.json, and npm ci through
+  // the link would empty the checkout's own node_modules: the copy's lock file is made older than any install.
+  utimesSync(join(dir, 'package-lock.json'), 0, 0);
   return dir;
 }
 
