@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CipherName } from '../../src/config/types.js';
-import { type Negotiated, negotiate, occString, type PushParams, pushReplies } from '../../src/core/session/negotiate.js';
+import { type Negotiated, negotiate, type OccCrypto, occString, type PushParams, pushReplies } from '../../src/core/session/negotiate.js';
+import type { Framing } from '../../src/core/compression/framing.js';
 
 const ALL: CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
 const CLIENT_OCC = 'V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,auth SHA1,keysize 128,key-method 2,tls-client';
@@ -180,6 +181,30 @@ for (const c of OCC_CASES) {
     assert.equal(s, c.want);
     assert.ok(s.length <= 511);
   });
+}
+
+// Each string is what a Debian openvpn 2.6.14 server logged as its Local Options String (verb 7) for a client,
+// with the same options.
+const OCC_CRYPTO_CASES: { name: string; framing?: Framing; crypto: OccCrypto; want: string }[] = [
+  { name: 'cipher AES-256-CBC + auth SHA256, in data-ciphers', crypto: { fallback: 'AES-256-CBC', dataCiphers: ['AES-256-GCM', 'AES-256-CBC'], auth: 'SHA256' },
+    want: 'V4,dev-type tun,link-mtu 1569,tun-mtu 1500,proto UDPv4,cipher AES-256-CBC,auth SHA256,keysize 256,key-method 2,tls-server' },
+  { name: 'data-ciphers-fallback AES-128-CBC (not in data-ciphers: not announced)', crypto: { fallback: 'AES-128-CBC', dataCiphers: ['AES-256-GCM'], auth: 'SHA1' },
+    want: 'V4,dev-type tun,link-mtu 1557,tun-mtu 1500,proto UDPv4,auth SHA1,keysize 128,key-method 2,tls-server' },
+  { name: 'data-ciphers-fallback AES-256-GCM', crypto: { fallback: 'AES-256-GCM', dataCiphers: ['AES-256-GCM'], auth: 'SHA1' },
+    want: 'V4,dev-type tun,link-mtu 1549,tun-mtu 1500,proto UDPv4,cipher AES-256-GCM,auth [null-digest],keysize 256,key-method 2,tls-server' },
+  { name: 'data-ciphers-fallback CHACHA20-POLY1305', crypto: { fallback: 'CHACHA20-POLY1305', dataCiphers: ['CHACHA20-POLY1305'], auth: 'SHA1' },
+    want: 'V4,dev-type tun,link-mtu 1534,tun-mtu 1500,proto UDPv4,cipher CHACHA20-POLY1305,auth [null-digest],keysize 256,key-method 2,tls-server' },
+  { name: 'cipher AES-192-CBC in data-ciphers', crypto: { fallback: 'AES-192-CBC', dataCiphers: ['AES-256-GCM', 'AES-192-CBC'], auth: 'SHA1' },
+    want: 'V4,dev-type tun,link-mtu 1557,tun-mtu 1500,proto UDPv4,cipher AES-192-CBC,auth SHA1,keysize 192,key-method 2,tls-server' },
+  { name: 'comp-lzo (a v1 framing adds its byte)', framing: 'lzo-stub', crypto: { dataCiphers: [], auth: 'SHA1' },
+    want: 'V4,dev-type tun,link-mtu 1542,tun-mtu 1500,proto UDPv4,comp-lzo,auth SHA1,keysize 128,key-method 2,tls-server' },
+  { name: 'compress stub-v2 (no byte in link-mtu, still comp-lzo)', framing: 'stub-v2', crypto: { dataCiphers: [], auth: 'SHA1' },
+    want: 'V4,dev-type tun,link-mtu 1541,tun-mtu 1500,proto UDPv4,comp-lzo,auth SHA1,keysize 128,key-method 2,tls-server' },
+  { name: 'auth SHA512 without a cipher (BF-CBC sums)', crypto: { dataCiphers: [], auth: 'SHA512' },
+    want: 'V4,dev-type tun,link-mtu 1585,tun-mtu 1500,proto UDPv4,auth SHA512,keysize 128,key-method 2,tls-server' },
+];
+for (const c of OCC_CRYPTO_CASES) {
+  test(`OCC string: ${c.name}`, () => assert.equal(occString('udp', false, 1500, c.framing, c.crypto), c.want));
 }
 
 test('OCC string: default UDP string is 100 chars (server KM2 = 178 bytes); tun-mtu moves link-mtu', () => {

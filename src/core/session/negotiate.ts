@@ -1,6 +1,7 @@
 // Per-client protocol options decided from the client's key-method-2 message: data cipher (NCP, §4.4),
 // compression framing (§6.4), the OCC string we send (§9), and the PUSH_REPLY (§7.4).
-import type { CipherName } from '../crypto/ciphers.js';
+import { AEAD_TAG_LEN, CBC_BLOCK_LEN, CIPHER_KEY_LEN, type CipherName, isAeadCipher } from '../crypto/ciphers.js';
+import { DIGESTS, type DigestName } from '../crypto/digests.js';
 import type { Framing } from '../compression/framing.js';
 import { IV_PROTO, ivProto } from './key-method2.js';
 
@@ -52,14 +53,32 @@ export function negotiate(serverCiphers: CipherName[], options: string, peerInfo
   };
 }
 
-/** `framed`: the data channel has a compression framing (2.6 then says ",comp-lzo" whatever the framing is). */
-export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number, framed = false): string {
-  const linkMtu = tunMtu + (proto === 'udp' ? 41 : 43);
-  const parts = ['V4', 'dev-type tun', `link-mtu ${linkMtu}`, `tun-mtu ${tunMtu}`,
+/** The server's `cipher` (or `data-ciphers-fallback`) and `auth`, as far as the options string shows them. */
+export interface OccCrypto { fallback?: CipherName; dataCiphers: readonly CipherName[]; auth: DigestName }
+
+const DEFAULT_OCC_CRYPTO: OccCrypto = { dataCiphers: [], auth: 'SHA1' };
+
+/** OpenVPN 2.6's options string of a TLS server (options.c options_string; link-mtu as mtu.c
+ *  calc_options_string_link_mtu). `framing`: the data channel's compression framing (2.6 then says ",comp-lzo"
+ *  whatever it is, and the v1 framings' header byte counts in link-mtu). Without a fallback cipher 2.6's ciphername
+ *  is BF-CBC: the string shows `auth` and keysize 128, and link-mtu BF-CBC's 8-byte IV and block. */
+export function occString(proto: 'udp' | 'tcp', tlsAuth: boolean, tunMtu: number, framing: Framing = 'none',
+  crypto: OccCrypto = DEFAULT_OCC_CRYPTO): string {
+  const c = crypto.fallback;
+  const aead = c !== undefined && isAeadCipher(c);
+  const digest = aead ? 0 : DIGESTS[crypto.auth].size;
+  const packetId = 4;
+  let payload = tunMtu + (framing === 'none' || framing === 'stub-v2' || framing === 'lz4-v2' ? 0 : 1);
+  let overhead = (proto === 'tcp' ? 2 : 0) + 1;
+  if (c === undefined) overhead += 8 + 8 + packetId + digest;
+  else if (aead) overhead += packetId + AEAD_TAG_LEN + 12 + (c === 'CHACHA20-POLY1305' ? 1 : 16);  // old clients' sums add IV and block
+  else { payload += packetId; overhead += CBC_BLOCK_LEN + CBC_BLOCK_LEN + digest; }
+  const parts = ['V4', 'dev-type tun', `link-mtu ${payload + overhead}`, `tun-mtu ${tunMtu}`,
     `proto ${proto === 'udp' ? 'UDPv4' : 'TCPv4_SERVER'}`];
-  if (framed) parts.push('comp-lzo');
+  if (framing !== 'none') parts.push('comp-lzo');
   if (tlsAuth) parts.push('keydir 0');
-  parts.push('auth SHA1', 'keysize 128');
+  if (c !== undefined && crypto.dataCiphers.includes(c)) parts.push(`cipher ${c}`);
+  parts.push(`auth ${aead ? '[null-digest]' : crypto.auth}`, `keysize ${c === undefined ? 128 : CIPHER_KEY_LEN[c] * 8}`);
   if (tlsAuth) parts.push('tls-auth');
   parts.push('key-method 2', 'tls-server');
   return parts.join(',');

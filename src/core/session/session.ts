@@ -23,7 +23,7 @@ import {
 import {
   type ClientKm2, emitServerKm2, newServerKm2, parseClientKm2, splitTextMessages, textMessage,
 } from './key-method2.js';
-import { negotiate, type Negotiated, occString, pushReplies } from './negotiate.js';
+import { negotiate, type Negotiated, type OccCrypto, occString, pushReplies } from './negotiate.js';
 import { clientFraming } from './client-framing.js';
 import { frame, unframe, type Framing } from '../compression/framing.js';
 
@@ -337,7 +337,7 @@ export class Session {
       n = { ...r, ...clientFraming(this.p.compression ?? 'none', this.p.compressionPushed ?? false, km2.options, km2.peerInfo) };
       this.pendingNegotiated = { negotiated: n, assign: result.assign };
     }
-    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, n.framing !== 'none'));
+    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, n.framing, this.occCrypto()));
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
     const block = n.ekm ? secure.ekm : deriveKeyBlockPrf({
       clientPreMaster: km2.preMaster, clientRandom1: km2.random1, clientRandom2: km2.random2,
@@ -646,9 +646,13 @@ export class Session {
     }
   }
 
+  private occCrypto(): OccCrypto {
+    return { fallback: this.p.dataCiphersFallback, dataCiphers: this.p.dataCiphers, auth: this.p.auth ?? 'SHA1' };
+  }
+
   private refuse(ks: KeyState, reason: string, clientMessage: string | undefined, now: number): void {
     // Finish the key-method-2 exchange so the client can read AUTH_FAILED, then close.
-    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu));
+    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, 'none', this.occCrypto()));
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(clientMessage ? `AUTH_FAILED,${clientMessage}` : 'AUTH_FAILED') });
     ks.st = { phase: 'failed' };
