@@ -2,7 +2,7 @@
 // nanovpn variants alternating, next to the bare underlay RTT (client to server namespace, no VPN).
 //
 //   node --import tsx bench/latency-probe.ts [--rounds N] [--count N] [--variant NAME=ENV=VALUE,...]
-import { cliAddr, srvAddrFor, withTopology, type Topology } from '../test/helpers/netns.js';
+import { srvAddrFor, withTopology, type Topology } from '../test/helpers/netns.js';
 import { makeTestPki } from '../test/helpers/pki.js';
 import { nanovpnConfig, startNanovpn } from '../test/helpers/nanovpn-server.js';
 import { startOpenVpnServer } from '../test/helpers/openvpn-server.js';
@@ -63,7 +63,6 @@ await withTopology({ clients: 1, capture: false }, async (topo) => {
     }
   }
 });
-void cliAddr;
 const fmt = (xs: number[]): string => { const s = [...xs].sort((a, b) => a - b); return `${s[Math.floor(s.length / 2)]!.toFixed(3)} (${s[0]!.toFixed(3)}–${s.at(-1)!.toFixed(3)})`; };
 console.log(`| ${proto} | avg ms | p50 ms | p99 ms |\n|---|--:|--:|--:|`);
 for (const [k, v] of results) console.log(`| ${k} | ${fmt(v.map((x) => x.avg))} | ${fmt(v.map((x) => x.p50))} | ${fmt(v.map((x) => x.p99))} |`);
