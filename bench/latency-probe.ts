@@ -2,6 +2,7 @@
 // nanovpn variants alternating, next to the bare underlay RTT (client to server namespace, no VPN).
 //
 //   node --import tsx bench/latency-probe.ts [--rounds N] [--count N] [--variant NAME=ENV=VALUE,...]
+import { spawn } from 'node:child_process';
 import { srvAddrFor, withTopology, type Topology } from '../test/helpers/netns.js';
 import { makeTestPki } from '../test/helpers/pki.js';
 import { nanovpnConfig, startNanovpn } from '../test/helpers/nanovpn-server.js';
@@ -45,19 +46,26 @@ await withTopology({ clients: 1, capture: false }, async (topo) => {
     for (const who of ['openvpn', ...variants.map((v) => v.name)]) {
       const v = variants.find((x) => x.name === who);
       let stop: () => Promise<unknown>;
+      let pid = 0;
       if (who === 'openvpn') {
         const s = await startOpenVpnServer({ topo, pki, proto });
         stop = () => s.stop();
+        pid = s.proc.pid;
       } else {
         const s = startNanovpn({ topo, pki, config: nanovpnConfig({ proto, extra: v!.extra }), env: { ...process.env, ...v!.env } });
         await s.waitForLine(/Initialization Sequence Completed/, 10_000);
         stop = () => s.stop();
+        pid = s.proc.pid;
       }
       const c = startOpenVpnClient({ topo, node: 'cli1', remote: srvAddrFor(1), pki, cn: 'client1', proto });
       await c.waitInitialized();
       add(`${who} fresh`, await pingStats(topo, '10.8.0.1'));
       await topo.exec('cli1', ['ping', '-n', '-f', '-c', '20000', '-s', '1300', '10.8.0.1'], { check: false, timeoutMs: 60_000 });
+      const trace = opt('--trace', '');
+      const tracer = trace && pid ? spawn('perf', ['trace', '-p', String(pid), '-e', 'recvmmsg,sendmmsg,recvfrom,sendto,read,write,epoll_wait,epoll_pwait,epoll_pwait2,poll,ppoll',
+        '-o', `${trace}.${who}.${r}`], { stdio: 'ignore' }) : undefined;
       add(`${who} warm`, await pingStats(topo, '10.8.0.1'));
+      tracer?.kill('SIGINT');
       await c.stop();
       await stop();
     }

@@ -413,6 +413,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'nat-flows': OWN,
   'nat-source': OWN,
   'nat-tcp-congestion': OWN,
+  'nat-tcp-pacing': OWN,
   'nat-timeout': OWN,
   'state-dir': OWN,
   'udp-socket': OWN,

@@ -81,13 +81,15 @@ export interface ServerConfig {
   natFlows?: { perClient: number; total?: number };
   /** nanovpn extension: 'nat-tcp-congestion cubic|newreno', the NAT's TCP towards clients; default cubic. */
   natTcpCongestion?: 'cubic' | 'newreno';
+  /** nanovpn extension: 'nat-tcp-pacing on|off', pace the NAT's TCP towards clients over the RTT; default off. */
+  natTcpPacing?: boolean;
   stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
 }
 
 /** The settings a static-key config shares with a TLS one. */
 type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
   'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
-  'natTcpCongestion' | 'stateDir'>;
+  'natTcpCongestion' | 'natTcpPacing' | 'stateDir'>;
 
 /** Static-key point-to-point mode (`secret`): no TLS, one peer at `ifconfig`'s REMOTE, CBC + HMAC from the key file. */
 export interface StaticKeyServerConfig extends SharedSettings {

@@ -45,7 +45,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
     server.setUplink(createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
-      tcpCongestion: cfg.natTcpCongestion,
+      tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing,
       // A host behind a client (iroute) is that client's: the router's own anti-spoof rule.
       sourceAllowed: (clientIp, src) => {
         const c = server.router.lookup(clientIp);
@@ -66,7 +66,7 @@ async function startStaticKeyServer(cfg: StaticKeyServerConfig): Promise<StaticK
   server.setUplink(createNatUplink({
     localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
     perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
-    tcpCongestion: cfg.natTcpCongestion,
+    tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing,
   }, server.router.toClient, server.driver));
   await server.start();
   return server;

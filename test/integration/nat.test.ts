@@ -100,8 +100,8 @@ setInterval(() => {}, 1000);
 
 interface Env { topo: Topology; pki: TestPki; server: NanovpnServer; client: OpenVpnClient; blobSha: string; dir: string }
 
-async function withNatEnv(t: TestContext, proto: 'udp' | 'tcp', fn: (e: Env) => Promise<void>): Promise<void> {
-  const extra = [`metrics ${METRICS.replace(':', ' ')}`];
+async function withNatEnv(t: TestContext, proto: 'udp' | 'tcp', fn: (e: Env) => Promise<void>, more: string[] = []): Promise<void> {
+  const extra = [`metrics ${METRICS.replace(':', ' ')}`, ...more];
   const skip = skipReason();
   if (skip) { t.skip(skip); return; }
   await withTopology({ clients: 1 }, async (topo) => {
@@ -188,6 +188,14 @@ for (const proto of ['udp', 'tcp'] as const) {
     });
   });
 }
+
+test('nat with nat-tcp-pacing on: the 50 MB download through the paced NAT arrives intact', { timeout: 300_000 }, async (t) => {
+  await withNatEnv(t, 'udp', async ({ topo, blobSha, dir }) => {
+    const file = join(dir, 'blob-paced.bin');
+    await topo.exec('cli1', ['curl', '-sS', '--fail', '--max-time', '120', '-o', file, `http://${INET_ADDR}:${HTTP_PORT}/blob`], { timeoutMs: 130_000 });
+    assert.equal(await sha256In(topo, file), blobSha, 'download sha256');
+  }, ['nat-tcp-pacing on']);
+});
 
 test('nat: iperf3 TCP both directions for 10 s', { timeout: 180_000 }, async (t) => {
   await withNatEnv(t, 'udp', async ({ topo }) => {

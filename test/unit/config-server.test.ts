@@ -370,6 +370,14 @@ test('nat-tcp-congestion cubic|newreno', () => {
   fails(STOCK_CONFIG + 'nat-tcp-congestion\n', line, /nat-tcp-congestion/);
 });
 
+test('nat-tcp-pacing on|off', () => {
+  assert.equal(build('nat-tcp-pacing on\n').natTcpPacing, true);
+  assert.equal(build('nat-tcp-pacing off\n').natTcpPacing, false);
+  assert.equal(build('').natTcpPacing, undefined);
+  const line = STOCK_CONFIG.split('\n').length;
+  fails(STOCK_CONFIG + 'nat-tcp-pacing yes\n', line, /'nat-tcp-pacing': 'yes' must be one of: on, off/);
+});
+
 test('inactive SECONDS [BYTES]', () => {
   assert.deepEqual(build('inactive 600\n').inactive, { seconds: 600, bytes: 0 });
   assert.deepEqual(build('inactive 600 100000\n').inactive, { seconds: 600, bytes: 100000 });

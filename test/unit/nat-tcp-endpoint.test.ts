@@ -11,10 +11,10 @@ const ISS = 10000;
 const IRS = 5000;
 const MSS = 1000;
 
-// The recovery numbers below (ssthresh half the flight, PRR's share of it) are NewReno's; CUBIC's are in
-// nat-cubic.test.ts and sim-tcp-lossy.test.ts.
+// Unpaced (pacing has its own tests at the end). The recovery numbers below (ssthresh half the flight, PRR's share
+// of it) are NewReno's; CUBIC's are in nat-cubic.test.ts and sim-tcp-lossy.test.ts.
 const cfg = (over: Partial<TcpConfig> = {}): TcpConfig =>
-  ({ ...TCP_DEFAULTS, congestion: 'newreno', hystart: false, iss: ISS, ...over });
+  ({ ...TCP_DEFAULTS, congestion: 'newreno', hystart: false, pacing: false, iss: ISS, ...over });
 
 /** A segment from the client. */
 const SEND_TEMPL: TcpRepr = {
@@ -994,4 +994,36 @@ test('HyStart++ without timestamps: RACK gives it an RTT sample per ACK, so a ri
     return counts;
   };
   assert.deepEqual(flat({ hystart: true }), flat({ hystart: false }), 'a constant RTT never ends slow start early');
+});
+
+test('pacing: a window the ACKs open leaves at 2 × cwnd / srtt in slow start, not in one burst; pollAt is the next send', () => {
+  const ep = synReceived({ pacing: true });
+  send(ep, 100, { seq: IRS + 1, ack: ISS + 1 });  // the handshake's RTT: 100 ms
+  ep.send(Buffer.alloc(40 * MSS));
+  assert.equal(recv(ep, 100).length, 10, 'the initial window leaves as one burst');
+  assert.equal(ep.pollAt(), 100 + 300, 'then only the RTO: cwnd, not the pacer, holds the rest');
+  // One ACK per segment: cwnd 10 -> 20 segments, rate 2 × 20000 / 100 B/ms.
+  for (let i = 1; i <= 10; i++) send(ep, 200, { seq: IRS + 1, ack: ISS + 1 + i * MSS });
+  const first = recv(ep, 200);
+  assert.equal(first.length, 2, 'the burst allowance: two segments (400 B/ms × 2 ms is less)');
+  const at = ep.pollAt()!;
+  assert.ok(at > 200 && at <= 203, `the next segment's time, ${at}`);
+  let sent = first.length;
+  let t = at, last = 200;
+  while (sent < 20 && t < 300) {
+    const n = recv(ep, t).length;
+    if (n > 0) { sent += n; last = t; }
+    t = ep.pollAt() ?? 300;
+  }
+  assert.equal(sent, 20, 'the whole window left');
+  assert.ok(last - 200 >= 40 && last - 200 <= 60, `spread over about 18000 B / 400 B/ms = 45 ms (the last segment at ${last})`);
+});
+
+test('pacing off (the default): the same window leaves at once', () => {
+  const ep = synReceived();
+  send(ep, 100, { seq: IRS + 1, ack: ISS + 1 });
+  ep.send(Buffer.alloc(40 * MSS));
+  assert.equal(recv(ep, 100).length, 10);
+  for (let i = 1; i <= 10; i++) send(ep, 200, { seq: IRS + 1, ack: ISS + 1 + i * MSS });
+  assert.equal(recv(ep, 200).length, 20);
 });

@@ -22,13 +22,16 @@ export interface LinkKnobs {
   mtu: number;
   /** Bytes per ms the link carries (Infinity: a burst arrives at one instant). */
   rate: number;
+  /** The most queueing delay (ms) the link's buffer holds: a datagram that would wait longer is dropped (tail drop,
+   *  counted as `overflow`). Absent: an unbounded buffer. */
+  queueMs?: number;
 }
 
 export const CLEAN_LINK: LinkKnobs = { latency: 10, jitter: 0, loss: 0, duplicate: 0, reorder: 0, reorderDelay: 0,
   mtu: 1500, rate: Infinity };
 
 export class Link<T = void> {
-  readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, tooBig: 0 };
+  readonly stats = { sent: 0, delivered: 0, lost: 0, duplicated: 0, reordered: 0, tooBig: 0, overflow: 0 };
   /** Sees each datagram as it is sent (before loss, MTU and delay). */
   onSend?: (bytes: Buffer, tag: T) => void;
   /** When the link finishes sending what it has (the serialization queue). */
@@ -48,6 +51,7 @@ export class Link<T = void> {
     if (bytes.length > k.mtu) { this.stats.tooBig++; return; }
     // Lost packets used the link too: they are lost on the way, not before it.
     const start = Math.max(this.sim.now, this.busyUntil);
+    if (k.queueMs !== undefined && start - this.sim.now > k.queueMs) { this.stats.overflow++; return; }
     this.busyUntil = start + bytes.length / k.rate;
     const queued = this.busyUntil - this.sim.now;
     if (this.rng.chance(k.loss)) { this.stats.lost++; return; }

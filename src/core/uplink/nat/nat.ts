@@ -52,6 +52,8 @@ export interface NatOptions {
   tcpCongestion?: CongestionAlgorithm;
   /** The initial slow start runs under HyStart++ (default true). */
   tcpHystart?: boolean;
+  /** New data towards a client leaves paced over the RTT (pacer.ts; default false). */
+  tcpPacing?: boolean;
   /** Largest packet delivered to a client (the tunnel MTU, default 1500); bigger UDP replies are fragmented. */
   mtu?: number;
   /** Fragment reassembly limits; false drops every fragment (counted). */
@@ -165,6 +167,7 @@ export class Nat<T, U> {
       stretchAck: STRETCH_ACK_SEGMENTS,
       congestion: opts.tcpCongestion ?? TCP_DEFAULTS.congestion,
       hystart: opts.tcpHystart ?? TCP_DEFAULTS.hystart,
+      pacing: opts.tcpPacing ?? TCP_DEFAULTS.pacing,
     };
     this.reassembler = opts.reassembly === false ? undefined
       : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });

@@ -22,6 +22,7 @@ import { ByteQueue } from './byte-queue.js';
 import { NewReno, type CongestionAlgorithm, type CongestionControl } from './congestion.js';
 import { Cubic } from './cubic.js';
 import { HyStart } from './hystart.js';
+import { Pacer } from './pacer.js';
 import { Prr } from './prr.js';
 import { Rack } from './rack.js';
 import { RecoveryUndo } from './recovery-undo.js';
@@ -75,6 +76,8 @@ export interface TcpConfig {
   congestion: CongestionAlgorithm;
   /** The initial slow start runs under HyStart++ (RFC 9406). */
   hystart: boolean;
+  /** New data leaves paced at gain × cwnd / srtt (pacer.ts) rather than in bursts. */
+  pacing: boolean;
   onDrop?: (reason: string) => void;
   /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, RACK). */
   onRetransmit?: (kind: 'timeout' | 'fast' | 'probe') => void;
@@ -85,7 +88,7 @@ export interface TcpConfig {
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, connectTimeout: 20_000, timeWait: 5_000,
   initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
-  congestion: 'cubic', hystart: true,
+  congestion: 'cubic', hystart: true, pacing: false,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
@@ -143,6 +146,9 @@ export class TcpEndpoint {
   private readonly prr = new Prr();
   private readonly undo = new RecoveryUndo();
   private readonly ts: Timestamps | undefined;
+  private readonly pacer: Pacer | undefined;
+  /** New data waits for the pacer until then. */
+  private pacedAt: number | undefined;
   /** The `now` of the current process() or dispatch(), for the TSval of segments built in it. */
   private clock: number;
   /** A tail loss probe is due in the next dispatch. */
@@ -201,6 +207,7 @@ export class TcpEndpoint {
     this.cc = cfg.congestion === 'cubic' ? new Cubic(this.sndMss, INITIAL_CWND_SEGMENTS, hystart)
       : new NewReno(this.sndMss, INITIAL_CWND_SEGMENTS, hystart);
     this.rtt = new RttEstimator(cfg.initialRto, cfg.minRto, cfg.maxRto);
+    if (cfg.pacing) this.pacer = new Pacer(this.sndMss, now);
     this.timer = { kind: 'connect', at: now + cfg.connectTimeout };
   }
 
@@ -281,6 +288,8 @@ export class TcpEndpoint {
     if (this.ackDeadline !== undefined && (at === undefined || this.ackDeadline < at)) at = this.ackDeadline;
     const r = this.rack.timerAt;
     if (r !== undefined && (at === undefined || r < at)) at = r;
+    const p = this.pacedAt;
+    if (p !== undefined && (at === undefined || p < at)) at = p;
     return at;
   }
 
@@ -793,6 +802,8 @@ export class TcpEndpoint {
     }
     let newData = false;
     const cwnd = this.cc.cwnd;
+    this.pacedAt = undefined;
+    this.pacer?.update(now, cwnd, this.rtt.srtt, cwnd < this.cc.ssthresh);
     for (;;) {
       const off = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.tx.length - off;  // -1 once our FIN is out
@@ -809,6 +820,7 @@ export class TcpEndpoint {
       // The FIN rides on the segment that carries the last queued byte, or goes alone (even into a zero window).
       const fin = this.finQueued && len === unsent;
       if (len === 0 && !fin) break;
+      if (len > 0 && this.pacer && !this.pacer.allows(len)) { this.pacedAt = this.pacer.readyAt(len); break; }
       const seq = this.sndNxt;
       const s = this.segment(fin ? 'fin' : 'none', seq);
       s.psh = len > 0 && len === unsent;
@@ -828,6 +840,7 @@ export class TcpEndpoint {
       emit(s, data);
       sent = true;
       pipe += len;
+      this.pacer?.spent(len);
       if (sackRecovery) this.prr.sent(len);
       if (fin) break;
     }
