@@ -274,7 +274,7 @@ describe('Nat: batches (held ACKs and corked writes)', () => {
   });
 
   test('reading pauses when the client side holds tcpSndBuf bytes and resumes below half', () => {
-    const r = rig({ tcpSndBuf: 8192 });
+    const r = rig({ tcpSndBuf: 8192, tcpBufMax: 8192 });
     const c = new Conn(r);
     c.open(0);
     const sock = c.sock;
@@ -292,7 +292,7 @@ describe('Nat: batches (held ACKs and corked writes)', () => {
   });
 
   test('write completions reopen the window (the socket confirms what it took)', () => {
-    const r = rig({ tcpRcvBuf: 16 * 1024 });
+    const r = rig({ tcpRcvBuf: 16 * 1024, tcpBufMax: 16 * 1024 });
     const c = new Conn(r);
     c.open(0);
     const sock = c.sock;

@@ -11,10 +11,11 @@ const ISS = 10000;
 const IRS = 5000;
 const MSS = 1000;
 
-// Unpaced (pacing has its own tests at the end). The recovery numbers below (ssthresh half the flight, PRR's share
-// of it) are NewReno's; CUBIC's are in nat-cubic.test.ts and sim-tcp-lossy.test.ts.
+// Unpaced, with a fixed receive buffer (pacing and buffer growth have their own tests at the end). The recovery
+// numbers below (ssthresh half the flight, PRR's share of it) are NewReno's; CUBIC's are in nat-cubic.test.ts and
+// sim-tcp-lossy.test.ts.
 const cfg = (over: Partial<TcpConfig> = {}): TcpConfig =>
-  ({ ...TCP_DEFAULTS, congestion: 'newreno', hystart: false, pacing: false, iss: ISS, ...over });
+  ({ ...TCP_DEFAULTS, congestion: 'newreno', hystart: false, pacing: false, rcvBufMax: 0, iss: ISS, ...over });
 
 /** A segment from the client. */
 const SEND_TEMPL: TcpRepr = {

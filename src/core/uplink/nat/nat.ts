@@ -46,8 +46,11 @@ export interface NatOptions {
   connectTimeout?: number;
   /** Client bytes buffered towards a server before our window closes (default 256 KiB). */
   tcpRcvBuf?: number;
-  /** Server bytes buffered towards a client before the outbound socket is paused (default 256 KiB). */
+  /** Server bytes buffered towards a client before the outbound socket is paused, at least (default 256 KiB). */
   tcpSndBuf?: number;
+  /** What that buffer grows to as the flow's window does (2 × cwnd, as Linux sizes a send buffer), and what the
+   *  receive buffer grows to when the outbound socket drains fast (default 4 MiB each). */
+  tcpBufMax?: number;
   /** Congestion control of the TCP towards clients (default CUBIC). */
   tcpCongestion?: CongestionAlgorithm;
   /** The initial slow start runs under HyStart++ (default true). */
@@ -125,6 +128,7 @@ export class Nat<T, U> {
   private readonly random: () => number;
   private readonly timeouts: NatTimeouts;
   private readonly sndBuf: number;
+  private readonly sndBufMax: number;
   private readonly mtu: number;
   private readonly tcpBase: Omit<TcpConfig, 'iss'>;
   private readonly table: FlowTable<Flow<T, U>>;
@@ -157,11 +161,13 @@ export class Nat<T, U> {
     this.random = deps.random;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.sndBuf = opts.tcpSndBuf ?? 256 * 1024;
+    this.sndBufMax = Math.max(this.sndBuf, opts.tcpBufMax ?? TCP_DEFAULTS.rcvBufMax);
     this.mtu = opts.mtu ?? 1500;
     this.tcpBase = {
       ...TCP_DEFAULTS,
       mss: opts.mss ?? TCP_DEFAULTS.mss,
       rcvBuf: opts.tcpRcvBuf ?? TCP_DEFAULTS.rcvBuf,
+      rcvBufMax: opts.tcpBufMax ?? TCP_DEFAULTS.rcvBufMax,
       connectTimeout: (opts.connectTimeout ?? 20) * 1000,
       timeWait: this.timeouts.tcpTimeWait * 1000,
       stretchAck: STRETCH_ACK_SEGMENTS,
@@ -276,11 +282,17 @@ export class Nat<T, U> {
     this.service(flow, now);
   }
 
+  /** How much server data a flow holds before its outbound socket pauses: what its window can use (2 × cwnd, so the
+   *  next window is queued while this one is in flight), within [tcpSndBuf, tcpBufMax]. */
+  private sendLimit(flow: NatTcpFlow<T>): number {
+    return Math.min(this.sndBufMax, Math.max(this.sndBuf, flow.ep.sendBufferWanted()));
+  }
+
   /** Bytes from the server. */
   tcpData(flow: NatTcpFlow<T>, chunk: Buffer, now: number): void {
     if (flow.dead) return;
     flow.ep.send(chunk);
-    if (!flow.paused && flow.ep.txQueued() >= this.sndBuf) { flow.paused = true; this.sockets.tcpPause(flow.sock); }
+    if (!flow.paused && flow.ep.txQueued() >= this.sendLimit(flow)) { flow.paused = true; this.sockets.tcpPause(flow.sock); }
     this.service(flow, now);
   }
 
@@ -378,7 +390,7 @@ export class Nat<T, U> {
       this.dispatch(f, now);
       this.drainEvents(f, now);
       if (f.dead) continue;
-      if (f.paused && f.ep.txQueued() < this.sndBuf / 2) { f.paused = false; this.sockets.tcpResume(f.sock); }
+      if (f.paused && f.ep.txQueued() < this.sendLimit(f) / 2) { f.paused = false; this.sockets.tcpResume(f.sock); }
       this.armTimer(f);
       if (f.corked || f.ep.ackWaitsForBurstEnd()) this.burstWait.add(f);
     }

@@ -25,6 +25,7 @@ import { HyStart } from './hystart.js';
 import { Pacer } from './pacer.js';
 import { Prr } from './prr.js';
 import { Rack } from './rack.js';
+import { ReceiveBuffer } from './receive-buffer.js';
 import { RecoveryUndo } from './recovery-undo.js';
 import { RttEstimator } from './rtt-estimator.js';
 import { RETRANSMITTED, SentSegments } from './sent-segments.js';
@@ -54,8 +55,11 @@ export type TcpEvent =
 export interface TcpConfig {
   /** Largest segment we send or accept (the MSS clamp); the client's MSS option can lower it. */
   mss: number;
-  /** Receive buffer: the most client bytes held un-consumed by the outbound socket. */
+  /** Receive buffer: the most client bytes held un-consumed by the outbound socket, at first. */
   rcvBuf: number;
+  /** What the receive buffer may grow to when the outbound socket drains fast (receive-buffer.ts); the window
+   *  scale offered in the SYN-ACK is sized for it. */
+  rcvBufMax: number;
   connectTimeout: number;
   timeWait: number;
   initialRto: number;
@@ -86,7 +90,7 @@ export interface TcpConfig {
 }
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
-  mss: 1460, rcvBuf: 256 * 1024, connectTimeout: 20_000, timeWait: 5_000,
+  mss: 1460, rcvBuf: 256 * 1024, rcvBufMax: 4 << 20, connectTimeout: 20_000, timeWait: 5_000,
   initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
   congestion: 'cubic', hystart: true, pacing: false,
 };
@@ -171,6 +175,7 @@ export class TcpEndpoint {
   private rcvAdvEdge: Seq;
   /** Bytes handed to the app (events) and not yet consumed() by the outbound socket. */
   private rxPending = 0;
+  private readonly rcvBuf: ReceiveBuffer;
   private ooo: { seq: Seq; data: Buffer }[] = [];
   private oooBytes = 0;
   private unackedBytes = 0;
@@ -197,8 +202,9 @@ export class TcpEndpoint {
     this.wsOk = syn.wscale !== undefined;
     this.sndShift = this.wsOk ? syn.wscale! : 0;
     let shift = 0;
-    while (this.wsOk && shift < 14 && (0xffff << shift) < cfg.rcvBuf) shift++;
+    while (this.wsOk && shift < 14 && (0xffff << shift) < Math.max(cfg.rcvBuf, cfg.rcvBufMax)) shift++;
     this.rcvShift = shift;
+    this.rcvBuf = new ReceiveBuffer(cfg.rcvBuf, Math.max(cfg.rcvBuf, cfg.rcvBufMax), this.sndMss);
     this.sndWnd = syn.window;
     this.maxSndWnd = syn.window;
     this.sndWl1 = syn.seq;
@@ -216,8 +222,10 @@ export class TcpEndpoint {
   /** Bytes from the outbound socket not yet acknowledged by the client (sent or not). */
   txQueued(): number { return this.tx.length; }
   isClosed(): boolean { return this.state === 'closed'; }
+  /** The server data worth holding for this flow: twice the congestion window (the flight and the next one). */
+  sendBufferWanted(): number { return 2 * this.cc.cwnd; }
   /** Current receive window in bytes. */
-  rcvWindow(): number { return Math.max(0, this.cfg.rcvBuf - this.rxPending - this.oooBytes); }
+  rcvWindow(): number { return Math.max(0, this.rcvBuf.size - this.rxPending - this.oooBytes); }
   /** Send-side state for diagnostics (the server's `state` dump): what a stalled flow waits for. */
   sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
     return {
@@ -264,12 +272,13 @@ export class TcpEndpoint {
   /** The outbound socket accepted n of the bytes delivered in 'data' events; the window may reopen. */
   consumed(n: number): void {
     this.rxPending = Math.max(0, this.rxPending - n);
+    this.rcvBuf.consumed(n, this.clock, this.rtt.srtt);
     if (this.state !== 'established' && this.state !== 'finWait1' && this.state !== 'finWait2') return;
     const advertised = Math.max(0, seqDiff(this.rcvAdvEdge, this.rcvNxt));
     // Receiver-side silly window avoidance (RFC 1122 4.2.3.3): update only when the window opens by a useful amount
     // and at least doubles (as Linux does), so a sink that keeps up causes no window-update ACKs of its own.
     const wnd = this.rcvWindow();
-    if (wnd - advertised >= Math.min(this.cfg.rcvBuf / 2, 2 * this.sndMss) && wnd >= 2 * advertised) this.ackNow = true;
+    if (wnd - advertised >= Math.min(this.rcvBuf.size / 2, 2 * this.sndMss) && wnd >= 2 * advertised) this.ackNow = true;
   }
 
   /** Next event for the app, or undefined. */
