@@ -424,10 +424,8 @@ export async function startManagement(server: ObservedServer | ManagedServer, o:
   srv.on('error', (e) => log('error', 'management: listener error', { error: e.message }));
   const port = o.path === undefined ? (srv.address() as net.AddressInfo).port : 0;
   log('info', 'management interface listening', o.path === undefined ? { address: o.host, port } : where);
-  const setState = (name: string, detail?: string, tunIp?: string): void => {
-    const c = 'cfg' in server ? server.cfg : undefined;
-    hub.state({ time: Math.floor(Date.now() / 1000), name, detail, tunIp, localIp: c ? c.local ?? '0.0.0.0' : undefined, localPort: c?.port });
-  };
+  // A server has no remote, and OpenVPN 2.6 leaves its local address out too.
+  const setState = (name: string, detail?: string, tunIp?: string): void => hub.state({ time: Math.floor(Date.now() / 1000), name, detail, tunIp });
   setState('CONNECTING');
   return {
     port, hub, clients, setState,

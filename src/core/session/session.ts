@@ -21,7 +21,7 @@ import {
   emitControl, isParseError, Op, parseControl, SESSION_ID_LEN,
 } from '../wire/openvpn-packet.js';
 import {
-  type ClientKm2, emitServerKm2, newServerKm2, type ServerKm2, parseClientKm2, splitTextMessages, textMessage,
+  type ClientKm2, emitServerKm2, IV_PROTO, newServerKm2, type ServerKm2, parseClientKm2, splitTextMessages, textMessage,
 } from './key-method2.js';
 import { negotiate, type Negotiated, occString, pushReplies } from './negotiate.js';
 import { clientFraming } from './client-framing.js';
@@ -201,8 +201,8 @@ const keyDeadline = (ks: KeyState, handWindowSec: number): number =>
   ks.st.phase === 'auth-wait' && ks.st.until !== undefined ? ks.st.until : ks.createdAt + handWindowSec * 1000;
 /** OpenVPN's limit for one control-channel message (PUSH_BUNDLE_SIZE). */
 const PUSH_BUNDLE_SIZE = 1024;
-/** IV_PROTO bit: the client understands "AUTH_PENDING,timeout N". */
-const IV_PROTO_AUTH_PENDING_KW = 16;
+/** Control-channel text a key may hold while its authentication is pending (repeated PUSH_REQUESTs are 13 bytes). */
+const MAX_PENDING_TEXT = 16384;
 
 let tlsHandles = 1;
 
@@ -359,7 +359,13 @@ export class Session {
       this.pendingNegotiated = { negotiated: n, assign: result.assign };
     }
     let serverKm2 = st.serverKm2;
-    if (!serverKm2) {
+    if (serverKm2) {
+      // A deferred authentication: the client has been repeating PUSH_REQUEST while it waited; that is one request.
+      const { messages, rest } = splitTextMessages(ks.plain);
+      if (messages.includes('PUSH_REQUEST')) this.pushRequested = true;
+      const others = messages.filter((m) => m !== 'PUSH_REQUEST');
+      ks.plain = others.length ? Buffer.concat([...others.map((m) => textMessage(m)), rest]) : rest;
+    } else {
       serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, n.framing !== 'none'));
       this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
     }
@@ -415,7 +421,7 @@ export class Session {
       this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(st.serverKm2) });
     }
     const proto = Number.parseInt(st.km2.peerInfo.get('IV_PROTO') ?? '0', 10) || 0;
-    this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(proto & IV_PROTO_AUTH_PENDING_KW ? `AUTH_PENDING,timeout ${timeout}` : 'AUTH_PENDING') });
+    this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(proto & IV_PROTO.AUTH_PENDING_KW ? `AUTH_PENDING,timeout ${timeout}` : 'AUTH_PENDING') });
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(`INFO_PRE,${extra}`) });
     st.until = now + timeout * 1000;
     this.flush(now);
@@ -680,6 +686,10 @@ export class Session {
       if ('error' in r) { this.failKey(ks, 'key-method', r.error, now); return; }
       st.km2 = r.msg;
       ks.plain = ks.plain.subarray(r.consumed);
+    }
+    if (ks.st.phase === 'auth-wait' && ks.plain.length > MAX_PENDING_TEXT) {
+      this.failKey(ks, 'key-method', 'too much control-channel text while the authentication is pending', now);
+      return;
     }
     if (ks.st.phase !== 'active') return;   // text messages wait until the key is up
     const { messages, rest } = splitTextMessages(ks.plain);
