@@ -117,13 +117,17 @@ export class ManagementClients {
         throw e;
       }
     }
-    this.take(cid, kid)!.resolve({ ok: true, config });
+    const p2 = this.take(cid, kid)!;
+    log('info', 'management: client authorized', { cid, kid, cn: p2.conn.cn, 'config-lines': lines?.length ?? 0 });
+    p2.resolve({ ok: true, config });
     return { ok: true };
   }
 
   deny(cid: number, kid: number, reason: string, clientReason?: string): boolean {
     const p = this.take(cid, kid);
     if (!p) return false;
+    // Logged here: over TCP the told client may hang up before the session's own 'client refused' line has the reason.
+    log('info', 'management: client denied', { cid, kid, cn: p.conn.cn, reason, 'client-reason': clientReason });
     p.resolve({ ok: false, reason: `client-deny: ${reason}`, clientMessage: clientReason });
     return true;
   }

@@ -5,6 +5,7 @@
 // The variables are the ones OpenVPN 2.6 has in a client's environment at that stage, as far as nanovpn knows them
 // (no script_type, no daemon_* and no options of its own config). Never the password.
 import type { PeerCertInfo } from '../core/session/session.js';
+import { timeString } from './observe.js';
 
 export interface ClientFacts {
   cn?: string;
@@ -51,7 +52,7 @@ export function clientEnv(f: ClientFacts, stage: ClientStage, nowSec: number): s
   }
   const [ip, port] = hostPort(f.remote);
   if (stage !== 'connect') {
-    env.push(['time_unix', f.createdSec], ['time_ascii', asciiTime(f.createdSec)]);
+    env.push(['time_unix', f.createdSec], ['time_ascii', timeString(f.createdSec)]);
     if (f.vip) {
       if (f.topology === 'subnet') env.push(['ifconfig_pool_netmask', f.vipSecond]);
       else env.push(['ifconfig_pool_local_ip', f.vipSecond]);
@@ -81,15 +82,6 @@ export function clientEnv(f: ClientFacts, stage: ClientStage, nowSec: number): s
     out.push(`${k}=${s}`);
   }
   return out;
-}
-
-/** OpenVPN's time_string() for time_ascii: "Thu Dec  3 17:40:53 2026" (ctime, local time). */
-function asciiTime(sec: number): string {
-  const d = new Date(sec * 1000);
-  const day = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][d.getDay()];
-  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getMonth()];
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return `${day} ${mon} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${d.getFullYear()}`;
 }
 
 /**
