@@ -13,7 +13,9 @@ export type ExternalAuth = (conn: Conn, req: AuthRequest, cn: string | undefined
 
 /** The client-config-dir settings with the external ones applied after them, as OpenVPN 2.6 applies a
  *  management client-auth config after the ccd file: push-reset drops the earlier pushes, ifconfig-push replaces. */
-export function withExternalConfig(ccd: ClientConfigResult | undefined, ext: ClientConfigResult | undefined): ClientConfigResult | undefined {
+export function withExternalConfig(
+  ccd: ClientConfigResult | undefined, ext: ClientConfigResult | undefined,
+): ClientConfigResult | undefined {
   if (!ext) return ccd;
   if (!ccd) return ext;
   return {

@@ -111,7 +111,10 @@ export class ManagementClients {
     if (lines && lines.length) {
       try {
         const c = parseClientConfig(lines.join('\n') + '\n', `client-auth ${cid} ${kid}`);
-        config = { ip: c.ifconfigPush?.ip, second: c.ifconfigPush?.second, iroutes: c.iroutes, push: c.push, pushReset: c.pushReset, disable: c.disable };
+        config = {
+          ip: c.ifconfigPush?.ip, second: c.ifconfigPush?.second, iroutes: c.iroutes,
+          push: c.push, pushReset: c.pushReset, disable: c.disable,
+        };
       } catch (e) {
         if (e instanceof ConfigError) return { ok: false, error: e.message };
         throw e;
@@ -166,7 +169,10 @@ export class ManagementClients {
     if (old) { clearInterval(old); this.bytecountTimers.delete(s); }
     if (seconds <= 0) return;
     const t = setInterval(() => {
-      const lines = liveConns(this.server).map((c) => bytecountClientLine(clientIdOf(c), c.session.stats.bytesIn, c.session.stats.bytesOut));
+      const lines = liveConns(this.server).map((c) => {
+        const st = c.session.stats;
+        return bytecountClientLine(clientIdOf(c), st.bytesIn, st.bytesOut);
+      });
       if (lines.length) s.send(lines);
     }, seconds * 1000);
     t.unref();

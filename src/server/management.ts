@@ -425,7 +425,8 @@ export async function startManagement(server: ObservedServer | ManagedServer, o:
   const port = o.path === undefined ? (srv.address() as net.AddressInfo).port : 0;
   log('info', 'management interface listening', o.path === undefined ? { address: o.host, port } : where);
   // A server has no remote, and OpenVPN 2.6 leaves its local address out too.
-  const setState = (name: string, detail?: string, tunIp?: string): void => hub.state({ time: Math.floor(Date.now() / 1000), name, detail, tunIp });
+  const setState = (name: string, detail?: string, tunIp?: string): void =>
+    hub.state({ time: Math.floor(Date.now() / 1000), name, detail, tunIp });
   setState('CONNECTING');
   return {
     port, hub, clients, setState,
