@@ -256,8 +256,8 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'up-restart': ignored('nanovpn runs no up script, so nothing is rerun'),
 
   // log-options.rst
-  echo: ignored('the text is not echoed to the log or the management interface'),
-  parameter: ignored('the text is not echoed to the log or the management interface'),
+  echo: IMPLEMENTED,
+  parameter: IMPLEMENTED,
   'errors-to-stderr': ignored('every log line goes to standard output (the console)'),
   log: ignored(CONSOLE_LOG),
   'log-append': ignored(CONSOLE_LOG),

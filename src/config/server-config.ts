@@ -707,6 +707,8 @@ const handlers: Record<string, Handler> = {
   },
   'management-allow-remote': flag((c) => { c.cfg.managementAllowRemote = true; }),
   'management-client-auth': flag((c) => { c.cfg.managementClientAuth = true; }),
+  echo: { min: 0, max: Infinity, run(d, c) { (c.cfg.echo ??= []).push(d.args.join(' ')); } },
+  parameter: { min: 0, max: Infinity, run(d, c) { (c.cfg.echo ??= []).push(d.args.join(' ')); } },
   'management-hold': flag((c) => { c.cfg.managementHold = true; }),
   'management-log-cache': intOpt(1, 1 << 20, (c, v) => { c.cfg.managementLogCache = v; }),
   'management-client-user': {

@@ -73,6 +73,7 @@ export interface ServerConfig {
   managementLogCache?: number;      // 'management-log-cache N' (default 250)
   managementClientUser?: number;    // 'management-client-user U' as a uid (unix socket only)
   managementClientGroup?: number;   // 'management-client-group G' as a gid (unix socket only)
+  echo?: string[];                  // 'echo TEXT' / 'parameter TEXT': the management interface's echo buffer
   metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'
   uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat
   /** nanovpn extension: 'data-crypto auto|native|node', default auto (native addon when it loads). */

@@ -345,6 +345,8 @@ interface Features {
   logCache?: number;
   /** The log verbosity now, for `verb`. */
   verb?: number;
+  /** The config's echo/parameter texts, for `echo all` and >ECHO: (OpenVPN logs only those starting with "msg"). */
+  echo?: string[];
   /** management-client-user / -group for a unix socket: who may connect (by the socket file's owner and mode). */
   socketOwner?: { uid?: number; gid?: number };
 }
@@ -428,6 +430,10 @@ export async function startManagement(server: ObservedServer | ManagedServer, o:
   const setState = (name: string, detail?: string, tunIp?: string): void =>
     hub.state({ time: Math.floor(Date.now() / 1000), name, detail, tunIp });
   setState('CONNECTING');
+  for (const text of o.echo ?? []) {
+    hub.echo(text, Math.floor(Date.now() / 1000));
+    if (text.startsWith('msg')) log('info', `ECHO:${text}`);
+  }
   return {
     port, hub, clients, setState,
     close: () => new Promise<void>((res) => {

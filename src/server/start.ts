@@ -69,7 +69,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
 async function startManagementFor(server: VpnServer, cfg: ServerConfig): Promise<Management | undefined> {
   if (!cfg.management) return undefined;
   const features = {
-    clientAuth: cfg.managementClientAuth, hold: cfg.managementHold, logCache: cfg.managementLogCache, verb: cfg.verb,
+    clientAuth: cfg.managementClientAuth, hold: cfg.managementHold, logCache: cfg.managementLogCache, verb: cfg.verb, echo: cfg.echo,
     socketOwner: cfg.managementClientUser !== undefined || cfg.managementClientGroup !== undefined
       ? { uid: cfg.managementClientUser, gid: cfg.managementClientGroup } : undefined,
   };

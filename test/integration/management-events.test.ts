@@ -122,7 +122,7 @@ test('unix socket: hold, state, log, client-auth with a pushed route, client-den
   if (skip) { t.skip(skip); return; }
   await withTopology({ clients: 2 }, async (topo) => {
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
-    const extra = ['management mgmt.sock unix', 'management-hold', 'management-client-auth', 'management-client-user nobody', 'management-client-group nogroup'];
+    const extra = ['management mgmt.sock unix', 'management-hold', 'management-client-auth', 'management-client-user nobody', 'management-client-group nogroup', 'echo msg welcome operator'];
     const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra }) });
     await server.waitForLine(/management interface listening path=/, 10_000);
     const sockPath = join(server.dir, 'mgmt.sock');
@@ -141,6 +141,9 @@ test('unix socket: hold, state, log, client-auth with a pushed route, client-den
     assert.deepEqual(await m.command('state on'), ['SUCCESS: real-time state notification set to ON']);
     assert.deepEqual(await m.command('log on'), ['SUCCESS: real-time log notification set to ON']);
     assert.deepEqual(await m.command('echo on'), ['SUCCESS: real-time echo notification set to ON']);
+    const echoes = await m.command('echo all');
+    assert.equal(echoes.length, 2);
+    assert.match(echoes[0]!, /^\d+,msg welcome operator$/);
     const early = await m.command('state all');
     assert.match(early[0]!, /^\d+,CONNECTING,,,,,,$/);
     assert.deepEqual(await m.command('hold release'), ['SUCCESS: hold release succeeded']);
