@@ -107,7 +107,7 @@ export class VpnServer implements ConnHost {
   private udpTx = 0;
 
   /**
-   * Socket-level state right now, for diagnosing a stalled server (management `state`, NANOVPN_STATE_LOG): what
+   * Socket-level state right now, for diagnosing a stalled server (management `io-state`, NANOVPN_STATE_LOG): what
    * the UDP socket has taken and sent, what libuv still holds unsent, the TCP transports' unsent bytes, the NAT's
    * paused and corked flows, memory. Counters and sizes only: no addresses of clients, no keys.
    */

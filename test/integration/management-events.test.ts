@@ -251,6 +251,37 @@ test('no management client connected: a client of management-client-auth is refu
   });
 });
 
+test('renegotiation with management-client-auth: >CLIENT:REAUTH,CID,1 waits for its own decision; the tunnel stays up', { timeout: 120_000 }, async (t) => {
+  const skip = skipReason();
+  if (skip) { t.skip(skip); return; }
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-client-auth'] }) });
+    await server.waitForLine(/management interface listening path=/, 10_000);
+    const m = await Mgmt.connect(join(server.dir, 'mgmt.sock'));
+    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 1,
+      authUserPass: { username: 'alice', password: 'pw1' }, extra: ['reneg-sec 6'] });
+    const first = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
+    const cid = Number(/CONNECT,(\d+),/.exec(first.head)![1]);
+    assert.deepEqual(await m.command(`client-auth-nt ${cid} 0`), ['SUCCESS: client-auth command succeeded']);
+    await c.waitInitialized();
+    await m.client(new RegExp(`^>CLIENT:ESTABLISHED,${cid}$`));
+    const again = await m.client(new RegExp(`^>CLIENT:REAUTH,${cid},1$`), 30_000);
+    assert.equal(again.env.get('common_name'), 'client1');
+    assert.equal(again.env.get('username'), 'alice');
+    assert.equal(again.env.get('n_clients'), '1');
+    assert.ok(!/data channel key renegotiated/.test(server.proc.output), 'the new key waits for the decision');
+    assert.deepEqual(await m.command(`client-auth-nt ${cid} 0`), ['ERROR: client-auth command failed'], 'the old KID is decided');
+    assert.deepEqual(await m.command(`client-auth-nt ${cid} 1`), ['SUCCESS: client-auth command succeeded']);
+    await server.waitForLine(/data channel key renegotiated cn=client1 .*key-id=1/, 20_000);
+    assert.ok(!m.notes.some((l) => l.startsWith(`>CLIENT:DISCONNECT,${cid}`)), 'still connected');
+    await c.stop();
+    await m.client(new RegExp(`^>CLIENT:DISCONNECT,${cid}$`));
+    m.close();
+    assert.equal((await server.stop()).code, 0);
+  });
+});
+
 // openvpn-management-api for the events and client-auth/-deny; state and load-stats through openvpn-api (the former
 // glues reply lines together, against OpenVPN as against nanovpn). Neither library's get_status is used: both parse
 // with openvpn-status 0.2.2, which expects OpenVPN 2.4's ctime dates, not 2.6's "YYYY-MM-DD HH:MM:SS".
