@@ -12,6 +12,16 @@ export function setVerb(verb: number): void {
   threshold = verb <= 0 ? rank.error : verb === 1 ? rank.notice : verb <= 4 ? rank.info : rank.debug;
 }
 export function setLogSink(fn: (line: string) => void): void { sink = fn; }
+
+/** A log record for listeners (the management interface's log command): the line without its time and level. */
+export interface LogEvent { time: number; level: Level; text: string }
+const listeners = new Set<(e: LogEvent) => void>();
+let inListener = false;
+/** Returns the function that removes the listener. A listener's own log calls do not reach the listeners again. */
+export function onLog(fn: (e: LogEvent) => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
 export function logEnabled(level: Level): boolean { return rank[level] <= threshold; }
 
 function fmt(v: unknown): string {
@@ -21,7 +31,15 @@ function fmt(v: unknown): string {
 
 export function log(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (rank[level] > threshold) return;
-  let line = `${new Date().toISOString()} ${level.toUpperCase()} ${msg}`;
-  if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${fmt(v)}`;
-  sink(line);
+  const now = new Date();
+  let text = msg;
+  if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) text += ` ${k}=${fmt(v)}`;
+  sink(`${now.toISOString()} ${level.toUpperCase()} ${text}`);
+  if (listeners.size === 0 || inListener) return;
+  inListener = true;
+  try {
+    for (const fn of listeners) fn({ time: now.getTime(), level, text });
+  } finally {
+    inListener = false;
+  }
 }

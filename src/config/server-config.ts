@@ -15,6 +15,7 @@ import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
 import { DIGESTS, digestByName } from '../core/crypto/digests.js';
+import { groupId, userId } from './unix-ids.js';
 
 /** OpenVPN 2.6's default data-ciphers (also what 2.7's DEFAULT keyword stands for). */
 export const DEFAULT_CIPHERS: readonly CipherName[] = ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'];
@@ -196,6 +197,7 @@ function finish(c: Ctx, source: string): AnyServerConfig {
     throw new ConfigError(source, at('verify-client-cert'),
       `'verify-client-cert ${cfg.verifyClientCert}' needs password authentication: add 'auth-user-pass-verify USERSFILE builtin'`);
   }
+  checkManagement(c, source);
   if (cfg.usernameAsCommonName && !cfg.authUserPassVerify) {
     log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
   }
@@ -218,6 +220,21 @@ function finish(c: Ctx, source: string): AnyServerConfig {
   if (cfg.protos.length === 0) cfg.protos.push('udp');
   cipherOptions(c);
   return cfg as ServerConfig;
+}
+
+/** OpenVPN 2.6's rules for the options that modify 'management'. */
+function checkManagement(c: Ctx, source: string): void {
+  const { cfg } = c;
+  const at = (name: string): number | undefined => c.lines.get(name);
+  const modifiers = ['management-client-auth', 'management-hold', 'management-log-cache', 'management-client-user', 'management-client-group'];
+  const used = modifiers.find((m) => at(m) !== undefined);
+  if (used && !cfg.management) {
+    throw new ConfigError(source, at(used), `'${used}' modifies the management interface, but there is no 'management' line`);
+  }
+  const owner = at('management-client-user') ?? at('management-client-group');
+  if (owner !== undefined && cfg.management && !('path' in cfg.management)) {
+    throw new ConfigError(source, owner, 'management-client-user/-group can only be used with a unix socket (management PATH unix)');
+  }
 }
 
 /** server … nopool with ifconfig-pool, as 2.6: the pool comes from one of them, never both. */
@@ -689,6 +706,25 @@ const handlers: Record<string, Handler> = {
     },
   },
   'management-allow-remote': flag((c) => { c.cfg.managementAllowRemote = true; }),
+  'management-client-auth': flag((c) => { c.cfg.managementClientAuth = true; }),
+  echo: { min: 0, max: Infinity, run(d, c) { (c.cfg.echo ??= []).push(d.args.join(' ')); } },
+  parameter: { min: 0, max: Infinity, run(d, c) { (c.cfg.echo ??= []).push(d.args.join(' ')); } },
+  'management-hold': flag((c) => { c.cfg.managementHold = true; }),
+  'management-log-cache': intOpt(1, 1 << 20, (c, v) => { c.cfg.managementLogCache = v; }),
+  'management-client-user': {
+    min: 1, max: 1, run(d, c) {
+      const id = userId(d.args[0]!);
+      if (id === undefined) fail(d, `management-client-user: no user '${d.args[0]}' in /etc/passwd`);
+      c.cfg.managementClientUser = id;
+    },
+  },
+  'management-client-group': {
+    min: 1, max: 1, run(d, c) {
+      const id = groupId(d.args[0]!);
+      if (id === undefined) fail(d, `management-client-group: no group '${d.args[0]}' in /etc/group`);
+      c.cfg.managementClientGroup = id;
+    },
+  },
   metrics: { min: 2, max: 2, run(d, c) { c.cfg.metrics = hostPort(d); } },
   uplink: { min: 1, max: 1, run(d, c) { c.cfg.uplink = oneOf(d, 0, ['nat', 'tun'] as const); } },
   'data-crypto': { min: 1, max: 1, run(d, c) { c.cfg.dataCrypto = oneOf(d, 0, ['auto', 'native', 'node'] as const); } },

@@ -37,7 +37,10 @@ const TLS_ONLY = ['ca', 'cert', 'key', 'dh', 'tls-auth', 'tls-crypt', 'tls-serve
   'auth-user-pass-verify', 'username-as-common-name'];
 const MANY_CLIENTS = ['push', 'client-to-client', 'duplicate-cn', 'max-clients', 'ifconfig-pool', 'ifconfig-pool-persist',
   'client-config-dir'];
-const NOT_YET = ['status', 'management', 'management-allow-remote', 'metrics'];
+const NOT_YET = [
+  'status', 'management', 'management-allow-remote', 'management-client-auth', 'management-hold', 'management-log-cache',
+  'management-client-user', 'management-client-group', 'metrics',
+];
 const NO_EFFECT = ['data-ciphers', 'ncp-ciphers'];
 
 export function staticKeyConfig(i: StaticKeyInput): StaticKeyServerConfig {

@@ -68,6 +68,12 @@ export interface ServerConfig {
   statusVersion: 1 | 2 | 3;     // 'status-version', default 1 as in OpenVPN
   management?: { host: string; port: number } | { path: string };  // 'management HOST PORT' | 'management PATH unix'
   managementAllowRemote?: boolean;  // nanovpn extension: 'management-allow-remote' (no password exists)
+  managementClientAuth?: boolean;   // 'management-client-auth'
+  managementHold?: boolean;         // 'management-hold'
+  managementLogCache?: number;      // 'management-log-cache N' (default 250)
+  managementClientUser?: number;    // 'management-client-user U' as a uid (unix socket only)
+  managementClientGroup?: number;   // 'management-client-group G' as a gid (unix socket only)
+  echo?: string[];                  // 'echo TEXT' / 'parameter TEXT': the management interface's echo buffer
   metrics?: { host: string; port: number };  // nanovpn extension: 'metrics HOST PORT'
   uplink: 'nat' | 'tun';        // nanovpn extension: 'uplink nat|tun', default nat
   /** nanovpn extension: 'data-crypto auto|native|node', default auto (native addon when it loads). */

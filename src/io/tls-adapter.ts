@@ -1,10 +1,10 @@
 // The only file that imports node:tls. Runs OpenSSL (via TLSSocket) over an in-memory Duplex: the session
 // hands us TLS ciphertext from P_CONTROL_V1 payloads, and everything OpenSSL writes back, decrypts or
 // decides comes back to the session as a TlsEvent.
-import { constants as cryptoConstants } from 'node:crypto';
+import { constants as cryptoConstants, X509Certificate } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import type { TlsEvent } from '../core/session/session.js';
+import type { PeerCertInfo, TlsEvent } from '../core/session/session.js';
 
 const EKM_LABEL = 'EXPORTER-OpenVPN-datakeys';
 
@@ -96,6 +96,7 @@ export class TlsEngine {
         info: {
           cn, authorized: authError === undefined, authError, ekm, clientAuthEku: hasClientAuthEku(cert),
           certHash: cert && cert.fingerprint256 ? cert.fingerprint256 : undefined,
+          cert: certInfo(cert),
         },
       });
     });
@@ -162,4 +163,15 @@ const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 function hasClientAuthEku(cert: tls.PeerCertificate | undefined): boolean {
   const eku = (cert as (tls.PeerCertificate & { ext_key_usage?: string[] }) | undefined)?.ext_key_usage;
   return Array.isArray(eku) && eku.includes(EKU_CLIENT_AUTH);
+}
+
+/** The peer certificate's subject (in certificate order), serial and fingerprints; undefined without one. */
+function certInfo(cert: tls.PeerCertificate | undefined): PeerCertInfo | undefined {
+  if (!cert || !cert.raw) return undefined;
+  let subject: [string, string][] = [];
+  try {
+    subject = new X509Certificate(cert.raw).subject.split('\n').filter((l) => l.includes('='))
+      .map((l): [string, string] => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
+  } catch { /* a certificate Node could not parse again: no subject */ }
+  return { subject, serialHex: cert.serialNumber ?? '', sha1: cert.fingerprint ?? '', sha256: cert.fingerprint256 ?? '' };
 }

@@ -10,6 +10,7 @@ import { maskPrefix } from '../config/ipv4-text.js';
 import type { ServerConfig } from '../config/types.js';
 import { log } from '../log.js';
 import type { Conn } from './conn.js';
+import { type ExternalAuth, withExternalConfig } from './external-auth.js';
 
 export interface AuthHost {
   readonly cfg: ServerConfig;
@@ -35,6 +36,8 @@ export interface AuthPlugins {
   /** The common name an address is remembered for, if any: other clients get it only when nothing else is free. */
   rememberedFor?: (ip: number) => string | undefined;
   remember?: (cn: string, ip: number) => void;
+  /** management-client-auth: a decision from outside, after the checks above. */
+  external?: ExternalAuth;
 }
 
 const CRL_CHECK_MS = 5000;
@@ -99,6 +102,8 @@ export class Authorizer {
     } else if (!hasCert || !req.certAuthorized) {
       return { ok: false, reason: 'no client certificate and no password authentication configured' };
     }
+    const ext = await this.plugins.external?.(conn, req, cn);
+    if (ext && !ext.ok) return ext;
     if (!req.first) {
       if (cn !== conn.session.cn && !(c.usernameAsCommonName && c.authUserPassVerify)) {
         return { ok: false, reason: `renegotiation changed the identity (${conn.session.cn} -> ${cn})` };
@@ -106,7 +111,7 @@ export class Authorizer {
       return { ok: true };
     }
     conn.session.cn = cn;
-    const ccd = cn ? await this.plugins.clientConfig?.(cn) : undefined;
+    const ccd = withExternalConfig(cn ? await this.plugins.clientConfig?.(cn) : undefined, ext?.config);
     if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
     // The checks above may have waited (scrypt, file reads): a session that ended meanwhile gets no address, and
     // everything from here on runs without waiting, so the pool and peer ids stay consistent.

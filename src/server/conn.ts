@@ -7,6 +7,7 @@ import { ipToString } from '../core/wire/ipv4.js';
 import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
 import type { Driver, Timed } from '../io/driver.js';
 import { log } from '../log.js';
+import type { PeerCertInfo } from '../core/session/session.js';
 
 export interface ConnHost {
   readonly tlsOptions: TlsOptions;
@@ -27,6 +28,9 @@ export class Conn implements RouterClient, Timed {
   peerId?: number;
   /** Set when the client logged in with a username and password. */
   username?: string;
+  /** What the client told about itself (IV_ variables) and its certificate, from its latest authentication. */
+  peerInfo?: ReadonlyMap<string, string>;
+  peerCert?: PeerCertInfo;
   tcpSocket?: net.Socket;
   connectedAt?: number;
   readonly startedAt = Date.now();
@@ -98,6 +102,12 @@ export class Conn implements RouterClient, Timed {
     this.session.linkClosed(reason, kind);
     this.drain();
   }
+  /** Deferred authentication of key `keyId` (management client-pending-auth); false when it is not waiting. */
+  authPending(keyId: number, extra: string, timeoutSec: number): boolean {
+    const ok = this.session.authPending(keyId, extra, timeoutSec, this.host.driver.now());
+    this.drain();
+    return ok;
+  }
   /** Tells the client `message` (RESTART, HALT) and closes. */
   kill(message: string, reason = 'killed by management', kind: CloseKind = 'killed'): void {
     this.session.shutdown(this.host.driver.now(), message, reason, kind);
@@ -134,6 +144,8 @@ export class Conn implements RouterClient, Timed {
       case 'tls-close': this.tls.get(o.handle)?.destroy(); this.tls.delete(o.handle); break;
       case 'auth': {
         const h = o.handle;
+        this.peerInfo = o.request.peerInfo;
+        this.peerCert = o.request.cert;
         this.host.authorize(this, o.request).then(
           (r) => { this.session.handleAuth(h, r, this.host.driver.now()); this.drain(); },
           (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, this.host.driver.now()); this.drain(); },

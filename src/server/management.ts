@@ -1,15 +1,18 @@
-// `management HOST PORT`: a subset of OpenVPN's management interface (line protocol over TCP, replies end in CRLF).
+// `management HOST PORT` / `management PATH unix`: OpenVPN 2.6's management interface for a server (line protocol,
+// replies and notifications end in CRLF).
 //
-//   socket bytes → lines (bounded) → runCommand(server, line) → reply lines → socket
+//   socket bytes → lines (bounded) → runCommand(server, line, ctx) → reply lines → socket
+//   hub (log, state, echo, hold) and ManagementClients (>CLIENT:, client-auth, bytecount) → notifications → socket
 //
-// runCommand is pure over the server snapshot, apart from the kills it performs. Commands: status [1|2|3],
-// kill CN | kill IP:PORT, client-kill CID [MSG], load-stats, state, pid, version, help, quit/exit. There is no password,
-// so only a loopback address is accepted unless the caller allows others.
+// runCommand works on the server snapshot and the caller's session; the commands are listed in HELP. There is no
+// password, so only a loopback address is accepted unless the caller allows others.
 import { listen } from '../io/listen.js';
 import * as net from 'node:net';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { log } from '../log.js';
+import { log, setVerb } from '../log.js';
+import { type ManagedServer, ManagementClients } from './management-clients.js';
+import { ManagementHub, type MgmtSession, newSession } from './management-hub.js';
 import { clientIdOf, liveConns, type ObservedConn, type ObservedServer, realAddress, snapshot, TITLE } from './observe.js';
 import { formatStatusV1, formatStatusV2 } from './status-file.js';
 
@@ -22,20 +25,45 @@ const MAX_QUEUED = 1 << 20;
 const HELP = [
   `Management Interface for ${TITLE}`,
   'Commands:',
+  'bytecount n            : Show bytes in/out of each client (>BYTECOUNT_CLI), update every n secs (0=off).',
+  'client-auth CID KID    : Authenticate client-id/key-id CID/KID (MULTILINE: config lines, then END).',
+  'client-auth-nt CID KID : Authenticate client-id/key-id CID/KID.',
+  'client-deny CID KID R [CR] : Deny auth client-id/key-id CID/KID with log reason text R',
+  '                         and optional client reason text CR.',
+  'client-pending-auth CID KID MSG timeout : Instruct OpenVPN to send AUTH_PENDING and INFO_PRE msg',
+  '                         to the client and wait for a final client-auth/client-deny.',
   'client-kill CID [M]    : Kill client instance CID with message M (def=RESTART).',
+  'echo [on|off] [N|all]  : Like log, but only show messages in echo buffer.',
+  'env-filter [level]     : Set env-var filter level.',
   'exit|quit              : Close management session.',
   'help                   : Print this message.',
+  'hold [on|off|release]  : Set/show hold flag to on/off state, or',
+  '                         release current hold and start tunnel.',
+  'io-state               : Show socket-level state (UDP/TCP queues, NAT flows, memory) as one JSON line.',
   'kill cn                : Kill the client instance(s) having common name cn.',
   'kill IP:port           : Kill the client instance connecting from IP:port.',
   'load-stats             : Show global server load stats.',
+  'log [on|off] [N|all]   : Turn on/off realtime log display',
+  '                         + show last N lines or \'all\' for entire history.',
+  'mute [n]               : Show the mute level (nanovpn does not mute repeated messages).',
   'pid                    : Show process ID of the current nanovpn process.',
-  'state                  : Show socket-level state (UDP/TCP queues, NAT flows, memory) as one JSON line.',
+  'state [on|off] [N|all] : Like log, but show state history.',
   'status [n]             : Show current daemon status info using format #n (1, 2 or 3).',
+  'verb [n]               : Set log verbosity level to n, or show if n is absent.',
   'version                : Show the version of the daemon.',
   'END',
 ];
 
 export interface CommandResult { lines: string[]; quit?: boolean }
+
+/** The calling management client and what the commands beyond the request/reply ones act on. */
+export interface CommandContext {
+  session: MgmtSession;
+  hub: ManagementHub;
+  clients?: ManagementClients;
+  /** The current log verbosity (verb). */
+  verb: { value: number };
+}
 
 /** OpenVPN-style argument splitting: blanks separate, double quotes group, backslash escapes inside quotes. */
 export function splitArgs(line: string): string[] | undefined {
@@ -100,8 +128,123 @@ function kill(server: ObservedServer, victim: string): string {
   return 'ERROR: kill parse';
 }
 
+/** `log`, `state`, `echo`: on, off, N (the last N records) or all, then END. */
+function history(ctx: CommandContext, kind: 'log' | 'state' | 'echo', parm: string): string[] {
+  const s = ctx.session;
+  const flag = kind === 'log' ? 'logOn' : kind === 'state' ? 'stateOn' : 'echoOn';
+  if (parm === 'on' || parm === 'off') {
+    s[flag] = parm === 'on';
+    return [`SUCCESS: real-time ${kind} notification set to ${parm === 'on' ? 'ON' : 'OFF'}`];
+  }
+  const n = Number.parseInt(parm, 10);
+  if (parm === 'all' || n > 0) return [...ctx.hub.history(kind, parm === 'all' ? undefined : n), 'END'];
+  return [`ERROR: ${kind} parameter must be 'on' or 'off' or some number n or 'all'`];
+}
+
+/** OpenVPN's parse_cid / parse_uint: a leading decimal number. */
+function parseId(text: string, what: string): number | string {
+  const m = /^\s*(\d+)/.exec(text);
+  return m ? Number(m[1]) : `ERROR: cannot parse ${what}`;
+}
+
+const NOT_IN_THIS_MODE = (cmd: string): string => `ERROR: The '${cmd}' command is not supported by the current daemon mode`;
+
+/** The commands that need a session (real-time notifications, client authentication); undefined: not one of them. */
+function runSessionCommand(cmd: string, args: string[], ctx: CommandContext | undefined): string[] | undefined {
+  switch (cmd) {
+    case 'log': case 'state': case 'echo': {
+      if (!ctx) return [NOT_IN_THIS_MODE(cmd)];
+      if (cmd === 'state' && args.length === 1) return history(ctx, 'state', '1');
+      const err = need(cmd, args, 1, true);
+      if (err) return [err];
+      return args.slice(1, 3).flatMap((p) => history(ctx, cmd, p));
+    }
+    case 'bytecount': {
+      const err = need(cmd, args, 1);
+      if (err) return [err];
+      if (!ctx?.clients) return [NOT_IN_THIS_MODE(cmd)];
+      ctx.clients.bytecount(ctx.session, Math.max(0, Number.parseInt(args[1]!, 10) || 0));
+      return ['SUCCESS: bytecount interval changed'];
+    }
+    case 'hold': {
+      if (!ctx) return [NOT_IN_THIS_MODE(cmd)];
+      const p = args[1];
+      if (p === undefined) return [`SUCCESS: hold=${ctx.hub.hold ? 1 : 0}`];
+      if (p === 'on' || p === 'off') { ctx.hub.hold = p === 'on'; return [`SUCCESS: hold flag set to ${p === 'on' ? 'ON' : 'OFF'}`]; }
+      if (p === 'release') { ctx.hub.release(); return ['SUCCESS: hold release succeeded']; }
+      return ['ERROR: bad hold command parameter'];
+    }
+    case 'verb': {
+      if (!ctx) return [NOT_IN_THIS_MODE(cmd)];
+      if (args[1] === undefined) return [`SUCCESS: verb=${ctx.verb.value}`];
+      const v = Number.parseInt(args[1], 10) || 0;
+      if (v < 0 || v > 15) return ['ERROR: verb level is out of range'];
+      ctx.verb.value = v;
+      setVerb(v);
+      return ['SUCCESS: verb level changed'];
+    }
+    case 'mute':
+      if (args[1] === undefined) return ['SUCCESS: mute=0'];
+      return ['ERROR: nanovpn does not mute repeated messages (mute stays 0)'];
+    case 'env-filter': {
+      if (!ctx) return [NOT_IN_THIS_MODE(cmd)];
+      ctx.session.envFilter = args[1] === undefined ? 1 : Number.parseInt(args[1], 10) || 0;
+      return [`SUCCESS: env_filter_level=${ctx.session.envFilter}`];
+    }
+    case 'username': case 'password': {
+      const err = need(cmd, args, 2);
+      if (err) return [err];
+      // A server asks for no credentials: its key is a plain PEM file (an encrypted key is refused at startup).
+      return [`ERROR: no ${cmd} is currently needed at this time`];
+    }
+    case 'client-auth': case 'client-auth-nt': case 'client-deny': case 'client-pending-auth': {
+      const err = cmd === 'client-deny' ? need(cmd, args, 3, true) : need(cmd, args, cmd === 'client-pending-auth' ? 4 : 2);
+      if (err) return [err];
+      const cid = parseId(args[1]!, 'CID');
+      if (typeof cid === 'string') return [cid];
+      const kid = parseId(args[2]!, 'KID');
+      if (typeof kid === 'string') return [kid];
+      if (!ctx?.clients?.clientAuth) {
+        // OpenVPN 2.6 accepts the command text of client-auth and only then finds nothing to authorize.
+        if (cmd === 'client-auth' && ctx) { ctx.session.extra = { cid, kid, lines: [] }; return []; }
+        return [`ERROR: ${cmd} command failed${cmd === 'client-pending-auth' ? '. Extra parameter might be too long' : ''}`];
+      }
+      if (cmd === 'client-auth') { ctx.session.extra = { cid, kid, lines: [] }; return []; }
+      if (cmd === 'client-auth-nt') {
+        return [ctx.clients.authorize(cid, kid, undefined).ok ? 'SUCCESS: client-auth command succeeded' : 'ERROR: client-auth command failed'];
+      }
+      if (cmd === 'client-deny') {
+        return [ctx.clients.deny(cid, kid, args[3]!, args[4]) ? 'SUCCESS: client-deny command succeeded' : 'ERROR: client-deny command failed'];
+      }
+      const timeout = parseId(args[4]!, 'TIMEOUT');
+      if (typeof timeout === 'string') return [timeout];
+      return [ctx.clients.pendingAuth(cid, kid, args[3]!, timeout)
+        ? 'SUCCESS: client-pending-auth command succeeded'
+        : 'ERROR: client-pending-auth command failed. Extra parameter might be too long'];
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A line while `client-auth` collects its config lines: END ends the block and decides. */
+function extraLine(ctx: CommandContext, line: string): string[] {
+  const x = ctx.session.extra!;
+  if (line.trim() !== 'END') {
+    x.lines.push(line);
+    return [];
+  }
+  ctx.session.extra = undefined;
+  const r = ctx.clients?.clientAuth ? ctx.clients.authorize(x.cid, x.kid, x.lines) : { ok: false };
+  if (r.ok) return ['SUCCESS: client-auth command succeeded'];
+  return [`ERROR: client-auth command failed${'error' in r && r.error ? ` (${r.error})` : ''}`];
+}
+
 /** Runs one command line (without its line ending) and returns the reply lines. */
-export function runCommand(server: ObservedServer, line: string, now = { wall: Date.now(), mono: performance.now() }): CommandResult {
+export function runCommand(
+  server: ObservedServer, line: string, now = { wall: Date.now(), mono: performance.now() }, ctx?: CommandContext,
+): CommandResult {
+  if (ctx?.session.extra) return { lines: extraLine(ctx, line) };
   const args = splitArgs(line);
   if (args === undefined) return { lines: ['ERROR: unterminated quote'] };
   if (args.length === 0) return { lines: [] };
@@ -123,7 +266,7 @@ export function runCommand(server: ObservedServer, line: string, now = { wall: D
       if (v === 2 || v === 3) return { lines: lines(formatStatusV2(snap, v === 3 ? '\t' : ',')) };
       return { lines: ['ERROR: bad status format version number'] };
     }
-    case 'state':
+    case 'io-state':
       return { lines: [`SUCCESS: ${JSON.stringify(server.ioState?.() ?? {})}`] };
     case 'load-stats': {
       const live = liveConns(server);
@@ -145,8 +288,10 @@ export function runCommand(server: ObservedServer, line: string, now = { wall: D
       killed([hit], args[2] ?? 'RESTART', `client-kill ${cid}`);
       return { lines: ['SUCCESS: client-kill command succeeded'] };
     }
-    default:
-      return { lines: ["ERROR: unknown command, enter 'help' for more options"] };
+    default: {
+      const r = runSessionCommand(cmd, args, ctx);
+      return { lines: r ?? ["ERROR: unknown command, enter 'help' for more options"] };
+    }
   }
 }
 
@@ -182,24 +327,48 @@ export function isLoopback(host: string): boolean {
 
 export interface Management {
   readonly port: number;
+  readonly hub: ManagementHub;
+  /** The notifications about VPN clients and management-client-auth (absent for a server without client events). */
+  readonly clients?: ManagementClients;
+  /** Records a server state (>STATE:). */
+  setState(name: string, detail?: string, tunIp?: string): void;
   close(): Promise<void>;
+}
+
+interface Features {
+  allowRemote?: boolean;
+  /** management-client-auth */
+  clientAuth?: boolean;
+  /** management-hold: the caller waits for hub.waitForRelease() before it starts the VPN. */
+  hold?: boolean;
+  /** management-log-cache (OpenVPN's default 250). */
+  logCache?: number;
+  /** The log verbosity now, for `verb`. */
+  verb?: number;
+  /** The config's echo/parameter texts, for `echo all` and >ECHO: (OpenVPN logs only those starting with "msg"). */
+  echo?: string[];
+  /** management-client-user / -group for a unix socket: who may connect (by the socket file's owner and mode). */
+  socketOwner?: { uid?: number; gid?: number };
 }
 
 /** A TCP address, or (`management PATH unix`) a unix socket path. */
 export type ManagementOptions =
-  | { host: string; port: number; allowRemote?: boolean; path?: undefined }
-  | { path: string; allowRemote?: boolean };
+  | ({ host: string; port: number; path?: undefined } & Features)
+  | ({ path: string } & Features);
 
 /**
  * Listens for management clients. Resolves undefined (after a warning) when the address is refused or cannot be
  * bound: the VPN keeps running without it.
  */
-export async function startManagement(server: ObservedServer, o: ManagementOptions): Promise<Management | undefined> {
+export async function startManagement(server: ObservedServer | ManagedServer, o: ManagementOptions): Promise<Management | undefined> {
   if (o.path === undefined && !isLoopback(o.host) && !o.allowRemote) {
     log('warn', 'management: refusing a non-loopback address (the interface has no password)', { address: o.host, port: o.port });
     return undefined;
   }
   if (o.path === undefined && !isLoopback(o.host)) log('warn', 'management: listening on a non-loopback address without a password', { address: o.host, port: o.port });
+  const hub = new ManagementHub({ logCache: o.logCache ?? 250, hold: o.hold ?? false });
+  const clients = 'clientEvents' in server ? new ManagementClients(server, hub, o.clientAuth ?? false) : undefined;
+  const verb = { value: o.verb ?? 1 };
   const sockets = new Set<net.Socket>();
   const srv = net.createServer((sock) => {
     const remote = o.path === undefined ? `${sock.remoteAddress}:${sock.remotePort}` : 'unix';
@@ -216,7 +385,11 @@ export async function startManagement(server: ObservedServer, o: ManagementOptio
       sock.write(ls.join('\r\n') + '\r\n');
       if (sock.writableLength > MAX_QUEUED) { log('warn', 'management: client is not reading, dropped', { remote }); sock.destroy(); }
     };
+    const session = newSession(send);
+    const ctx: CommandContext = { session, hub, clients, verb };
     send([GREETING]);
+    if (hub.holdMessage) send([hub.holdMessage]);
+    hub.sessions.add(session);
     const reader = new LineReader();
     sock.on('data', (chunk: Buffer) => {
       for (const line of reader.push(chunk)) {
@@ -224,7 +397,7 @@ export async function startManagement(server: ObservedServer, o: ManagementOptio
         if (line === null) { send(['ERROR: command line too long']); continue; }
         let r: CommandResult;
         try {
-          r = runCommand(server, line);
+          r = runCommand(server, line, undefined, ctx);
         } catch (e) {
           log('error', 'management: command failed', { remote, error: (e as Error).message });
           r = { lines: ['ERROR: internal error'] };
@@ -235,23 +408,37 @@ export async function startManagement(server: ObservedServer, o: ManagementOptio
     });
     sock.on('close', () => {
       sockets.delete(sock);
+      hub.sessions.delete(session);
+      clients?.detach(session);
       log('info', 'management: client disconnected', { remote });
     });
   });
   const where = o.path === undefined ? { address: o.host, port: o.port } : { path: o.path };
   try {
     if (o.path === undefined) await listen(srv, o.port, o.host);
-    else await listenUnix(srv, o.path);
+    else await listenUnix(srv, o.path, o.socketOwner);
   } catch (e) {
+    hub.close();
+    clients?.close();
     log('warn', 'management: cannot listen, continuing without it', { ...where, error: (e as Error).message });
     return undefined;
   }
   srv.on('error', (e) => log('error', 'management: listener error', { error: e.message }));
   const port = o.path === undefined ? (srv.address() as net.AddressInfo).port : 0;
   log('info', 'management interface listening', o.path === undefined ? { address: o.host, port } : where);
+  // A server has no remote, and OpenVPN 2.6 leaves its local address out too.
+  const setState = (name: string, detail?: string, tunIp?: string): void =>
+    hub.state({ time: Math.floor(Date.now() / 1000), name, detail, tunIp });
+  setState('CONNECTING');
+  for (const text of o.echo ?? []) {
+    hub.echo(text, Math.floor(Date.now() / 1000));
+    if (text.startsWith('msg')) log('info', `ECHO:${text}`);
+  }
   return {
-    port,
+    port, hub, clients, setState,
     close: () => new Promise<void>((res) => {
+      clients?.close();
+      hub.close();
       for (const s of sockets) s.destroy();
       srv.close(() => res());   // node removes the unix socket file it created
     }),
@@ -259,7 +446,7 @@ export async function startManagement(server: ObservedServer, o: ManagementOptio
 }
 
 /** A unix socket at `path`; a socket file left by an earlier run is replaced, anything else there is an error. */
-async function listenUnix(srv: net.Server, path: string): Promise<void> {
+async function listenUnix(srv: net.Server, path: string, owner?: { uid?: number; gid?: number }): Promise<void> {
   try {
     if (lstatSync(path).isSocket()) unlinkSync(path);
   } catch (e) {
@@ -269,4 +456,25 @@ async function listenUnix(srv: net.Server, path: string): Promise<void> {
     srv.once('error', rej);
     srv.listen(path, () => { srv.off('error', rej); res(); });
   });
+  if (owner && (owner.uid !== undefined || owner.gid !== undefined)) restrictSocket(path, owner);
+}
+
+/**
+ * management-client-user / -group. OpenVPN 2.6 reads the connecting process's uid and gid (SO_PEERCRED); Node
+ * cannot, so the socket file itself decides: owned by that user and/or group, mode 0600 (user only) or 0660 (with a
+ * group), so only they (and root) may connect. With both, this admits the user OR the group's members, where
+ * OpenVPN requires both.
+ */
+function restrictSocket(path: string, o: { uid?: number; gid?: number }): void {
+  try {
+    chownSync(path, o.uid ?? process.getuid?.() ?? -1, o.gid ?? -1);
+    chmodSync(path, o.gid !== undefined ? 0o660 : 0o600);
+  } catch (e) {
+    unlinkSync(path);
+    throw new Error(`cannot restrict the socket to management-client-user/-group: ${(e as Error).message}`, { cause: e });
+  }
+  log('warn', 'management: management-client-user/-group are enforced by the socket file\'s owner and mode, not by ' +
+    'checking the connecting process (Node cannot read SO_PEERCRED); root can always connect' +
+    (o.uid !== undefined && o.gid !== undefined ? ', and the user OR members of the group may (OpenVPN requires both)' : ''),
+  { path, uid: o.uid, gid: o.gid, mode: o.gid !== undefined ? '0660' : '0600' });
 }

@@ -34,7 +34,7 @@ export interface ObservedServer {
   uplinkStats(): NatStats | undefined;
   /** UDP packets dropped before any session owned them (forged, garbage, over budget), by reason. */
   udpDropCounts?(): Record<string, number>;
-  /** Socket-level state for the management `state` command (VpnServer.ioState). */
+  /** Socket-level state for the management `io-state` command (VpnServer.ioState). */
   ioState?(): Record<string, unknown>;
 }
 

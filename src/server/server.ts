@@ -30,6 +30,7 @@ import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { YoungGenerationGuard } from './young-generation.js';
 import { Authorizer } from './authorizer.js';
+import { ClientEvents } from './client-events.js';
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
@@ -39,6 +40,8 @@ export class VpnServer implements ConnHost {
   readonly conns = new Set<Conn>();
   readonly stats: ServerStats = { handshakesOk: 0, handshakesFailed: {}, renegotiations: 0 };
   readonly authorizer: Authorizer;
+  /** Tunnels up and ended, for the management interface. */
+  readonly clientEvents = new ClientEvents();
   /** TCP MSS clamp applied to SYNs crossing the tunnel (0 = off). */
   readonly mss: number;
   private secureContext: tls.SecureContext;
@@ -104,7 +107,7 @@ export class VpnServer implements ConnHost {
   private udpTx = 0;
 
   /**
-   * Socket-level state right now, for diagnosing a stalled server (management `state`, NANOVPN_STATE_LOG): what
+   * Socket-level state right now, for diagnosing a stalled server (management `io-state`, NANOVPN_STATE_LOG): what
    * the UDP socket has taken and sent, what libuv still holds unsent, the TCP transports' unsent bytes, the NAT's
    * paused and corked flows, memory. Counters and sizes only: no addresses of clients, no keys.
    */
@@ -233,9 +236,10 @@ export class VpnServer implements ConnHost {
     this.router.add(conn);
     if (conn.tcpSocket) this.halfOpen.delete(conn.tcpSocket);   // past its handshake: max-clients governs it now
     else this.endpoint.established(conn, conn.session.certHash)?.forceClose('client restarted (new session)', 'replaced');
+    this.clientEvents.emit({ t: 'established', conn });
   }
 
-  closed(conn: Conn, established: boolean): void {
+  closed(conn: Conn, established: boolean, reason: string): void {
     this.conns.delete(conn);
     this.stats.renegotiations += conn.session.stats.renegotiations;
     this.endpoint.closed(conn);
@@ -245,6 +249,7 @@ export class VpnServer implements ConnHost {
       const why = conn.session.closeKind ?? 'link-closed';
       this.stats.handshakesFailed[why] = (this.stats.handshakesFailed[why] ?? 0) + 1;
     }
+    this.clientEvents.emit({ t: 'closed', conn, established, reason });
   }
 
   // ---- UDP --------------------------------------------------------------------------------------------------

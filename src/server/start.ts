@@ -17,7 +17,7 @@ import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
 import type { AuthPlugins } from './authorizer.js';
 import { VpnServer } from './server.js';
 import { StaticKeyServer } from './static-key-server.js';
-import { startManagement } from './management.js';
+import { type Management, startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
 import { startStatusFile } from './status-file.js';
 
@@ -53,10 +53,40 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
       },
     }, server.router.toClient, server.driver));
   }
+  const management = await startManagementFor(server, cfg);
   await server.start();
+  management?.setState('CONNECTED', 'SUCCESS', ipToString(server.pool.serverIp));
   await startObservability(server, cfg);
   startStateLog(server);
   return server;
+}
+
+/**
+ * The management interface opens before the VPN, as OpenVPN's does: management-hold waits here for `hold release`,
+ * and management-client-auth hooks into the authorizer (without a listening interface nobody could decide, so
+ * every client is refused).
+ */
+async function startManagementFor(server: VpnServer, cfg: ServerConfig): Promise<Management | undefined> {
+  if (!cfg.management) return undefined;
+  const features = {
+    clientAuth: cfg.managementClientAuth, hold: cfg.managementHold, logCache: cfg.managementLogCache, verb: cfg.verb, echo: cfg.echo,
+    socketOwner: cfg.managementClientUser !== undefined || cfg.managementClientGroup !== undefined
+      ? { uid: cfg.managementClientUser, gid: cfg.managementClientGroup } : undefined,
+  };
+  const m = await startManagement(server, 'path' in cfg.management
+    ? { path: cfg.management.path, ...features }
+    : { ...cfg.management, allowRemote: cfg.managementAllowRemote, ...features });
+  if (cfg.managementClientAuth) {
+    server.authorizer.plugins.external = m?.clients?.external
+      ?? (() => Promise.resolve({ ok: false, reason: 'management-client-auth: the management interface is not listening, so nobody can decide' }));
+  }
+  if (!m) return undefined;
+  server.onStop(async () => { m.setState('EXITING', 'exit'); await m.close(); });
+  if (cfg.managementHold) {
+    log('notice', 'management-hold: waiting for hold release on the management interface');
+    await m.hub.waitForRelease();
+  }
+  return m;
 }
 
 /** Static-key mode: one peer, the NAT as its uplink. */
@@ -112,17 +142,11 @@ export function chooseDataCrypto(mode: ServerConfig['dataCrypto']): AeadEngine {
   return engine;
 }
 
-/** status file, management interface, /metrics: each optional, each closed by server.stop(). */
+/** status file, /metrics: each optional, each closed by server.stop(). */
 async function startObservability(server: VpnServer, cfg: ServerConfig): Promise<void> {
   if (cfg.status) {
     const st = startStatusFile(server, { ...cfg.status, version: cfg.statusVersion });
     server.onStop(() => st.close());
-  }
-  if (cfg.management) {
-    const m = await startManagement(server, 'path' in cfg.management
-      ? { path: cfg.management.path }
-      : { ...cfg.management, allowRemote: cfg.managementAllowRemote });
-    if (m) server.onStop(() => m.close());
   }
   if (cfg.metrics) {
     const m = await startMetrics(server, cfg.metrics);

@@ -271,10 +271,10 @@ test('a port already in use: warning, no listener, no throw', async () => {
   }
 });
 
-test('state: one SUCCESS line with the server\'s socket-level state as JSON; {} without ioState', () => {
+test('io-state: one SUCCESS line with the server\'s socket-level state as JSON; {} without ioState', () => {
   const s = { ...fakeServer([]), ioState: () => ({ udp: { rx: 3, tx: 2, sendQueueCount: 0 } }) };
-  assert.deepEqual(run(s, 'state'), ['SUCCESS: {"udp":{"rx":3,"tx":2,"sendQueueCount":0}}']);
-  assert.deepEqual(run(fakeServer([]), 'state'), ['SUCCESS: {}']);
+  assert.deepEqual(run(s, 'io-state'), ['SUCCESS: {"udp":{"rx":3,"tx":2,"sendQueueCount":0}}']);
+  assert.deepEqual(run(fakeServer([]), 'io-state'), ['SUCCESS: {}']);
 });
 
 test('unix socket (management PATH unix): the same protocol; a stale socket file is replaced, the file goes on close', async () => {

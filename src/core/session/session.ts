@@ -21,7 +21,7 @@ import {
   emitControl, isParseError, Op, parseControl, SESSION_ID_LEN,
 } from '../wire/openvpn-packet.js';
 import {
-  type ClientKm2, emitServerKm2, newServerKm2, parseClientKm2, splitTextMessages, textMessage,
+  type ClientKm2, emitServerKm2, IV_PROTO, newServerKm2, type ServerKm2, parseClientKm2, splitTextMessages, textMessage,
 } from './key-method2.js';
 import { negotiate, type Negotiated, type OccCrypto, occString, pushReplies } from './negotiate.js';
 import { clientFraming } from './client-framing.js';
@@ -74,6 +74,17 @@ export interface TlsSecure {
   cn?: string; authorized: boolean; authError?: string; ekm: Buffer; clientAuthEku?: boolean;
   /** SHA-256 fingerprint of the client certificate (the identity a UDP float compares); none without a certificate. */
   certHash?: string;
+  /** The client certificate's subject, serial and fingerprints (management ENV tls_id_0 etc.). */
+  cert?: PeerCertInfo;
+}
+export interface PeerCertInfo {
+  /** Subject fields in certificate order, e.g. [['O','Example'],['CN','client1']]. */
+  subject: [string, string][];
+  /** Serial number in hex digits. */
+  serialHex: string;
+  /** Fingerprints as colon-separated hex. */
+  sha1: string;
+  sha256: string;
 }
 export type TlsEvent =
   | { kind: 'ciphertext'; bytes: Buffer }
@@ -92,6 +103,7 @@ export interface AuthRequest {
   username: string;
   password: string;
   peerInfo: Map<string, string>;
+  cert?: PeerCertInfo;
 }
 export interface Assignment {
   ip: string;
@@ -158,7 +170,9 @@ const DROP = Object.fromEntries(Object.keys(DROP_TEXT).map((r) => [r, Object.fre
 /** One key state's progress; each phase carries what it has gathered. */
 type KeyPhase =
   | { phase: 'tls'; secure?: TlsSecure; km2?: ClientKm2 }      // TLS handshake and key-method 2 under way
-  | { phase: 'auth-wait'; secure: TlsSecure; km2: ClientKm2 }  // the caller is authorizing the client
+  // The caller is authorizing the client. Deferred (authPending): the server's key-method 2 is out already, and the
+  // key waits until `until` instead of the hand-window.
+  | { phase: 'auth-wait'; secure: TlsSecure; km2: ClientKm2; serverKm2?: ServerKm2; until?: number }
   | { phase: 'active'; data: DataChannel }                     // data keys up
   | { phase: 'failed' };                                        // refused or broken: the session closes or drops it
 
@@ -182,6 +196,13 @@ type SessionPhase =
   | { phase: 'closed'; kind: CloseKind; reason: string; was?: { negotiated: Negotiated; assign?: Assignment } };
 
 const isActive = (ks: KeyState): boolean => ks.st.phase === 'active';
+/** When a key that is not active yet gives up: its hand-window, or a deferred authentication's own timeout. */
+const keyDeadline = (ks: KeyState, handWindowSec: number): number =>
+  ks.st.phase === 'auth-wait' && ks.st.until !== undefined ? ks.st.until : ks.createdAt + handWindowSec * 1000;
+/** OpenVPN's limit for one control-channel message (PUSH_BUNDLE_SIZE). */
+const PUSH_BUNDLE_SIZE = 1024;
+/** Control-channel text a key may hold while its authentication is pending (repeated PUSH_REQUESTs are 13 bytes). */
+const MAX_PENDING_TEXT = 16384;
 
 let tlsHandles = 1;
 
@@ -312,7 +333,7 @@ export class Session {
         request: {
           keyId: ks.keyId, first: ks.keyId === 0 && !this.established, cn: secure.cn,
           certAuthorized: secure.authorized, certError: secure.authError, certClientAuth: secure.clientAuthEku,
-          username: km2.username, password: km2.password, peerInfo: km2.peerInfo,
+          username: km2.username, password: km2.password, peerInfo: km2.peerInfo, cert: secure.cert,
         },
       });
     }
@@ -332,13 +353,22 @@ export class Session {
     }
     let n = this.negotiated;
     if (!n) {
-      const r = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo, this.p.dataCiphersFallback);
+      const r = this.negotiateFor(km2);
       if ('error' in r) { this.refuse(ks, r.error, 'Data channel cipher negotiation failed (no shared cipher)', now); return; }
-      n = { ...r, ...clientFraming(this.p.compression ?? 'none', this.p.compressionPushed ?? false, km2.options, km2.peerInfo) };
+      n = r;
       this.pendingNegotiated = { negotiated: n, assign: result.assign };
     }
-    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, n.framing, this.occCrypto()));
-    this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
+    let serverKm2 = st.serverKm2;
+    if (serverKm2) {
+      // A deferred authentication: the client has been repeating PUSH_REQUEST while it waited; that is one request.
+      const { messages, rest } = splitTextMessages(ks.plain);
+      if (messages.includes('PUSH_REQUEST')) this.pushRequested = true;
+      const others = messages.filter((m) => m !== 'PUSH_REQUEST');
+      ks.plain = others.length ? Buffer.concat([...others.map((m) => textMessage(m)), rest]) : rest;
+    } else {
+      serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, n.framing, this.occCrypto()));
+      this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
+    }
     const block = n.ekm ? secure.ekm : deriveKeyBlockPrf({
       clientPreMaster: km2.preMaster, clientRandom1: km2.random1, clientRandom2: km2.random2,
       serverRandom1: serverKm2.random1, serverRandom2: serverKm2.random2,
@@ -371,6 +401,39 @@ export class Session {
     this.flush(now);
   }
 
+  /**
+   * Deferred authentication (management client-pending-auth): sends the server's key-method 2 now, then
+   * AUTH_PENDING (with ",timeout N" when the client's IV_PROTO has the keyword bit) and INFO_PRE,EXTRA, and lets the
+   * key wait TIMEOUT seconds, capped as OpenVPN 2.6 caps it (max(reneg-sec/2, hand-window) since the key began).
+   * False when the key is not waiting for a decision or EXTRA is too long for one control message.
+   */
+  authPending(keyId: number, extra: string, timeoutSec: number, now: number): boolean {
+    if (this.closed) return false;
+    const ks = this.keys.find((k) => k.keyId === keyId && k.st.phase === 'auth-wait');
+    const st = ks?.st;
+    if (!ks || st?.phase !== 'auth-wait') return false;
+    if (extra.length + 1 + 'INFO_PRE,'.length + 1 > PUSH_BUNDLE_SIZE || /[\x00-\x1f]/.test(extra)) return false;
+    const maxSec = Math.max(Math.floor(this.p.renegSec / 2), this.p.handWindow) - Math.floor((now - ks.createdAt) / 1000);
+    const timeout = Math.max(0, Math.min(maxSec, timeoutSec));
+    if (!st.serverKm2) {
+      const r = this.negotiated ?? this.negotiateFor(st.km2);
+      st.serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, 'error' in r ? 'none' : r.framing, this.occCrypto()));
+      this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(st.serverKm2) });
+    }
+    const proto = Number.parseInt(st.km2.peerInfo.get('IV_PROTO') ?? '0', 10) || 0;
+    this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(proto & IV_PROTO.AUTH_PENDING_KW ? `AUTH_PENDING,timeout ${timeout}` : 'AUTH_PENDING') });
+    this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(`INFO_PRE,${extra}`) });
+    st.until = now + timeout * 1000;
+    this.flush(now);
+    return true;
+  }
+
+  private negotiateFor(km2: ClientKm2): Negotiated | { error: string } {
+    const r = negotiate(this.p.dataCiphers, km2.options, km2.peerInfo, this.p.dataCiphersFallback);
+    if ('error' in r) return r;
+    return { ...r, ...clientFraming(this.p.compression ?? 'none', this.p.compressionPushed ?? false, km2.options, km2.peerInfo) };
+  }
+
   tick(now: number): void {
     if (this.closed) return;
     if (this.closeAt !== undefined && now >= this.closeAt && this.pendingClose) {
@@ -389,7 +452,13 @@ export class Session {
       return;
     }
     for (const ks of [...this.keys]) {
-      if (!isActive(ks) && now >= ks.createdAt + this.p.handWindow * 1000) {
+      // A refused key waits for its close (closeAt) so that AUTH_FAILED gets out.
+      if (!isActive(ks) && ks.st.phase !== 'failed' && now >= keyDeadline(ks, this.p.handWindow)) {
+        if (ks.st.phase === 'auth-wait' && (ks.st.serverKm2 || !this.established)) {
+          // OpenVPN 2.6: an authentication not decided in time fails, and the client is told (AUTH_FAILED).
+          this.refuse(ks, `authentication not decided within ${ks.st.until === undefined ? `hand-window ${this.p.handWindow} s` : 'the client-pending-auth timeout'}`, undefined, now);
+          continue;
+        }
         if (!this.established) { this.close('hand-window', `TLS handshake did not finish within ${this.p.handWindow} s`); return; }
         // A renegotiation that failed is tried again later; the current key stays in use meanwhile.
         this.dropKey(ks);
@@ -513,7 +582,7 @@ export class Session {
     const at = (v: number | undefined) => { if (v !== undefined && v < t) t = v; };
     for (const ks of this.keys) {
       at(ks.reliable.nextDeadline());
-      if (!isActive(ks)) at(ks.createdAt + this.p.handWindow * 1000);
+      if (!isActive(ks) && ks.st.phase !== 'failed') at(keyDeadline(ks, this.p.handWindow));
       at(ks.expiresAt);
     }
     at(this.closeAt);
@@ -618,6 +687,10 @@ export class Session {
       st.km2 = r.msg;
       ks.plain = ks.plain.subarray(r.consumed);
     }
+    if (ks.st.phase === 'auth-wait' && ks.plain.length > MAX_PENDING_TEXT) {
+      this.failKey(ks, 'key-method', 'too much control-channel text while the authentication is pending', now);
+      return;
+    }
     if (ks.st.phase !== 'active') return;   // text messages wait until the key is up
     const { messages, rest } = splitTextMessages(ks.plain);
     ks.plain = rest;
@@ -651,9 +724,10 @@ export class Session {
   }
 
   private refuse(ks: KeyState, reason: string, clientMessage: string | undefined, now: number): void {
-    // Finish the key-method-2 exchange so the client can read AUTH_FAILED, then close.
-    const serverKm2 = newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, 'none', this.occCrypto()));
-    this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(serverKm2) });
+    // Finish the key-method-2 exchange (unless a deferred authentication did) so the client can read AUTH_FAILED, then close.
+    if (ks.st.phase !== 'auth-wait' || !ks.st.serverKm2) {
+      this.out.push({ t: 'tls-write', handle: ks.tls, bytes: emitServerKm2(newServerKm2(occString(this.p.proto, this.p.tlsAuth, this.p.tunMtu, 'none', this.occCrypto()))) });
+    }
     this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(clientMessage ? `AUTH_FAILED,${clientMessage}` : 'AUTH_FAILED') });
     ks.st = { phase: 'failed' };
     this.closeSoon('refused', `refused: ${reason}`, now, 2000);
