@@ -169,7 +169,8 @@ async function waitFor(cond: () => boolean, exited: Promise<unknown>, timeoutMs:
   }
 }
 
-async function stopBridge(child: ChildProcess, exited: Promise<number | null>, out: () => string, err: () => string): Promise<BridgeReport> {
+async function stopBridge(child: ChildProcess, exited: Promise<number | null>, out: () => string,
+  err: () => string): Promise<BridgeReport> {
   try { process.kill(child.pid!, 'SIGTERM'); } catch { /* already gone */ }
   const timer = setTimeout(() => { try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* gone */ } }, 5000);
   const code = await exited;
