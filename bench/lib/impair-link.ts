@@ -37,6 +37,8 @@ export async function netemAvailable(topo: Topology): Promise<boolean> {
 }
 
 export interface ImpairedSession {
+  /** The emulator's process (the userspace bridge), for its CPU time. */
+  readonly pid?: number;
   /** Ends the impairment for this session and returns what it counted. */
   stop(): Promise<BridgeReport | NetemStats>;
 }
@@ -148,7 +150,7 @@ class BridgeLink implements ImpairLink {
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     await waitFor(() => out.includes('"ready"'), exited, 5000, () => `impair bridge did not start: ${err.trim()}`);
     await this.arpSettled();
-    return { stop: () => stopBridge(child, exited, () => out, () => err) };
+    return { pid: child.pid, stop: () => stopBridge(child, exited, () => out, () => err) };
   }
 
   /** The first ping after a fresh bridge pays ARP; one short exchange so sessions start alike. */

@@ -1,6 +1,8 @@
 // The path matrix of `npm run bench`: OpenVPN 2.6 and nanovpn (NAT) take turns on the same emulated client link
 // (bench/lib/paths.ts), round after round; the emulator's counters of every session go into the report.
+import { performance } from 'node:perf_hooks';
 import { iperfClientArgs, parseIperf3Json } from './iperf.js';
+import { cpuSeconds } from './procstat.js';
 import { openImpairLink, impairUnavailable, netemAvailable, type ImpairLink } from './impair-link.js';
 import { CLIENT_FATAL, runPing, throughputCell, type Ctx, type IperfServer } from './measure.js';
 import type { BenchOptions } from './options.js';
@@ -92,6 +94,8 @@ async function ceiling(ctx: Ctx, link: ImpairLink): Promise<EmulatorCeiling> {
   const imp = await link.start(TRANSPARENT, 1);
   const server = ctx.topo.spawn('srv', ['iperf3', '-s', '-B', srvAddrFor(1), '-p', String(CEILING_PORT), '--forceflush'], { name: 'iperf3-ceiling' });
   const out: EmulatorCeiling = { mbit: {} };
+  const cpu0 = imp.pid !== undefined ? cpuSeconds(imp.pid) : undefined;
+  const t0 = performance.now();
   try {
     await server.waitForLine(/Server listening/, 10_000);
     for (const key of CEILING_RUNS) {
@@ -104,8 +108,10 @@ async function ceiling(ctx: Ctx, link: ImpairLink): Promise<EmulatorCeiling> {
         ctx.note(`emulator ceiling ${key}: ${errLine(err)}`);
       }
     }
+    if (cpu0 !== undefined) out.cpuShare = (cpuSeconds(imp.pid!) - cpu0) / ((performance.now() - t0) / 1000);
     const m = out.mbit;
-    ctx.log(`  emulator ceiling (plain TCP, no VPN): up ${m.up?.toFixed(0)}/${m.up8?.toFixed(0)}, down ${m.down?.toFixed(0)}/${m.down8?.toFixed(0)} Mbit/s (1/8 streams)`);
+    ctx.log(`  emulator ceiling (plain TCP, no VPN): up ${m.up?.toFixed(0)}/${m.up8?.toFixed(0)}, down ${m.down?.toFixed(0)}/${m.down8?.toFixed(0)} Mbit/s (1/8 streams)` +
+      `${out.cpuShare !== undefined ? `; the bridge used ${(out.cpuShare * 100).toFixed(0)} % of a core meanwhile` : ''}`);
   } finally {
     await server.kill('SIGTERM', 2000);
     out.counters = await imp.stop();

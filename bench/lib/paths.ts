@@ -208,6 +208,11 @@ export function pathSeed(p: PathId, proto: Proto, round: number): number {
 export const CEILING_RUNS = ['up', 'down', 'up8', 'down8'] as const;
 
 /** Plain TCP (no VPN) between cli1 and srv across the emulator with no impairment, 1 and 8 streams each way. */
-export interface EmulatorCeiling { mbit: Partial<Record<(typeof CEILING_RUNS)[number], number>>; counters?: BridgeReport | NetemStats }
+export interface EmulatorCeiling {
+  mbit: Partial<Record<(typeof CEILING_RUNS)[number], number>>;
+  /** The bridge's CPU time over those runs divided by their wall time (1 = one core busy throughout). */
+  cpuShare?: number;
+  counters?: BridgeReport | NetemStats;
+}
 
 export interface PathsSection { backend: 'bridge' | 'netem'; ceiling?: EmulatorCeiling; records: PathRecord[] }

@@ -259,7 +259,8 @@ export function renderPathTables(rep: BenchReport): string {
     const m = sec.ceiling?.mbit ?? {};
     out.push(`The impairment sits on cli1's link to srv, both directions alike, through ${how}. ` +
       `Emulator ceiling (plain TCP between cli1 and srv through it with no impairment, no VPN; 1 / 8 streams): ` +
-      `client→srv ${fmtMbit(m.up)} / ${fmtMbit(m.up8)} Mbit/s, srv→client ${fmtMbit(m.down)} / ${fmtMbit(m.down8)} Mbit/s. ` +
+      `client→srv ${fmtMbit(m.up)} / ${fmtMbit(m.up8)} Mbit/s, srv→client ${fmtMbit(m.down)} / ${fmtMbit(m.down8)} Mbit/s` +
+      `${sec.ceiling?.cpuShare !== undefined ? ` (the bridge meanwhile used ${Math.round(sec.ceiling.cpuShare * 100)} % of a core)` : ''}. ` +
       'A cell near that ceiling measures the emulator, not the servers.', '');
   }
   if (ms.length) {

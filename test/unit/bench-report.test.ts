@@ -314,7 +314,7 @@ function pathReport() {
   // Path (a) as configured; path (c) with 1 % loss that it should not have had.
   const paths: PathsSection = {
     backend: 'bridge',
-    ceiling: { mbit: { up: 300, down: 330, up8: 500, down8: 450 } },
+    ceiling: { mbit: { up: 300, down: 330, up8: 500, down8: 450 }, cpuShare: 0.634 },
     records: [
       checkPath({ ...PATHS.a, backend: 'bridge', sessions: [{ label: 'round 1, openvpn over udp', report: bridgeReport({}) }] }),
       checkPath({ ...PATHS.c, backend: 'bridge', sessions: [{ label: 'round 1, openvpn over tcp', report: bridgeReport({ delaySumMs: 9900 * 50 }, { lost: 100, delaySumMs: 9900 * 50 }) }] }),
@@ -339,7 +339,7 @@ test('renderPathTables: path rows with the ratio, the ceiling mark, the spec che
   assert.match(md, /quick run of the path matrix only: 2 interleaved rounds, iperf3 -t 3\./);
   assert.doesNotMatch(md, /handshake burst/);
   assert.doesNotMatch(md, /### Throughput/);
-  assert.match(md, /Emulator ceiling .*client→srv 300 \/ 500 Mbit\/s, srv→client 330 \/ 450 Mbit\/s/);
+  assert.match(md, /Emulator ceiling .*client→srv 300 \/ 500 Mbit\/s, srv→client 330 \/ 450 Mbit\/s \(the bridge meanwhile used 63 % of a core\)\./);
   assert.match(md, /\| path \| cell \| unit \| OpenVPN 2\.6 \| nanovpn \(NAT\) \| nanovpn \(NAT\) \/ OpenVPN \|\n\|---\|---\|---\|--:\|--:\|--:\|/);
   assert.match(md, /\| \(a\) \| UDP, 1 stream, client→inet \| Mbit\/s ↑ \| 105 \(100–110\) \| 55\.0 \(50\.0–60\.0\) \| 0\.52× † \|/);
   // 260 of a 330 ceiling is past 70 %: marked; nanovpn's 130 is not.
