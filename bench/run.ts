@@ -12,6 +12,8 @@ import { BUNDLE } from '../test/helpers/nanovpn-server.js';
 import { renderThroughputChart } from './chart.js';
 import { burstCn, connectTimes, dataSession, handshakeBurst, idleSessions, IperfServer, type Ctx } from './lib/measure.js';
 import { parseOptions, USAGE, type BenchOptions } from './lib/options.js';
+import { PATH_SERVERS, runPathMatrix } from './lib/path-matrix.js';
+import { pathCells, pathMetricDefs, PATHS, type PathsSection } from './lib/paths.js';
 import { rssMiB } from './lib/procstat.js';
 import { buildReport, metricDefs, renderMarkdown, renderRatioText, Samples, type BenchMeta, type Proto, type ServerId } from './lib/report.js';
 import { prepareSrv, startServer, tunUplinkUnavailable, type RunningServer } from './lib/servers.js';
@@ -97,32 +99,33 @@ async function main(): Promise<number> {
   const notes: string[] = [];
   const servers: ServerId[] = ['openvpn', 'nanovpn'];
   const date = new Date().toISOString();
+  let paths: PathsSection | undefined;
 
   await withTopology({ clients: 2, capture: false }, async (topo) => {
     log(`topology ${topo.prefix}; issuing certificates`);
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
-    const need = Math.max(o.burst, ...o.sessions);
+    const need = o.onlyPaths ? 0 : Math.max(o.burst, ...o.sessions);
     for (let i = 0; i < need; i++) await pki.issueClient(burstCn(i));
     await prepareSrv(topo);
     const ctx: Ctx = {
       topo, pki, samples, iperfSeconds: o.iperfSeconds, log,
       note: (m) => { notes.push(m); log(`  note: ${m}`); },
     };
-    if (o.tun) {
+    if (o.tun && !o.onlyPaths) {
       const tunWhy = await tunUplinkUnavailable(topo, pki);
       if (tunWhy) ctx.note(`nanovpn's tun uplink is left out: ${tunWhy}`);
       else servers.push('nanovpn-tun');
     }
     const iperf = new IperfServer(topo);
     await iperf.ensure();
-    for (let round = 0; round < o.rounds; round++) {
+    for (let round = 0; round < (o.onlyPaths ? 0 : o.rounds); round++) {
       // Spread the connect-time samples over the rounds: o.connects in total per server and transport.
       const connects = Math.floor(o.connects / o.rounds) + (round < o.connects % o.rounds ? 1 : 0);
       for (const proto of ['udp', 'tcp'] as const) {
         for (const id of servers) await session(ctx, o, id, proto, round, iperf, connects);
       }
     }
-    for (const n of o.sessions) {
+    for (const n of o.onlyPaths ? [] : o.sessions) {
       if (n === o.burst) continue;
       for (const id of servers) {
         log(`${n} idle sessions: ${id} over udp`);
@@ -138,15 +141,25 @@ async function main(): Promise<number> {
         }
       }
     }
+    // Last: with the userspace bridge it re-links cli1 through a namespace of its own.
+    if (o.paths.length) {
+      try {
+        paths = await runPathMatrix(ctx, o, iperf);
+      } catch (err) {
+        ctx.note(`path matrix failed: ${(err as Error).message.split('\n')[0]}`);
+        log(`  path matrix failed: ${(err as Error).stack ?? err}`);
+      }
+    }
   });
 
   notes.push(...methodNotes(o, servers));
   if (cryptoEngines.size) notes.push(`nanovpn's data-channel crypto engine, as it logged at start: ${[...cryptoEngines].join('; ')}.`);
   const meta: BenchMeta = {
     date, mode: o.quick ? 'quick' : 'full', rounds: o.rounds, iperfSeconds: o.iperfSeconds, burst: o.burst, sessions: o.sessions,
-    host: hostInfo(), durationSeconds: (performance.now() - t0) / 1000,
+    host: hostInfo(), durationSeconds: (performance.now() - t0) / 1000, ...(o.onlyPaths ? { onlyPaths: true } : {}),
   };
-  const report = buildReport(meta, servers, metricDefs({ burst: o.burst, sessions: o.sessions }), samples, notes);
+  const defs = [...(o.onlyPaths ? [] : metricDefs({ burst: o.burst, sessions: o.sessions })), ...pathMetricDefs(o.paths, o.quick)];
+  const report = buildReport(meta, o.onlyPaths ? [...PATH_SERVERS] : servers, defs, samples, notes, paths);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(join(outDir, 'latest.md'), renderMarkdown(report));
@@ -156,7 +169,7 @@ async function main(): Promise<number> {
 }
 
 function methodNotes(o: BenchOptions, servers: ServerId[]): string[] {
-  const n = [
+  const n = o.onlyPaths ? [] : [
     `Order within each round: for UDP then TCP transport, ${servers.join(', ')} one after another (A B A B …); each server is started fresh for its turn.`,
     'OpenVPN runs with kernel forwarding and MASQUERADE in srv. nanovpn (NAT) runs with ip_forward=0 and carries the traffic itself. nanovpn (tun) hands packets to a kernel tun device and uses the same kernel forwarding and MASQUERADE as OpenVPN.',
     'Throughput: one openvpn 2.6 client (dev tun) in cli1, iperf3 -s in inet; up = client→inet, down = iperf3 -R; 8 streams = iperf3 -P 8; receiver-side goodput.',
@@ -165,6 +178,8 @@ function methodNotes(o: BenchOptions, servers: ServerId[]): string[] {
     `Connect time: ${o.connects} fresh openvpn clients (dev tun) per server and transport, one at a time, spread over the rounds; from spawn (includes openvpn's own start-up) to "Initialization Sequence Completed"; the cell shows the median and min–max of those samples.`,
     `Handshakes/s: ${o.burst} openvpn --dev null clients with distinct certificates started at once in one client namespace (nobind); connected clients divided by the time from the first spawn to the last "Initialization Sequence Completed". The clients share the machine's ${cpus().length} cores with the server, so this is a figure for the whole box. RSS with ${o.burst} sessions is read 2 s later.`,
   ];
+  if (o.paths.length) n.push(...pathNotes(o));
+  if (o.onlyPaths) return n;
   n.push('RSS is VmRSS of the server process. nanovpn runs in Node: its RSS includes the V8 heap, whose garbage is collected lazily, so it does not grow in proportion to the sessions.');
   if (o.sessions.length) {
     n.push(`Large idle-session counts (${o.sessions.join(', ')}): real openvpn --dev null clients over UDP, connected in batches of 100, once per server after the rounds; the pool is widened to 10.8.0.0/20 for both servers (a /24 holds 253 clients). RSS is read 3 s after the last batch.`);
@@ -172,6 +187,16 @@ function methodNotes(o: BenchOptions, servers: ServerId[]): string[] {
     n.push('No large idle-session count in this run (quick mode or --sessions 0).');
   }
   return n;
+}
+
+function pathNotes(o: BenchOptions): string[] {
+  const cells = pathCells(o.quick);
+  return [
+    `Path matrix (${o.paths.map((p) => `(${p}) ${PATHS[p].title}`).join('; ')}): after the clean-path figures, cli1's link to srv is impaired in both directions alike; ` +
+      `in each of ${o.rounds} round${o.rounds === 1 ? '' : 's'}, for every path and for UDP then TCP transport, ${PATH_SERVERS.join(', ')} take turns, each started fresh with a fresh emulator (its counters start at 0; both servers get the same random seed). ` +
+      `Per session: idle ping, then ${cells.length / 2} iperf3 cells per transport (${[...new Set(cells.map((c) => `${c.streams} stream${c.streams === 1 ? '' : 's'}`))].join(' and ')}, both directions), ping under load during the 1-stream download.`,
+    'Path rates are per direction: loss, duplication and reordering are the chance for each frame each way, a delay is one-way (so 20 ms RTT is 10 ms each way). In (b) jitter does not reorder by itself; the 5 % reordered frames skip the delay and overtake what is held (netem\'s reorder). In (d) the bottleneck serializes at 20 Mbit/s and tail-drops a frame that would wait more than 50 ms.',
+  ];
 }
 
 main().then((code) => process.exit(code), (err) => {

@@ -89,7 +89,9 @@ export async function dataSession(ctx: Ctx, srv: RunningServer, iperf: IperfServ
   }
 }
 
-async function throughputCell(ctx: Ctx, srv: RunningServer, cell: ThroughputCell, iperf: IperfServer): Promise<void> {
+/** One iperf3 run with the server's CPU time (and ping under load on the single-stream download); sample keys start
+ * with `prefix` (the path matrix's `path.X.`). */
+export async function throughputCell(ctx: Ctx, srv: RunningServer, cell: ThroughputCell, iperf: IperfServer, prefix = ''): Promise<void> {
   const { topo, samples } = ctx;
   const id = cellId(cell);
   // Ping under load rides along the single-stream download, starting after iperf3's first second.
@@ -104,9 +106,9 @@ async function throughputCell(ctx: Ctx, srv: RunningServer, cell: ThroughputCell
   try {
     const res = await iperfRun;
     const cpu = cpuSeconds(srv.proc.pid) - cpu0;
-    samples.add(`tput.${id}`, srv.id, res.bitsPerSecond / 1e6);
-    if (res.bytes > 0) samples.add(`cpu.${id}`, srv.id, cpu / (res.bytes / 1e9));
-    ctx.log(`  ${id}: ${(res.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, server CPU ${cpu.toFixed(2)} s for ${(res.bytes / 1e9).toFixed(2)} GB`);
+    samples.add(`${prefix}tput.${id}`, srv.id, res.bitsPerSecond / 1e6);
+    if (res.bytes > 0) samples.add(`${prefix}cpu.${id}`, srv.id, cpu / (res.bytes / 1e9));
+    ctx.log(`  ${prefix}${id}: ${(res.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, server CPU ${cpu.toFixed(2)} s for ${(res.bytes / 1e9).toFixed(2)} GB`);
   } catch (err) {
     ctx.note(`${srv.id} ${id}: iperf3 failed: ${errLine(err)}`);
     await iperf.restart();
@@ -114,8 +116,8 @@ async function throughputCell(ctx: Ctx, srv: RunningServer, cell: ThroughputCell
   if (loadPing) {
     const p = await loadPing;
     if (p) {
-      samples.add(`ping.${srv.proto}.load.avg`, srv.id, p.avg);
-      samples.add(`ping.${srv.proto}.load.p99`, srv.id, p.p99);
+      samples.add(`${prefix}ping.${srv.proto}.load.avg`, srv.id, p.avg);
+      samples.add(`${prefix}ping.${srv.proto}.load.p99`, srv.id, p.p99);
       ctx.log(`  ping under load: avg ${p.avg.toFixed(2)} ms, p99 ${p.p99.toFixed(2)} ms, loss ${p.lossPct.toFixed(1)}%`);
     } else {
       ctx.note(`${srv.id} ${srv.proto}: no ping reply under load`);

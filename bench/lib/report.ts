@@ -1,5 +1,6 @@
 // The report model: which figures exist, their samples per server, and how they are rendered (Markdown table,
 // a plain ratio table for commit messages). Pure: no I/O.
+import type { PathsSection } from './paths.js';
 import { ratio, summarize, type Summary } from './stats.js';
 
 export const SERVERS = ['openvpn', 'nanovpn', 'nanovpn-tun'] as const;
@@ -13,7 +14,7 @@ export const SERVER_LABEL: Record<ServerId, string> = {
 
 export type Proto = 'udp' | 'tcp';
 export type Direction = 'up' | 'down';
-export type Group = 'throughput' | 'cpu' | 'latency' | 'connect' | 'memory';
+export type Group = 'throughput' | 'cpu' | 'latency' | 'connect' | 'memory' | 'path';
 
 export interface MetricDef {
   key: string;
@@ -105,6 +106,8 @@ export interface BenchMeta {
   sessions: number[];
   host: Record<string, string>;
   durationSeconds?: number;
+  /** Only the path matrix ran (--only-paths). */
+  onlyPaths?: boolean;
 }
 
 export interface BenchReport {
@@ -112,9 +115,12 @@ export interface BenchReport {
   servers: ServerId[];
   metrics: MetricReport[];
   notes: string[];
+  /** The path matrix: the emulator, its ceiling, every path's spec, counters and their check. */
+  paths?: PathsSection;
 }
 
-export function buildReport(meta: BenchMeta, servers: ServerId[], defs: MetricDef[], s: Samples, notes: string[]): BenchReport {
+export function buildReport(meta: BenchMeta, servers: ServerId[], defs: MetricDef[], s: Samples, notes: string[],
+  paths?: PathsSection): BenchReport {
   const metrics = defs.map((d): MetricReport => {
     const samples: MetricReport['samples'] = {};
     const summary: MetricReport['summary'] = {};
@@ -134,7 +140,7 @@ export function buildReport(meta: BenchMeta, servers: ServerId[], defs: MetricDe
     }
     return { ...d, samples, summary, ratio: r, separated: sep };
   });
-  return { meta, servers, metrics, notes };
+  return paths ? { meta, servers, metrics, notes, paths } : { meta, servers, metrics, notes };
 }
 
 /** The report again from its raw samples (summaries, ratios and marks recomputed; e.g. JSON from an older version). */
@@ -144,7 +150,7 @@ export function rebuildReport(old: BenchReport): BenchReport {
   for (const m of old.metrics) {
     for (const srv of old.servers) for (const v of m.samples[srv] ?? []) s.add(m.key, srv, v);
   }
-  return buildReport(old.meta, old.servers, defs, s, old.notes);
+  return buildReport(old.meta, old.servers, defs, s, old.notes, old.paths);
 }
 
 export function fmtNum(v: number): string {
@@ -170,6 +176,7 @@ const GROUP_TITLE: Record<Group, string> = {
   latency: 'Ping RTT through the tunnel to 10.8.0.1',
   connect: 'Connect time and handshake rate',
   memory: 'Server memory',
+  path: 'Path matrix: emulated client links',
 };
 
 function escapeCell(s: string): string { return s.replace(/\|/g, '\\|'); }
@@ -179,6 +186,7 @@ export function renderTables(rep: BenchReport): string {
   const others = rep.servers.filter((s) => s !== BASELINE);
   const out: string[] = [];
   for (const g of Object.keys(GROUP_TITLE) as Group[]) {
+    if (g === 'path') continue;
     const ms = rep.metrics.filter((m) => m.group === g);
     if (ms.length === 0) continue;
     out.push(`### ${GROUP_TITLE[g]}`, '');
@@ -203,8 +211,8 @@ export function renderMarkdown(rep: BenchReport): string {
   const lines = [
     '# nanovpn vs OpenVPN 2.6: benchmark results',
     '',
-    `${m.date}, ${m.mode} run: ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'}, iperf3 -t ${m.iperfSeconds}, ` +
-      `${m.burst} clients per handshake burst${m.durationSeconds !== undefined ? `, took ${Math.round(m.durationSeconds)} s` : ''}.`,
+    `${m.date}, ${m.mode} run${m.onlyPaths ? ' of the path matrix only' : ''}: ${m.rounds} interleaved round${m.rounds === 1 ? '' : 's'}, iperf3 -t ${m.iperfSeconds}` +
+      `${m.onlyPaths ? '' : `, ${m.burst} clients per handshake burst`}${m.durationSeconds !== undefined ? `, took ${Math.round(m.durationSeconds)} s` : ''}.`,
     '',
     `Host: ${host}.`,
     '',
@@ -215,6 +223,7 @@ export function renderMarkdown(rep: BenchReport): string {
       'shared machine: compare the ratios, not the absolute numbers.',
     '',
     renderTables(rep),
+    renderPathTables(rep),
   ];
   if (rep.notes.length) {
     lines.push('### Notes', '');
@@ -222,6 +231,74 @@ export function renderMarkdown(rep: BenchReport): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+export const CEILING_MARK = '‡';
+const CEILING_SHARE = 0.7;
+
+/** The emulator's plain-TCP ceiling that bounds a path throughput cell (`path.X.tput.P.pN.DIR`), if measured. */
+function ceilingFor(sec: PathsSection | undefined, key: string): number | undefined {
+  const m = /^path\.[a-z]\.tput\.(?:udp|tcp)\.p(\d+)\.(up|down)$/.exec(key);
+  if (!m || !sec?.ceiling) return undefined;
+  return sec.ceiling.mbit[`${m[2] as 'up' | 'down'}${m[1] === '8' ? '8' : ''}` as keyof typeof sec.ceiling.mbit];
+}
+
+const fmtMbit = (x: number | undefined): string => (x === undefined ? '—' : fmtNum(x));
+
+/** The path matrix: one row per path and cell (nanovpn (NAT) against OpenVPN 2.6), then the emulator's own check. */
+export function renderPathTables(rep: BenchReport): string {
+  const ms = rep.metrics.filter((m) => m.group === 'path');
+  const sec = rep.paths;
+  if (ms.length === 0 && !sec) return '';
+  const ours: ServerId = 'nanovpn';
+  const out = [`### ${GROUP_TITLE.path}`, ''];
+  if (sec) {
+    const how = sec.backend === 'netem'
+      ? 'a netem qdisc on each end of the client\'s link (cli1 eth0, srv cl1)'
+      : 'bench/lib/impair.c, a userspace bridge in a namespace of its own between cli1 and srv (this kernel has no sch_netem)';
+    const m = sec.ceiling?.mbit ?? {};
+    out.push(`The impairment sits on cli1's link to srv, both directions alike, through ${how}. ` +
+      `Emulator ceiling (plain TCP between cli1 and srv through it with no impairment, no VPN; 1 / 8 streams): ` +
+      `client→srv ${fmtMbit(m.up)} / ${fmtMbit(m.up8)} Mbit/s, srv→client ${fmtMbit(m.down)} / ${fmtMbit(m.down8)} Mbit/s` +
+      `${sec.ceiling?.cpuShare !== undefined ? ` (the bridge meanwhile used ${Math.round(sec.ceiling.cpuShare * 100)} % of a core)` : ''}. ` +
+      'A cell near that ceiling measures the emulator, not the servers.', '');
+  }
+  if (ms.length) {
+    const head = ['path', 'cell', 'unit', SERVER_LABEL[BASELINE], SERVER_LABEL[ours], `${SERVER_LABEL[ours]} / OpenVPN`];
+    out.push(`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 3 ? '---' : '--:')).join('|')}|`);
+    let nearCeiling = false;
+    for (const m of ms) {
+      const id = /^path\.([a-z])\./.exec(m.key)?.[1] ?? '?';
+      const cell = m.label.includes(': ') ? m.label.slice(m.label.indexOf(': ') + 2) : m.label;
+      const near = (srv: ServerId): string => {
+        const limit = ceilingFor(sec, m.key);
+        const v = m.summary[srv]?.max;
+        if (limit === undefined || v === undefined || v < CEILING_SHARE * limit) return '';
+        nearCeiling = true;
+        return ` ${CEILING_MARK}`;
+      };
+      out.push(`| (${id}) | ${escapeCell(cell)} | ${m.unit} ${m.better === 'higher' ? '↑' : '↓'} | ${fmtSummary(m.summary[BASELINE])}${near(BASELINE)} | ` +
+        `${fmtSummary(m.summary[ours])}${near(ours)} | ${fmtRatio(m.ratio[ours], m.separated?.[ours])} |`);
+    }
+    out.push('');
+    if (nearCeiling) out.push(`${CEILING_MARK} reached ${CEILING_SHARE * 100} % or more of the emulator's ceiling for that direction and stream count: the emulator may have limited it.`, '');
+  }
+  if (sec?.records.length) {
+    out.push('#### The emulated paths against their spec', '',
+      'The emulator\'s counters summed over every session of a path (both servers, every round), per direction.', '',
+      '| path | direction | figure | configured | achieved | matches |', '|---|---|---|---|---|---|');
+    for (const r of sec.records) {
+      for (const c of r.checks ?? []) {
+        for (const x of c.results) {
+          out.push(`| (${r.id}) ${escapeCell(r.title)} | ${c.dir} | ${escapeCell(x.what)} | ${escapeCell(x.want)} | ${escapeCell(x.got)} | ${x.ok ? 'yes' : '**no**'} |`);
+        }
+      }
+    }
+    out.push('');
+    const bad = sec.records.filter((r) => !r.ok).map((r) => `(${r.id})`);
+    out.push(bad.length ? `**Paths that did not match their spec: ${bad.join(', ')}.**` : 'Every path matched its spec.', '');
+  }
+  return out.join('\n');
 }
 
 /** A plain-text table of just the ratios, for commit messages and terminals. */

@@ -11,6 +11,7 @@ import { buildReport, fmtNum, fmtSummary, metricDefs, rangesSeparated, rebuildRe
 import { Canvas, crc32, encodePng, PNG_SIGNATURE } from '../../bench/lib/png.js';
 import { GLYPHS } from '../../bench/lib/font.js';
 import { parseOptions } from '../../bench/lib/options.js';
+import { checkPath, netemArgs, pathMetricDefs, pathSeed, PATHS, type BridgeReport, type DirCounters, type PathsSection } from '../../bench/lib/paths.js';
 import { niceAxis, renderThroughputChart } from '../../bench/chart.js';
 
 // Shape of real `iperf3 -c 127.0.0.1 -P 2 -R -J` output (iperf 3.12), intervals and start trimmed.
@@ -261,7 +262,7 @@ test('chart: nice axis steps and a decodable PNG of the sample report', () => {
 test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   const full = parseOptions([]);
   assert.deepEqual({ ...full }, { quick: false, rounds: 3, iperfSeconds: 8, burst: 100, sessions: [1000],
-    connects: 10, tun: true, outDir: undefined });
+    connects: 10, tun: true, paths: ['a', 'b', 'c', 'd'], onlyPaths: false, pathImpair: 'auto', outDir: undefined });
   const q = parseOptions(['--quick']);
   assert.deepEqual([q.rounds, q.iperfSeconds, q.burst, q.sessions, q.connects], [1, 3, 20, [], 3]);
   const f = parseOptions(['--quick', '--rounds', '2', '--time', '5', '--sessions', '300,1000', '--no-tun', '--out', '/tmp/x']);
@@ -274,4 +275,92 @@ test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   assert.throws(() => parseOptions(['--burst', '300']), /1\.\.250/);
   assert.throws(() => parseOptions(['--time']), /--time needs an integer/);
   assert.throws(() => parseOptions(['--fast']), /unknown argument '--fast'/);
+});
+
+test('parseOptions: the path matrix flags and their environment', () => {
+  assert.deepEqual(parseOptions(['--quick']).paths, ['a', 'b', 'c', 'd']);
+  assert.deepEqual(parseOptions(['--paths', 'D,a,a']).paths, ['d', 'a']);
+  assert.deepEqual(parseOptions(['--paths', '0']).paths, []);
+  assert.deepEqual(parseOptions(['--no-paths']).paths, []);
+  assert.deepEqual(parseOptions([], { BENCH_PATHS: 'b,c' }).paths, ['b', 'c']);
+  assert.deepEqual(parseOptions([], { BENCH_NO_PATHS: '1' }).paths, []);
+  assert.deepEqual(parseOptions(['--paths', 'c'], { BENCH_NO_PATHS: '1' }).paths, ['c']);
+  const only = parseOptions(['--only-paths', '--path-impair', 'bridge']);
+  assert.deepEqual([only.onlyPaths, only.pathImpair], [true, 'bridge']);
+  assert.deepEqual([parseOptions([], { BENCH_ONLY_PATHS: '1', BENCH_PATH_IMPAIR: 'netem' })].map((o) => [o.onlyPaths, o.pathImpair]), [[true, 'netem']]);
+  assert.throws(() => parseOptions(['--paths', 'a,e']), /unknown path 'e'/);
+  assert.throws(() => parseOptions(['--paths']), /--paths needs a value/);
+  assert.throws(() => parseOptions(['--path-impair', 'tc']), /auto, bridge or netem/);
+  assert.throws(() => parseOptions(['--only-paths', '--no-paths']), /nothing to measure/);
+});
+
+function counters(over: Partial<DirCounters> = {}): DirCounters {
+  return { in: 10_000, inBytes: 1.4e7, lost: 100, duplicated: 0, queueDropped: 0, reorderChosen: 0, reordered: 0, scheduled: 9900,
+    out: 9900, outBytes: 1.386e7, sendErrors: 0, ringFull: 0, oversize: 0, pending: 0, delaySumMs: 99_000, delayMinMs: 10,
+    delayMaxMs: 11, latenessSumMs: 10, latenessMaxMs: 0.5, queueMaxMs: 0, peakMbit: 30, delayHist: [0, 1], ...over };
+}
+const bridgeReport = (up: Partial<DirCounters>, down: Partial<DirCounters> = {}): BridgeReport =>
+  ({ seed: 1, seconds: 10, bucketsMs: [1], aToB: counters(up), bToA: counters(down) });
+
+function pathReport() {
+  const meta: BenchMeta = { date: '2026-01-02T03:04:05.000Z', mode: 'quick', rounds: 2, iperfSeconds: 3, burst: 20, sessions: [], host: { cpus: '2' }, onlyPaths: true };
+  const s = new Samples();
+  for (const v of [100, 110]) s.add('path.a.tput.udp.p1.up', 'openvpn', v);
+  for (const v of [50, 60]) s.add('path.a.tput.udp.p1.up', 'nanovpn', v);
+  for (const v of [250, 260]) s.add('path.c.tput.tcp.p1.down', 'openvpn', v);
+  for (const v of [120, 130]) s.add('path.c.tput.tcp.p1.down', 'nanovpn', v);
+  s.add('path.a.ping.udp.idle.avg', 'openvpn', 20.5);
+  s.add('path.a.ping.udp.idle.avg', 'nanovpn', 21);
+  // Path (a) as configured; path (c) with 1 % loss that it should not have had.
+  const paths: PathsSection = {
+    backend: 'bridge',
+    ceiling: { mbit: { up: 300, down: 330, up8: 500, down8: 450 }, cpuShare: 0.634 },
+    records: [
+      checkPath({ ...PATHS.a, backend: 'bridge', sessions: [{ label: 'round 1, openvpn over udp', report: bridgeReport({}) }] }),
+      checkPath({ ...PATHS.c, backend: 'bridge', sessions: [{ label: 'round 1, openvpn over tcp', report: bridgeReport({ delaySumMs: 9900 * 50 }, { lost: 100, delaySumMs: 9900 * 50 }) }] }),
+    ],
+  };
+  return buildReport(meta, ['openvpn', 'nanovpn'], pathMetricDefs(['a', 'c'], true), s, [], paths);
+}
+
+test('pathMetricDefs: single-stream cells only in quick mode, all eight in full, pings per transport', () => {
+  const quick = pathMetricDefs(['a'], true).map((d) => d.key);
+  assert.deepEqual(quick.filter((k) => k.includes('.tput.')), ['path.a.tput.udp.p1.up', 'path.a.tput.udp.p1.down', 'path.a.tput.tcp.p1.up', 'path.a.tput.tcp.p1.down']);
+  const full = pathMetricDefs(['a', 'b', 'c', 'd'], false);
+  assert.equal(full.filter((d) => d.key.includes('.tput.')).length, 32);
+  assert.equal(new Set(full.map((d) => d.key)).size, full.length);
+  assert.ok(full.every((d) => d.group === 'path'));
+  assert.ok(full.map((d) => d.key).includes('path.d.ping.tcp.load.p99'));
+});
+
+test('renderPathTables: path rows with the ratio, the ceiling mark, the spec check and the paths that missed it', () => {
+  const rep = pathReport();
+  const md = renderMarkdown(rep);
+  assert.match(md, /quick run of the path matrix only: 2 interleaved rounds, iperf3 -t 3\./);
+  assert.doesNotMatch(md, /handshake burst/);
+  assert.doesNotMatch(md, /### Throughput/);
+  assert.match(md, /Emulator ceiling .*client→srv 300 \/ 500 Mbit\/s, srv→client 330 \/ 450 Mbit\/s \(the bridge meanwhile used 63 % of a core\)\./);
+  assert.match(md, /\| path \| cell \| unit \| OpenVPN 2\.6 \| nanovpn \(NAT\) \| nanovpn \(NAT\) \/ OpenVPN \|\n\|---\|---\|---\|--:\|--:\|--:\|/);
+  assert.match(md, /\| \(a\) \| UDP, 1 stream, client→inet \| Mbit\/s ↑ \| 105 \(100–110\) \| 55\.0 \(50\.0–60\.0\) \| 0\.52× † \|/);
+  // 260 of a 330 ceiling is past 70 %: marked; nanovpn's 130 is not.
+  assert.match(md, /\| \(c\) \| TCP, 1 stream, inet→client \| Mbit\/s ↑ \| 255 \(250–260\) ‡ \| 125 \(120–130\) \| 0\.49× † \|/);
+  assert.match(md, /‡ reached 70 % or more of the emulator's ceiling/);
+  assert.match(md, /\| \(a\) \| UDP, ping idle, avg \| ms ↓ \| 20\.5 \| 21\.0 \| 1\.02× \|/);
+  assert.match(md, /\| \(a\) 1 % loss, 20 ms RTT \| client→srv \| loss \| 1\.00 % \| 1\.00 % \(100 of 10000\) \| yes \|/);
+  assert.match(md, /\| \(c\) 100 ms RTT, no loss \(long fat path\) \| srv→client \| loss \| 0\.00 % \| 1\.00 % \(100 of 10000\) \| \*\*no\*\* \|/);
+  assert.match(md, /\*\*Paths that did not match their spec: \(c\)\.\*\*/);
+  assert.equal(rep.paths!.records[0]!.ok, true);
+  assert.equal(rep.paths!.records[1]!.ok, false);
+  // A clean-path report has no path section at all.
+  assert.doesNotMatch(renderMarkdown(sampleReport()), /Path matrix/);
+});
+
+test('rebuildReport keeps the path section; netem arguments and seeds of the matrix', () => {
+  const rep = pathReport();
+  assert.deepEqual(rebuildReport(JSON.parse(JSON.stringify(rep)) as typeof rep), rep);
+  assert.deepEqual(netemArgs(PATHS.a.spec), ['netem', 'delay', '10ms', 'loss', '1%', 'limit', '100000']);
+  assert.deepEqual(netemArgs(PATHS.b.spec), ['netem', 'delay', '25ms', '10ms', 'loss', '2%', 'duplicate', '1%', 'reorder', '5%', 'limit', '100000']);
+  assert.deepEqual(netemArgs(PATHS.d.spec), ['netem', 'rate', '20mbit', 'limit', '83']);
+  assert.equal(pathSeed('b', 'tcp', 2), pathSeed('b', 'tcp', 2));
+  assert.equal(new Set(['a', 'b', 'c', 'd'].flatMap((p) => ['udp', 'tcp'].flatMap((t) => [0, 1, 2].map((r) => pathSeed(p as 'a', t as 'udp', r))))).size, 24);
 });
