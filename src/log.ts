@@ -1,17 +1,25 @@
-// One line per event: "<ISO time> <level> <message> key=value ...". Console only (the unikernel console).
+// One line per event: "<ISO time> <level> <message> key=value ...", on standard output (the unikernel console) or
+// where setLogSink sends it (`log FILE`); `suppress-timestamps` drops the time (the service manager adds its own).
 // Secrets never reach here: callers pass names, addresses and counts, never key material or passwords.
 // notice: the few lines OpenVPN prints at its default verb 1 (start, Initialization Sequence Completed, shutdown).
 export type Level = 'error' | 'warn' | 'notice' | 'info' | 'debug';
 const rank: Record<Level, number> = { error: 0, warn: 1, notice: 2, info: 3, debug: 4 };
 
 let threshold = rank.info;
-let sink: (line: string) => void = (line) => process.stdout.write(line + '\n');
+export const stdoutSink = (line: string): void => { process.stdout.write(line + '\n'); };
+let sink: (line: string) => void = stdoutSink;
+let timestamps = true;
 
 /** OpenVPN verb: 0 errors only, 1 (its default) warnings and notices, 2-4 info, 5+ debug. */
 export function setVerb(verb: number): void {
   threshold = verb <= 0 ? rank.error : verb === 1 ? rank.notice : verb <= 4 ? rank.info : rank.debug;
 }
 export function setLogSink(fn: (line: string) => void): void { sink = fn; }
+export function setTimestamps(on: boolean): void { timestamps = on; }
+/** Lines already formatted (held back while the log's destination was not known yet) to the current sink. */
+export function replayLog(lines: readonly string[]): void {
+  for (const l of lines) sink(timestamps ? l : l.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, ''));
+}
 export function logEnabled(level: Level): boolean { return rank[level] <= threshold; }
 
 function fmt(v: unknown): string {
@@ -21,7 +29,7 @@ function fmt(v: unknown): string {
 
 export function log(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (rank[level] > threshold) return;
-  let line = `${new Date().toISOString()} ${level.toUpperCase()} ${msg}`;
+  let line = `${timestamps ? `${new Date().toISOString()} ` : ''}${level.toUpperCase()} ${msg}`;
   if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) line += ` ${k}=${fmt(v)}`;
   sink(line);
 }
