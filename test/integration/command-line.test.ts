@@ -5,7 +5,7 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveCommand, netnsUnavailable, srvAddrFor, withTopology } from '../helpers/netns.js';
+import { haveCommand, netnsUnavailable, pidRunning, srvAddrFor, withTopology } from '../helpers/netns.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { BUNDLE, nanovpnConfig } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../helpers/openvpn-client.js';
@@ -56,5 +56,107 @@ test("service command lines: Debian's openvpn-server@.service and an OpenWrt-sty
         else assert.match(text, /^OpenVPN CLIENT LIST\nUpdated,.*\nCommon Name,Real Address,Bytes Received,Bytes Sent,Connected Since\n/);
       });
     }
+  });
+});
+
+/** Polls until `check` returns a value (files appear as the server gets there). */
+async function until<T>(what: string, check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  for (let waited = 0; ; waited += 100) {
+    const v = check();
+    if (v !== undefined) return v;
+    if (waited >= timeoutMs) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const fileText = (p: string): string | undefined => { try { return readFileSync(p, 'utf8'); } catch { return undefined; } };
+
+test('--log FILE, --log-append FILE, --writepid FILE, --suppress-timestamps, --verb: as OpenVPN 2.6', { timeout: 120_000 }, async (t: TestContext) => {
+  const skip = skipReason();
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const etc = topo.tempDir('etc');
+    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
+      writeFileSync(join(etc, name), text, { mode: 0o600 });
+    }
+    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const logFile = join(etc, 'nanovpn.log');
+    const pidFile = join(etc, 'nanovpn.pid');
+    writeFileSync(logFile, 'a line from before\n');
+    const run = async (logOption: '--log' | '--log-append'): Promise<string> => {
+      const srv = topo.spawn('srv', [process.execPath, BUNDLE, '--config', 'server.conf', logOption, logFile, '--writepid', pidFile,
+        '--suppress-timestamps', '--verb', '4'], { name: `nanovpn${logOption}`, cwd: etc });
+      const client = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki });
+      try {
+        // The file may hold the first run's lines (--log-append): wait for this run's.
+        const before = fileText(logFile)?.split('Initialization Sequence Completed').length ?? 1;
+        await until('Initialization Sequence Completed in the log file',
+          () => ((fileText(logFile)?.split('Initialization Sequence Completed').length ?? 1) > before ? true : undefined));
+        assert.equal(fileText(pidFile), `${srv.pid}\n`, 'the pid file holds the server process id');
+        await client.waitInitialized();
+        const ping = await topo.exec('cli1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', VPN_SERVER_IP], { check: false, timeoutMs: 20_000 });
+        assert.equal(ping.code, 0, ping.stdout);
+      } finally {
+        await client.stop();
+        await srv.kill('SIGTERM', 5000);
+      }
+      assert.equal(srv.exit?.code, 0);
+      assert.equal(existsSync(pidFile), false, 'the pid file is removed on a clean exit');
+      assert.doesNotMatch(srv.stdout, /Initialization Sequence Completed|NOTICE stopped/, 'log lines go to the file, not to standard output');
+      return readFileSync(logFile, 'utf8');
+    };
+    const first = await run('--log');
+    assert.doesNotMatch(first, /a line from before/, '--log truncates');
+    const lines = first.trimEnd().split('\n');
+    // --suppress-timestamps: every line starts with its level; --verb 4 shows info lines.
+    for (const l of lines) assert.match(l, /^(ERROR|WARN|NOTICE|INFO|DEBUG) /, l);
+    assert.ok(lines.some((l) => l.startsWith('INFO ')), 'verb 4 logs info lines');
+    assert.match(lines.at(-1)!, /^NOTICE stopped/);
+    const second = await run('--log-append');
+    assert.ok(second.startsWith(first), '--log-append keeps what was there');
+    assert.equal(second.match(/Initialization Sequence Completed/g)?.length, 2);
+  });
+});
+
+test('--daemon: the command returns once the server is up, the server keeps running detached, logging to --log', { timeout: 120_000 }, async (t: TestContext) => {
+  const skip = skipReason();
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const etc = topo.tempDir('etc');
+    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
+      writeFileSync(join(etc, name), text, { mode: 0o600 });
+    }
+    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const logFile = join(etc, 'daemon.log');
+    const pidFile = join(etc, 'daemon.pid');
+    // Debian's openvpn@.service line: --daemon ovpn-%i --status … --cd … --config … --writepid …
+    const r = await topo.exec('srv', [process.execPath, BUNDLE, '--daemon', 'ovpn-server', '--log', logFile, '--cd', etc,
+      '--config', 'server.conf', '--writepid', pidFile], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    // Up by the time the command returned: pid file written, initialization logged.
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.ok(pid > 0 && pidRunning(pid), `daemon pid ${pid} is running`);
+    assert.match(readFileSync(logFile, 'utf8'), /Initialization Sequence Completed/);
+    const client = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki });
+    try {
+      await client.waitInitialized();
+      const ping = await topo.exec('cli1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', VPN_SERVER_IP], { check: false, timeoutMs: 20_000 });
+      assert.equal(ping.code, 0, ping.stdout);
+    } finally {
+      await client.stop();
+      process.kill(pid, 'SIGTERM');
+    }
+    await until('the daemon to exit', () => (pidRunning(pid) ? undefined : true));
+    assert.equal(existsSync(pidFile), false);
+    assert.match(readFileSync(logFile, 'utf8'), /NOTICE stopped/);
+
+    // A config the daemon cannot start with: the command fails with the reason, nothing keeps running.
+    writeFileSync(join(etc, 'bad.conf'), nanovpnConfig({ proto: 'udp' }).replace('cert server.crt', 'cert missing.crt'));
+    const bad = await topo.exec('srv', [process.execPath, BUNDLE, '--daemon', '--cd', etc, '--config', 'bad.conf', '--writepid', pidFile],
+      { timeoutMs: 30_000, check: false });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr + bad.stdout, /missing\.crt/);
+    assert.equal(existsSync(pidFile), false);
   });
 });
