@@ -73,6 +73,11 @@ export async function serve(args: string[]): Promise<number | undefined> {
     log('warn', "daemon: OpenVPN would log to syslog, which nanovpn cannot write to; add 'log FILE' to keep the " +
       "server's log lines: without it they are discarded once the server runs in the background");
   }
+  // Signals count from here: "Initialization Sequence Completed" is logged inside startServer, and a supervisor
+  // may stop the server the moment it reads that line.
+  let signalled: string | undefined;
+  let onSignal: ((sig: string) => void) | undefined;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => { signalled ??= sig; onSignal?.(sig); });
   const removePid = cfg.writepid ? writePidFile(cfg.writepid) : undefined;
   let server;
   try {
@@ -90,8 +95,8 @@ export async function serve(args: string[]): Promise<number | undefined> {
       log('notice', 'shutting down', { signal: sig });
       server.stop().then(resolve, (e: Error) => { log('error', 'shutdown failed', { error: e.message }); resolve(); });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (signalled) stop(signalled);
   });
   // Everything is closed and the status file written: exit now rather than wait for the event loop to drain
   // (a CI run once saw the process linger after this point; inside the unikernel, exiting powers the VM off).
