@@ -16,9 +16,16 @@ export function setVerb(verb: number): void {
 }
 export function setLogSink(fn: (line: string) => void): void { sink = fn; }
 export function setTimestamps(on: boolean): void { timestamps = on; }
-/** Lines already formatted (held back while the log's destination was not known yet) to the current sink. */
+/**
+ * Lines already formatted while the log's destination and verbosity were not known yet (log them with setVerb(11))
+ * to the current sink, as the current verb and timestamp setting would have written them.
+ */
 export function replayLog(lines: readonly string[]): void {
-  for (const l of lines) sink(timestamps ? l : l.replace(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /, ''));
+  for (const l of lines) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z )?(ERROR|WARN|NOTICE|INFO|DEBUG) /.exec(l);
+    if (m && rank[m[2]!.toLowerCase() as Level] > threshold) continue;
+    sink(timestamps || !m?.[1] ? l : l.slice(m[1].length));
+  }
 }
 export function logEnabled(level: Level): boolean { return rank[level] <= threshold; }
 

@@ -48,11 +48,13 @@ export async function serve(args: string[]): Promise<number | undefined> {
   // Lines logged while the config is read wait until it says where the log goes (`log FILE`).
   const early: string[] = [];
   setLogSink((line) => early.push(line));
+  setVerb(11);
   let cfg;
   try {
     cfg = configFromOptions(options, process.cwd());
   } catch (e) {
     setLogSink(stdoutSink);
+    setVerb(3);   // the threshold the lines had before there was a config
     replayLog(early);
     console.error(`nanovpn: ${(e as Error).message.split('\n').join('\nnanovpn: ')}`);
     return 1;

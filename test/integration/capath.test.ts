@@ -37,7 +37,7 @@ test('capath: a CA only in the hashed folder is trusted; its CRLs there refuse r
     const crl = async (certs: CertKey[]) => makeCrl(other, certs.map((c) => ({ serial: c.serial, date: new Date(Date.now() - 60_000) })));
     writeFileSync(join(dir, 'other-ca.pem'), other.certPem);
     writeFileSync(join(dir, 'other-crl.pem'), await crl([revoked]));
-    // With CRLs in play every CA needs one (see README: capath): the server CA's, revoking nobody.
+    // With CRLs in play every CA needs one (README, capath; 2.6 would let a CA without one pass): the server CA's, revoking nobody.
     writeFileSync(join(dir, 'server-ca-crl.pem'), (await pki.crl([])).text);
     execFileSync('openssl', ['rehash', dir], { stdio: 'ignore' });
     const hashed = readdirSync(dir).filter((n) => /^[0-9a-f]{8}\.r?\d+$/.test(n));

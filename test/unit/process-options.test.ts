@@ -141,3 +141,14 @@ test('suppress-timestamps: lines start with the level; held-back lines lose thei
   assert.match(logs[0]!, /^\d{4}-\d\d-\d\dT\S+Z WARN with time$/);
   assert.deepEqual(logs.slice(1), ['WARN without time', 'WARN early']);
 });
+
+test('replayLog drops the held-back lines the verb would not have logged', () => {
+  logs = [];
+  setVerb(1);
+  try {
+    replayLog(['2026-01-02T03:04:05.678Z WARN kept', '2026-01-02T03:04:05.678Z INFO dropped', 'NOTICE kept too', 'free text']);
+  } finally {
+    setVerb(3);
+  }
+  assert.deepEqual(logs, ['2026-01-02T03:04:05.678Z WARN kept', 'NOTICE kept too', 'free text']);
+});
