@@ -6,6 +6,7 @@ import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { COMMAND_LINE, configFromOptions, splitOptions } from '../config/command-line.js';
 import { log, replayLog, setLogSink, setTimestamps, setVerb, stdoutSink } from '../log.js';
+import { systemdNotify, underSystemd } from '../io/systemd-notify.js';
 import { startServer } from '../server/start.js';
 import { daemonReady, detach, isDaemonChild } from './daemon.js';
 import { devSetup } from './dev-setup.js';
@@ -65,7 +66,9 @@ export async function serve(args: string[]): Promise<number | undefined> {
   const child = isDaemonChild();
   // The daemon child writes to the log file through its standard output, which the first process opened.
   const logFd = cfg.logFile && !child ? openLogFile(cfg.logFile) : undefined;
-  if (cfg.daemon && !child) {
+  if (cfg.daemon && !child && underSystemd()) {
+    log('info', 'daemon: running under systemd ($NOTIFY_SOCKET), so not forking, as OpenVPN 2.6');
+  } else if (cfg.daemon && !child) {
     // The child reads the config again and logs its lines itself.
     const code = await detach(logFd);
     if (code !== undefined) return code;
@@ -89,6 +92,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     throw e;
   }
   if (child) daemonReady(cfg.logFile !== undefined);
+  systemdNotify(`READY=1\nSTATUS=Initialization Sequence Completed\nMAINPID=${process.pid}`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {

@@ -118,6 +118,9 @@ test('--log FILE, --log-append FILE, --writepid FILE, --suppress-timestamps, --v
   });
 });
 
+/** Under systemd (a CI job run as a service) --daemon does not fork: these tests want the plain command line. */
+const NOT_UNDER_SYSTEMD: NodeJS.ProcessEnv = { ...process.env, NOTIFY_SOCKET: undefined };
+
 test('--daemon: the command returns once the server is up, the server keeps running detached, logging to --log', { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason();
   if (skip) return t.skip(skip);
@@ -132,7 +135,7 @@ test('--daemon: the command returns once the server is up, the server keeps runn
     const pidFile = join(etc, 'daemon.pid');
     // Debian's openvpn@.service line: --daemon ovpn-%i --status … --cd … --config … --writepid …
     const r = await topo.exec('srv', [process.execPath, BUNDLE, '--daemon', 'ovpn-server', '--log', logFile, '--cd', etc,
-      '--config', 'server.conf', '--writepid', pidFile], { timeoutMs: 30_000 });
+      '--config', 'server.conf', '--writepid', pidFile], { timeoutMs: 30_000, env: NOT_UNDER_SYSTEMD });
     assert.equal(r.code, 0, r.stderr);
     // Up by the time the command returned: pid file written, initialization logged.
     const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -154,9 +157,56 @@ test('--daemon: the command returns once the server is up, the server keeps runn
     // A config the daemon cannot start with: the command fails with the reason, nothing keeps running.
     writeFileSync(join(etc, 'bad.conf'), nanovpnConfig({ proto: 'udp' }).replace('cert server.crt', 'cert missing.crt'));
     const bad = await topo.exec('srv', [process.execPath, BUNDLE, '--daemon', '--cd', etc, '--config', 'bad.conf', '--writepid', pidFile],
-      { timeoutMs: 30_000, check: false });
+      { timeoutMs: 30_000, check: false, env: NOT_UNDER_SYSTEMD });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr + bad.stdout, /missing\.crt/);
     assert.equal(existsSync(pidFile), false);
+  });
+});
+
+/** Stands in for systemd: binds the AF_UNIX datagram socket of $NOTIFY_SOCKET and prints each message as JSON. */
+const NOTIFY_LISTENER = `
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print('listening', flush=True)
+while True:
+    print(json.dumps(s.recv(4096).decode()), flush=True)
+`;
+
+test("under systemd (Type=notify, $NOTIFY_SOCKET): READY=1 with the server's pid once it is up, and --daemon does not fork, as 2.6", { timeout: 120_000 }, async (t: TestContext) => {
+  const skip = skipReason() ?? (haveCommand('python3') ? undefined : 'python3 is not installed; run test/install-deps.sh');
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const etc = topo.tempDir('etc');
+    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
+      writeFileSync(join(etc, name), text, { mode: 0o600 });
+    }
+    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const socketPath = join(topo.tempDir('systemd'), 'notify');
+    const systemd = topo.spawn('srv', ['python3', '-c', NOTIFY_LISTENER, socketPath], { name: 'notify-socket' });
+    await systemd.waitForLine(/^listening$/, 10_000);
+    // Debian's openvpn@.service: Type=notify with --daemon and --writepid.
+    const pidFile = join(etc, 'server.pid');
+    const srv = topo.spawn('srv', [process.execPath, BUNDLE, '--daemon', 'ovpn-server', '--cd', etc, '--config', 'server.conf',
+      '--writepid', pidFile], { name: 'nanovpn-systemd', env: { ...process.env, NOTIFY_SOCKET: socketPath } });
+    try {
+      const ready = await systemd.waitForLine(/READY=1/, 15_000);
+      assert.match(ready, new RegExp(`MAINPID=${srv.pid}\\b`));
+      await srv.waitForLine(/daemon: running under systemd/, 5000);
+      assert.equal(srv.exit, undefined, 'still the same process: no fork');
+      assert.equal(readFileSync(pidFile, 'utf8'), `${srv.pid}\n`);
+      const client = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki });
+      try {
+        await client.waitInitialized();
+      } finally {
+        await client.stop();
+      }
+    } finally {
+      await srv.kill('SIGTERM', 5000);
+      await systemd.kill('SIGTERM', 2000);
+    }
+    assert.equal((await srv.exited).code, 0);
   });
 });
