@@ -37,6 +37,8 @@ export interface ObservedServer {
   uplinkStats(): NatStats | undefined;
   /** UDP packets dropped before any session owned them (forged, garbage, over budget), by reason. */
   udpDropCounts?(): Record<string, number>;
+  /** `status-version`: what the management `status` command without a version prints (as in 2.6; default 1). */
+  readonly cfg?: { readonly statusVersion?: 1 | 2 | 3 };
   /** Socket-level state for the management `state` command (VpnServer.ioState). */
   ioState?(): Record<string, unknown>;
 }
