@@ -257,7 +257,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   // log-options.rst
   echo: ignored('the text is not echoed to the log or the management interface'),
   parameter: ignored('the text is not echoed to the log or the management interface'),
-  'errors-to-stderr': ignored('every log line goes to standard output (the console)'),
+  'errors-to-stderr': ignored('every log line goes to standard output (the console), or to the log or log-append file'),
   log: IMPLEMENTED,
   'log-append': IMPLEMENTED,
   'machine-readable-output': ignored("log lines keep nanovpn's format: time, level, message, key=value fields"),
