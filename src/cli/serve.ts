@@ -5,10 +5,13 @@ import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { COMMAND_LINE, configFromOptions, splitOptions } from '../config/command-line.js';
-import { log, setVerb } from '../log.js';
+import { log, replayLog, setLogSink, setTimestamps, setVerb, stdoutSink } from '../log.js';
+import { systemdNotify, underSystemd } from '../io/systemd-notify.js';
 import { startServer } from '../server/start.js';
+import { daemonReady, detach, isDaemonChild } from './daemon.js';
 import { devSetup } from './dev-setup.js';
 import { heapProblem } from './heap-check.js';
+import { openLogFile, writePidFile } from './process-options.js';
 
 export const EMBEDDED_CONFIG = '/etc/nanovpn/server.conf';
 const DEV_FLAGS = ['--state', '--remote', '--port'];
@@ -43,15 +46,53 @@ export async function serve(args: string[]): Promise<number | undefined> {
     // The development flags were the setup's; the server runs on the config it wrote.
     options.splice(0, options.length, { name: 'config', args: [r], file: COMMAND_LINE, line: 0, inline: false });
   }
+  // Lines logged while the config is read wait until it says where the log goes (`log FILE`).
+  const early: string[] = [];
+  setLogSink((line) => early.push(line));
+  setVerb(11);
   let cfg;
   try {
     cfg = configFromOptions(options, process.cwd());
   } catch (e) {
+    setLogSink(stdoutSink);
+    setVerb(3);   // the threshold the lines had before there was a config
+    replayLog(early);
     console.error(`nanovpn: ${(e as Error).message.split('\n').join('\nnanovpn: ')}`);
     return 1;
   }
+  setLogSink(stdoutSink);
   setVerb(cfg.verb);
-  const server = await startServer(cfg);
+  if (cfg.suppressTimestamps) setTimestamps(false);
+  const child = isDaemonChild();
+  // The daemon child writes to the log file through its standard output, which the first process opened.
+  const logFd = cfg.logFile && !child ? openLogFile(cfg.logFile) : undefined;
+  if (cfg.daemon && !child && underSystemd()) {
+    log('info', 'daemon: running under systemd ($NOTIFY_SOCKET), so not forking, as OpenVPN 2.6');
+  } else if (cfg.daemon && !child) {
+    // The child reads the config again and logs its lines itself.
+    const code = await detach(logFd);
+    if (code !== undefined) return code;
+  }
+  replayLog(early);
+  if (cfg.daemon && !cfg.logFile && child) {
+    log('warn', "daemon: OpenVPN would log to syslog, which nanovpn cannot write to; add 'log FILE' to keep the " +
+      "server's log lines: without it they are discarded once the server runs in the background");
+  }
+  // Signals count from here: "Initialization Sequence Completed" is logged inside startServer, and a supervisor
+  // may stop the server the moment it reads that line.
+  let signalled: string | undefined;
+  let onSignal: ((sig: string) => void) | undefined;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => { signalled ??= sig; onSignal?.(sig); });
+  const removePid = cfg.writepid ? writePidFile(cfg.writepid) : undefined;
+  let server;
+  try {
+    server = await startServer(cfg);
+  } catch (e) {
+    removePid?.();
+    throw e;
+  }
+  if (child) daemonReady(cfg.logFile !== undefined);
+  systemdNotify(`READY=1\nSTATUS=Initialization Sequence Completed\nMAINPID=${process.pid}`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {
@@ -60,8 +101,8 @@ export async function serve(args: string[]): Promise<number | undefined> {
       log('notice', 'shutting down', { signal: sig });
       server.stop().then(resolve, (e: Error) => { log('error', 'shutdown failed', { error: e.message }); resolve(); });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (signalled) stop(signalled);
   });
   // Everything is closed and the status file written: exit now rather than wait for the event loop to drain
   // (a CI run once saw the process linger after this point; inside the unikernel, exiting powers the VM off).
@@ -74,6 +115,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     const i = left.findIndex((r) => r === 'TTYWrap' || r === 'PipeWrap');
     if (i >= 0) left.splice(i, 1);
   }
+  removePid?.();
   log('notice', 'stopped', left.length ? { 'open-handles': left.join(',') } : undefined);
   process.exit(0);
 }

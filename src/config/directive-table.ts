@@ -35,7 +35,6 @@ const PROXY = 'a client reaches its server through a proxy; OpenVPN 2.6 rejects 
 const PROXY_INSTEAD = 'remove it; clients set their proxy in their own profile';
 const PKCS11 = 'PKCS#11 tokens are not supported (a unikernel loads no token library)';
 const PKCS11_INSTEAD = 'export the certificate and key to PEM files for cert and key';
-const CONSOLE_LOG = 'nanovpn logs to the console';
 const UNIKERNEL_PRIVILEGES = 'ignored in a unikernel (there is no privilege drop)';
 const NODE_TLS = "Node's TLS defaults are used";
 const NO_HOST_ROUTES = 'nanovpn installs no routes or addresses on the host';
@@ -129,7 +128,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   chroot: ignored('ignored in a unikernel: files are read at the paths given, without chroot'),
   'compat-mode': ignored('nanovpn keeps its OpenVPN 2.6 defaults'),
   config: refused('nanovpn reads one config file', "put everything in one file ('nanovpn config inline' inlines the files it names)"),
-  daemon: ignored('nanovpn runs in the foreground'),
+  daemon: IMPLEMENTED,
   'disable-occ': ignored(NO_OCC),
   engine: ignored("Node's built-in OpenSSL is used without engines"),
   'fast-io': ignored("no effect: nanovpn's socket I/O is non-blocking already"),
@@ -151,7 +150,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'tmp-dir': ignored('nanovpn writes no temporary files'),
   'use-prediction-resistance': ignored("random numbers come from Node's crypto, without prediction resistance"),
   user: ignored(UNIKERNEL_PRIVILEGES),
-  writepid: ignored('ignored in a unikernel: no pid file is written'),
+  writepid: IMPLEMENTED,
 
   // plugin-options.rst
   plugin: refused('plugins cannot be loaded in a unikernel', PASSWORDS_BUILTIN),
@@ -179,7 +178,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   // tls-options.rst
   askpass: refused('encrypted keys are not supported', 'decrypt the key with openssl pkey'),
   ca: IMPLEMENTED,
-  capath: refused('a folder of CA files is not read', 'concatenate the CA certificates into one PEM file for ca, and the CRL into crl-verify'),
+  capath: IMPLEMENTED,
   cert: IMPLEMENTED,
   'crl-verify': IMPLEMENTED,
   dh: IMPLEMENTED,
@@ -258,21 +257,21 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   // log-options.rst
   echo: IMPLEMENTED,
   parameter: IMPLEMENTED,
-  'errors-to-stderr': ignored('every log line goes to standard output (the console)'),
-  log: ignored(CONSOLE_LOG),
-  'log-append': ignored(CONSOLE_LOG),
+  'errors-to-stderr': ignored('every log line goes to standard output (the console), or to the log or log-append file'),
+  log: IMPLEMENTED,
+  'log-append': IMPLEMENTED,
   'machine-readable-output': ignored("log lines keep nanovpn's format: time, level, message, key=value fields"),
   mute: ignored('repeated messages are not muted'),
   'mute-replay-warnings': ignored('replay warnings are not muted'),
-  'suppress-timestamps': ignored('log lines keep their timestamps'),
-  syslog: ignored(CONSOLE_LOG),
+  'suppress-timestamps': IMPLEMENTED,
+  syslog: ignored('nanovpn cannot write to the system logger (Node has no unix datagram socket for /dev/log): log lines stay on standard output, which a service manager (systemd, procd) passes to the system log; or use log FILE'),
   verb: IMPLEMENTED,
 
   // vpn-network-options.rst
   'bind-dev': refused('nanovpn cannot bind its sockets to a device (SO_BINDTODEVICE)', "bind to an address of that device with 'local ADDR'"),
   'block-ipv6': ignored('IPv6 packets from clients are dropped without an ICMPv6 reply, as nanovpn carries no IPv6; push "block-ipv6" to make clients block IPv6 themselves'),
   dev: IMPLEMENTED,
-  'dev-node': ignored('nanovpn has no tun device for clients; the tun uplink opens /dev/net/tun'),
+  'dev-node': IMPLEMENTED,
   'dev-type': IMPLEMENTED,
   'dhcp-option': ignored('in a server config it only sets script variables (as in OpenVPN 2.6 on Linux); to give clients DNS servers, push "dhcp-option DNS ADDR"'),
   ifconfig: IMPLEMENTED,

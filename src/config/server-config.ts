@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { log } from '../log.js';
 import { directiveRule, ignoredText, refusalText } from './directive-table.js';
+import { readCapathCas } from './capath.js';
 import { ConfigError, ConfigErrors } from './errors.js';
 import { formatIPv4, parseIPv4, maskPrefix } from './ipv4-text.js';
 import { compLzoFraming, compressFraming, pushedFraming, settleCompression, type ServerCompression } from './compression.js';
@@ -79,6 +80,8 @@ interface Ctx {
   pingRestart?: { seconds: number; d: Directive };
   allowInsecureStatic?: boolean;
   mode?: { value: string; d: Directive };
+  /** The CA certificates of 'capath DIR' (trusted with those of 'ca'). */
+  capathCas?: { pem: string; d: Directive };
 }
 
 interface Handler {
@@ -182,6 +185,10 @@ function finish(c: Ctx, source: string): AnyServerConfig {
   if (c.mode?.value === 'p2p') fail(c.mode.d, "'mode p2p' is static-key mode here and needs 'secret'; a TLS server is 'mode server'");
   const missing = (what: string): never => { throw new ConfigError(source, undefined, `missing required directive '${what}'`); };
   if (!cfg.server) missing('server NETWORK NETMASK');
+  if (c.capathCas) {
+    if (!c.capathCas.pem && cfg.ca === undefined) fail(c.capathCas.d, `capath ${cfg.capath}: no CA certificates (HASH.N files, as 'openssl rehash' names them) and no 'ca'`);
+    cfg.ca = [cfg.ca, c.capathCas.pem].filter(Boolean).map((t) => t!.endsWith('\n') ? t : t + '\n').join('');
+  }
   if (cfg.ca === undefined) missing('ca');
   if (cfg.cert === undefined) missing('cert');
   if (cfg.key === undefined) missing('key');
@@ -209,7 +216,10 @@ function finish(c: Ctx, source: string): AnyServerConfig {
   }
   settlePool(c, source);
   if (c.devNeedsType && !c.devTyped) {
-    throw new ConfigError(source, at('dev'), `dev '${cfg.devName}': the device type cannot be told from its name; add 'dev-type tun'`);
+    // As in 2.6, a name starting with "tap" means a tap device unless dev-type says tun.
+    throw new ConfigError(source, at('dev'), /^tap/.test(cfg.devName ?? '')
+      ? `dev '${cfg.devName}': tap devices (layer 2) are not supported; use 'dev tun' (or add 'dev-type tun' for a tun device of this name)`
+      : `dev '${cfg.devName}': the device type cannot be told from its name; add 'dev-type tun'`);
   }
   const comp = settleCompression(c.compression);
   const compLine = at('compress') ?? at('comp-lzo') ?? at('allow-compression') ?? at('push');
@@ -338,6 +348,16 @@ function pemLabels(text: string): string[] {
   return [...text.matchAll(PEM_BLOCK)].map((m) => m[1]!);
 }
 
+function capathDir(d: Directive, c: Ctx): string {
+  const p = filePath(d, c);
+  try {
+    c.capathCas = { pem: readCapathCas(p).pem, d };
+  } catch (e) {
+    fail(d, `capath ${p}: ${(e as NodeJS.ErrnoException).code ? errText(e) : (e as Error).message}`);
+  }
+  return p;
+}
+
 function certPem(d: Directive, c: Ctx): string {
   const text = fileText(d, c);
   const labels = pemLabels(text);
@@ -437,7 +457,6 @@ const handlers: Record<string, Handler> = {
   dev: {
     min: 1, max: 1, run(d, c) {
       const name = d.args[0]!;
-      if (/^tap/.test(name)) fail(d, `dev '${name}': tap devices (layer 2) are not supported; use 'dev tun'`);
       if (name === '' || name.length > 15 || /[/\s]/.test(name)) fail(d, `dev '${name}': not a valid interface name`);
       if (name === 'tun') delete c.cfg.devName;
       else c.cfg.devName = name;
@@ -748,6 +767,14 @@ const handlers: Record<string, Handler> = {
       c.cfg.natFlows = { perClient: int(d, 0, 1, 1 << 20), total: d.args.length > 1 ? int(d, 1, 1, 1 << 22) : undefined };
     },
   },
+  // The process around the server (log-options.rst, generic-options.rst); cli/serve.ts applies them.
+  log: { min: 1, max: 1, run(d, c) { c.cfg.logFile ??= { path: filePath(d, c), append: false }; } },
+  'log-append': { min: 1, max: 1, run(d, c) { c.cfg.logFile ??= { path: filePath(d, c), append: true }; } },
+  writepid: { min: 1, max: 1, run(d, c) { c.cfg.writepid = filePath(d, c); } },
+  daemon: { min: 0, max: 1, run(_d, c) { c.cfg.daemon = true; } },
+  'suppress-timestamps': flag((c) => { c.cfg.suppressTimestamps = true; }),
+  'dev-node': { min: 1, max: 1, run(d, c) { c.cfg.devNode = filePath(d, c); } },
+  capath: { min: 1, max: 1, run(d, c) { c.cfg.capath = capathDir(d, c); } },
 };
 
 /** The directives server-config.ts has a handler for (directive-table.ts marks exactly these implemented). */

@@ -90,12 +90,19 @@ export interface ServerConfig {
   /** nanovpn extension: 'nat-tcp-pacing on|off', pace the NAT's TCP towards clients over the RTT; default off. */
   natTcpPacing?: boolean;
   stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
+  capath?: string;              // 'capath DIR': hashed folder of CAs (HASH.N) and CRLs (HASH.rN), see capath.ts
+  /** 'log FILE' (truncated) / 'log-append FILE': where log lines go; the first of them wins, as in 2.6. */
+  logFile?: { path: string; append: boolean };
+  writepid?: string;            // 'writepid FILE': the pid, written once the server is up
+  daemon?: boolean;             // 'daemon [NAME]': detach once initialized (cli/daemon.ts)
+  suppressTimestamps?: boolean; // 'suppress-timestamps': log lines without their time
+  devNode?: string;             // 'dev-node PATH': the tun uplink's clone device instead of /dev/net/tun
 }
 
 /** The settings a static-key config shares with a TLS one. */
 type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
   'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
-  'natTcpCongestion' | 'natTcpPacing' | 'stateDir'>;
+  'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'suppressTimestamps' | 'devNode'>;
 
 /** Static-key point-to-point mode (`secret`): no TLS, one peer at `ifconfig`'s REMOTE, CBC + HMAC from the key file. */
 export interface StaticKeyServerConfig extends SharedSettings {

@@ -21,8 +21,13 @@ export interface ServerContextOptions { ca: string; cert: string; key: string; m
 export function serverSecureContext(o: ServerContextOptions): tls.SecureContext {
   return tls.createSecureContext({
     ca: o.ca, cert: o.cert, key: o.key, minVersion: o.minVersion, secureOptions: cryptoConstants.SSL_OP_NO_TICKET,
-    ...(o.crl ? { crl: o.crl } : {}),
+    ...(o.crl ? { crl: crlBlocks(o.crl) } : {}),
   });
+}
+
+/** Node reads one CRL per entry (the first PEM block of a string): a file with several (one per CA) is split. */
+function crlBlocks(pem: string): string[] {
+  return pem.match(/-----BEGIN X509 CRL-----[\s\S]*?-----END X509 CRL-----/g) ?? [pem];
 }
 
 let spare: { opts: TlsOptions; engine: TlsEngine } | undefined;

@@ -7,6 +7,7 @@ import { openTun, type TunDevice, type TunOptions } from './tun.js';
 
 export interface TunUplinkOptions {
   name?: string;
+  node?: string;
   address: string;
   netmask: string;
   mtu: number;
@@ -20,6 +21,7 @@ export function isDeliverableIpv4(packet: Buffer): boolean {
 export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverToClients): Promise<Uplink> {
   const tunOpts: TunOptions = { address: opts.address, netmask: opts.netmask, mtu: opts.mtu };
   if (opts.name !== undefined) tunOpts.name = opts.name;
+  if (opts.node !== undefined) tunOpts.node = opts.node;
   const dev: TunDevice = openTun(tunOpts);
   log('info', 'tun uplink up', { dev: dev.name, address: opts.address, netmask: opts.netmask, mtu: opts.mtu });
 

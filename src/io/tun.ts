@@ -1,10 +1,12 @@
-// The tun device, through our own N-API addon (src/native/tun). The addon opens /dev/net/tun non-blocking and
-// watches the fd with a libuv poll handle, so reads never block the event loop (a blocking read would also hang
-// a Nanos VM at exit). Packets arrive in batches; writes are synchronous and non-blocking.
+// The tun device, through our own N-API addon (src/native/tun). The addon opens /dev/net/tun (or dev-node's path)
+// non-blocking and watches the fd with a libuv poll handle, so reads never block the event loop (a blocking read
+// would also hang a Nanos VM at exit). Packets arrive in batches; writes are synchronous and non-blocking.
 import { addonCandidates as tunCandidates, findAddon, loadAddon } from './native-addon.js';
 
 interface TunAddon {
-  open(name: string): { fd: number; name: string };
+  open(name: string, node?: string): { fd: number; name: string };
+  /** Set by addons whose open() takes the device node (dev-node). */
+  readonly devNode?: boolean;
   configure(name: string, address: string, netmask: string, mtu: number): void;
   startReader(fd: number, onPackets: (packets: Buffer[]) => void, onError: (err: Error) => void): { stop(): void };
   write(fd: number, packet: Buffer): number;
@@ -14,6 +16,8 @@ interface TunAddon {
 export interface TunOptions {
   /** Requested interface name. Nanos keeps only two characters and appends a number ("tun0" becomes "tu2"). */
   name?: string;
+  /** The clone device to open ('dev-node'); default /dev/net/tun. */
+  node?: string;
   address: string;
   netmask: string;
   mtu: number;
@@ -52,7 +56,10 @@ export function loadTunAddon(): TunAddon {
 
 export function openTun(opts: TunOptions): TunDevice {
   const addon = loadTunAddon();
-  const { fd, name } = addon.open(opts.name ?? 'tun0');
+  if (opts.node !== undefined && !addon.devNode) {
+    throw new Error(`dev-node ${opts.node}: this tun addon always opens /dev/net/tun; rebuild it with './build.sh addon'`);
+  }
+  const { fd, name } = addon.open(opts.name ?? 'tun0', opts.node);
   try {
     addon.configure(name, opts.address, opts.netmask, opts.mtu);
   } catch (err) {

@@ -54,6 +54,8 @@ export interface UdpAddon {
   sendBatch(fd: number, bufs: Buffer[], parts: Uint32Array, addrs: Uint32Array, ports: Uint32Array, count: number,
     stats: Uint32Array): number;
   close(fd: number): void;
+  /** One sd_notify datagram (systemd-notify.ts); older builds lack it. */
+  notify?(socketPath: string, message: string): void;
 }
 
 /** The addon, or why not. Loaded once. */

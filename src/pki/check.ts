@@ -32,9 +32,10 @@ export function checkKeyMatchesCert(certPem: string, keyPem: string, name?: stri
 export function checkSignedBy(certPem: string, caPem: string, name?: string): void {
   const what = name ? `${name} certificate` : 'certificate';
   const cert = parseCert(certPem, what);
-  const ca = parseCert(caPem, 'CA certificate');
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) {
-    throw new PkiError(`${what} (CN=${cnOf(cert)}) was not signed by this CA (CN=${cnOf(ca)})`);
+  // A bundle (several CAs in `ca`, or those of capath) is fine if any of its certificates signed it.
+  const cas = (caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [caPem]).map((p) => parseCert(p, 'CA certificate'));
+  if (!cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey))) {
+    throw new PkiError(`${what} (CN=${cnOf(cert)}) was not signed by ${cas.length === 1 ? `this CA (CN=${cnOf(cas[0]!)})` : `any of the ${cas.length} CAs`}`);
   }
 }
 

@@ -9,6 +9,7 @@ import { overlaps, type Subnet } from '../core/router/router.js';
 import { maskPrefix } from '../config/ipv4-text.js';
 import type { ServerConfig } from '../config/types.js';
 import { log } from '../log.js';
+import { CapathCrls } from './capath-crls.js';
 import type { Conn } from './conn.js';
 import { type ExternalAuth, withExternalConfig } from './external-auth.js';
 
@@ -47,6 +48,7 @@ export class Authorizer {
   private crl?: string;
   private crlMtime = 0;
   private crlTimer?: NodeJS.Timeout;
+  private readonly capathCrls?: CapathCrls;
 
   constructor(private readonly host: AuthHost) {
     const c = host.cfg;
@@ -56,11 +58,15 @@ export class Authorizer {
       this.crlTimer = setInterval(() => this.loadCrl(false), CRL_CHECK_MS);
       this.crlTimer.unref();
     }
+    if (c.capath) this.capathCrls = new CapathCrls(c.capath, () => this.host.reloadSecureContext());
   }
 
-  crlPem(): string | undefined { return this.crl; }
+  crlPem(): string | undefined {
+    const capath = this.capathCrls?.pem();
+    return this.crl && capath ? `${this.crl.trimEnd()}\n${capath}` : this.crl ?? capath;
+  }
 
-  close(): void { if (this.crlTimer) clearInterval(this.crlTimer); }
+  close(): void { if (this.crlTimer) clearInterval(this.crlTimer); this.capathCrls?.close(); }
 
   /** Re-reads the CRL file when its mtime changed; a broken CRL file keeps the previous one. */
   private loadCrl(initial: boolean): void {

@@ -260,7 +260,8 @@ export function runCommand(
     case 'pid':
       return { lines: [`SUCCESS: pid=${process.pid}`] };
     case 'status': {
-      const v = args[1] === undefined ? 2 : Number.parseInt(args[1], 10) || 2;
+      // As 2.6: atoi of the argument, and 0 (none, or not a number) is the status-version setting.
+      const v = (args[1] === undefined ? 0 : Number.parseInt(args[1], 10) || 0) || (server.cfg?.statusVersion ?? 1);
       const snap = snapshot(server, now.wall, now.mono);
       if (v === 1) return { lines: lines(formatStatusV1(snap)) };
       if (v === 2 || v === 3) return { lines: lines(formatStatusV2(snap, v === 3 ? '\t' : ',')) };

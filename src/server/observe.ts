@@ -1,6 +1,7 @@
 // One read-only snapshot of the server for the status file, the management interface and /metrics.
 // The writers that format it (status-file.ts, metrics.ts) are pure functions of the snapshot.
 import type { NatStats } from '../core/uplink/nat/counters.js';
+import { maskPrefix } from '../config/ipv4-text.js';
 import { ipToString } from '../core/wire/ipv4.js';
 
 export const TITLE = 'nanovpn 0.1.0 (OpenVPN 2.6 compatible)';
@@ -16,6 +17,8 @@ export interface ObservedConn {
   readonly peerId?: number;
   readonly username?: string;
   readonly connectedAt?: number;          // ms since the epoch
+  /** Subnets behind the client (iroute): OpenVPN lists each in the routing table. */
+  readonly iroutes?: readonly { readonly network: number; readonly netmask: number }[];
   readonly session: {
     readonly established: boolean;
     readonly closed: boolean;
@@ -34,6 +37,8 @@ export interface ObservedServer {
   uplinkStats(): NatStats | undefined;
   /** UDP packets dropped before any session owned them (forged, garbage, over budget), by reason. */
   udpDropCounts?(): Record<string, number>;
+  /** `status-version`: what the management `status` command without a version prints (as in 2.6; default 1). */
+  readonly cfg?: { readonly statusVersion?: 1 | 2 | 3 };
   /** Socket-level state for the management `io-state` command (VpnServer.ioState). */
   ioState?(): Record<string, unknown>;
 }
@@ -43,6 +48,8 @@ export interface ClientInfo {
   cn: string;
   realAddress: string;
   vip: string;
+  /** The client's iroute subnets as OpenVPN prints them, "NETWORK/BITS". */
+  iroutes?: string[];
   bytesIn: number;
   bytesOut: number;
   packetsIn: number;
@@ -92,6 +99,7 @@ export function snapshot(server: ObservedServer, wallMs: number, monoMs: number)
       cn: conn.cn ?? 'UNDEF',
       realAddress: realAddress(conn),
       vip: conn.ip ? ipToString(conn.ip) : '',
+      iroutes: (conn.iroutes ?? []).map((r) => `${ipToString(r.network)}/${maskPrefix(r.netmask) ?? 32}`),
       bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
       connectedSince: since,
       lastRef: Math.max(since, Math.floor((wallMs - (monoMs - conn.session.lastReceived)) / 1000)),

@@ -40,8 +40,10 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
     const net = cfg.server;
     server.setUplink(await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
+      node: cfg.devNode,
     }, server.router.toClient));
   } else {
+    warnDevNodeUnused(cfg);
     server.setUplink(createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
@@ -89,10 +91,19 @@ async function startManagementFor(server: VpnServer, cfg: ServerConfig): Promise
   return m;
 }
 
+/** dev-node picks the tun uplink's device; the NAT has none. */
+function warnDevNodeUnused(cfg: AnyServerConfig): void {
+  if (cfg.devNode) {
+    log('warn', "config: 'dev-node' has no effect with the NAT uplink, which opens no tun device (with 'uplink tun' it names the device to open)",
+      { 'dev-node': cfg.devNode });
+  }
+}
+
 /** Static-key mode: one peer, the NAT as its uplink. */
 async function startStaticKeyServer(cfg: StaticKeyServerConfig): Promise<StaticKeyServer> {
   chooseDataCrypto(cfg.dataCrypto);
   const server = new StaticKeyServer(cfg);
+  warnDevNodeUnused(cfg);
   server.setUplink(createNatUplink({
     localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
     perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),

@@ -3,11 +3,16 @@
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../config/atomic-write.js';
 import { log } from '../log.js';
-import { type ObservedServer, type Snapshot, snapshot, TITLE, timeString } from './observe.js';
+import { type ClientInfo, type ObservedServer, type Snapshot, snapshot, TITLE, timeString } from './observe.js';
 
 /** A field must not contain the separator or a line break (OpenVPN restricts CN characters to the same end). */
 function field(s: string, sep: string): string {
   return s.replace(sep === '\t' ? /[\t\r\n]/g : /[,\r\n]/g, '_');
+}
+
+/** A client's routing-table entries: its address, then the subnets behind it. */
+function routedAddresses(c: ClientInfo): string[] {
+  return [...(c.vip ? [c.vip] : []), ...(c.iroutes ?? [])];
 }
 
 /** Status version 2 (sep ',') or 3 (sep '\t'), with OpenVPN 2.6's column set; lines end in '\n'. */
@@ -24,7 +29,7 @@ export function formatStatusV2(snap: Snapshot, sep: ',' | '\t' = ','): string {
   }
   out += row('HEADER', 'ROUTING_TABLE', 'Virtual Address', 'Common Name', 'Real Address', 'Last Ref', 'Last Ref (time_t)');
   for (const c of snap.clients) {
-    if (c.vip) out += row('ROUTING_TABLE', c.vip, c.cn, c.realAddress, timeString(c.lastRef), c.lastRef);
+    for (const addr of routedAddresses(c)) out += row('ROUTING_TABLE', addr, c.cn, c.realAddress, timeString(c.lastRef), c.lastRef);
   }
   out += row('GLOBAL_STATS', 'Max bcast/mcast queue length', 0);
   out += row('GLOBAL_STATS', 'dco_enabled', 0);
@@ -41,7 +46,7 @@ export function formatStatusV1(snap: Snapshot): string {
   for (const c of snap.clients) out += row(c.cn, c.realAddress, c.bytesIn, c.bytesOut, timeString(c.connectedSince));
   out += 'ROUTING TABLE\n';
   out += row('Virtual Address', 'Common Name', 'Real Address', 'Last Ref');
-  for (const c of snap.clients) if (c.vip) out += row(c.vip, c.cn, c.realAddress, timeString(c.lastRef));
+  for (const c of snap.clients) for (const addr of routedAddresses(c)) out += row(addr, c.cn, c.realAddress, timeString(c.lastRef));
   out += 'GLOBAL STATS\n';
   out += row('Max bcast/mcast queue length', 0);
   out += 'END\n';

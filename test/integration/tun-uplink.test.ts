@@ -82,3 +82,39 @@ for (const proto of ['udp', 'tcp'] as const) {
       });
     });
 }
+
+test('dev-node: the tun uplink opens the node it names (a missing one stops startup with its path); the NAT says it has no effect', { timeout: 120_000 },
+  async (t: TestContext) => {
+    const skip = skipReason();
+    if (skip) return t.skip(skip);
+    await ensureTun();
+    await withTopology({ clients: 1 }, async (topo) => {
+      const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+      // A second node of the tun clone device (char 10:200), so only dev-node can lead nanovpn to it.
+      const nodeDir = topo.tempDir('dev');
+      const node = join(nodeDir, 'my-tun');
+      const mk = spawnSync('mknod', [node, 'c', '10', '200']);
+      if (mk.status !== 0) return t.skip(`mknod: ${String(mk.stderr)}`);
+      await topo.enableForwarding({ masquerade: '10.8.0.0/24' });
+      const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['uplink tun', `dev-node ${node}`] }) });
+      await server.waitForLine(/tun uplink up/, 10_000, { failOn: /ERROR|open / });
+      await server.waitForLine(/Initialization Sequence Completed/, 10_000);
+      const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1' });
+      await c.waitInitialized();
+      const ping = await topo.exec('cli1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', SERVER_IP], { check: false });
+      assert.equal(ping.code, 0, ping.stdout);
+      await c.stop();
+      assert.equal((await server.stop()).code, 0);
+
+      const missing = join(nodeDir, 'no-such-node');
+      const bad = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['uplink tun', `dev-node ${missing}`] }) });
+      const exit = await bad.proc.exited;
+      assert.notEqual(exit.code, 0);
+      assert.match(bad.proc.output, new RegExp(`open ${missing}: No such file or directory`));
+
+      const nat = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: [`dev-node ${node}`] }) });
+      await nat.waitForLine(/WARN config: 'dev-node' has no effect with the NAT uplink/, 10_000);
+      await nat.waitForLine(/Initialization Sequence Completed/, 10_000);
+      assert.equal((await nat.stop()).code, 0);
+    });
+  });

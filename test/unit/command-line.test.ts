@@ -39,7 +39,9 @@ test("Debian's openvpn-server@.service line: options before --config, the file's
   assert.equal(d.port, 1195);
   assert.equal(d.verb, 4);
   assert.deepEqual(d.status, { path: join(fx.dir, 'st.log'), seconds: 60 });
-  assert.match(logs.join('\n'), /'suppress-timestamps' ignored/);
+  assert.equal(c.suppressTimestamps, true);
+  assert.equal(d.suppressTimestamps, undefined);
+  assert.doesNotMatch(logs.join('\n'), /'suppress-timestamps' ignored/);
 });
 
 test('--cd moves where later relative paths (and --config) start', () => {

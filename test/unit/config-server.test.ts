@@ -305,7 +305,7 @@ test('management, metrics, uplink, nat-source, data-crypto', () => {
 
 test('known-but-ignored directives warn once each; unknown and unsupported ones fail', () => {
   logs = [];
-  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\ndaemon\nsndbuf 0\nscript-security 2\n');
+  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\nmlock\nsndbuf 0\nscript-security 2\n');
   assert.equal(c.port, 1194);
   const warns = logs.filter((l) => / WARN config: /.test(l));
   assert.equal(warns.length, 7, warns.join('\n'));

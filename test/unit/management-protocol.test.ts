@@ -68,7 +68,7 @@ test('kill IP:port matches the real address; bad addresses and ports are reporte
   // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; they are shown and matched as IPv4.
   const mapped = fakeConn('client2', '::ffff:198.19.2.2:41000');
   const s2 = fakeServer([mapped]);
-  assert.ok(run(s2, 'status').some((l) => l.startsWith('CLIENT_LIST,client2,198.19.2.2:41000,')));
+  assert.ok(run(s2, 'status 2').some((l) => l.startsWith('CLIENT_LIST,client2,198.19.2.2:41000,')));
   assert.deepEqual(run(s2, 'kill 198.19.2.2:41000'), ['SUCCESS: 1 client(s) at address 198.19.2.2:41000 killed']);
   assert.deepEqual(mapped.killedWith, ['RESTART']);
   assert.deepEqual(run(s, 'kill a b'), ["ERROR: the 'kill' command requires 1 parameter"]);
@@ -93,8 +93,10 @@ test('client-kill CID [MSG]', () => {
   assert.deepEqual(a.killedWith, ['HALT', 'RESTART']);
 });
 
-test('status: default and 2 are version 2, 3 uses tabs, 1 is the old layout, others are refused', () => {
-  const s = fakeServer([fakeConn('client1', '198.19.1.2:5', { bytesIn: 4242 })]);
+test('status: no version (or atoi 0) is status-version\'s (default 1); 2, 3 uses tabs, 1 is the old layout, others are refused', () => {
+  const s = { ...fakeServer([fakeConn('client1', '198.19.1.2:5', { bytesIn: 4242 })]), cfg: { statusVersion: 2 as const } };
+  assert.equal(run({ ...s, cfg: undefined }, 'status')[0], 'OpenVPN CLIENT LIST');
+  assert.equal(run({ ...s, cfg: { statusVersion: 3 } }, 'status x')[0]!.split('\t')[0], 'TITLE');
   const v2 = run(s, 'status');
   assert.match(v2[0]!, /^TITLE,nanovpn /);
   assert.ok(v2.some((l) => /^CLIENT_LIST,client1,198\.19\.1\.2:5,10\.8\.0\.2,,4242,2000,/.test(l)), v2.join('\n'));
@@ -207,7 +209,7 @@ test('TCP: greeting, CRLF replies, two concurrent clients, kill, garbage and ove
     assert.equal(a.text, `${GREETING}\r\n`);
     await b.waitFor(/\r\n$/);
     a.send('version\r\n');
-    b.send('status\n');
+    b.send('status 2\n');
     await a.waitFor(/Management Version: 5\r\nEND\r\n$/);
     await b.waitFor(/\r\nEND\r\n$/);
     assert.match(b.text, /\r\nCLIENT_LIST,client1,198\.19\.1\.2:777,/);

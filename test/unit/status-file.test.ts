@@ -104,6 +104,16 @@ test('status v1: OpenVPN CLIENT LIST / ROUTING TABLE / GLOBAL STATS layout', () 
   ]);
 });
 
+test('status v1/v2: a client\'s iroute subnets follow its address in the routing table as NETWORK/BITS (OpenVPN 2.6)', () => {
+  const conn = { ...fakeConn(), iroutes: [{ network: 0xc0a86400, netmask: 0xffffff00 }, { network: 0xc0a86505, netmask: 0xffffffff }] };
+  const snap = snapshot(fakeServer([conn]), T0, 0);
+  assert.deepEqual(formatStatusV2(snap).split('\n').filter((l) => l.startsWith('ROUTING_TABLE,')).map((l) => l.split(',').slice(1, 3).join(',')),
+    ['10.8.0.2,client1', '192.168.100.0/24,client1', '192.168.101.5/32,client1']);
+  const v1 = formatStatusV1(snap).split('\n');
+  assert.deepEqual(v1.slice(v1.indexOf('ROUTING TABLE') + 2, v1.indexOf('GLOBAL STATS')).map((l) => l.split(',')[0]),
+    ['10.8.0.2', '192.168.100.0/24', '192.168.101.5/32']);
+});
+
 test('snapshot: only established, open sessions, oldest first; last ref from the monotonic clock', () => {
   const a = fakeConn({ cn: 'a', connectedAt: T0 + 5000, lastReceived: 99_000 });
   const b = fakeConn({ cn: 'b', connectedAt: T0, ip: 0x0a080003, peerId: 7, cipher: 'CHACHA20-POLY1305', lastReceived: 30_000 });

@@ -2,7 +2,9 @@
 // the event loop. Only node_api.h, the libuv header that ships with Node, and libc.
 //
 // JS API (see src/io/tun.ts):
-//   open(name: string) -> { fd: number, name: string }      IFF_TUN|IFF_NO_PI, O_NONBLOCK, real name
+//   open(name: string, node?: string) -> { fd, name }        opens node (default /dev/net/tun), IFF_TUN|IFF_NO_PI,
+//                                                              O_NONBLOCK; the real name
+//   devNode: true                                              open takes the node (older builds lack it)
 //   configure(name, address, netmask, mtu) -> undefined      SIOCSIFADDR/NETMASK/MTU, then IFF_UP
 //   startReader(fd, onPackets(Buffer[]), onError(Error)) -> Reader  uv_poll_t: read until EAGAIN on readable;
 //                                                              after onError the reader has stopped itself
@@ -103,13 +105,27 @@ static void real_name(int fd, const struct ifreq *set, char out[IFNAMSIZ + 1]) {
 }
 
 static napi_value tun_open(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
+  napi_value argv[2];
+  size_t argc = 2;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, "ERR_TUN_ARGS", "tun addon: missing arguments");
+    return NULL;
+  }
   char name[IFNAMSIZ + 1];
   if (!get_string(env, argv[0], name, sizeof name)) return NULL;
+  char node[4096] = "/dev/net/tun";
+  napi_valuetype type = napi_undefined;
+  if (argc > 1 && napi_typeof(env, argv[1], &type) == napi_ok && type != napi_undefined) {
+    if (!get_string(env, argv[1], node, sizeof node)) return NULL;
+  }
 
-  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return throw_errno(env, errno, "open /dev/net/tun");
+  int fd = open(node, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int err = errno;
+    char what[4200];
+    snprintf(what, sizeof what, "open %s", node);
+    return throw_errno(env, err, what);
+  }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
@@ -383,6 +399,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"close", NULL, tun_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  napi_value yes;
+  CHECK(env, napi_get_boolean(env, true, &yes));
+  CHECK(env, napi_set_named_property(env, exports, "devNode", yes));
   return exports;
 }
 

@@ -16,6 +16,7 @@
 //       datagrams were dealt with from the front: fewer than count when the socket is full (EAGAIN). A datagram the
 //       kernel refuses for another reason is skipped: stats[0] counts them, stats[1] holds the last errno.
 //   close(fd) -> undefined
+//   notify(socketPath, message) -> undefined    one sd_notify datagram (systemd's Type=notify readiness)
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <uv.h>
@@ -29,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_SLOTS 1024
@@ -141,6 +144,29 @@ static napi_value udp_close(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (!get_args(env, info, 1, argv) || !get_int(env, argv[0], &fd)) return throw_args(env, "udp addon: close(fd)");
   if (close(fd) < 0 && errno != EINTR) return throw_errno(env, errno, "close udp");
+  return NULL;
+}
+
+// systemd's readiness protocol (sd_notify): one datagram to the AF_UNIX socket named by $NOTIFY_SOCKET ("@…" is the
+// abstract namespace). Here because Node has no unix datagram sockets and this addon is the one with sockets.
+static napi_value udp_notify(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  const char *usage = "udp addon: notify(socketPath: string, message: string)";
+  if (!get_args(env, info, 2, argv)) return throw_args(env, usage);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  size_t plen, mlen;
+  char msg[1024];
+  if (napi_get_value_string_utf8(env, argv[0], sa.sun_path, sizeof sa.sun_path, &plen) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], msg, sizeof msg, &mlen) != napi_ok || plen == 0 ||
+      plen >= sizeof sa.sun_path - 1 || mlen >= sizeof msg - 1)
+    return throw_args(env, usage);
+  if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "notify socket");
+  ssize_t n = sendto(fd, msg, mlen, MSG_NOSIGNAL, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen));
+  int err = errno;
+  close(fd);
+  if (n < 0) return throw_errno(env, err, "notify sendto");
   return NULL;
 }
 
@@ -455,6 +481,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"startPoll", NULL, udp_start_poll, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendBatch", NULL, udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, udp_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"notify", NULL, udp_notify, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
