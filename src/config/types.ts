@@ -6,6 +6,7 @@ import type { CbcCipherName, CipherName } from '../core/crypto/ciphers.js';
 import type { Framing } from '../core/compression/framing.js';
 import type { DigestName } from '../core/crypto/digests.js';
 import type { ServerFraming } from './compression.js';
+import type { ForwardRule } from '../core/forward/port-forward.js';
 export type { CipherName, DigestName };
 
 export interface StaticKey {
@@ -82,6 +83,8 @@ export interface ServerConfig {
   /** nanovpn extension: 'nat-tcp-congestion cubic|newreno', the NAT's TCP towards clients; default cubic. */
   natTcpCongestion?: 'cubic' | 'newreno';
   stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
+  /** nanovpn extension: 'forward-port tcp|udp [ADDR:]PORT CLIENT:PORT' lines (NAT uplink only). */
+  forwards?: ForwardRule[];
 }
 
 /** The settings a static-key config shares with a TLS one. */

@@ -2,6 +2,7 @@
 // The writers that format it (status-file.ts, metrics.ts) are pure functions of the snapshot.
 import type { NatStats } from '../core/uplink/nat/counters.js';
 import { ipToString } from '../core/wire/ipv4.js';
+import type { ForwardStats } from './port-forward.js';
 
 export const TITLE = 'nanovpn 0.1.0 (OpenVPN 2.6 compatible)';
 
@@ -36,6 +37,8 @@ export interface ObservedServer {
   udpDropCounts?(): Record<string, number>;
   /** Socket-level state for the management `state` command (VpnServer.ioState). */
   ioState?(): Record<string, unknown>;
+  /** forward-port counters, one entry per rule. */
+  forwardStats?(): ForwardStats[];
 }
 
 export interface ClientInfo {

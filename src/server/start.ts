@@ -8,7 +8,7 @@ import { isStaticKeyConfig, type AnyServerConfig, type ServerConfig, type Static
 import { verifyUser } from '../config/users-file.js';
 import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
 import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetric.js';
-import { createNatUplink } from '../io/nat-uplink.js';
+import { createNatUplink, type NatUplink } from '../io/nat-uplink.js';
 import { loadNativeAead, loadNativeSymmetric } from '../io/native-aead.js';
 import type { IpPool } from '../core/router/ip-pool.js';
 import { ipToString } from '../core/wire/ipv4.js';
@@ -19,6 +19,7 @@ import { VpnServer } from './server.js';
 import { StaticKeyServer } from './static-key-server.js';
 import { startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
+import { startPortForwards } from './port-forward.js';
 import { startStatusFile } from './status-file.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer>;
@@ -41,11 +42,14 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
     server.setUplink(await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
     }, server.router.toClient));
-  } else {
-    server.setUplink(createNatUplink({
+  }
+  let nat: NatUplink | undefined;
+  if (cfg.uplink !== 'tun') {
+    server.setUplink(nat = createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
       tcpCongestion: cfg.natTcpCongestion,
+      localIp: cfg.forwards?.length ? server.pool.serverIp : undefined,
       // A host behind a client (iroute) is that client's: the router's own anti-spoof rule.
       sourceAllowed: (clientIp, src) => {
         const c = server.router.lookup(clientIp);
@@ -54,6 +58,16 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
     }, server.router.toClient, server.driver));
   }
   await server.start();
+  if (nat && cfg.forwards?.length) {
+    try {
+      const pf = await startPortForwards(cfg.forwards, nat, () => server.conns, server.driver);
+      server.forwardStats = () => pf.stats();
+      server.onStop(() => pf.close());
+    } catch (e) {
+      await server.stop();
+      throw new Error(`forward-port: cannot listen: ${(e as Error).message}`, { cause: e });
+    }
+  }
   await startObservability(server, cfg);
   startStateLog(server);
   return server;
