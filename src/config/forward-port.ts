@@ -12,6 +12,7 @@ export function parseForwardPort(args: readonly string[]): ForwardRule | { error
   if ('error' in l) return { error: `forward-port: listen '${listen}': ${l.error}` };
   const host = l.host ?? '0.0.0.0';
   if (parseIPv4(host) === undefined) return { error: `forward-port: listen address '${host}' is not an IPv4 address` };
+  if (!target!.includes(':')) return { error: `forward-port: '${target}' needs a client: COMMON_NAME:PORT or IP:PORT` };
   const t = splitPort(target!);
   if ('error' in t) return { error: `forward-port: client '${target}': ${t.error}` };
   if (t.host === undefined || t.host === '') return { error: `forward-port: '${target}' needs a client: COMMON_NAME:PORT or IP:PORT` };
