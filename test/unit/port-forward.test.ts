@@ -103,7 +103,10 @@ function rig(): Rig {
 }
 
 function outerSock(): MemTcpSock {
-  return { id: 1000, flow: undefined as never, corked: false, paused: false, ended: false, closed: undefined, written: [], writtenBytes: 0, unconfirmed: [] };
+  return {
+    id: 1000, flow: undefined as never, corked: false, paused: false, ended: false, closed: undefined, written: [],
+    writtenBytes: 0, unconfirmed: [],
+  };
 }
 
 function takeTcp(out: Buffer[]): { src: number; dst: number; seg: TcpRepr }[] {
@@ -323,7 +326,8 @@ describe('forward-port: the directive', () => {
     fails('forward-port tcp 8080 a:80 extra\n', 1, /forward-port/);
     fails('forward-port tcp 8080 10.9.0.5:80\n', 1, /10\.9\.0\.5 is not in the VPN \(10\.8\.0\.0\/24\)/);
     fails('forward-port tcp 8080 10.8.0.1:80\n', 1, /the server's own tunnel address/);
-    fails('forward-port tcp 8080 a:80\nforward-port udp 8080 a:80\nforward-port tcp 0.0.0.0:8080 b:80\n', 3, /tcp 0\.0\.0\.0:8080 is already forwarded \(line 14\)/);
+    fails('forward-port tcp 8080 a:80\nforward-port udp 8080 a:80\nforward-port tcp 0.0.0.0:8080 b:80\n', 3,
+      /tcp 0\.0\.0\.0:8080 is already forwarded \(line 14\)/);
     fails('forward-port tcp 8080 a:80\nuplink tun\n', 1, /needs 'uplink nat'/);
   });
 });
