@@ -283,7 +283,8 @@ describe('forward-port: the router', () => {
   for (const localToUplink of [true, false]) {
     test(`a client's TCP segment to the server's address ${localToUplink ? 'goes to the uplink' : 'is dropped'} (localToUplink ${localToUplink})`, () => {
       const sent: Buffer[] = [];
-      const router = new Router({ ...opts, localToUplink }, { send: (_ip, p) => sent.push(p), clientGone: () => {}, close: async () => {} });
+      const uplink = { send: (_ip: number, p: Buffer) => sent.push(p), clientGone: () => {}, close: async () => {} };
+      const router = new Router({ ...opts, localToUplink }, uplink);
       router.fromClient({ ip: CLIENT, deliver: () => {} }, tcpTo(LOCAL));
       assert.equal(sent.length, localToUplink ? 1 : 0);
       assert.equal(router.counters.drops['local-unhandled'] ?? 0, localToUplink ? 0 : 1);
