@@ -2,6 +2,7 @@
 // (users file, client-config-dir, pool persistence), picks the uplink, starts listening.
 import { readClientConfig } from '../config/client-config-dir.js';
 import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
+import { maskPrefix } from '../config/ipv4-text.js';
 import { totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isStaticKeyConfig, type AnyServerConfig, type ServerConfig, type StaticKeyServerConfig } from '../config/types.js';
@@ -31,16 +32,12 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg, server.pool);
-  if (cfg.uplink === 'tun' && cfg.routes.length) {
-    log('warn', "config: 'route' lines install no route on the host with the tun uplink: route those subnets to the tun " +
-      'device yourself (ip route add NET/MASK dev DEV); inside the VPN they reach the clients that iroute them',
-    { count: cfg.routes.length });
-  }
   if (cfg.uplink === 'tun') {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
     server.setUplink(await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
+      routes: cfg.routes.map((r) => ({ network: ipToString(r.network), prefix: maskPrefix(r.netmask)! })),
     }, server.router.toClient));
   }
   let nat: NatUplink | undefined;
