@@ -407,6 +407,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
 
   // nanovpn's own
   'data-crypto': OWN,
+  'forward-port': OWN,
   'management-allow-remote': OWN,
   metrics: OWN,
   'nat-flows': OWN,

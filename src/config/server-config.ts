@@ -12,6 +12,8 @@ import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
 import { staticKeyConfig } from './static-key-mode.js';
 import { parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
+import { checkForwardRules, parseForwardPort } from './forward-port.js';
+import type { ForwardRule } from '../core/forward/port-forward.js';
 import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from './types.js';
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
@@ -82,6 +84,7 @@ interface Ctx {
   mode?: { value: string; d: Directive };
   /** The CA certificates of 'capath DIR' (trusted with those of 'ca'). */
   capathCas?: { pem: string; d: Directive };
+  forwards?: { rule: ForwardRule; line: number }[];
 }
 
 interface Handler {
@@ -168,6 +171,7 @@ function defaults(source: string): Draft {
 function finish(c: Ctx, source: string): AnyServerConfig {
   const { cfg } = c;
   const at = (name: string): number | undefined => c.lines.get(name);
+  if (c.forwards) settleForwards(c, source);
   if (c.secret) {
     if (cfg.protos.length === 0) cfg.protos.push('udp');
     return staticKeyConfig({
@@ -245,6 +249,21 @@ function checkManagement(c: Ctx, source: string): void {
   if (owner !== undefined && cfg.management && !('path' in cfg.management)) {
     throw new ConfigError(source, owner, 'management-client-user/-group can only be used with a unix socket (management PATH unix)');
   }
+}
+
+/** forward-port rules: TLS mode with a `server` line and the NAT uplink. */
+function settleForwards(c: Ctx, source: string): void {
+  const rules = c.forwards!;
+  const line = rules[0]!.line;
+  if (c.secret) throw new ConfigError(source, line, "forward-port needs a TLS server ('server NETWORK NETMASK'); static-key mode has none");
+  if (c.cfg.uplink === 'tun') {
+    throw new ConfigError(source, line, "forward-port needs 'uplink nat' (its flows are the userspace NAT's); with the tun uplink forward ports with the host's firewall (DNAT)");
+  }
+  const net = c.cfg.server;
+  if (!net) return;   // reported as the missing server line
+  const bad = checkForwardRules(rules, net, (net.network + 1) >>> 0);
+  if (bad) throw new ConfigError(source, bad.line, bad.error);
+  c.cfg.forwards = rules.map((r) => r.rule);
 }
 
 /** server … nopool with ifconfig-pool, as 2.6: the pool comes from one of them, never both. */
@@ -745,6 +764,13 @@ const handlers: Record<string, Handler> = {
     },
   },
   metrics: { min: 2, max: 2, run(d, c) { c.cfg.metrics = hostPort(d); } },
+  'forward-port': {
+    min: 3, max: 3, run(d, c) {
+      const r = parseForwardPort(d.args);
+      if ('error' in r) fail(d, r.error);
+      (c.forwards ??= []).push({ rule: r, line: d.line });
+    },
+  },
   uplink: { min: 1, max: 1, run(d, c) { c.cfg.uplink = oneOf(d, 0, ['nat', 'tun'] as const); } },
   'data-crypto': { min: 1, max: 1, run(d, c) { c.cfg.dataCrypto = oneOf(d, 0, ['auto', 'native', 'node'] as const); } },
   'udp-socket': { min: 1, max: 1, run(d, c) { c.cfg.udpSocket = oneOf(d, 0, ['auto', 'native', 'node'] as const); } },

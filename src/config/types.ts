@@ -6,6 +6,7 @@ import type { CbcCipherName, CipherName } from '../core/crypto/ciphers.js';
 import type { Framing } from '../core/compression/framing.js';
 import type { DigestName } from '../core/crypto/digests.js';
 import type { ServerFraming } from './compression.js';
+import type { ForwardRule } from '../core/forward/port-forward.js';
 export type { CipherName, DigestName };
 
 export interface StaticKey {
@@ -97,6 +98,8 @@ export interface ServerConfig {
   daemon?: boolean;             // 'daemon [NAME]': detach once initialized (cli/daemon.ts)
   suppressTimestamps?: boolean; // 'suppress-timestamps': log lines without their time
   devNode?: string;             // 'dev-node PATH': the tun uplink's clone device instead of /dev/net/tun
+  /** nanovpn extension: 'forward-port tcp|udp [ADDR:]PORT CLIENT:PORT' lines (NAT uplink only). */
+  forwards?: ForwardRule[];
 }
 
 /** The settings a static-key config shares with a TLS one. */

@@ -29,6 +29,26 @@ export interface NatUplink extends Uplink {
   clientStats(clientIp: number): FlowCounters | undefined;
   /** Socket-level state of the NAT right now (the server's `state` dump): what a stalled transfer waits for. */
   ioState(): NatIoState;
+  /**
+   * forward-port: carry an accepted outer TCP connection (allowHalfOpen) to clientIp:port from the server's tunnel
+   * address (NatOptions.localIp). False when the NAT cannot make the flow: the caller refuses the connection.
+   */
+  forwardTcp(sock: net.Socket, clientIp: number, port: number): boolean;
+  /**
+   * forward-port: a UDP flow from one outer peer of `listener` to clientIp:port; the client's answers are sent to
+   * the peer from `listener` (each reported to sent()). gone() runs when the flow leaves the NAT (idle, client gone,
+   * shutdown).
+   */
+  forwardUdp(listener: dgram.Socket, peer: { address: string; port: number }, clientIp: number, port: number,
+    hooks: ForwardUdpHooks): ForwardedUdp | undefined;
+}
+
+export interface ForwardUdpHooks { sent(bytes: number): void; gone(): void }
+
+export interface ForwardedUdp {
+  /** A datagram from the outer peer, for the client. */
+  send(payload: Buffer): void;
+  readonly dead: boolean;
 }
 
 export interface NatIoState {
@@ -49,6 +69,8 @@ interface UdpSock {
   sock: dgram.Socket;
   /** The flow's destination as text, made once (dgram wants a string per send). */
   host: string;
+  /** A forwarded flow's outer peer: the listener is shared, so it is not closed with the flow. */
+  forward?: { port: number; hooks: ForwardUdpHooks };
 }
 
 export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, driver = new Driver()): NatUplink {
@@ -62,21 +84,8 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     tcpConnect(flow: NatTcpFlow<net.Socket>): net.Socket {
       const { key } = flow;
       const sock = new net.Socket({ allowHalfOpen: true });
-      tcpSockets.add(sock);
       sock.on('connect', () => { sock.setNoDelay(true); nat.tcpConnected(flow, now()); after(); });
-      sock.on('data', (chunk: Buffer) => { nat.tcpData(flow, chunk, now()); after(); });
-      sock.on('end', () => { nat.tcpEnded(flow, now()); after(); });
-      sock.on('error', (err: NodeJS.ErrnoException) => {
-        if (flow.dead) return;
-        log('debug', 'nat: outbound tcp error', { dst: `${ipToString(key.dstIp)}:${key.dstPort}`, code: err.code });
-        nat.tcpFailed(flow, now());
-        after();
-      });
-      sock.on('close', () => {
-        tcpSockets.delete(sock);
-        nat.tcpClosed(flow, sock.readableEnded && sock.writableFinished, now());
-        after();
-      });
+      wireTcp(sock, flow, `${ipToString(key.dstIp)}:${key.dstPort}`);
       sock.connect({ host: ipToString(key.dstIp), port: key.dstPort, localAddress: opts.localAddress, family: 4 });
       return sock;
     },
@@ -115,12 +124,32 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
       return u;
     },
     udpSend(u, payload, flow) {
-      u.sock.send(payload, flow.key.dstPort, u.host, (err) => { if (err) nat.udpSendFailed(flow); });
+      u.forward?.hooks.sent(payload.length);
+      u.sock.send(payload, u.forward?.port ?? flow.key.dstPort, u.host, (err) => { if (err) nat.udpSendFailed(flow); });
     },
     udpClose(u) {
+      if (u.forward) { u.forward.hooks.gone(); return; }
       try { u.sock.close(); } catch { /* already closed */ }
     },
   };
+
+  /** The events of a flow's socket (outbound, or the outer connection of a forwarded flow) into the Nat. */
+  function wireTcp(sock: net.Socket, flow: NatTcpFlow<net.Socket>, peer: string): void {
+    tcpSockets.add(sock);
+    sock.on('data', (chunk: Buffer) => { nat.tcpData(flow, chunk, now()); after(); });
+    sock.on('end', () => { nat.tcpEnded(flow, now()); after(); });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (flow.dead) return;
+      log('debug', 'nat: tcp socket error', { peer, code: err.code });
+      nat.tcpFailed(flow, now());
+      after();
+    });
+    sock.on('close', () => {
+      tcpSockets.delete(sock);
+      nat.tcpClosed(flow, sock.readableEnded && sock.writableFinished, now());
+      after();
+    });
+  }
 
   const nat = new Nat<net.Socket, UdpSock>(opts, { sockets, deliver, random: () => randomInt(0, 0x100000000) });
 
@@ -158,6 +187,24 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
       nat.shutdown();
       driver.wakeAt(wakeup, undefined);
       await Promise.all(closed);
+    },
+    forwardTcp(sock, clientIp, port): boolean {
+      const flow = nat.tcpOpenToClient(clientIp, port, sock, now());
+      if (!flow) return false;
+      sock.setNoDelay(true);
+      wireTcp(sock, flow, `${sock.remoteAddress}:${sock.remotePort}`);
+      after();
+      return true;
+    },
+    forwardUdp(listener, peer, clientIp, port, hooks): ForwardedUdp | undefined {
+      const u: UdpSock = { sock: listener, host: peer.address, forward: { port: peer.port, hooks } };
+      const flow = nat.udpOpenToClient(clientIp, port, u, now());
+      if (!flow) return undefined;
+      after();
+      return {
+        send(payload) { nat.udpForwardIn(flow, payload, now()); after(); },
+        get dead() { return flow.dead; },
+      };
     },
     stats: () => nat.stats(),
     clientStats: (clientIp) => nat.clientStats(clientIp),

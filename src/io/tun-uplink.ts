@@ -4,6 +4,7 @@
 import type { DeliverToClients, Uplink } from '../core/uplink/uplink.js';
 import { log } from '../log.js';
 import { openTun, type TunDevice, type TunOptions } from './tun.js';
+import { installTunRoutes, type HostRoute, type RunIp } from './tun-routes.js';
 
 export interface TunUplinkOptions {
   name?: string;
@@ -11,6 +12,10 @@ export interface TunUplinkOptions {
   address: string;
   netmask: string;
   mtu: number;
+  /** `route` lines: host routes into the device (Linux only, tun-routes.ts). */
+  routes?: readonly HostRoute[];
+  /** For tests: how `ip` runs, and the OS name. */
+  routeRunner?: { run?: RunIp; os?: string };
 }
 
 /** Only IPv4 packets with at least a full header reach the router (a Linux tun also carries IPv6 chatter). */
@@ -24,6 +29,7 @@ export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverTo
   if (opts.node !== undefined) tunOpts.node = opts.node;
   const dev: TunDevice = openTun(tunOpts);
   log('info', 'tun uplink up', { dev: dev.name, address: opts.address, netmask: opts.netmask, mtu: opts.mtu });
+  const routes = await installTunRoutes(dev.name, opts.routes ?? [], opts.routeRunner);
 
   let dropped = 0;
   const noteDrop = (reason: string): void => {
@@ -50,6 +56,7 @@ export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverTo
       // The kernel keeps no per-client state for us.
     },
     async close() {
+      await routes.remove();
       dev.close();
       log('info', 'tun uplink closed', { dev: dev.name });
     },

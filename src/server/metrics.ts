@@ -3,6 +3,7 @@ import { listen } from '../io/listen.js';
 import * as http from 'node:http';
 import { log } from '../log.js';
 import { liveConns, type ObservedServer, renegotiationsTotal } from './observe.js';
+import type { ForwardStats } from './port-forward.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -117,10 +118,33 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
       },
     );
   }
+  const fwd = server.forwardStats?.();
+  if (fwd?.length) families.push(...forwardFamilies(fwd));
   if (mem.rss !== undefined) {
     families.push({ name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', samples: [[{}, mem.rss]] });
   }
   return families;
+}
+
+/** forward-port: connections (UDP: flows) by result, the open ones, and payload bytes, per rule. */
+function forwardFamilies(fwd: ForwardStats[]): Family[] {
+  return [
+    {
+      name: 'nanovpn_forward_connections_total', help: 'forward-port connections (UDP: flows, one per outer source) accepted or refused, by rule.', type: 'counter',
+      samples: fwd.flatMap((f): Array<[Labels, number]> => [
+        [{ rule: f.rule, result: 'accepted' }, f.accepted],
+        ...Object.entries(f.refused).map(([reason, n]): [Labels, number] => [{ rule: f.rule, result: 'refused', reason }, n]),
+      ]),
+    },
+    {
+      name: 'nanovpn_forward_active', help: 'Open forward-port connections (UDP: flows), by rule.', type: 'gauge',
+      samples: fwd.map((f): [Labels, number] => [{ rule: f.rule }, f.active]),
+    },
+    {
+      name: 'nanovpn_forward_bytes_total', help: 'forward-port payload bytes (in = from the outer peer to the client), by rule.', type: 'counter',
+      samples: fwd.flatMap((f): Array<[Labels, number]> => [[{ rule: f.rule, direction: 'in' }, f.bytesIn], [{ rule: f.rule, direction: 'out' }, f.bytesOut]]),
+    },
+  ];
 }
 
 export interface MetricsServer {

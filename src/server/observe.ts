@@ -3,6 +3,7 @@
 import type { NatStats } from '../core/uplink/nat/counters.js';
 import { maskPrefix } from '../config/ipv4-text.js';
 import { ipToString } from '../core/wire/ipv4.js';
+import type { ForwardStats } from './port-forward.js';
 
 export const TITLE = 'nanovpn 0.1.0 (OpenVPN 2.6 compatible)';
 
@@ -41,6 +42,8 @@ export interface ObservedServer {
   readonly cfg?: { readonly statusVersion?: 1 | 2 | 3 };
   /** Socket-level state for the management `io-state` command (VpnServer.ioState). */
   ioState?(): Record<string, unknown>;
+  /** forward-port counters, one entry per rule. */
+  forwardStats?(): ForwardStats[];
 }
 
 export interface ClientInfo {

@@ -31,6 +31,7 @@ import { Conn, type ConnHost } from './conn.js';
 import { YoungGenerationGuard } from './young-generation.js';
 import { Authorizer } from './authorizer.js';
 import { ClientEvents } from './client-events.js';
+import type { ForwardStats } from './port-forward.js';
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
@@ -68,6 +69,8 @@ export class VpnServer implements ConnHost {
   private readonly youngGenWakeup = new Wakeup((now) => this.driver.wakeAt(this.youngGenWakeup, this.youngGen.check(now)));
   private readonly epoch = Math.floor(Date.now() / 1000);
   private uplink?: Uplink;
+  /** forward-port counters per rule (start.ts sets it when there are rules). */
+  forwardStats?: () => ForwardStats[];
   private stopping = false;
   private readonly stopHooks: Array<() => void | Promise<void>> = [];
 
@@ -80,7 +83,7 @@ export class VpnServer implements ConnHost {
     this.mss = mssFor(cfg);
     this.router = new Router({
       serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,
-      clientToClient: cfg.clientToClient, mss: this.mss, routes: cfg.routes,
+      clientToClient: cfg.clientToClient, mss: this.mss, routes: cfg.routes, localToUplink: !!cfg.forwards?.length,
     }, opts.uplink);
     this.uplink = opts.uplink;
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs

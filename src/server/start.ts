@@ -2,13 +2,14 @@
 // (users file, client-config-dir, pool persistence), picks the uplink, starts listening.
 import { readClientConfig } from '../config/client-config-dir.js';
 import { readPoolPersist, writePoolPersist } from '../config/pool-persist.js';
+import { maskPrefix } from '../config/ipv4-text.js';
 import { totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { isStaticKeyConfig, type AnyServerConfig, type ServerConfig, type StaticKeyServerConfig } from '../config/types.js';
 import { verifyUser } from '../config/users-file.js';
 import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
 import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetric.js';
-import { createNatUplink } from '../io/nat-uplink.js';
+import { createNatUplink, type NatUplink } from '../io/nat-uplink.js';
 import { loadNativeAead, loadNativeSymmetric } from '../io/native-aead.js';
 import type { IpPool } from '../core/router/ip-pool.js';
 import { ipToString } from '../core/wire/ipv4.js';
@@ -19,6 +20,7 @@ import { VpnServer } from './server.js';
 import { StaticKeyServer } from './static-key-server.js';
 import { type Management, startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
+import { startPortForwards } from './port-forward.js';
 import { startStatusFile } from './status-file.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer>;
@@ -30,24 +32,23 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg, server.pool);
-  if (cfg.uplink === 'tun' && cfg.routes.length) {
-    log('warn', "config: 'route' lines install no route on the host with the tun uplink: route those subnets to the tun " +
-      'device yourself (ip route add NET/MASK dev DEV); inside the VPN they reach the clients that iroute them',
-    { count: cfg.routes.length });
-  }
   if (cfg.uplink === 'tun') {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
     server.setUplink(await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
       node: cfg.devNode,
+      routes: cfg.routes.map((r) => ({ network: ipToString(r.network), prefix: maskPrefix(r.netmask)! })),
     }, server.router.toClient));
-  } else {
+  }
+  let nat: NatUplink | undefined;
+  if (cfg.uplink !== 'tun') {
     warnDevNodeUnused(cfg);
-    server.setUplink(createNatUplink({
+    server.setUplink(nat = createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
       tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing,
+      localIp: cfg.forwards?.length ? server.pool.serverIp : undefined,
       // A host behind a client (iroute) is that client's: the router's own anti-spoof rule.
       sourceAllowed: (clientIp, src) => {
         const c = server.router.lookup(clientIp);
@@ -57,6 +58,16 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   }
   const management = await startManagementFor(server, cfg);
   await server.start();
+  if (nat && cfg.forwards?.length) {
+    try {
+      const pf = await startPortForwards(cfg.forwards, nat, () => server.conns, server.driver);
+      server.forwardStats = () => pf.stats();
+      server.onStop(() => pf.close());
+    } catch (e) {
+      await server.stop();
+      throw new Error(`forward-port: cannot listen: ${(e as Error).message}`, { cause: e });
+    }
+  }
   management?.setState('CONNECTED', 'SUCCESS', ipToString(server.pool.serverIp));
   await startObservability(server, cfg);
   startStateLog(server);

@@ -4,7 +4,7 @@
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   INET_ADDR, SRV_UPLINK_ADDR, ensureTun, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology,
@@ -12,6 +12,7 @@ import {
 import { makeTestPki } from '../helpers/pki.js';
 import { BUNDLE, REPO_ROOT, nanovpnConfig, startNanovpn } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../helpers/openvpn-client.js';
+import { echoClientArgv, echoServerArgv, lanBehind } from '../helpers/lan.js';
 
 const SERVER_IP = '10.8.0.1';
 const ADDON = join(REPO_ROOT, 'dist', 'tun.node');
@@ -82,6 +83,50 @@ for (const proto of ['udp', 'tcp'] as const) {
       });
     });
 }
+
+test('tun uplink: each `route` becomes a kernel route into the tun, so inet reaches a LAN behind a client through srv\'s kernel; removed at stop',
+  { timeout: 120_000 }, async (t: TestContext) => {
+    const skip = skipReason();
+    if (skip) return t.skip(skip);
+    await ensureTun();
+    await withTopology({ clients: 1 }, async (topo) => {
+      const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+      const lan = lanBehind(topo, 'cli1', '192.168.77');
+      try {
+        await topo.enableForwarding();
+        // inet's way to the LAN is srv, as an upstream router would be configured.
+        await topo.exec('inet', ['ip', 'route', 'add', '192.168.77.0/24', 'via', SRV_UPLINK_ADDR]);
+        const server = startNanovpn({ topo, pki, config: nanovpnConfig({
+          proto: 'udp', extra: ['uplink tun', 'client-config-dir ccd', 'route 192.168.77.0 255.255.255.0'],
+        }) });
+        mkdirSync(join(server.dir, 'ccd'));
+        writeFileSync(join(server.dir, 'ccd', 'client1'), 'iroute 192.168.77.0 255.255.255.0\n');
+        const up = await server.waitForLine(/tun uplink up/, 10_000, { failOn: /tun addon not found|ERROR/ });
+        const dev = /dev=(\S+)/.exec(up)![1]!;
+        await server.waitForLine(/route: host route added route=192\.168\.77\.0\/24/, 10_000, { failOn: /ERROR/ });
+        await server.waitForLine(/Initialization Sequence Completed/, 10_000);
+        const route = await topo.exec('srv', ['ip', 'route', 'show', '192.168.77.0/24']);
+        assert.match(route.stdout, new RegExp(`192\\.168\\.77\\.0/24 dev ${dev}`));
+
+        const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1' });
+        await c.waitInitialized();
+        const ping = await topo.exec('inet', ['ping', '-c', '3', '-i', '0.2', '-W', '2', lan.host], { check: false });
+        assert.equal(ping.code, 0, `inet pings the LAN host through srv's kernel and the tunnel: ${ping.stdout}`);
+        await lan.spawnIn(echoServerArgv(lan.host, 9300), /listening/);
+        const said = await topo.exec('inet', echoClientArgv(lan.host, 9300, 'from inet'));
+        assert.equal(said.stdout.trim(), 'from inet');
+
+        await c.stop();
+        const exit = await server.stop();
+        assert.equal(exit.code, 0, JSON.stringify(exit));
+        assert.match(server.proc.output, /route: host route removed route=192\.168\.77\.0\/24/);
+        const after = await topo.exec('srv', ['ip', 'route', 'show', '192.168.77.0/24']);
+        assert.equal(after.stdout.trim(), '');
+      } finally {
+        lan.remove();
+      }
+    });
+  });
 
 test('dev-node: the tun uplink opens the node it names (a missing one stops startup with its path); the NAT says it has no effect', { timeout: 120_000 },
   async (t: TestContext) => {

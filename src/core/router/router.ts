@@ -1,5 +1,6 @@
 // Routes decrypted IPv4 packets (openvpn-protocol.md aside; issue 3 "Router"):
-//   from a client:  anti-spoof (its address or its iroute subnets) ▶ to the server's own address (ICMP echo)
+//   from a client:  anti-spoof (its address or its iroute subnets) ▶ to the server's own address (ICMP echo; with forward-port
+//                   the rest to the uplink, where the forwarded flows come from that address)
 //                   ▶ to another client or a subnet behind one (client-to-client) ▶ broadcast/multicast dropped
 //                   ▶ to a `route` subnet no client claims: dropped, as OpenVPN's tun would ▶ everything else to the
 //                   uplink (TCP SYNs MSS-clamped)
@@ -34,6 +35,11 @@ export interface RouterOptions {
   mss: number;
   /** The server's `route` lines: subnets that belong inside the VPN (behind clients that iroute them). */
   routes?: readonly Subnet[];
+  /**
+   * Packets to the server's own address other than an ICMP echo go to the uplink (forward-port: the NAT's flows
+   * towards clients come from that address, so their answers are addressed to it). Otherwise they are dropped.
+   */
+  localToUplink?: boolean;
 }
 
 export type DropReason = 'malformed' | 'spoofed' | 'broadcast' | 'no-client' | 'c2c-disabled' | 'local-unhandled' | 'no-uplink' | 'no-iroute';
@@ -91,6 +97,12 @@ export class Router {
     const dst = ipv4Dst(packet);
     if (dst === this.o.serverIp) {
       const reply = buildIcmpEchoReply(packet);
+      if (!reply && this.o.localToUplink && this.uplink) {
+        if (this.o.mss > 0) clampTcpMss(packet, this.o.mss);
+        this.counters.local++;
+        this.uplink.send(from.ip, packet);
+        return;
+      }
       if (!reply) return this.drop('local-unhandled');
       this.counters.local++;
       from.deliver(reply);

@@ -25,6 +25,7 @@ import type { FlowKey } from './flow-key.js';
 import { FlowTable, type FlowEntry, type RemoveReason } from './flow-table.js';
 import type { NatSockets } from './nat-sockets.js';
 import { Reassembler, REASSEMBLY_DEFAULTS, type ReassemblyLimits } from './reassembly.js';
+import { ActiveOpenEndpoint, type NatTcpEndpoint } from './tcp-active-open.js';
 import { TcpEndpoint, TCP_DEFAULTS, type CloseReason, type TcpConfig, type TcpState } from './tcp-endpoint.js';
 import { DEFAULT_TIMEOUTS, udpTimeoutMs, udpToClient, type NatTimeouts } from './udp-flow.js';
 
@@ -61,6 +62,11 @@ export interface NatOptions {
   mtu?: number;
   /** Fragment reassembly limits; false drops every fragment (counted). */
   reassembly?: Partial<ReassemblyLimits> | false;
+  /**
+   * The server's tunnel address, when ports are forwarded to clients (forward-port): the flows the NAT opens towards
+   * clients come from it (tcpOpenToClient, udpOpenToClient), and nothing is originated to it on a client's behalf.
+   */
+  localIp?: number;
 }
 
 export interface NatDeps<T, U> {
@@ -73,8 +79,8 @@ export interface NatDeps<T, U> {
 
 export interface NatTcpFlow<T> extends FlowEntry {
   readonly kind: 'tcp';
-  readonly ep: TcpEndpoint;
-  /** The socket tcpConnect returned. */
+  readonly ep: NatTcpEndpoint;
+  /** The socket tcpConnect returned (or, for a forwarded flow, the outer connection tcpOpenToClient was given). */
   sock: T;
   /** The outbound connection is up. */
   connected: boolean;
@@ -96,7 +102,7 @@ export interface NatTcpFlow<T> extends FlowEntry {
 
 export interface NatUdpFlow<U> extends FlowEntry {
   readonly kind: 'udp';
-  /** The socket udpOpen returned. */
+  /** The socket udpOpen returned (or, for a forwarded flow, the handle udpOpenToClient was given). */
   sock: U;
   dead: boolean;
 }
@@ -148,6 +154,7 @@ export class Nat<T, U> {
   /** While a client's flows are flushed on clientGone, nothing more is sent to it. */
   private goneClient: number | undefined;
   private readonly sourceAllowed?: (clientIp: number, src: number) => boolean;
+  private readonly localIp: number | undefined;
   private tcpOpen = 0;
   private udpOpen = 0;
   private ident = 0;
@@ -156,6 +163,7 @@ export class Nat<T, U> {
 
   constructor(opts: NatOptions, deps: NatDeps<T, U>) {
     this.sourceAllowed = opts.sourceAllowed;
+    this.localIp = opts.localIp;
     this.sockets = deps.sockets;
     this.deliver = deps.deliver;
     this.random = deps.random;
@@ -270,6 +278,74 @@ export class Nat<T, U> {
     for (const f of this.table.flows()) this.table.remove(f, 'closed');
     this.deadlines.clear();
     this.sweepAt = undefined;
+  }
+
+  // ---- port forwarding (forward-port): flows the NAT opens towards a client ----
+
+  /**
+   * Open a TCP connection from localIp (an ephemeral port) to clientIp:clientPort, carrying the bytes of `sock`, an
+   * outer connection the io layer accepted: its events go to the same methods as an outbound socket's (tcpData,
+   * tcpEnded, tcpFailed, tcpClosed, tcpWritten; it counts as connected). Undefined when the flow cannot be made
+   * (no localIp, the client's quota, no free port): the io layer refuses the outer connection.
+   */
+  tcpOpenToClient(clientIp: number, clientPort: number, sock: T, now: number): NatTcpFlow<T> | undefined {
+    if (this.closing) return undefined;
+    this.clock = now;
+    const key = this.forwardKey(PROTO_TCP, clientIp, clientPort);
+    if (!key) return undefined;
+    const ep = new ActiveOpenEndpoint(key.dstPort, key.clientPort, {
+      ...this.tcpBase, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
+      onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
+      onSpurious: (by) => { this.tcpSpurious[by]++; },
+    }, now);
+    const flow: NatTcpFlow<T> = {
+      kind: 'tcp', key, owner: clientIp, hash: 0, assured: false, ep, sock, connected: true, paused: false,
+      corked: false, corkedBytes: 0, segIn: false, dead: false, closeReason: undefined, lastState: ep.state,
+      queuedAt: Infinity,
+    };
+    const res = this.table.insert(flow, this.timeouts.tcpTransitory * 1000, now);
+    if (res !== 'ok') { this.drop(res === 'quota' ? 'quota' : 'hash-collision'); return undefined; }
+    this.sweepSoon(now);
+    this.tcpOpen++;
+    this.service(flow, now);  // our SYN leaves in the next batch
+    return flow;
+  }
+
+  /**
+   * A UDP flow from localIp (an ephemeral port) to clientIp:clientPort for one outer peer: udpForwardIn carries its
+   * datagrams to the client, the client's answers go to NatSockets.udpSend(sock). Undefined as for tcpOpenToClient.
+   */
+  udpOpenToClient(clientIp: number, clientPort: number, sock: U, now: number): NatUdpFlow<U> | undefined {
+    if (this.closing) return undefined;
+    this.clock = now;
+    const key = this.forwardKey(PROTO_UDP, clientIp, clientPort);
+    if (!key) return undefined;
+    const flow: NatUdpFlow<U> = { kind: 'udp', key, owner: clientIp, hash: 0, assured: false, sock, dead: false };
+    const res = this.table.insert(flow, udpTimeoutMs(key, false, this.timeouts), now);
+    if (res !== 'ok') { this.drop(res === 'quota' ? 'quota' : 'hash-collision'); return undefined; }
+    this.sweepSoon(now);
+    this.udpOpen++;
+    return flow;
+  }
+
+  /** A datagram from the outer peer of a forwarded UDP flow, for the client. */
+  udpForwardIn(flow: NatUdpFlow<U>, payload: Buffer, now: number): void {
+    if (flow.dead) return;
+    this.clock = now;
+    this.table.lookup(flow.key, now);  // refresh the idle timer
+    this.ident = (this.ident + 1) & 0xffff;
+    for (const p of fragmentIpv4(udpToClient(flow.key, payload, this.ident), this.mtu)) this.toClient(p);
+  }
+
+  /** A key for a new flow from localIp towards the client: a free ephemeral port (RFC 6335 §6), picked at random. */
+  private forwardKey(proto: number, clientIp: number, clientPort: number): FlowKey | undefined {
+    if (this.localIp === undefined) return undefined;
+    for (let i = 0; i < 16; i++) {
+      const key: FlowKey = { proto, clientIp, clientPort, dstIp: this.localIp, dstPort: 49152 + (this.random() >>> 0) % 16384 };
+      if (!this.table.peek(key)) return key;
+    }
+    this.drop('forward-no-port');
+    return undefined;
   }
 
   // ---- socket events (TCP) ----
@@ -418,6 +494,7 @@ export class Nat<T, U> {
       return;
     }
     if (badDestination(dst)) { this.drop('bad-destination'); return; }
+    if (dst === this.localIp) { this.drop('local-port-closed'); this.toClient(closedReset(key, seg)); return; }
     this.openTcp(owner, key, seg, now);
   }
 
@@ -514,6 +591,7 @@ export class Nat<T, U> {
     let flow = this.table.lookup(key, now);
     if (!flow) {
       if (badDestination(dst)) { this.drop('bad-destination'); return; }
+      if (dst === this.localIp) { this.drop('local-port-closed'); return; }
       flow = this.openUdp(owner, key, now);
       if (!flow) return;
     }

@@ -33,7 +33,7 @@ import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js'
 import { Timestamps } from './timestamps.js';
 
 export type TcpState =
-  | 'synPending' | 'synReceived' | 'established' | 'finWait1' | 'finWait2' | 'closing' | 'timeWait'
+  | 'synSent' | 'synPending' | 'synReceived' | 'established' | 'finWait1' | 'finWait2' | 'closing' | 'timeWait'
   | 'closeWait' | 'lastAck' | 'closed';
 
 type Timer =
@@ -109,6 +109,16 @@ const TLP_MIN_MS = 10;
 const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
 
 export type Emit = (repr: TcpRepr, data: readonly Buffer[]) => void;
+
+/** The window scale that lets a window of rcvBuf bytes be advertised. */
+export function windowShift(rcvBuf: number): number {
+  let shift = 0;
+  while (shift < 14 && (0xffff << shift) < rcvBuf) shift++;
+  return shift;
+}
+
+/** Our TSval is the clock plus this per-connection offset. */
+export function timestampOffset(iss: Seq): number { return (iss ^ 0x9e3779b9) >>> 0; }
 
 export class TcpEndpoint {
   state: TcpState = 'synPending';
@@ -195,15 +205,13 @@ export class TcpEndpoint {
     this.rcvAdvEdge = this.rcvNxt;
     this.clock = now;
     if (cfg.timestamps && syn.tsVal !== undefined) {
-      this.ts = new Timestamps(syn.tsVal, (cfg.iss ^ 0x9e3779b9) >>> 0, this.rcvNxt, now);
+      this.ts = new Timestamps(syn.tsVal, timestampOffset(cfg.iss), this.rcvNxt, now);
     }
     this.sndMss = Math.max(64, Math.min(syn.mss ?? DEFAULT_MSS, cfg.mss)) - (this.ts ? TS_OPTION_LEN : 0);
     // RFC 7323 §2.2: scaling is used only when both SYNs carry the option; the SYN's own window is unscaled.
     this.wsOk = syn.wscale !== undefined;
     this.sndShift = this.wsOk ? syn.wscale! : 0;
-    let shift = 0;
-    while (this.wsOk && shift < 14 && (0xffff << shift) < Math.max(cfg.rcvBuf, cfg.rcvBufMax)) shift++;
-    this.rcvShift = shift;
+    this.rcvShift = this.wsOk ? windowShift(Math.max(cfg.rcvBuf, cfg.rcvBufMax)) : 0;
     this.rcvBuf = new ReceiveBuffer(cfg.rcvBuf, Math.max(cfg.rcvBuf, cfg.rcvBufMax), this.sndMss);
     this.sndWnd = syn.window;
     this.maxSndWnd = syn.window;
@@ -215,6 +223,22 @@ export class TcpEndpoint {
     this.rtt = new RttEstimator(cfg.initialRto, cfg.minRto, cfg.maxRto);
     if (cfg.pacing) this.pacer = new Pacer(this.sndMss, now);
     this.timer = { kind: 'connect', at: now + cfg.connectTimeout };
+  }
+
+  /**
+   * A connection we opened (port forwarding, tcp-active-open.ts), established by the client's SYN-ACK to our SYN
+   * (ISN cfg.iss, carrying the window shift of cfg.rcvBufMax, SACK-permitted, and timestamps when cfg.timestamps): the
+   * SYN-ACK's options are the negotiated ones, as a SYN's are for a passive open. The ACK of it is due at once.
+   */
+  static opened(localPort: number, remotePort: number, synAck: TcpRepr, cfg: TcpConfig, now: number, rtt?: number): TcpEndpoint {
+    const ep = new TcpEndpoint(localPort, remotePort, synAck, cfg, now);
+    ep.sndUna = ep.sndNxt = ep.sndMax = seqAdd(ep.iss, 1);
+    ep.sndWl2 = ep.sndUna;
+    ep.state = 'established';
+    ep.timer = { kind: 'idle' };
+    ep.ackNow = true;
+    if (rtt !== undefined) ep.rtt.sample(rtt);
+    return ep;
   }
 
   // ---- getters ----
