@@ -46,7 +46,7 @@ await withTopology({ clients: 1, capture: false }, async (topo) => {
     for (const who of ['openvpn', ...variants.map((v) => v.name)]) {
       const v = variants.find((x) => x.name === who);
       let stop: () => Promise<unknown>;
-      let pid = 0;
+      let pid: number;
       if (who === 'openvpn') {
         const s = await startOpenVpnServer({ topo, pki, proto });
         stop = () => s.stop();

@@ -6,7 +6,7 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { haveCommand, netnsUnavailable, withTopology } from '../test/helpers/netns.js';
+import { haveCommand, netnsUnavailable, withTopology, type Topology } from '../test/helpers/netns.js';
 import { makeTestPki } from '../test/helpers/pki.js';
 import { BUNDLE } from '../test/helpers/nanovpn-server.js';
 import { renderThroughputChart } from './chart.js';
@@ -32,6 +32,22 @@ function firstLine(cmd: string, args: string[]): string {
     const out = (e as { stdout?: string }).stdout ?? '';
     return out.split('\n')[0]!.trim() || 'unknown';
   }
+}
+
+let tcpCc = 'unknown';
+
+/** Sets (when asked) and reads back the TCP congestion control of every namespace: the Linux TCP that iperf3, the
+ *  clients' kernels and OpenVPN's TCP transport use, which OpenVPN's figures depend on (BBR ignores random loss,
+ *  CUBIC backs off on it as the NAT's TCP does). */
+async function setTcpCc(topo: Topology, cc: string | undefined): Promise<string> {
+  const nodes = ['inet', 'srv', 'cli1', 'cli2'] as const;
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    if (cc) await topo.exec(n, ['sysctl', '-q', '-w', `net.ipv4.tcp_congestion_control=${cc}`]);
+    const r = await topo.exec(n, ['sysctl', '-n', 'net.ipv4.tcp_congestion_control']);
+    seen.add(r.stdout.trim());
+  }
+  return [...seen].join(', ') + (cc ? ' (set with --tcp-cc)' : " (the kernel's default)");
 }
 
 function hostInfo(): Record<string, string> {
@@ -107,6 +123,8 @@ async function main(): Promise<number> {
     const need = o.onlyPaths ? 0 : Math.max(o.burst, ...o.sessions);
     for (let i = 0; i < need; i++) await pki.issueClient(burstCn(i));
     await prepareSrv(topo);
+    tcpCc = await setTcpCc(topo, o.tcpCc);
+    log(`Linux TCP congestion control in the namespaces: ${tcpCc}`);
     const ctx: Ctx = {
       topo, pki, samples, iperfSeconds: o.iperfSeconds, log,
       note: (m) => { notes.push(m); log(`  note: ${m}`); },
@@ -156,7 +174,7 @@ async function main(): Promise<number> {
   if (cryptoEngines.size) notes.push(`nanovpn's data-channel crypto engine, as it logged at start: ${[...cryptoEngines].join('; ')}.`);
   const meta: BenchMeta = {
     date, mode: o.quick ? 'quick' : 'full', rounds: o.rounds, iperfSeconds: o.iperfSeconds, burst: o.burst, sessions: o.sessions,
-    host: hostInfo(), durationSeconds: (performance.now() - t0) / 1000, ...(o.onlyPaths ? { onlyPaths: true } : {}),
+    host: { ...hostInfo(), 'Linux TCP congestion control (iperf3, clients, OpenVPN TCP)': tcpCc }, durationSeconds: (performance.now() - t0) / 1000, ...(o.onlyPaths ? { onlyPaths: true } : {}),
   };
   const defs = [...(o.onlyPaths ? [] : metricDefs({ burst: o.burst, sessions: o.sessions })), ...pathMetricDefs(o.paths, o.quick)];
   const report = buildReport(meta, o.onlyPaths ? [...PATH_SERVERS] : servers, defs, samples, notes, paths);

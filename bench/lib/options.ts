@@ -21,6 +21,9 @@ export interface BenchOptions {
   onlyPaths: boolean;
   /** auto: tc netem when the kernel has it, else the userspace bridge. */
   pathImpair: PathImpair;
+  /** The Linux TCP congestion control set in every namespace of the test bed (iperf3's TCP, OpenVPN's TCP transport,
+   *  the clients' kernels); undefined: the kernel's default, whatever it is. */
+  tcpCc: string | undefined;
   outDir: string | undefined;
 }
 
@@ -43,6 +46,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--time S] 
   --only-paths   only the path matrix (no clean-path rounds)  env BENCH_ONLY_PATHS=1
   --path-impair  auto (tc netem if the kernel has it, else the userspace bridge), bridge or netem
                                                              env BENCH_PATH_IMPAIR
+  --tcp-cc NAME  Linux TCP congestion control in every namespace (cubic, Debian's default; bbr; reno); default: the
+                 kernel's, which the report names                  env BENCH_TCP_CC
   --out DIR      where latest.md/.json/.png go (default bench/results)`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number {
@@ -67,6 +72,11 @@ function impairKind(name: string, v: string | undefined): PathImpair {
   throw new Error(`${name} needs auto, bridge or netem, got '${v ?? ''}'`);
 }
 
+function ccName(name: string, v: string | undefined): string {
+  if (v === undefined || !/^[a-z0-9_]+$/.test(v)) throw new Error(`${name} needs a congestion control name (cubic, bbr, reno), got '${v ?? ''}'`);
+  return v;
+}
+
 function sessionList(v: string | undefined): number[] {
   if (v === undefined) throw new Error('--sessions needs a value');
   if (v.trim() === '0') return [];
@@ -86,8 +96,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
     paths: [...PATH_IDS],
     onlyPaths: env.BENCH_ONLY_PATHS === '1',
     pathImpair: 'auto',
+    tcpCc: undefined,
     outDir: undefined,
   };
+  if (env.BENCH_TCP_CC !== undefined) o.tcpCc = ccName('BENCH_TCP_CC', env.BENCH_TCP_CC);
   if (env.BENCH_PATHS !== undefined) o.paths = pathList('BENCH_PATHS', env.BENCH_PATHS);
   if (env.BENCH_NO_PATHS === '1') o.paths = [];
   if (env.BENCH_PATH_IMPAIR !== undefined) o.pathImpair = impairKind('BENCH_PATH_IMPAIR', env.BENCH_PATH_IMPAIR);
@@ -108,6 +120,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
       case '--no-tun': o.tun = false; break;
       case '--paths': o.paths = pathList(a, val()); break;
       case '--no-paths': o.paths = []; break;
+      case '--tcp-cc': o.tcpCc = ccName(a, val()); break;
       case '--only-paths': o.onlyPaths = true; break;
       case '--path-impair': o.pathImpair = impairKind(a, val()); break;
       case '--out': o.outDir = val(); if (!o.outDir) throw new Error('--out needs a directory'); break;

@@ -262,7 +262,7 @@ test('chart: nice axis steps and a decodable PNG of the sample report', () => {
 test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   const full = parseOptions([]);
   assert.deepEqual({ ...full }, { quick: false, rounds: 3, iperfSeconds: 8, burst: 100, sessions: [1000],
-    connects: 10, tun: true, paths: ['a', 'b', 'c', 'd'], onlyPaths: false, pathImpair: 'auto', outDir: undefined });
+    connects: 10, tun: true, paths: ['a', 'b', 'c', 'd'], onlyPaths: false, pathImpair: 'auto', tcpCc: undefined, outDir: undefined });
   const q = parseOptions(['--quick']);
   assert.deepEqual([q.rounds, q.iperfSeconds, q.burst, q.sessions, q.connects], [1, 3, 20, [], 3]);
   const f = parseOptions(['--quick', '--rounds', '2', '--time', '5', '--sessions', '300,1000', '--no-tun', '--out', '/tmp/x']);
@@ -275,6 +275,9 @@ test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   assert.throws(() => parseOptions(['--burst', '300']), /1\.\.250/);
   assert.throws(() => parseOptions(['--time']), /--time needs an integer/);
   assert.throws(() => parseOptions(['--fast']), /unknown argument '--fast'/);
+  assert.equal(parseOptions(['--tcp-cc', 'cubic']).tcpCc, 'cubic');
+  assert.equal(parseOptions([], { BENCH_TCP_CC: 'bbr' }).tcpCc, 'bbr');
+  assert.throws(() => parseOptions(['--tcp-cc', 'cubic;reboot']), /--tcp-cc needs a congestion control name/);
 });
 
 test('parseOptions: the path matrix flags and their environment', () => {
