@@ -36,18 +36,16 @@ function firstLine(cmd: string, args: string[]): string {
 
 let tcpCc = 'unknown';
 
-/** Sets (when asked) and reads back the TCP congestion control of every namespace: the Linux TCP that iperf3, the
- *  clients' kernels and OpenVPN's TCP transport use, which OpenVPN's figures depend on (BBR ignores random loss,
- *  CUBIC backs off on it as the NAT's TCP does). */
-async function setTcpCc(topo: Topology, cc: string | undefined): Promise<string> {
-  const nodes = ['inet', 'srv', 'cli1', 'cli2'] as const;
+/** The TCP congestion control of the measured connections: iperf3's -C when --tcp-cc names one, else each
+ *  namespace's default (read back here). OpenVPN's figures depend on it: BBR ignores random loss, CUBIC backs off
+ *  on it as the NAT's TCP does. OpenVPN's own TCP transport keeps the namespace default either way. */
+async function describeTcpCc(topo: Topology, cc: string | undefined): Promise<string> {
   const seen = new Set<string>();
-  for (const n of nodes) {
-    if (cc) await topo.exec(n, ['sysctl', '-q', '-w', `net.ipv4.tcp_congestion_control=${cc}`]);
-    const r = await topo.exec(n, ['sysctl', '-n', 'net.ipv4.tcp_congestion_control']);
-    seen.add(r.stdout.trim());
+  for (const n of ['inet', 'srv', 'cli1', 'cli2'] as const) {
+    seen.add((await topo.exec(n, ['sysctl', '-n', 'net.ipv4.tcp_congestion_control'])).stdout.trim());
   }
-  return [...seen].join(', ') + (cc ? ' (set with --tcp-cc)' : " (the kernel's default)");
+  const dflt = [...seen].join(', ');
+  return cc ? `${cc} (iperf3 -C; namespace default ${dflt})` : `${dflt} (the kernel's default)`;
 }
 
 function hostInfo(): Record<string, string> {
@@ -123,10 +121,10 @@ async function main(): Promise<number> {
     const need = o.onlyPaths ? 0 : Math.max(o.burst, ...o.sessions);
     for (let i = 0; i < need; i++) await pki.issueClient(burstCn(i));
     await prepareSrv(topo);
-    tcpCc = await setTcpCc(topo, o.tcpCc);
+    tcpCc = await describeTcpCc(topo, o.tcpCc);
     log(`Linux TCP congestion control in the namespaces: ${tcpCc}`);
     const ctx: Ctx = {
-      topo, pki, samples, iperfSeconds: o.iperfSeconds, log,
+      topo, pki, samples, iperfSeconds: o.iperfSeconds, tcpCc: o.tcpCc, log,
       note: (m) => { notes.push(m); log(`  note: ${m}`); },
     };
     if (o.tun && !o.onlyPaths) {

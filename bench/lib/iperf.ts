@@ -11,13 +11,18 @@ export interface IperfResult {
   streams: number;
 }
 
-export interface IperfRun { host: string; seconds: number; parallel: number; reverse: boolean; port?: number }
+export interface IperfRun {
+  host: string; seconds: number; parallel: number; reverse: boolean; port?: number;
+  /** iperf3 -C: the TCP congestion control of the measured connection (both ends). */
+  congestion?: string;
+}
 
 export function iperfClientArgs(r: IperfRun): string[] {
   const a = ['iperf3', '-c', r.host, '-t', String(r.seconds), '-J', '--connect-timeout', '5000'];
   if (r.port !== undefined) a.push('-p', String(r.port));
   if (r.parallel > 1) a.push('-P', String(r.parallel));
   if (r.reverse) a.push('-R');
+  if (r.congestion) a.push('-C', r.congestion);
   return a;
 }
 

@@ -19,6 +19,8 @@ export interface Ctx {
   pki: TestPki;
   samples: Samples;
   iperfSeconds: number;
+  /** --tcp-cc: iperf3's congestion control (-C), else the kernel's default. */
+  tcpCc?: string;
   note(msg: string): void;
   log(msg: string): void;
 }
@@ -44,8 +46,9 @@ export class IperfServer {
   }
 }
 
-export async function runIperf(topo: Topology, node: NodeName, cell: { streams: number; dir: 'up' | 'down' }, seconds: number): Promise<IperfResult> {
-  const argv = iperfClientArgs({ host: INET_ADDR, seconds, parallel: cell.streams, reverse: cell.dir === 'down' });
+export async function runIperf(topo: Topology, node: NodeName, cell: { streams: number; dir: 'up' | 'down' }, seconds: number,
+  congestion?: string): Promise<IperfResult> {
+  const argv = iperfClientArgs({ host: INET_ADDR, seconds, parallel: cell.streams, reverse: cell.dir === 'down', congestion });
   const r = await topo.exec(node, argv, { check: false, timeoutMs: seconds * 1000 + 30_000 });
   if (r.timedOut) throw new Error(`iperf3 timed out after ${seconds + 30} s`);
   return parseIperf3Json(r.stdout);
@@ -97,7 +100,7 @@ export async function throughputCell(ctx: Ctx, srv: RunningServer, cell: Through
   // Ping under load rides along the single-stream download, starting after iperf3's first second.
   const withLoadPing = cell.streams === 1 && cell.dir === 'down';
   const cpu0 = cpuSeconds(srv.proc.pid);
-  const iperfRun = runIperf(topo, 'cli1', cell, ctx.iperfSeconds);
+  const iperfRun = runIperf(topo, 'cli1', cell, ctx.iperfSeconds, ctx.tcpCc);
   let loadPing: Promise<PingStats | undefined> | undefined;
   if (withLoadPing) {
     const count = Math.max(5, Math.floor(((ctx.iperfSeconds - 1.5) / 0.05)));

@@ -21,8 +21,7 @@ export interface BenchOptions {
   onlyPaths: boolean;
   /** auto: tc netem when the kernel has it, else the userspace bridge. */
   pathImpair: PathImpair;
-  /** The Linux TCP congestion control set in every namespace of the test bed (iperf3's TCP, OpenVPN's TCP transport,
-   *  the clients' kernels); undefined: the kernel's default, whatever it is. */
+  /** The TCP congestion control of the measured iperf3 connections (iperf3 -C); undefined: the kernel's default. */
   tcpCc: string | undefined;
   outDir: string | undefined;
 }
@@ -46,8 +45,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--time S] 
   --only-paths   only the path matrix (no clean-path rounds)  env BENCH_ONLY_PATHS=1
   --path-impair  auto (tc netem if the kernel has it, else the userspace bridge), bridge or netem
                                                              env BENCH_PATH_IMPAIR
-  --tcp-cc NAME  Linux TCP congestion control in every namespace (cubic, Debian's default; bbr; reno); default: the
-                 kernel's, which the report names                  env BENCH_TCP_CC
+  --tcp-cc NAME  TCP congestion control of the measured iperf3 connections (iperf3 -C: cubic, Debian's default;
+                 bbr; reno); default: the kernel's, which the report names    env BENCH_TCP_CC
   --out DIR      where latest.md/.json/.png go (default bench/results)`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number {

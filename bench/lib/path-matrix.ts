@@ -100,7 +100,7 @@ async function ceiling(ctx: Ctx, link: ImpairLink): Promise<EmulatorCeiling> {
     await server.waitForLine(/Server listening/, 10_000);
     for (const key of CEILING_RUNS) {
       const argv = iperfClientArgs({ host: srvAddrFor(1), seconds: ctx.iperfSeconds, parallel: key.endsWith('8') ? 8 : 1,
-        reverse: key.startsWith('down'), port: CEILING_PORT });
+        reverse: key.startsWith('down'), port: CEILING_PORT, congestion: ctx.tcpCc });
       const r = await ctx.topo.exec('cli1', argv, { check: false, timeoutMs: ctx.iperfSeconds * 1000 + 30_000 });
       try {
         out.mbit[key] = parseIperf3Json(r.stdout).bitsPerSecond / 1e6;
