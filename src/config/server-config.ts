@@ -11,6 +11,7 @@ import { parseConfig, type Directive } from './parse.js';
 import { parseStaticKey } from './static-key.js';
 import { staticKeyConfig } from './static-key-mode.js';
 import { parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
+import { applyAuthScript, applyScriptDirective, finishScripts, newScriptConfig, SCRIPT_DIRECTIVES, type ScriptConfig } from './script-options.js';
 import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from './types.js';
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
@@ -78,6 +79,7 @@ interface Ctx {
   pingRestart?: { seconds: number; d: Directive };
   allowInsecureStatic?: boolean;
   mode?: { value: string; d: Directive };
+  scripts?: ScriptConfig;
 }
 
 interface Handler {
@@ -192,11 +194,16 @@ function finish(c: Ctx, source: string): AnyServerConfig {
     if (cfg.tlsCryptV2) cfg.tlsCryptV2.maxAgeDays = c.tlsCryptV2MaxAge;
     else log('warn', "config: tls-crypt-v2-max-age has no effect without 'tls-crypt-v2'", { file: source, line: at('tls-crypt-v2-max-age') });
   }
-  if (cfg.verifyClientCert !== 'require' && !cfg.authUserPassVerify) {
+  const scripts = finishScripts(c.scripts);
+  if (scripts) cfg.scripts = scripts;
+  if (cfg.scripts && (cfg.scripts.hooks.up || cfg.scripts.hooks.down) && cfg.uplink !== 'tun') {
+    throw new ConfigError(source, at('up') ?? at('down'), "'up' and 'down' run around the tun device, and with 'uplink nat' (the default) there is none: add 'uplink tun', or remove them");
+  }
+  if (cfg.verifyClientCert !== 'require' && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
     throw new ConfigError(source, at('verify-client-cert'),
       `'verify-client-cert ${cfg.verifyClientCert}' needs password authentication: add 'auth-user-pass-verify USERSFILE builtin'`);
   }
-  if (cfg.usernameAsCommonName && !cfg.authUserPassVerify) {
+  if (cfg.usernameAsCommonName && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
     log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
   }
   if (at('topology') === undefined) {
@@ -393,9 +400,6 @@ function cipherOptions(c: Ctx): void {
       'ignores --cipher for cipher negotiation; add it to data-ciphers, or use data-ciphers-fallback for clients that cannot negotiate');
   }
 }
-
-const SCRIPT_HINT = "scripts cannot run in a unikernel; use the builtin form 'auth-user-pass-verify USERSFILE builtin' " +
-  "with a users file made by 'nanovpn users add USERSFILE NAME'";
 
 const flag = (set: (c: Ctx) => void): Handler => ({ min: 0, max: 0, run: (_d, c) => set(c) });
 const intOpt = (min: number, max: number, set: (c: Ctx, v: number) => void): Handler =>
@@ -656,8 +660,12 @@ const handlers: Record<string, Handler> = {
   'auth-user-pass-verify': {
     min: 1, max: 2, run(d, c) {
       const method = d.args[1];
-      if (method === 'via-env' || method === 'via-file' || method === undefined) fail(d, `auth-user-pass-verify: ${SCRIPT_HINT}`);
-      if (method !== 'builtin') fail(d, `auth-user-pass-verify: second argument must be 'builtin', got '${method}'`);
+      if (method === undefined) fail(d, "--auth-user-pass-verify requires a second parameter ('via-env' or 'via-file'), or 'builtin' for a users file");
+      if (method === 'via-env' || method === 'via-file') {
+        applyAuthScript(d, c.scripts ??= newScriptConfig(), method === 'via-env' ? 'env' : 'file', c.baseDir);
+        return;
+      }
+      if (method !== 'builtin') fail(d, `second parm to --auth-user-pass-verify must be 'via-env', 'via-file' or 'builtin', got '${method}'`);
       const p = filePath(d, c);
       if (!existsSync(p)) fail(d, `auth-user-pass-verify: users file '${p}' does not exist (create it with 'nanovpn users add ${d.args[0]} NAME')`);
       c.cfg.authUserPassVerify = p;
@@ -709,6 +717,8 @@ const handlers: Record<string, Handler> = {
       c.cfg.natFlows = { perClient: int(d, 0, 1, 1 << 20), total: d.args.length > 1 ? int(d, 1, 1, 1 << 22) : undefined };
     },
   },
+  ...Object.fromEntries(Object.entries(SCRIPT_DIRECTIVES).map(([name, { min, max }]): [string, Handler] =>
+    [name, { min, max, run(d, c) { applyScriptDirective(d, c.scripts ??= newScriptConfig(), c.baseDir); } }])),
 };
 
 /** The directives server-config.ts has a handler for (directive-table.ts marks exactly these implemented). */

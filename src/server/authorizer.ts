@@ -10,6 +10,7 @@ import { maskPrefix } from '../config/ipv4-text.js';
 import type { ServerConfig } from '../config/types.js';
 import { log } from '../log.js';
 import type { Conn } from './conn.js';
+import type { AuthScripts } from './scripts.js';
 
 export interface AuthHost {
   readonly cfg: ServerConfig;
@@ -35,6 +36,8 @@ export interface AuthPlugins {
   /** The common name an address is remembered for, if any: other clients get it only when nothing else is free. */
   rememberedFor?: (ip: number) => string | undefined;
   remember?: (cn: string, ip: number) => void;
+  /** The config's script hooks (scripts.ts): tls-verify, auth-user-pass-verify, client-connect, ... */
+  scripts?: AuthScripts;
 }
 
 const CRL_CHECK_MS = 5000;
@@ -88,12 +91,17 @@ export class Authorizer {
     if (c.remoteCertTls === 'client' && hasCert && !req.certClientAuth) {
       return { ok: false, reason: 'client certificate lacks extendedKeyUsage clientAuth (remote-cert-tls client)' };
     }
+    const scripts = this.plugins.scripts;
+    const tlsRefusal = await scripts?.verifyTls(conn, req);
+    if (tlsRefusal) return { ok: false, reason: tlsRefusal };
     let cn = req.cn;
-    if (c.authUserPassVerify) {
+    if (c.authUserPassVerify || scripts?.checksPasswords) {
       const verify = this.plugins.verifyPassword;
-      if (!verify) return { ok: false, reason: 'password verification unavailable' };
+      if (c.authUserPassVerify && !verify) return { ok: false, reason: 'password verification unavailable' };
       if (!req.username) return { ok: false, reason: 'no username/password sent' };
-      if (!(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
+      if (verify && !(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
+      const scriptRefusal = scripts?.checksPasswords ? await scripts.verifyPassword(conn, req) : undefined;
+      if (scriptRefusal) return { ok: false, reason: scriptRefusal };
       conn.username = req.username;
       if (c.usernameAsCommonName || !cn) cn = req.username;
     } else if (!hasCert || !req.certAuthorized) {
@@ -145,10 +153,35 @@ export class Authorizer {
       return { ok: false, reason: pool.size === 0 ? "no address: the server has no pool ('nopool') and no ifconfig-push for this client" : 'address pool exhausted' };
     }
     conn.ip = ip;
-    conn.iroutes = ccd?.iroutes?.map((r) => ({ network: r.network, netmask: r.netmask }));
+    let push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
+    let iroutes = ccd?.iroutes ?? [];
+    if (scripts) {
+      // The address is the client's while the script runs: if the session ends meanwhile, closing it frees it.
+      const r = await scripts.clientConnect(conn, cn, ip, second ?? pool.ifconfigPeer(ip, c.poolNetmask));
+      if (conn.session.closed) return { ok: false, reason: 'session ended during client-connect' };
+      const dyn = r.ok ? r.config : undefined;
+      const why = !r.ok ? r.reason : dyn?.disable ? 'disabled by the client-connect script' : undefined;
+      if (why) { pool.release(ip); conn.ip = 0; return { ok: false, reason: why }; }
+      if (dyn) {
+        for (const x of dyn.iroutes ?? []) {
+          const bad = this.irouteProblem(x, conn);
+          if (bad) { pool.release(ip); conn.ip = 0; return { ok: false, reason: `${x.file}:${x.line}: ${bad}` }; }
+        }
+        iroutes = [...iroutes, ...(dyn.iroutes ?? [])];
+        push = [...(dyn.pushReset ? [] : push), ...dyn.push];
+        if (dyn.ip !== undefined && dyn.ip !== ip) {
+          pool.release(ip);
+          conn.ip = 0;
+          const bad = ifconfigPushProblem(pool, dyn.ip, dyn.second);
+          if (bad) return { ok: false, reason: `client-connect: ${bad}` };
+          ip = conn.ip = pool.assign(dyn.ip);
+          second = dyn.second;
+        }
+      }
+    }
+    conn.iroutes = ccd || iroutes.length ? iroutes.map((r) => ({ network: r.network, netmask: r.netmask })) : undefined;
     if (cn) this.plugins.remember?.(cn, ip);
     conn.peerId = this.host.allocatePeerId(conn);
-    const push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
     return {
       ok: true,
       assign: {

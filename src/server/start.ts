@@ -20,6 +20,7 @@ import { StaticKeyServer } from './static-key-server.js';
 import { startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
 import { startStatusFile } from './status-file.js';
+import { ScriptHooks } from './scripts.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer>;
 export async function startServer(cfg: StaticKeyServerConfig): Promise<StaticKeyServer>;
@@ -30,6 +31,8 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg, server.pool);
+  const scripts = cfg.scripts && new ScriptHooks(cfg, { unroute: (conn) => server.router.remove(conn) });
+  server.authorizer.plugins.scripts = scripts;
   if (cfg.uplink === 'tun' && cfg.routes.length) {
     log('warn', "config: 'route' lines install no route on the host with the tun uplink: route those subnets to the tun " +
       'device yourself (ip route add NET/MASK dev DEV); inside the VPN they reach the clients that iroute them',
@@ -38,9 +41,19 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   if (cfg.uplink === 'tun') {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
-    server.setUplink(await createTunUplink({
+    const tun = await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
-    }, server.router.toClient));
+    }, server.router.toClient);
+    server.setUplink(tun);
+    if (scripts) {
+      try {
+        await scripts.up(tun.dev);
+      } catch (e) {
+        await tun.close();
+        throw e;
+      }
+      server.onStop(() => scripts.down('sigterm'));
+    }
   } else {
     server.setUplink(createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
