@@ -186,6 +186,44 @@ test('a client-connect that exits non-zero refuses the client (AUTH_FAILED); the
   });
 });
 
+test('a client-connect that hangs (killed after 30 s) or crashes refuses only its client: others connect meanwhile, nothing leaks', { timeout: 150_000 }, async (t: TestContext) => {
+  const skip = skipReason();
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 3 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2', 'client3', 'client4'] });
+    const h = hooks(topo);
+    const pidFile = join(h.dir, 'hang.pid');
+    const connect = h.script('connect', [
+      `if [ "$common_name" = client2 ]; then /bin/sleep 3600 & echo $! > ${pidFile}; wait; fi`,
+      '[ "$common_name" = client3 ] && kill -SEGV $$',
+      'exit 0',
+    ].join('\n'));
+    const server = await serverWith(topo, pki, ['script-security 2', `tmp-dir ${h.tmp}`, `client-connect ${connect}`]);
+    const hung = client(topo, pki, 'client2', 2);
+    await h.waitCalls('connect', 1);
+    assert.equal(h.calls('connect')[0]!.env.ifconfig_pool_remote_ip, '10.8.0.2', 'the hanging client holds the first address');
+    // The server keeps serving while that script hangs.
+    const other = client(topo, pki, 'client1', 1);
+    await other.waitInitialized();
+    assert.equal(await other.tunAddress(), '10.8.0.3');
+    await hung.proc.waitForLine(/AUTH_FAILED/, 60_000);
+    await server.waitForLine(/Failed running command \(--client-connect\): external program did not exit within 30 s and was killed/, 5_000);
+    const sleeper = Number(readFileSync(pidFile, 'utf8').trim());
+    const state = (): string => { try { return readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]![0]!; } catch { return 'gone'; } };
+    assert.ok(['gone', 'Z'].includes(state()), `the hung script's child is killed too (state ${state()})`);
+    const crashed = client(topo, pki, 'client3', 3);
+    await crashed.proc.waitForLine(/AUTH_FAILED/, 30_000);
+    await server.waitForLine(/external program did not exit normally \(SIGSEGV\)/, 5_000);
+    await hung.proc.exited;
+    // The refused clients' address went back to the pool, and their temporary files are gone.
+    const next = client(topo, pki, 'client4', 2);
+    await next.waitInitialized();
+    assert.equal(await next.tunAddress(), '10.8.0.2');
+    assert.deepEqual(readdirSync(h.tmp), []);
+    await server.stop();
+  });
+});
+
 for (const via of ['via-file', 'via-env'] as const) {
   test(`auth-user-pass-verify ${via}: the right password gets in, a wrong one is refused`, { timeout: 120_000 }, async (t: TestContext) => {
     const skip = skipReason();
@@ -314,6 +352,13 @@ test('up runs after the tun device opens and down after it closes, with the devi
     assert.deepEqual(d.args, [dev, '1500', '0', '10.8.0.1', '255.255.255.0', 'init']);
     assert.equal(d.env.script_type, 'down');
     assert.equal(d.env.signal, 'sigterm');
+
+    // 2.6 stops when the up script fails; so does nanovpn, before it listens.
+    const failing = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['uplink tun', 'script-security 2', `up ${h.script('up-fail', 'exit 7')}`] }) });
+    const exit = await failing.proc.exited;
+    assert.equal(exit.code, 1);
+    assert.match(failing.proc.output, /nanovpn: up script failed: external program exited with error status: 7/);
+    assert.doesNotMatch(failing.proc.output, /Initialization Sequence Completed/);
   });
 });
 
