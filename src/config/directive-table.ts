@@ -355,8 +355,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   // server-options.rst
   'auth-gen-token': ignored('clients keep using their password'),
   'auth-gen-token-secret': ignored('no tokens are issued, so the secret is not used'),
-  'auth-user-pass-optional': refused('clients must log in with a password when auth-user-pass-verify is set',
-    'to let clients in on their certificate alone, leave out auth-user-pass-verify'),
+  'auth-user-pass-optional': IMPLEMENTED,
   'ccd-exclusive': refused('per-client configs are optional', "turn clients away with 'disable' in their client-config-dir file, or revoke their certificates (crl-verify)"),
   'client-config-dir': IMPLEMENTED,
   'client-to-client': IMPLEMENTED,

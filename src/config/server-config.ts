@@ -203,6 +203,9 @@ function finish(c: Ctx, source: string): AnyServerConfig {
     throw new ConfigError(source, at('verify-client-cert'),
       `'verify-client-cert ${cfg.verifyClientCert}' needs password authentication: add 'auth-user-pass-verify USERSFILE builtin'`);
   }
+  if (cfg.authUserPassOptional && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
+    log('warn', 'config: auth-user-pass-optional has no effect without auth-user-pass-verify', { file: source, line: at('auth-user-pass-optional') });
+  }
   if (cfg.usernameAsCommonName && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
     log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
   }
@@ -602,6 +605,7 @@ const handlers: Record<string, Handler> = {
   'client-to-client': flag((c) => { c.cfg.clientToClient = true; }),
   'duplicate-cn': flag((c) => { c.cfg.duplicateCn = true; }),
   'username-as-common-name': flag((c) => { c.cfg.usernameAsCommonName = true; }),
+  'auth-user-pass-optional': flag((c) => { c.cfg.authUserPassOptional = true; }),
   'max-clients': intOpt(1, 1 << 24, (c, v) => { c.cfg.maxClients = v; }),
   'reneg-sec': {
     min: 1, max: 2, run(d, c) {

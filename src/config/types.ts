@@ -63,6 +63,7 @@ export interface ServerConfig {
   verifyClientCert: 'none' | 'optional' | 'require';  // default 'require'
   authUserPassVerify?: string;  // path of the nanovpn users file (scrypt hashes)
   scripts?: ScriptConfig;       // script-security, the hook commands, setenv, tmp-dir (script-options.ts)
+  authUserPassOptional?: boolean;  // 'auth-user-pass-optional': clients may send no username (see authorizer.ts)
   usernameAsCommonName: boolean;
   clientConfigDir?: string;     // path
   ifconfigPoolPersist?: { path: string; seconds: number };

@@ -98,17 +98,25 @@ export class Authorizer {
     if (c.authUserPassVerify || scripts?.checksPasswords) {
       const verify = this.plugins.verifyPassword;
       if (c.authUserPassVerify && !verify) return { ok: false, reason: 'password verification unavailable' };
-      if (!req.username) return { ok: false, reason: 'no username/password sent' };
-      if (verify && !(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
+      // auth-user-pass-optional: a client without a username is the script's to judge (it sees empty strings, as in
+      // 2.6); without a script, its certificate must carry it.
+      const anonymous = !req.username && c.authUserPassOptional === true;
+      if (!req.username && !anonymous) return { ok: false, reason: 'no username/password sent' };
+      if (anonymous && !scripts?.checksPasswords && !(hasCert && req.certAuthorized)) {
+        return { ok: false, reason: 'no username/password sent and no accepted client certificate (auth-user-pass-optional)' };
+      }
+      if (verify && !anonymous && !(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
       const scriptRefusal = scripts?.checksPasswords ? await scripts.verifyPassword(conn, req) : undefined;
       if (scriptRefusal) return { ok: false, reason: scriptRefusal };
-      conn.username = req.username;
-      if (c.usernameAsCommonName || !cn) cn = req.username;
+      if (!anonymous) {
+        conn.username = req.username;
+        if (c.usernameAsCommonName || !cn) cn = req.username;
+      }
     } else if (!hasCert || !req.certAuthorized) {
       return { ok: false, reason: 'no client certificate and no password authentication configured' };
     }
     if (!req.first) {
-      if (cn !== conn.session.cn && !(c.usernameAsCommonName && c.authUserPassVerify)) {
+      if (cn !== conn.session.cn && !(c.usernameAsCommonName && (c.authUserPassVerify || scripts?.checksPasswords))) {
         return { ok: false, reason: `renegotiation changed the identity (${conn.session.cn} -> ${cn})` };
       }
       return { ok: true };

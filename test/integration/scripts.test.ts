@@ -266,6 +266,23 @@ for (const via of ['via-file', 'via-env'] as const) {
   });
 }
 
+test('auth-user-pass-optional: a client without a password reaches the script with empty strings, which decides on its certificate', { timeout: 120_000 }, async (t: TestContext) => {
+  const skip = skipReason();
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 2 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
+    const h = hooks(topo);
+    const check = '[ -z "$username" ] && [ -z "$password" ] && [ "$X509_0_CN" = client1 ]';
+    const server = await serverWith(topo, pki, ['script-security 3', 'auth-user-pass-optional', `auth-user-pass-verify ${h.script('auth', check)} via-env`]);
+    const ok = client(topo, pki, 'client1', 1);
+    await ok.waitInitialized();
+    const refused = client(topo, pki, 'client2', 2);
+    await refused.proc.waitForLine(/AUTH_FAILED/, 30_000);
+    assert.deepEqual(h.calls('auth').map((c) => [c.env.X509_0_CN, c.env.username]).sort(), [['client1', ''], ['client2', '']]);
+    await server.stop();
+  });
+});
+
 test('tls-verify runs for each certificate depth with the subject, and a non-zero exit refuses that CN', { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason();
   if (skip) return t.skip(skip);
