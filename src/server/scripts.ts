@@ -92,6 +92,8 @@ export class ScriptHooks implements AuthScripts {
   private readonly tmp: string;
   private readonly clients = new WeakMap<Conn, ClientState>();
   private warned = false;
+  /** Scripts still running, for settled(). */
+  private readonly running = new Set<Promise<ScriptResult>>();
   /** learn-address calls run one at a time, in order, so an address's add and delete are never reordered. */
   private learnQueue: Promise<void> = Promise.resolve();
 
@@ -124,7 +126,9 @@ export class ScriptHooks implements AuthScripts {
       if (!this.warned) { this.warned = true; log('warn', SCRIPT_SECURITY_WARNING); }
       r = { ok: false, why: 'disallowed by script-security setting' };
     } else {
-      r = await runScript([...cmd.argv, ...args], childEnv(env, this.s.security));
+      const p = runScript([...cmd.argv, ...args], childEnv(env, this.s.security));
+      this.running.add(p);
+      try { r = await p; } finally { this.running.delete(p); }
     }
     if (!r.ok) log('warn', `WARNING: Failed running command (--${hook}): ${r.why}`, { file: cmd.file, line: cmd.line });
     return r;
@@ -261,6 +265,16 @@ export class ScriptHooks implements AuthScripts {
       const r = await this.run('learn-address', { ...env, script_type: 'learn-address' }, args);
       then?.(r.ok);
     });
+  }
+
+  /** Resolves once no script runs and no learn-address call waits (at shutdown: the last client-disconnect and
+   *  learn-address delete calls finish before the down script and the exit). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const queue = this.learnQueue;
+      await Promise.all([queue, ...this.running]);
+      if (queue === this.learnQueue && this.running.size === 0) return;
+    }
   }
 
   /** The up script, after the tun device opened: 2.6 stops when it fails, and so does startup here. */

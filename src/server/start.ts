@@ -33,6 +33,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   server.authorizer.plugins = await plugins(cfg, server.pool);
   const scripts = cfg.scripts && new ScriptHooks(cfg, { unroute: (conn) => server.router.remove(conn) });
   server.authorizer.plugins.scripts = scripts;
+  if (scripts) server.onStop(() => scripts.settled());
   if (cfg.uplink === 'tun' && cfg.routes.length) {
     log('warn', "config: 'route' lines install no route on the host with the tun uplink: route those subnets to the tun " +
       'device yourself (ip route add NET/MASK dev DEV); inside the VPN they reach the clients that iroute them',

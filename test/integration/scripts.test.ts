@@ -349,7 +349,8 @@ test('up runs after the tun device opens and down after it closes, with the devi
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
     const h = hooks(topo);
     const up = h.script('up', '/usr/sbin/ip link show "$1" > /dev/null');
-    const server = await serverWith(topo, pki, ['uplink tun', 'script-security 2', `up ${up}`, `down ${h.script('down')}`]);
+    const server = await serverWith(topo, pki, ['uplink tun', 'script-security 2', `up ${up}`, `down ${h.script('down')}`,
+      `client-disconnect ${h.script('disconnect')}`, `learn-address ${h.script('learn')}`]);
     const dev = /tun uplink up.*dev=(\S+)/.exec(server.proc.output)![1]!;
     const [u] = h.calls('up');
     assert.deepEqual(u!.args, [dev, '1500', '0', '10.8.0.1', '255.255.255.0', 'init']);
@@ -363,7 +364,11 @@ test('up runs after the tun device opens and down after it closes, with the devi
     const c = client(topo, pki, 'client1');
     await c.waitInitialized();
     assert.equal(c.proc.exit, undefined);
+    await h.waitCalls('learn', 1);
     await server.stop();
+    // The clients' last scripts finish before the down script, and before the server exits.
+    assert.equal(h.calls('disconnect').length, 1, 'client-disconnect for the client still connected at shutdown');
+    assert.deepEqual(h.calls('learn').map((c) => c.args[0]), ['add', 'delete']);
     const [d] = h.calls('down');
     assert.ok(d, 'down ran at shutdown');
     assert.deepEqual(d.args, [dev, '1500', '0', '10.8.0.1', '255.255.255.0', 'init']);
