@@ -125,22 +125,11 @@ export class Authorizer {
     const ccd = cn ? await this.plugins.clientConfig?.(cn) : undefined;
     if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
     // The checks above may have waited (scrypt, file reads): a session that ended meanwhile gets no address, and
-    // everything from here on runs without waiting, so the pool and peer ids stay consistent.
+    // everything from here on runs without waiting (but for client-connect, which holds its address meanwhile), so
+    // the pool and peer ids stay consistent.
     if (conn.session.closed) return { ok: false, reason: 'session ended during authentication' };
-    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
-    let staying = established.filter((x) => x !== conn);
-    if (!c.duplicateCn && cn) {
-      for (const other of staying) {
-        if (other.cn !== cn) continue;
-        const why = `replaced by a new login of ${cn}`;
-        // The same UDP address is the same client restarting: its new session is this one, so the old one closes
-        // without a word (a RESTART there would reach the new session's client). Elsewhere the client is told.
-        if (other.proto === 'udp' && other.proto === conn.proto && other.remote === conn.remote) other.forceClose(why, 'replaced');
-        else other.kill('RESTART', why, 'replaced');
-      }
-      staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
-    }
-    if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
+    const full = this.admit(conn, cn);
+    if (full) return { ok: false, reason: full };
     for (const r of ccd?.iroutes ?? []) {
       const why = this.irouteProblem(r, conn);
       if (why) return { ok: false, reason: `${r.file}:${r.line}: ${why}` };
@@ -168,7 +157,8 @@ export class Authorizer {
       const r = await scripts.clientConnect(conn, cn, ip, second ?? pool.ifconfigPeer(ip, c.poolNetmask));
       if (conn.session.closed) return { ok: false, reason: 'session ended during client-connect' };
       const dyn = r.ok ? r.config : undefined;
-      const why = !r.ok ? r.reason : dyn?.disable ? 'disabled by the client-connect script' : undefined;
+      // Others may have logged in while the script ran: replace them again, count again.
+      const why = !r.ok ? r.reason : dyn?.disable ? 'disabled by the client-connect script' : this.admit(conn, cn);
       if (why) { pool.release(ip); conn.ip = 0; return { ok: false, reason: why }; }
       if (dyn) {
         for (const x of dyn.iroutes ?? []) {
@@ -197,6 +187,25 @@ export class Authorizer {
         peerId: conn.peerId, push, topologyPush: topologyPush(pool, c.clientToClient),
       },
     };
+  }
+
+  /** Replaces the other logins of `cn` (without duplicate-cn); why `conn` cannot come in (max-clients), if it cannot. */
+  private admit(conn: Conn, cn: string | undefined): string | undefined {
+    const c = this.host.cfg;
+    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
+    let staying = established.filter((x) => x !== conn);
+    if (!c.duplicateCn && cn) {
+      for (const other of staying) {
+        if (other.cn !== cn) continue;
+        const why = `replaced by a new login of ${cn}`;
+        // The same UDP address is the same client restarting: its new session is this one, so the old one closes
+        // without a word (a RESTART there would reach the new session's client). Elsewhere the client is told.
+        if (other.proto === 'udp' && other.proto === conn.proto && other.remote === conn.remote) other.forceClose(why, 'replaced');
+        else other.kill('RESTART', why, 'replaced');
+      }
+      staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
+    }
+    return staying.length >= c.maxClients ? `max-clients (${c.maxClients}) reached` : undefined;
   }
 
   private irouteProblem(r: Subnet, conn: Conn): string | undefined {

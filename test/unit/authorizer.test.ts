@@ -180,3 +180,30 @@ test('auth-user-pass-optional: no username is the script\'s to judge (empty stri
   host.cfg.authUserPassOptional = false;
   assert.match(await auth.authorize(fakeConn('c4'), req('c4')).then((x) => (!x.ok ? x.reason : '')), /no username\/password sent/);
 });
+
+test('a login of the same name that got in while client-connect ran is replaced once the script answers; max-clients is counted again', async () => {
+  const { host, auth } = setup();
+  const conn = fakeConn('frank', { remote: '192.0.2.1:1000' });
+  let answer!: () => void;
+  auth.plugins.scripts = scriptsWith(() => new Promise((res) => { answer = () => res({ ok: true }); }));
+  const pending = auth.authorize(conn, req('frank'));
+  await new Promise((r) => setImmediate(r));
+  const earlier = fakeConn('frank', { remote: '192.0.2.2:2000' });
+  earlier.session.established = true;
+  host.conns.add(earlier);
+  answer();
+  assert.equal((await pending).ok, true);
+  assert.deepEqual(earlier.calls, ['kill RESTART replaced: replaced by a new login of frank']);
+
+  host.cfg.maxClients = 1;
+  const late = fakeConn('gina');
+  const waiting = auth.authorize(late, req('gina'));
+  await new Promise((r) => setImmediate(r));
+  const other = fakeConn('hank');
+  other.session.established = true;
+  host.conns.add(other);
+  const inUse = host.pool.inUse;
+  answer();
+  assert.deepEqual(await waiting, { ok: false, reason: 'max-clients (1) reached' });
+  assert.equal(host.pool.inUse, inUse - 1, 'its address is freed');
+});
