@@ -28,8 +28,8 @@ export class Conn implements RouterClient, Timed {
   /** Set when the client logged in with a username and password. */
   username?: string;
   tcpSocket?: net.Socket;
-  /** For scripts: the client's certificate chain (DER, depth 0 first) at its latest authentication. */
-  peerChain?: Buffer[];
+  /** For scripts, during authorize()'s first turn: the client's certificate chain (DER, depth 0 first). */
+  peerChain?: () => Buffer[];
   /** For tls-crypt-v2-verify: the metadata of the client's tls-crypt-v2 key (type byte first). */
   tlsCryptV2Metadata?: Buffer;
   connectedAt?: number;
@@ -138,7 +138,8 @@ export class Conn implements RouterClient, Timed {
       case 'tls-close': this.tls.get(o.handle)?.destroy(); this.tls.delete(o.handle); break;
       case 'auth': {
         const h = o.handle;
-        this.peerChain = this.tls.get(h)?.peerChain();
+        const engine = this.tls.get(h);
+        this.peerChain = () => engine?.peerChain() ?? [];
         this.host.authorize(this, o.request).then(
           (r) => { this.session.handleAuth(h, r, this.host.driver.now()); this.drain(); },
           (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, this.host.driver.now()); this.drain(); },

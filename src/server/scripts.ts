@@ -144,7 +144,7 @@ export class ScriptHooks implements AuthScripts {
     const st = this.state(conn);
     const env = st.env;
     Object.assign(env, addressEnv('untrusted', conn.remote), peerInfoEnv(req.peerInfo));
-    const chain = (conn.peerChain ?? []).map((der) => new X509Certificate(der));
+    const chain = (conn.peerChain?.() ?? []).map((der) => new X509Certificate(der));
     chain.forEach((c, depth) => Object.assign(env, certEnv(c, depth)));
     if (req.cn !== undefined) env.common_name = req.cn;
     const md = conn.tlsCryptV2Metadata;
