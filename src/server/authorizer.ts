@@ -107,7 +107,7 @@ export class Authorizer {
       }
       if (verify && !anonymous && !(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
       const scriptRefusal = scripts?.checksPasswords ? await scripts.verifyPassword(conn, req) : undefined;
-      if (scriptRefusal) return { ok: false, reason: scriptRefusal };
+      if (scriptRefusal) return { ok: false, ...scriptRefusal };
       if (!anonymous) {
         conn.username = req.username;
         if (c.usernameAsCommonName || !cn) cn = req.username;

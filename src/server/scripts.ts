@@ -73,7 +73,7 @@ export interface AuthScripts {
   verifyTls(conn: Conn, req: AuthRequest): Promise<string | undefined>;
   /** Whether the auth-user-pass-verify script is configured, and running it: the reason when refused. */
   readonly checksPasswords: boolean;
-  verifyPassword(conn: Conn, req: AuthRequest): Promise<string | undefined>;
+  verifyPassword(conn: Conn, req: AuthRequest): Promise<{ reason: string; clientMessage?: string } | undefined>;
   /** client-connect, once the client has its address. */
   clientConnect(conn: Conn, cn: string | undefined, ip: number, second: number): Promise<ClientConnectResult>;
   established(conn: Conn): void;
@@ -169,24 +169,31 @@ export class ScriptHooks implements AuthScripts {
     return undefined;
   }
 
-  async verifyPassword(conn: Conn, req: AuthRequest): Promise<string | undefined> {
+  async verifyPassword(conn: Conn, req: AuthRequest): Promise<{ reason: string; clientMessage?: string } | undefined> {
     const env = this.state(conn).env;
     env.username = req.username.replace(/[\x00-\x1f\x7f]/g, '_');
     const password = req.password.replace(/[\x00-\x1f\x7f]/g, '_');
-    let file: string | undefined;
+    const files: string[] = [];
+    const temp = async (prefix: string, text: string): Promise<string> => {
+      const f = await tempFile(this.tmp, prefix, text);
+      files.push(f);
+      return f;
+    };
     try {
-      let r: ScriptResult;
-      if (this.s.authVia === 'file') {
-        file = await tempFile(this.tmp, 'up', `${env.username}\n${password}\n`);
-        r = await this.run('auth-user-pass-verify', { ...env, script_type: 'user-pass-verify' }, [file]);
-      } else {
-        r = await this.run('auth-user-pass-verify', { ...env, script_type: 'user-pass-verify', password });
-      }
+      // 2.6's files for deferred authentication: only auth_failed_reason_file is read here (deferral is not supported).
+      const control = {
+        auth_control_file: await temp('acf', ''), auth_pending_file: await temp('apf', ''), auth_failed_reason_file: await temp('afr', ''),
+      };
+      const run = { ...env, ...control, script_type: 'user-pass-verify' };
+      const r = this.s.authVia === 'file'
+        ? await this.run('auth-user-pass-verify', run, [await temp('up', `${env.username}\n${password}\n`)])
+        : await this.run('auth-user-pass-verify', { ...run, password });
       if (r.ok) return undefined;
-      if (r.code === 2) return 'auth-user-pass-verify script deferred the decision (exit status 2), which nanovpn does not support';
-      return `auth-user-pass-verify script refused user ${env.username}`;
+      const told = (await readFile(control.auth_failed_reason_file, 'utf8')).split('\n')[0]!.replace(/[\x00-\x1f\x7f]/g, '_').slice(0, 256);
+      if (r.code === 2) return { reason: 'auth-user-pass-verify script deferred the decision (exit status 2), which nanovpn does not support' };
+      return { reason: `auth-user-pass-verify script refused user ${env.username}`, ...(told ? { clientMessage: told } : {}) };
     } finally {
-      await removeFile(file);
+      for (const f of files) await removeFile(f);
     }
   }
 

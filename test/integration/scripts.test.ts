@@ -2,7 +2,7 @@
 // shell script the test writes: it dumps its arguments and `env` into a folder the test reads, then answers with
 // its exit status (and, for client-connect, a dynamic config file). Checked: client-connect (a pushed route the
 // client then has; a refusal), client-disconnect (byte counts), learn-address add/delete, auth-user-pass-verify
-// via-file and via-env (accept, refuse; the password file is 0600 and gone after), tls-verify refusing a CN,
+// via-file and via-env (accept, refuse with auth_failed_reason_file; the password file is 0600 and gone after), tls-verify refusing a CN,
 // tls-crypt-v2-verify with key metadata, up/down around the tun uplink, and script-security 1 running nothing.
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -236,11 +236,11 @@ for (const via of ['via-file', 'via-env'] as const) {
         : '[ "$username" = alice ] && [ "$password" = "s3cret pass" ]';
       // via-env needs script-security 3 for the password to reach the script (2.6 drops password* below 3).
       const server = await serverWith(topo, pki, [`script-security ${via === 'via-env' ? 3 : 2}`, `tmp-dir ${h.tmp}`,
-        `auth-user-pass-verify ${h.script('auth', check)} ${via}`]);
+        `auth-user-pass-verify ${h.script('auth', `${check} && exit 0; echo "no such login" > "$auth_failed_reason_file"; exit 1`)} ${via}`]);
       const good = client(topo, pki, 'client1', 1, { authUserPass: { username: 'alice', password: 's3cret pass' } });
       await good.waitInitialized();
       const bad = client(topo, pki, 'client2', 2, { authUserPass: { username: 'alice', password: 'wrong' } });
-      await bad.proc.waitForLine(/AUTH_FAILED/, 30_000);
+      await bad.proc.waitForLine(/AUTH_FAILED,no such login/, 30_000);   // the script's auth_failed_reason_file
       await server.waitForLine(/auth-user-pass-verify script refused user alice/, 10_000);
       const calls = h.calls('auth');
       assert.equal(calls.length, 2);
