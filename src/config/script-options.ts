@@ -3,7 +3,7 @@
 // setenv-safe and tmp-dir. A command is one argument (quote it when it has arguments of its own); it is split
 // into argv here, as 2.6 splits it (parse_line), and its program resolves against the config's folder. Scripts
 // need a host that can start processes: inside a Nanos unikernel every hook is refused.
-import { accessSync, constants as fsConstants } from 'node:fs';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { type as osType } from 'node:os';
 import { resolve } from 'node:path';
 import { log } from '../log.js';
@@ -113,7 +113,16 @@ export function applyScriptDirective(d: Directive, s: ScriptConfig, baseDir: str
   }
   if (name === 'tmp-dir') {
     if (d.args[0] === '') fail(d, 'tmp-dir: empty path');
-    s.tmpDir = resolve(baseDir, d.args[0]!);
+    const dir = resolve(baseDir, d.args[0]!);
+    try {
+      if (!statSync(dir).isDirectory()) fail(d, `tmp-dir '${dir}' is not a directory`);
+      accessSync(dir, fsConstants.W_OK | fsConstants.X_OK);
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      fail(d, `tmp-dir '${dir}': ${code === 'ENOENT' ? 'no such directory' : code === 'EACCES' ? 'not writable' : code}`);
+    }
+    s.tmpDir = dir;
     return;
   }
   setHook(d, s, name as ScriptHook, d.args[0]!, baseDir);

@@ -70,12 +70,15 @@ test('auth-user-pass-verify: via-file and via-env are scripts, builtin a users f
   assert.equal(b.scripts?.authVia, 'env');
 });
 
-test('setenv and setenv-safe feed the environment (setenv-safe as OPENVPN_NAME); setenv opt is not applied', () => {
+test('setenv and setenv-safe feed the environment (setenv-safe as OPENVPN_NAME); setenv opt is not applied; tmp-dir must exist', () => {
   logs = [];
   const c = build('setenv A 1\nsetenv B\nsetenv A 2\nsetenv-safe C "x y"\nsetenv opt block-outside-dns\n');
   assert.deepEqual(c.scripts?.setenv, [['B', ''], ['A', '2'], ['OPENVPN_C', 'x y']]);
   assert.ok(logs.some((l) => l.includes("'setenv opt block-outside-dns' ignored")));
   assert.match(refusal('setenv A 1 2\n'), /takes NAME \[VALUE\]/);
+  assert.equal(build(`tmp-dir ${fx.dir}\n`).scripts?.tmpDir, fx.dir);
+  assert.match(refusal('tmp-dir nowhere\n'), /tmp-dir '.*nowhere': no such directory/);
+  assert.match(refusal('tmp-dir hook.sh\n'), /is not a directory/);
 });
 
 test('up and down need the tun uplink; scripts are refused in static-key mode and on Nanos, with management-client-auth named', () => {
