@@ -251,24 +251,26 @@ export class ScriptHooks implements AuthScripts {
     }
   }
 
+  /** client-disconnect, then learn-address delete for each address (2.6 deletes them after the instance is gone). */
   closed(conn: Conn, established: boolean): void {
     const st = this.clients.get(conn);
     if (!st || !established) return;
     this.clients.delete(conn);
-    for (const a of st.learned) this.learn({}, ['delete', a]);
-    if (!this.s.hooks['client-disconnect']) return;
-    const s = conn.session.stats;
-    const env = {
-      ...st.env, ...addressEnv('trusted', conn.remote), script_type: 'client-disconnect',
-      bytes_received: String(s.bytesIn), bytes_sent: String(s.bytesOut),
-      time_duration: String(Math.max(0, Math.round((Date.now() - (conn.connectedAt ?? conn.startedAt)) / 1000))),
-    };
-    void this.run('client-disconnect', env);
+    let disconnected: Promise<unknown> = Promise.resolve();
+    if (this.s.hooks['client-disconnect']) {
+      const s = conn.session.stats;
+      disconnected = this.run('client-disconnect', {
+        ...st.env, ...addressEnv('trusted', conn.remote), script_type: 'client-disconnect',
+        bytes_received: String(s.bytesIn), bytes_sent: String(s.bytesOut),
+        time_duration: String(Math.max(0, Math.round((Date.now() - (conn.connectedAt ?? conn.startedAt)) / 1000))),
+      });
+    }
+    for (const a of st.learned) this.learn({}, ['delete', a], undefined, disconnected);
   }
 
-  /** learn-address OP ADDR [CN]; a "delete" has only the variables 2.6 gives it (none of the client's). */
-  private learn(env: ScriptEnv, args: string[], then?: (ok: boolean) => void): void {
-    this.learnQueue = this.learnQueue.then(async () => {
+  /** learn-address OP ADDR [CN], after `after`; a "delete" has only the variables 2.6 gives it (none of the client's). */
+  private learn(env: ScriptEnv, args: string[], then?: (ok: boolean) => void, after?: Promise<unknown>): void {
+    this.learnQueue = this.learnQueue.then(() => after).then(async () => {
       const r = await this.run('learn-address', { ...env, script_type: 'learn-address' }, args);
       then?.(r.ok);
     });

@@ -13,7 +13,8 @@ import { refusalText, directiveRule } from '../../src/config/directive-table.js'
 import {
   addressEnv, certEnv, childEnv, ctimeString, peerInfoEnv, poolEnv, startEnv, subjectLine, tunEnv,
 } from '../../src/server/script-env.js';
-import { runScript } from '../../src/server/scripts.js';
+import { runScript, ScriptHooks } from '../../src/server/scripts.js';
+import type { Conn } from '../../src/server/conn.js';
 import { setLogSink } from '../../src/log.js';
 import { makeConfigFixture, STOCK_CONFIG, type ConfigFixture } from '../helpers/config-fixtures.js';
 
@@ -149,4 +150,29 @@ test('runScript: exit status, a program that cannot start, a crash, and a hang k
   const state = (): string => { try { return readFileSync(`/proc/${child}/stat`, 'utf8').split(') ')[1]![0]!; } catch { return 'gone'; } };
   for (let i = 0; i < 50 && state() !== 'gone' && state() !== 'Z'; i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(['gone', 'Z'].includes(state()), `the background child of the script is killed too (state ${state()})`);
+});
+
+test('learn-address: add for the address and each iroute (NET/BITS) with the CN; delete without, after client-disconnect; a failed add unroutes the client', async () => {
+  const dump = join(fx.dir, 'learn.log');
+  const learn = fx.write('learn.sh', `#!/bin/sh\necho "$script_type $* cn=$common_name" >> ${dump}\ncase "$2" in */*) exit 1;; esac\n`);
+  chmodSync(learn, 0o755);
+  const cfg = build(`script-security 2\nlearn-address ${learn}\nclient-disconnect "${learn} x"\n`);
+  const unrouted: string[] = [];
+  const hooks = new ScriptHooks(cfg, { unroute: (c) => unrouted.push(c.cn ?? '') });
+  const conn = {
+    cn: 'gw1', ip: 0x0a080002, iroutes: [{ network: 0xc0a84d00, netmask: 0xffffff00 }], remote: '198.19.1.2:5000',
+    connectedAt: Date.now(), startedAt: Date.now(), session: { closed: false, stats: { bytesIn: 10, bytesOut: 20 } },
+  } as unknown as Conn;
+  hooks.established(conn);
+  await hooks.settled();
+  hooks.closed(conn, true);
+  await hooks.settled();
+  assert.deepEqual(readFileSync(dump, 'utf8').split('\n').filter(Boolean), [
+    'learn-address add 10.8.0.2 gw1 cn=gw1',
+    'learn-address add 192.168.77.0/24 gw1 cn=gw1',
+    'client-disconnect x cn=gw1',
+    'learn-address delete 10.8.0.2 cn=',
+    'learn-address delete 192.168.77.0/24 cn=',
+  ]);
+  assert.deepEqual(unrouted, ['gw1']);
 });
