@@ -81,9 +81,9 @@ function hooks(topo: Topology) {
   };
 }
 
-async function serverWith(topo: Topology, pki: TestPki, extra: string[], opts: { files?: Record<string, string> } = {},
+async function serverWith(topo: Topology, pki: TestPki, extra: string[], opts: { files?: Record<string, string>; proto?: 'udp' | 'tcp' } = {},
 ): Promise<NanovpnServer> {
-  const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra }), files: opts.files });
+  const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: opts.proto ?? 'udp', extra }), files: opts.files });
   await server.waitForLine(/Initialization Sequence Completed/, 10_000, { failOn: /nanovpn: |ERROR/ });
   return server;
 }
@@ -308,38 +308,40 @@ test('tls-verify runs for each certificate depth with the subject, and a non-zer
   });
 });
 
-test('tls-crypt-v2-verify gets the client key\'s metadata type and file; a non-zero exit refuses the client', { timeout: 120_000 }, async (t: TestContext) => {
-  const skip = skipReason();
-  if (skip) return t.skip(skip);
-  await withTopology({ clients: 2 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
-    const h = hooks(topo);
-    const kd = topo.tempDir('tc2');
-    execFileSync('openvpn', ['--genkey', 'tls-crypt-v2-server', join(kd, 'server.key')]);
-    const clientKey = (name: string, metadata: string): string => {
-      execFileSync('openvpn', ['--tls-crypt-v2', join(kd, 'server.key'), '--genkey', 'tls-crypt-v2-client', join(kd, name),
-        Buffer.from(metadata).toString('base64')]);
-      return readFileSync(join(kd, name), 'utf8').trim();
-    };
-    const verify = h.script('tc2', '[ "$(/bin/cat "$metadata_file")" = "allowed device" ]');
-    const server = await serverWith(topo, pki, ['script-security 2', `tmp-dir ${h.tmp}`, 'tls-crypt-v2 tc2-server.key', `tls-crypt-v2-verify ${verify}`],
-      { files: { 'tc2-server.key': readFileSync(join(kd, 'server.key'), 'utf8') } });
-    const ok = client(topo, pki, 'client1', 1, { extra: ['<tls-crypt-v2>', clientKey('good.key', 'allowed device'), '</tls-crypt-v2>'] });
-    await ok.waitInitialized();
-    const refused = client(topo, pki, 'client2', 2, { extra: ['<tls-crypt-v2>', clientKey('bad.key', 'stolen laptop'), '</tls-crypt-v2>'] });
-    await refused.proc.waitForLine(/AUTH_FAILED/, 30_000);
-    await server.waitForLine(/tls-crypt-v2-verify script refused the client key/, 10_000);
-    const calls = h.calls('tc2');
-    assert.deepEqual(calls.map((c) => c.file).sort(), ['allowed device', 'stolen laptop']);
-    for (const c of calls) {
-      assert.equal(c.env.script_type, 'tls-crypt-v2-verify');
-      assert.equal(c.env.metadata_type, '0', 'user metadata (TLS_CRYPT_METADATA_TYPE_USER)');
-      assert.deepEqual(c.args, []);
-    }
-    assert.deepEqual(readdirSync(h.tmp), [], 'metadata files are removed');
-    await server.stop();
+for (const proto of ['udp', 'tcp'] as const) {
+  test(`tls-crypt-v2-verify over ${proto} gets the client key's metadata type and file; a non-zero exit refuses the client`, { timeout: 120_000 }, async (t: TestContext) => {
+    const skip = skipReason();
+    if (skip) return t.skip(skip);
+    await withTopology({ clients: 2 }, async (topo) => {
+      const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
+      const h = hooks(topo);
+      const kd = topo.tempDir('tc2');
+      execFileSync('openvpn', ['--genkey', 'tls-crypt-v2-server', join(kd, 'server.key')]);
+      const clientKey = (name: string, metadata: string): string => {
+        execFileSync('openvpn', ['--tls-crypt-v2', join(kd, 'server.key'), '--genkey', 'tls-crypt-v2-client', join(kd, name),
+          Buffer.from(metadata).toString('base64')]);
+        return readFileSync(join(kd, name), 'utf8').trim();
+      };
+      const verify = h.script('tc2', '[ "$(/bin/cat "$metadata_file")" = "allowed device" ]');
+      const server = await serverWith(topo, pki, ['script-security 2', `tmp-dir ${h.tmp}`, 'tls-crypt-v2 tc2-server.key', `tls-crypt-v2-verify ${verify}`],
+      { files: { 'tc2-server.key': readFileSync(join(kd, 'server.key'), 'utf8') }, proto });
+      const ok = client(topo, pki, 'client1', 1, { proto, explicitExitNotify: undefined, extra: ['<tls-crypt-v2>', clientKey('good.key', 'allowed device'), '</tls-crypt-v2>'] });
+      await ok.waitInitialized();
+      const refused = client(topo, pki, 'client2', 2, { proto, explicitExitNotify: undefined, extra: ['<tls-crypt-v2>', clientKey('bad.key', 'stolen laptop'), '</tls-crypt-v2>'] });
+      await refused.proc.waitForLine(/AUTH_FAILED/, 30_000);
+      await server.waitForLine(/Failed running command \(--tls-crypt-v2-verify\): external program exited with error status: 1/, 10_000);
+      const calls = h.calls('tc2');
+      assert.deepEqual(calls.map((c) => c.file).sort(), ['allowed device', 'stolen laptop']);
+      for (const c of calls) {
+        assert.equal(c.env.script_type, 'tls-crypt-v2-verify');
+        assert.equal(c.env.metadata_type, '0', 'user metadata (TLS_CRYPT_METADATA_TYPE_USER)');
+        assert.deepEqual(c.args, []);
+      }
+      assert.deepEqual(readdirSync(h.tmp), [], 'metadata files are removed');
+      await server.stop();
+    });
   });
-});
+}
 
 test('up runs after the tun device opens and down after it closes, with the device\'s arguments and variables', { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason() ?? (existsSync(join(REPO_ROOT, 'dist', 'tun.node')) ? undefined : 'dist/tun.node is missing (see tun-uplink.test.ts)');
