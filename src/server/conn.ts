@@ -143,7 +143,7 @@ export class Conn implements RouterClient, Timed {
         this.host.authorize(this, o.request).then(
           (r) => { this.session.handleAuth(h, r, this.host.driver.now()); this.drain(); },
           (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, this.host.driver.now()); this.drain(); },
-        );
+        ).finally(() => { this.peerChain = undefined; });
         break;
       }
       case 'established': {
