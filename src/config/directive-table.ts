@@ -15,7 +15,7 @@ const OPENVPN_2_7: DirectiveRule = { status: 'implemented', origin: 'openvpn-2.7
 const ignored = (effect: string): DirectiveRule => ({ status: 'ignored', effect });
 const refused = (reason: string, instead: string): DirectiveRule => ({ status: 'refused', reason, instead });
 
-const NO_SCRIPTS = 'scripts cannot run in a unikernel';
+const NO_SCRIPTS_INSTEAD = "let a program decide through the management interface ('management-client-auth')";
 const PASSWORDS_BUILTIN = "for password checks use 'auth-user-pass-verify USERSFILE builtin' with a users file made by 'nanovpn users add'";
 const CLIENT_OPTION = 'this is a client option; nanovpn is a server';
 const NO_EFFECT_ON_SERVER = 'a client option: it has no effect on a server';
@@ -136,24 +136,25 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   help: refused(COMMAND, "remove it; 'nanovpn help' lists nanovpn's commands"),
   'ignore-unknown-option': IMPLEMENTED,
   iproute: ignored('nanovpn runs no ip commands'),
-  'keying-material-exporter': ignored('nothing receives the exported keying material: nanovpn runs no scripts or plugins'),
+  'keying-material-exporter': ignored('scripts get no exported keying material (no exported_keying_material variable)'),
   mlock: ignored('memory is not locked (Node cannot mlock)'),
   nice: ignored('ignored in a unikernel: the process keeps its priority'),
   'persist-key': ignored('keys are loaded once'),
   providers: ignored("Node's OpenSSL providers are used as they are"),
   'remap-usr1': ignored('nanovpn handles neither SIGUSR1 nor SIGHUP, so there is nothing to remap'),
-  'script-security': ignored('nanovpn runs no scripts'),
+  'script-security': IMPLEMENTED,
   setcon: ignored('the process keeps its SELinux context'),
   status: IMPLEMENTED,
   'status-version': IMPLEMENTED,
   'test-crypto': refused(COMMAND, REMOVE),
-  'tmp-dir': ignored('nanovpn writes no temporary files'),
+  'tmp-dir': IMPLEMENTED,
   'use-prediction-resistance': ignored("random numbers come from Node's crypto, without prediction resistance"),
   user: ignored(UNIKERNEL_PRIVILEGES),
   writepid: IMPLEMENTED,
 
   // plugin-options.rst
-  plugin: refused('plugins cannot be loaded in a unikernel', PASSWORDS_BUILTIN),
+  plugin: refused('plugins (shared objects for OpenVPN) cannot be loaded into nanovpn',
+    `${PASSWORDS_BUILTIN}; run a script (script-security 2 and the hook, e.g. auth-user-pass-verify CMD via-file), or ${NO_SCRIPTS_INSTEAD}`),
 
   // protocol-options.rst
   'allow-compression': IMPLEMENTED,
@@ -199,8 +200,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'tls-crypt': IMPLEMENTED,
   'tls-crypt-v2': IMPLEMENTED,
   'tls-crypt-v2-max-age': OWN,
-  'tls-crypt-v2-verify': refused(`${NO_SCRIPTS} (management-client-auth decides later, after the TLS handshake, and does not see the client key's metadata)`,
-    "limit key age with 'tls-crypt-v2-max-age DAYS'; refuse a client by revoking its certificate ('nanovpn pki revoke', crl-verify)"),
+  'tls-crypt-v2-verify': IMPLEMENTED,
   'tls-exit': ignored('a failed handshake closes that client only; the server keeps running'),
   'tls-groups': ignored(NODE_TLS),
   'tls-server': IMPLEMENTED,
@@ -209,7 +209,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'tls-version-min': IMPLEMENTED,
   'verify-hash': refused('CA fingerprints are not checked', 'give the CA certificate with ca'),
   'verify-x509-name': refused('client certificate names are not matched', 'issue client certificates only from this CA and revoke the ones you no longer trust (crl-verify)'),
-  'x509-track': ignored('no scripts receive certificate fields'),
+  'x509-track': ignored('scripts get X509_{n}_{field} for every subject field, as without x509-track'),
   'x509-username-field': refused("the client's name is always its certificate's common name", 'issue the certificates with the wanted name as CN'),
 
   // windows-options.rst, and options.c's Windows-internal options
@@ -237,22 +237,22 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
 
   // script-options.rst
   'auth-user-pass-verify': IMPLEMENTED,
-  'client-connect': refused(NO_SCRIPTS, 'for per-client settings use client-config-dir (ifconfig-push, push, push-reset, disable)'),
-  'client-crresponse': refused(NO_SCRIPTS, PASSWORDS_BUILTIN),
-  'client-disconnect': refused(NO_SCRIPTS, 'read connects and disconnects from the status file, the management interface or /metrics'),
-  down: refused(NO_SCRIPTS, 'remove it; nanovpn configures nothing on the host that would need undoing'),
-  'down-pre': ignored('nanovpn runs no down script, so its order does not matter'),
-  ipchange: refused(`${NO_SCRIPTS}; ${REJECTED_IN_SERVER_MODE}`, REMOVE),
-  'learn-address': refused(NO_SCRIPTS, 'read client addresses from the status file or the management interface'),
-  'route-pre-down': refused(NO_SCRIPTS, REMOVE),
-  'route-up': refused(NO_SCRIPTS, REMOVE),
-  setenv: ignored('no scripts to pass it to'),
-  'setenv-safe': ignored('no scripts to pass it to'),
-  'tls-export-cert': refused('there are no scripts to hand client certificates to', REMOVE),
-  'tls-verify': refused(NO_SCRIPTS, "check clients with ca, crl-verify and 'remote-cert-tls client'"),
-  up: refused(NO_SCRIPTS, 'remove it; with the default uplink (nat) there is no device to set up'),
+  'client-connect': IMPLEMENTED,
+  'client-crresponse': refused('challenge/response logins (CR_RESPONSE) are not supported', PASSWORDS_BUILTIN),
+  'client-disconnect': IMPLEMENTED,
+  down: IMPLEMENTED,
+  'down-pre': ignored('the down script runs after the tun device is closed, always'),
+  ipchange: refused(`a point-to-point hook; ${REJECTED_IN_SERVER_MODE}`, 'use client-connect, which gets trusted_ip and trusted_port'),
+  'learn-address': IMPLEMENTED,
+  'route-pre-down': refused(NO_HOST_ROUTES, "use 'down' (with uplink tun)"),
+  'route-up': refused(NO_HOST_ROUTES, "use 'up' (with uplink tun): nanovpn adds no routes after it"),
+  setenv: IMPLEMENTED,
+  'setenv-safe': IMPLEMENTED,
+  'tls-export-cert': refused('client certificates are not written out for scripts (no peer_cert)', 'read tls_serial_0, tls_digest_sha256_0 and X509_0_* in the tls-verify script'),
+  'tls-verify': IMPLEMENTED,
+  up: IMPLEMENTED,
   'up-delay': refused(`nanovpn opens no device on demand; ${REJECTED_IN_SERVER_MODE}`, REMOVE),
-  'up-restart': ignored('nanovpn runs no up script, so nothing is rerun'),
+  'up-restart': ignored('nanovpn never restarts in place: the up script runs once, at start'),
 
   // log-options.rst
   echo: IMPLEMENTED,
@@ -354,8 +354,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   // server-options.rst
   'auth-gen-token': ignored('clients keep using their password'),
   'auth-gen-token-secret': ignored('no tokens are issued, so the secret is not used'),
-  'auth-user-pass-optional': refused('clients must log in with a password when auth-user-pass-verify is set',
-    'to let clients in on their certificate alone, leave out auth-user-pass-verify'),
+  'auth-user-pass-optional': IMPLEMENTED,
   'ccd-exclusive': refused('per-client configs are optional', "turn clients away with 'disable' in their client-config-dir file, or revoke their certificates (crl-verify)"),
   'client-config-dir': IMPLEMENTED,
   'client-to-client': IMPLEMENTED,

@@ -14,6 +14,7 @@ import { staticKeyConfig } from './static-key-mode.js';
 import { parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
 import { checkForwardRules, parseForwardPort } from './forward-port.js';
 import type { ForwardRule } from '../core/forward/port-forward.js';
+import { applyAuthScript, applyScriptDirective, finishScripts, newScriptConfig, SCRIPT_DIRECTIVES, type ScriptConfig } from './script-options.js';
 import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from './types.js';
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
@@ -85,6 +86,7 @@ interface Ctx {
   /** The CA certificates of 'capath DIR' (trusted with those of 'ca'). */
   capathCas?: { pem: string; d: Directive };
   forwards?: { rule: ForwardRule; line: number }[];
+  scripts?: ScriptConfig;
 }
 
 interface Handler {
@@ -204,12 +206,20 @@ function finish(c: Ctx, source: string): AnyServerConfig {
     if (cfg.tlsCryptV2) cfg.tlsCryptV2.maxAgeDays = c.tlsCryptV2MaxAge;
     else log('warn', "config: tls-crypt-v2-max-age has no effect without 'tls-crypt-v2'", { file: source, line: at('tls-crypt-v2-max-age') });
   }
-  if (cfg.verifyClientCert !== 'require' && !cfg.authUserPassVerify) {
+  const scripts = finishScripts(c.scripts);
+  if (scripts) cfg.scripts = scripts;
+  if (cfg.scripts && (cfg.scripts.hooks.up || cfg.scripts.hooks.down) && cfg.uplink !== 'tun') {
+    throw new ConfigError(source, at('up') ?? at('down'), "'up' and 'down' run around the tun device, and with 'uplink nat' (the default) there is none: add 'uplink tun', or remove them");
+  }
+  if (cfg.verifyClientCert !== 'require' && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
     throw new ConfigError(source, at('verify-client-cert'),
       `'verify-client-cert ${cfg.verifyClientCert}' needs password authentication: add 'auth-user-pass-verify USERSFILE builtin'`);
   }
   checkManagement(c, source);
-  if (cfg.usernameAsCommonName && !cfg.authUserPassVerify) {
+  if (cfg.authUserPassOptional && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
+    log('warn', 'config: auth-user-pass-optional has no effect without auth-user-pass-verify', { file: source, line: at('auth-user-pass-optional') });
+  }
+  if (cfg.usernameAsCommonName && !cfg.authUserPassVerify && !cfg.scripts?.hooks['auth-user-pass-verify']) {
     log('warn', 'config: username-as-common-name has no effect without auth-user-pass-verify', { file: source, line: at('username-as-common-name') });
   }
   if (at('topology') === undefined) {
@@ -450,9 +460,6 @@ function cipherOptions(c: Ctx): void {
   }
 }
 
-const SCRIPT_HINT = "scripts cannot run in a unikernel; use the builtin form 'auth-user-pass-verify USERSFILE builtin' " +
-  "with a users file made by 'nanovpn users add USERSFILE NAME'";
-
 const flag = (set: (c: Ctx) => void): Handler => ({ min: 0, max: 0, run: (_d, c) => set(c) });
 const intOpt = (min: number, max: number, set: (c: Ctx, v: number) => void): Handler =>
   ({ min: 1, max: 1, run: (d, c) => set(c, int(d, 0, min, max)) });
@@ -653,6 +660,7 @@ const handlers: Record<string, Handler> = {
   'client-to-client': flag((c) => { c.cfg.clientToClient = true; }),
   'duplicate-cn': flag((c) => { c.cfg.duplicateCn = true; }),
   'username-as-common-name': flag((c) => { c.cfg.usernameAsCommonName = true; }),
+  'auth-user-pass-optional': flag((c) => { c.cfg.authUserPassOptional = true; }),
   'max-clients': intOpt(1, 1 << 24, (c, v) => { c.cfg.maxClients = v; }),
   'reneg-sec': {
     min: 1, max: 2, run(d, c) {
@@ -711,8 +719,12 @@ const handlers: Record<string, Handler> = {
   'auth-user-pass-verify': {
     min: 1, max: 2, run(d, c) {
       const method = d.args[1];
-      if (method === 'via-env' || method === 'via-file' || method === undefined) fail(d, `auth-user-pass-verify: ${SCRIPT_HINT}`);
-      if (method !== 'builtin') fail(d, `auth-user-pass-verify: second argument must be 'builtin', got '${method}'`);
+      if (method === undefined) fail(d, "--auth-user-pass-verify requires a second parameter ('via-env' or 'via-file'), or 'builtin' for a users file");
+      if (method === 'via-env' || method === 'via-file') {
+        applyAuthScript(d, c.scripts ??= newScriptConfig(), method === 'via-env' ? 'env' : 'file', c.baseDir);
+        return;
+      }
+      if (method !== 'builtin') fail(d, `second parm to --auth-user-pass-verify must be 'via-env', 'via-file' or 'builtin', got '${method}'`);
       const p = filePath(d, c);
       if (!existsSync(p)) fail(d, `auth-user-pass-verify: users file '${p}' does not exist (create it with 'nanovpn users add ${d.args[0]} NAME')`);
       c.cfg.authUserPassVerify = p;
@@ -801,6 +813,8 @@ const handlers: Record<string, Handler> = {
   'suppress-timestamps': flag((c) => { c.cfg.suppressTimestamps = true; }),
   'dev-node': { min: 1, max: 1, run(d, c) { c.cfg.devNode = filePath(d, c); } },
   capath: { min: 1, max: 1, run(d, c) { c.cfg.capath = capathDir(d, c); } },
+  ...Object.fromEntries(Object.entries(SCRIPT_DIRECTIVES).map(([name, { min, max }]): [string, Handler] =>
+    [name, { min, max, run(d, c) { applyScriptDirective(d, c.scripts ??= newScriptConfig(), c.baseDir); } }])),
 };
 
 /** The directives server-config.ts has a handler for (directive-table.ts marks exactly these implemented). */

@@ -34,12 +34,12 @@ export const BF_CBC_DEFAULT_REFUSAL = "static-key mode without a 'cipher' line u
 
 const TLS_ONLY = ['ca', 'cert', 'key', 'dh', 'tls-auth', 'tls-crypt', 'tls-server', 'crl-verify', 'remote-cert-tls',
   'verify-client-cert', 'tls-version-min', 'tls-timeout', 'reneg-sec', 'hand-window', 'tran-window',
-  'auth-user-pass-verify', 'username-as-common-name'];
+  'auth-user-pass-verify', 'auth-user-pass-optional', 'username-as-common-name', 'tls-verify', 'tls-crypt-v2-verify'];
 const MANY_CLIENTS = ['push', 'client-to-client', 'duplicate-cn', 'max-clients', 'ifconfig-pool', 'ifconfig-pool-persist',
-  'client-config-dir'];
+  'client-config-dir', 'client-connect', 'client-disconnect', 'learn-address'];
 const NOT_YET = [
   'status', 'management', 'management-allow-remote', 'management-client-auth', 'management-hold', 'management-log-cache',
-  'management-client-user', 'management-client-group', 'metrics',
+  'management-client-user', 'management-client-group', 'metrics', 'up', 'down',
 ];
 const NO_EFFECT = ['data-ciphers', 'ncp-ciphers'];
 

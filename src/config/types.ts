@@ -7,6 +7,7 @@ import type { Framing } from '../core/compression/framing.js';
 import type { DigestName } from '../core/crypto/digests.js';
 import type { ServerFraming } from './compression.js';
 import type { ForwardRule } from '../core/forward/port-forward.js';
+import type { ScriptConfig } from './script-options.js';
 export type { CipherName, DigestName };
 
 export interface StaticKey {
@@ -62,6 +63,8 @@ export interface ServerConfig {
   tlsVersionMin?: 'TLSv1.3';   // 'tls-version-min 1.3'; undefined = TLSv1.2 (nanovpn's floor)
   verifyClientCert: 'none' | 'optional' | 'require';  // default 'require'
   authUserPassVerify?: string;  // path of the nanovpn users file (scrypt hashes)
+  scripts?: ScriptConfig;       // script-security, the hook commands, setenv, tmp-dir (script-options.ts)
+  authUserPassOptional?: boolean;  // 'auth-user-pass-optional': clients may send no username (see authorizer.ts)
   usernameAsCommonName: boolean;
   clientConfigDir?: string;     // path
   ifconfigPoolPersist?: { path: string; seconds: number };

@@ -110,6 +110,19 @@ export class TlsEngine {
     this.socket.on('close', () => { if (!this.dead) this.fail('TLS connection closed'); });
   }
 
+  /** The client's certificate chain as DER, its own first (depth 0), then each issuer up to the root. */
+  peerChain(): Buffer[] {
+    const out: Buffer[] = [];
+    let c: tls.DetailedPeerCertificate | undefined = this.dead ? undefined : this.socket.getPeerCertificate(true);
+    while (c?.raw && out.length < 16) {
+      out.push(c.raw);
+      const next: tls.DetailedPeerCertificate | undefined = c.issuerCertificate;
+      if (!next || next === c || next.raw?.equals(c.raw)) break;
+      c = next;
+    }
+    return out;
+  }
+
   /** A spare nobody fed yet that is still alive. */
   get usable(): boolean { return !this.dead; }
 

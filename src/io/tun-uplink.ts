@@ -23,7 +23,8 @@ export function isDeliverableIpv4(packet: Buffer): boolean {
   return packet.length >= 20 && packet[0] >> 4 === 4;
 }
 
-export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverToClients): Promise<Uplink> {
+/** The uplink, and `dev`: the name the system gave the device (for the up and down scripts). */
+export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverToClients): Promise<Uplink & { readonly dev: string }> {
   const tunOpts: TunOptions = { address: opts.address, netmask: opts.netmask, mtu: opts.mtu };
   if (opts.name !== undefined) tunOpts.name = opts.name;
   if (opts.node !== undefined) tunOpts.node = opts.node;
@@ -45,6 +46,7 @@ export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverTo
   );
 
   return {
+    dev: dev.name,
     send(_clientIp, packet) {
       try {
         if (!dev.write(packet)) noteDrop('queue full');

@@ -12,6 +12,7 @@ import { log } from '../log.js';
 import { CapathCrls } from './capath-crls.js';
 import type { Conn } from './conn.js';
 import { type ExternalAuth, withExternalConfig } from './external-auth.js';
+import type { AuthScripts } from './scripts.js';
 
 export interface AuthHost {
   readonly cfg: ServerConfig;
@@ -39,6 +40,8 @@ export interface AuthPlugins {
   remember?: (cn: string, ip: number) => void;
   /** management-client-auth: a decision from outside, after the checks above. */
   external?: ExternalAuth;
+  /** The config's script hooks (scripts.ts): tls-verify, auth-user-pass-verify, client-connect, ... */
+  scripts?: AuthScripts;
 }
 
 const CRL_CHECK_MS = 5000;
@@ -97,21 +100,34 @@ export class Authorizer {
     if (c.remoteCertTls === 'client' && hasCert && !req.certClientAuth) {
       return { ok: false, reason: 'client certificate lacks extendedKeyUsage clientAuth (remote-cert-tls client)' };
     }
+    const scripts = this.plugins.scripts;
+    const tlsRefusal = await scripts?.verifyTls(conn, req);
+    if (tlsRefusal) return { ok: false, reason: tlsRefusal };
     let cn = req.cn;
-    if (c.authUserPassVerify) {
+    if (c.authUserPassVerify || scripts?.checksPasswords) {
       const verify = this.plugins.verifyPassword;
-      if (!verify) return { ok: false, reason: 'password verification unavailable' };
-      if (!req.username) return { ok: false, reason: 'no username/password sent' };
-      if (!(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
-      conn.username = req.username;
-      if (c.usernameAsCommonName || !cn) cn = req.username;
+      if (c.authUserPassVerify && !verify) return { ok: false, reason: 'password verification unavailable' };
+      // auth-user-pass-optional: a client without a username is the script's to judge (it sees empty strings, as in
+      // 2.6); without a script, its certificate must carry it.
+      const anonymous = !req.username && c.authUserPassOptional === true;
+      if (!req.username && !anonymous) return { ok: false, reason: 'no username/password sent' };
+      if (anonymous && !scripts?.checksPasswords && !(hasCert && req.certAuthorized)) {
+        return { ok: false, reason: 'no username/password sent and no accepted client certificate (auth-user-pass-optional)' };
+      }
+      if (verify && !anonymous && !(await verify(req.username, req.password))) return { ok: false, reason: `bad username or password (user ${req.username})` };
+      const scriptRefusal = scripts?.checksPasswords ? await scripts.verifyPassword(conn, req) : undefined;
+      if (scriptRefusal) return { ok: false, ...scriptRefusal };
+      if (!anonymous) {
+        conn.username = req.username;
+        if (c.usernameAsCommonName || !cn) cn = req.username;
+      }
     } else if (!hasCert || !req.certAuthorized) {
       return { ok: false, reason: 'no client certificate and no password authentication configured' };
     }
     const ext = await this.plugins.external?.(conn, req, cn);
     if (ext && !ext.ok) return ext;
     if (!req.first) {
-      if (cn !== conn.session.cn && !(c.usernameAsCommonName && c.authUserPassVerify)) {
+      if (cn !== conn.session.cn && !(c.usernameAsCommonName && (c.authUserPassVerify || scripts?.checksPasswords))) {
         return { ok: false, reason: `renegotiation changed the identity (${conn.session.cn} -> ${cn})` };
       }
       return { ok: true };
@@ -120,22 +136,11 @@ export class Authorizer {
     const ccd = withExternalConfig(cn ? await this.plugins.clientConfig?.(cn) : undefined, ext?.config);
     if (ccd?.disable) return { ok: false, reason: 'disabled in client-config-dir' };
     // The checks above may have waited (scrypt, file reads): a session that ended meanwhile gets no address, and
-    // everything from here on runs without waiting, so the pool and peer ids stay consistent.
+    // everything from here on runs without waiting (but for client-connect, which holds its address meanwhile), so
+    // the pool and peer ids stay consistent.
     if (conn.session.closed) return { ok: false, reason: 'session ended during authentication' };
-    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
-    let staying = established.filter((x) => x !== conn);
-    if (!c.duplicateCn && cn) {
-      for (const other of staying) {
-        if (other.cn !== cn) continue;
-        const why = `replaced by a new login of ${cn}`;
-        // The same UDP address is the same client restarting: its new session is this one, so the old one closes
-        // without a word (a RESTART there would reach the new session's client). Elsewhere the client is told.
-        if (other.proto === 'udp' && other.proto === conn.proto && other.remote === conn.remote) other.forceClose(why, 'replaced');
-        else other.kill('RESTART', why, 'replaced');
-      }
-      staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
-    }
-    if (staying.length >= c.maxClients) return { ok: false, reason: `max-clients (${c.maxClients}) reached` };
+    const full = this.admit(conn, cn);
+    if (full) return { ok: false, reason: full };
     for (const r of ccd?.iroutes ?? []) {
       const why = this.irouteProblem(r, conn);
       if (why) return { ok: false, reason: `${r.file}:${r.line}: ${why}` };
@@ -156,10 +161,36 @@ export class Authorizer {
       return { ok: false, reason: pool.size === 0 ? "no address: the server has no pool ('nopool') and no ifconfig-push for this client" : 'address pool exhausted' };
     }
     conn.ip = ip;
-    conn.iroutes = ccd?.iroutes?.map((r) => ({ network: r.network, netmask: r.netmask }));
+    let push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
+    let iroutes = ccd?.iroutes ?? [];
+    if (scripts) {
+      // The address is the client's while the script runs: if the session ends meanwhile, closing it frees it.
+      const r = await scripts.clientConnect(conn, cn, ip, second ?? pool.ifconfigPeer(ip, c.poolNetmask));
+      if (conn.session.closed) return { ok: false, reason: 'session ended during client-connect' };
+      const dyn = r.ok ? r.config : undefined;
+      // Others may have logged in while the script ran: replace them again, count again.
+      const why = !r.ok ? r.reason : dyn?.disable ? 'disabled by the client-connect script' : this.admit(conn, cn);
+      if (why) { pool.release(ip); conn.ip = 0; return { ok: false, reason: why }; }
+      if (dyn) {
+        for (const x of dyn.iroutes ?? []) {
+          const bad = this.irouteProblem(x, conn);
+          if (bad) { pool.release(ip); conn.ip = 0; return { ok: false, reason: `${x.file}:${x.line}: ${bad}` }; }
+        }
+        iroutes = [...iroutes, ...(dyn.iroutes ?? [])];
+        push = [...(dyn.pushReset ? [] : push), ...dyn.push];
+        if (dyn.ip !== undefined && dyn.ip !== ip) {
+          pool.release(ip);
+          conn.ip = 0;
+          const bad = ifconfigPushProblem(pool, dyn.ip, dyn.second);
+          if (bad) return { ok: false, reason: `client-connect: ${bad}` };
+          ip = conn.ip = pool.assign(dyn.ip);
+          second = dyn.second;
+        }
+      }
+    }
+    conn.iroutes = ccd || iroutes.length ? iroutes.map((r) => ({ network: r.network, netmask: r.netmask })) : undefined;
     if (cn) this.plugins.remember?.(cn, ip);
     conn.peerId = this.host.allocatePeerId(conn);
-    const push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
     return {
       ok: true,
       assign: {
@@ -167,6 +198,25 @@ export class Authorizer {
         peerId: conn.peerId, push, topologyPush: topologyPush(pool, c.clientToClient),
       },
     };
+  }
+
+  /** Replaces the other logins of `cn` (without duplicate-cn); why `conn` cannot come in (max-clients), if it cannot. */
+  private admit(conn: Conn, cn: string | undefined): string | undefined {
+    const c = this.host.cfg;
+    const established = [...this.host.conns].filter((x) => x.session.established && !x.session.closed);
+    let staying = established.filter((x) => x !== conn);
+    if (!c.duplicateCn && cn) {
+      for (const other of staying) {
+        if (other.cn !== cn) continue;
+        const why = `replaced by a new login of ${cn}`;
+        // The same UDP address is the same client restarting: its new session is this one, so the old one closes
+        // without a word (a RESTART there would reach the new session's client). Elsewhere the client is told.
+        if (other.proto === 'udp' && other.proto === conn.proto && other.remote === conn.remote) other.forceClose(why, 'replaced');
+        else other.kill('RESTART', why, 'replaced');
+      }
+      staying = staying.filter((x) => x.cn !== cn);   // replaced: they do not count against max-clients
+    }
+    return staying.length >= c.maxClients ? `max-clients (${c.maxClients}) reached` : undefined;
   }
 
   private irouteProblem(r: Subnet, conn: Conn): string | undefined {

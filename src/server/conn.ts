@@ -32,6 +32,10 @@ export class Conn implements RouterClient, Timed {
   peerInfo?: ReadonlyMap<string, string>;
   peerCert?: PeerCertInfo;
   tcpSocket?: net.Socket;
+  /** For scripts, during authorize()'s first turn: the client's certificate chain (DER, depth 0 first). */
+  peerChain?: () => Buffer[];
+  /** For tls-crypt-v2-verify: the metadata of the client's tls-crypt-v2 key (type byte first). */
+  tlsCryptV2Metadata?: Buffer;
   connectedAt?: number;
   readonly startedAt = Date.now();
   private readonly tls = new Map<number, TlsEngine>();
@@ -146,10 +150,12 @@ export class Conn implements RouterClient, Timed {
         const h = o.handle;
         this.peerInfo = o.request.peerInfo;
         this.peerCert = o.request.cert;
+        const engine = this.tls.get(h);
+        this.peerChain = () => engine?.peerChain() ?? [];
         this.host.authorize(this, o.request).then(
           (r) => { this.session.handleAuth(h, r, this.host.driver.now()); this.drain(); },
           (e: Error) => { this.session.handleAuth(h, { ok: false, reason: `auth error: ${e.message}` }, this.host.driver.now()); this.drain(); },
-        );
+        ).finally(() => { this.peerChain = undefined; });
         break;
       }
       case 'established': {

@@ -240,6 +240,7 @@ export class VpnServer implements ConnHost {
     if (conn.tcpSocket) this.halfOpen.delete(conn.tcpSocket);   // past its handshake: max-clients governs it now
     else this.endpoint.established(conn, conn.session.certHash)?.forceClose('client restarted (new session)', 'replaced');
     this.clientEvents.emit({ t: 'established', conn });
+    this.authorizer.plugins.scripts?.established(conn);
   }
 
   closed(conn: Conn, established: boolean, reason: string): void {
@@ -247,6 +248,7 @@ export class VpnServer implements ConnHost {
     this.stats.renegotiations += conn.session.stats.renegotiations;
     this.endpoint.closed(conn);
     if (conn.ip) { this.router.remove(conn); this.authorizer.released(conn); }
+    this.authorizer.plugins.scripts?.closed(conn, established);
     if (!established) {
       // A bounded label whatever the config says (hand-window, max-clients): the session's close kind.
       const why = conn.session.closeKind ?? 'link-closed';
@@ -278,6 +280,7 @@ export class VpnServer implements ConnHost {
     const to = inc.from;
     const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, to),
       this.sessionParams('udp', inc.wrap, inc.tlsCryptV2), inc.clientSid, t, inc.cookie);
+    conn.tlsCryptV2Metadata = inc.tlsCryptV2Metadata;
     this.conns.add(conn);
     const { superseded, evicted } = this.endpoint.accept(inc, conn, t);
     superseded?.forceClose('client restarted again (newer session)', 'replaced');
@@ -384,6 +387,7 @@ export class VpnServer implements ConnHost {
         if (!wrap.unwrap(p, t)) { fail('first packet failed the replay check'); return; }   // records its replay id
         conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap, !!kc), v.clientSid, t);
         conn.tcpSocket = sock;
+        conn.tlsCryptV2Metadata = v.tlsCryptV2?.clientKey.metadata;
         this.tcpConns.set(sock, conn);
         this.conns.add(conn);
         conn.drain();

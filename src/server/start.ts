@@ -22,6 +22,7 @@ import { type Management, startManagement } from './management.js';
 import { startMetrics } from './metrics.js';
 import { startPortForwards } from './port-forward.js';
 import { startStatusFile } from './status-file.js';
+import { ScriptHooks } from './scripts.js';
 
 export async function startServer(cfg: ServerConfig): Promise<VpnServer>;
 export async function startServer(cfg: StaticKeyServerConfig): Promise<StaticKeyServer>;
@@ -32,14 +33,27 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
   server.authorizer.plugins = await plugins(cfg, server.pool);
+  const scripts = cfg.scripts && new ScriptHooks(cfg, { unroute: (conn) => server.router.remove(conn) });
+  server.authorizer.plugins.scripts = scripts;
+  if (scripts) server.onStop(() => scripts.settled());
   if (cfg.uplink === 'tun') {
     const { createTunUplink } = await import('../io/tun-uplink.js');
     const net = cfg.server;
-    server.setUplink(await createTunUplink({
+    const tun = await createTunUplink({
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
       node: cfg.devNode,
       routes: cfg.routes.map((r) => ({ network: ipToString(r.network), prefix: maskPrefix(r.netmask)! })),
-    }, server.router.toClient));
+    }, server.router.toClient);
+    server.setUplink(tun);
+    if (scripts) {
+      try {
+        await scripts.up(tun.dev);
+      } catch (e) {
+        await tun.close();
+        throw e;
+      }
+      server.onStop(() => scripts.down('sigterm'));
+    }
   }
   let nat: NatUplink | undefined;
   if (cfg.uplink !== 'tun') {

@@ -6,6 +6,7 @@ import { IpPool } from '../../src/core/router/ip-pool.js';
 import type { AuthRequest } from '../../src/core/session/session.js';
 import type { ServerConfig } from '../../src/config/types.js';
 import type { Conn } from '../../src/server/conn.js';
+import type { AuthScripts } from '../../src/server/scripts.js';
 
 const NET = 0x0a080000;
 const MASK = 0xffffff00;
@@ -106,4 +107,103 @@ test('iroute in the client-config-dir: refused with its file:line when it overla
   r = await auth.authorize(conn, req('c1'));
   assert.ok(r.ok);
   assert.deepEqual(conn.iroutes, [{ network: ccdIroutes[0]!.network, netmask: ccdIroutes[0]!.netmask }]);
+});
+
+/** Script hooks that accept everything, with client-connect answering `connect`. */
+function scriptsWith(connect: AuthScripts['clientConnect'], checksPasswords = false): AuthScripts & { seen: string[] } {
+  const seen: string[] = [];
+  return {
+    seen, checksPasswords,
+    verifyTls: async () => undefined,
+    verifyPassword: async (_c, r) => { seen.push(`password '${r.username}'`); return undefined; },
+    clientConnect: connect, established: () => {}, closed: () => {},
+  };
+}
+
+test('client-connect: its ifconfig-push moves the client, its push adds, push-reset resets; disable refuses and frees the address', async () => {
+  const { host, auth } = setup();
+  auth.plugins.scripts = scriptsWith(async (_c, _cn, ip) => {
+    assert.equal(ip, NET + 2, 'the script sees the address from the pool');
+    return { ok: true, config: { ip: NET + 50, second: MASK, push: ['route 192.168.5.0 255.255.255.0'], pushReset: false, disable: false, iroutes: [] } };
+  });
+  host.cfg.push = ['dhcp-option DNS 9.9.9.9'];
+  const r = await auth.authorize(fakeConn('alice'), req('alice'));
+  assert.ok(r.ok);
+  assert.equal(r.assign?.ip, '10.8.0.50');
+  assert.deepEqual(r.assign?.push, ['dhcp-option DNS 9.9.9.9', 'route 192.168.5.0 255.255.255.0']);
+  assert.equal(host.pool.inUse, 1, 'the pool address went back');
+  auth.plugins.scripts = scriptsWith(async () => ({ ok: true, config: { push: ['x'], pushReset: true, disable: false, iroutes: [] } }));
+  const reset = await auth.authorize(fakeConn('bob'), req('bob'));
+  assert.deepEqual(reset.ok && reset.assign?.push, ['x']);
+  auth.plugins.scripts = scriptsWith(async () => ({ ok: true, config: { push: [], pushReset: false, disable: true, iroutes: [] } }));
+  const carol = fakeConn('carol');
+  const off = await auth.authorize(carol, req('carol'));
+  assert.deepEqual(off, { ok: false, reason: 'disabled by the client-connect script' });
+  auth.plugins.scripts = scriptsWith(async () => ({ ok: false, reason: 'client-connect script refused the client (x)' }));
+  assert.equal((await auth.authorize(fakeConn('dave'), req('dave'))).ok, false);
+  assert.equal(carol.ip, 0);
+  assert.equal(host.pool.inUse, 2);
+});
+
+test('a session that ends while client-connect runs gets no address, and closing it frees the one it held', async () => {
+  const { host, auth } = setup();
+  const conn = fakeConn('erin');
+  let answer!: () => void;
+  auth.plugins.scripts = scriptsWith(() => new Promise((res) => { answer = () => res({ ok: true }); }));
+  const pending = auth.authorize(conn, req('erin'));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(host.pool.inUse, 1, 'held while the script runs');
+  conn.session.closed = true;
+  auth.released(conn);   // what the server's closed() does
+  answer();
+  assert.deepEqual(await pending, { ok: false, reason: 'session ended during client-connect' });
+  assert.equal(host.pool.inUse, 0);
+});
+
+test('auth-user-pass-optional: no username is the script\'s to judge (empty strings); without a script the certificate must carry it', async () => {
+  const { host, auth } = setup();
+  const verified: string[] = [];
+  host.cfg.authUserPassVerify = '/users';
+  host.cfg.authUserPassOptional = true;
+  auth.plugins.verifyPassword = async (u) => { verified.push(u); return u === 'alice'; };
+  assert.equal((await auth.authorize(fakeConn('c1'), req('c1'))).ok, true, 'a certificate alone');
+  assert.deepEqual(verified, [], 'the users file is not asked about an empty username');
+  assert.equal((await auth.authorize(fakeConn('c2'), { ...req('c2'), username: 'alice', password: 'x' })).ok, true);
+  assert.equal((await auth.authorize(fakeConn('c3'), { ...req('c3'), username: 'bob', password: 'x' })).ok, false, 'a username given is checked');
+  host.cfg.verifyClientCert = 'none';
+  const r = await auth.authorize(fakeConn(''), { ...req(''), cn: undefined, certAuthorized: false });
+  assert.match(!r.ok ? r.reason : '', /no username\/password sent and no accepted client certificate/);
+  const scripts = scriptsWith(async () => ({ ok: true }), true);
+  auth.plugins.scripts = scripts;
+  assert.equal((await auth.authorize(fakeConn(''), { ...req(''), cn: undefined, certAuthorized: false })).ok, true, 'the script accepted');
+  assert.deepEqual(scripts.seen, ["password ''"]);
+  host.cfg.authUserPassOptional = false;
+  assert.match(await auth.authorize(fakeConn('c4'), req('c4')).then((x) => (!x.ok ? x.reason : '')), /no username\/password sent/);
+});
+
+test('a login of the same name that got in while client-connect ran is replaced once the script answers; max-clients is counted again', async () => {
+  const { host, auth } = setup();
+  const conn = fakeConn('frank', { remote: '192.0.2.1:1000' });
+  let answer!: () => void;
+  auth.plugins.scripts = scriptsWith(() => new Promise((res) => { answer = () => res({ ok: true }); }));
+  const pending = auth.authorize(conn, req('frank'));
+  await new Promise((r) => setImmediate(r));
+  const earlier = fakeConn('frank', { remote: '192.0.2.2:2000' });
+  earlier.session.established = true;
+  host.conns.add(earlier);
+  answer();
+  assert.equal((await pending).ok, true);
+  assert.deepEqual(earlier.calls, ['kill RESTART replaced: replaced by a new login of frank']);
+
+  host.cfg.maxClients = 1;
+  const late = fakeConn('gina');
+  const waiting = auth.authorize(late, req('gina'));
+  await new Promise((r) => setImmediate(r));
+  const other = fakeConn('hank');
+  other.session.established = true;
+  host.conns.add(other);
+  const inUse = host.pool.inUse;
+  answer();
+  assert.deepEqual(await waiting, { ok: false, reason: 'max-clients (1) reached' });
+  assert.equal(host.pool.inUse, inUse - 1, 'its address is freed');
 });

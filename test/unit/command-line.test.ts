@@ -61,7 +61,7 @@ function readFixture(name: string): string {
 }
 
 test('every bad line is reported at once, each with its line', () => {
-  const text = STOCK_CONFIG + 'frobnicate 1\nport 70000\nclient-connect /bin/x\ntopology mesh\n';
+  const text = STOCK_CONFIG + 'frobnicate 1\nport 70000\nclient-config-dir a b\ntopology mesh\n';
   assert.throws(() => buildServerConfig(text, join(fx.dir, 'server.conf'), fx.dir), (e: unknown) => {
     assert.ok(e instanceof ConfigErrors, String(e));
     assert.equal(e.errors.length, 4);
@@ -71,7 +71,7 @@ test('every bad line is reported at once, each with its line', () => {
     assert.equal(lines.length, 4);
     assert.match(lines[0]!, /server\.conf:\d+: unknown directive 'frobnicate'$/);
     assert.match(lines[1]!, /not an integer from 1 to 65535/);
-    assert.match(lines[2]!, /'client-connect' is not supported/);
+    assert.match(lines[2]!, /'client-config-dir' takes 1 argument, got 2/);
     assert.match(lines[3]!, /'mesh' must be one of/);
     return true;
   });
@@ -87,6 +87,6 @@ test('ignore-unknown-option: the unknown directives it names (after it) warn; kn
   assert.equal(logs.filter((l) => /ignored: an unknown directive named by ignore-unknown-option/.test(l)).length, 2);
   assert.throws(() => buildServerConfig(STOCK_CONFIG + 'frobnicate 1\nignore-unknown-option frobnicate\n', join(fx.dir, 's.conf'), fx.dir),
     /unknown directive 'frobnicate'/, 'it only covers the lines after it, as in 2.6');
-  assert.throws(() => buildServerConfig(STOCK_CONFIG + 'ignore-unknown-option client-connect\nclient-connect /bin/x\n', join(fx.dir, 's.conf'), fx.dir),
-    /'client-connect' is not supported/);
+  assert.throws(() => buildServerConfig(STOCK_CONFIG + 'ignore-unknown-option ipchange\nipchange /bin/x\n', join(fx.dir, 's.conf'), fx.dir),
+    /'ipchange' is not supported/);
 });

@@ -256,17 +256,18 @@ test('crl-verify, verify-client-cert, remote-cert-tls, tls-version-min', () => {
   failsExtra('tls-version-min 2.0\n', /unknown version/);
 });
 
-test('auth-user-pass-verify builtin, scripts rejected with a hint', () => {
+test('auth-user-pass-verify builtin; a script needs an executable file', () => {
   const users = fx.write('users.txt', '');
   const c = build('auth-user-pass-verify users.txt builtin\nverify-client-cert optional\nusername-as-common-name\n');
   assert.equal(c.authUserPassVerify, users);
   assert.equal(c.verifyClientCert, 'optional');
   assert.equal(c.usernameAsCommonName, true);
   assert.equal(build('auth-user-pass-verify users.txt builtin\nverify-client-cert none\n').verifyClientCert, 'none');
-  failsExtra('auth-user-pass-verify /etc/openvpn/check.sh via-env\n', /scripts cannot run in a unikernel; use the builtin form 'auth-user-pass-verify USERSFILE builtin'/);
-  failsExtra('auth-user-pass-verify check.sh via-file\n', /scripts cannot run in a unikernel/);
+  failsExtra('auth-user-pass-verify /etc/openvpn/check.sh via-env\n', /auth-user-pass-verify script '\/etc\/openvpn\/check\.sh': no such file/);
+  failsExtra('auth-user-pass-verify users.txt via-file\n', /auth-user-pass-verify script '.*users\.txt': not executable \(chmod \+x\)/);
+  failsExtra('auth-user-pass-verify check.sh\n', /requires a second parameter \('via-env' or 'via-file'\), or 'builtin'/);
   failsExtra('auth-user-pass-verify nousers.txt builtin\n', /users file '.*nousers\.txt' does not exist \(create it with 'nanovpn users add nousers\.txt NAME'\)/);
-  failsExtra('auth-user-pass-verify users.txt magic\n', /must be 'builtin'/);
+  failsExtra('auth-user-pass-verify users.txt magic\n', /must be 'via-env', 'via-file' or 'builtin'/);
 });
 
 test('paths: client-config-dir, ifconfig-pool-persist, status, state-dir are resolved, not read', () => {
@@ -305,7 +306,7 @@ test('management, metrics, uplink, nat-source, data-crypto', () => {
 
 test('known-but-ignored directives warn once each; unknown and unsupported ones fail', () => {
   logs = [];
-  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\nmlock\nsndbuf 0\nscript-security 2\n');
+  const c = build('persist-key\npersist-tun\nuser nobody\ngroup nogroup\nuser nobody\nmlock\nsndbuf 0\nfast-io\n');
   assert.equal(c.port, 1194);
   const warns = logs.filter((l) => / WARN config: /.test(l));
   assert.equal(warns.length, 7, warns.join('\n'));
@@ -314,7 +315,7 @@ test('known-but-ignored directives warn once each; unknown and unsupported ones 
   assert.ok(warns.every((l) => l.includes(`file=${src()}`) && / line=\d+/.test(l)));
   failsExtra('frobnicate 1\n', /^unknown directive 'frobnicate'$/);
   for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) failsExtra(`${name} 1\n`, new RegExp(`^unknown directive '${name}'$`));
-  failsExtra('client-connect /bin/x\n', /scripts cannot run in a unikernel/);
+  failsExtra('client-connect /bin/x\n', /client-connect script '\/bin\/x': no such file/);
   failsExtra('<persist-key>\nx\n</persist-key>\n', /inline <persist-key> block is not allowed/);
   failsExtra('port-share 127.0.0.1 443\n', /^'port-share' is not supported by nanovpn: nanovpn does not forward other protocols to another server; run the other service on another port$/);
   fails('verb 3\n\n  "unterminated\n', 3, /no closing quotation/);

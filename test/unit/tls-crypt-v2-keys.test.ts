@@ -78,7 +78,8 @@ test('config: tls-crypt-v2 from a file or inline, beside tls-crypt as on a 2.6 s
   fx.write('short.key', '-----BEGIN OpenVPN tls-crypt-v2 server key-----\nAAAA\n-----END OpenVPN tls-crypt-v2 server key-----\n');
   assert.match(refusal('tls-crypt-v2 short.key\n'), /3 bytes of key, expected 128/);
   assert.match(refusal('tls-crypt-v2-max-age 0\n'), /'0' is not an integer from 1/);
-  assert.match(refusal('tls-crypt-v2-verify /bin/true\n'), /scripts cannot run.*management-client-auth.*tls-crypt-v2-max-age/);
+  assert.deepEqual(build('tls-crypt-v2 tc2.key\ntls-crypt-v2-verify /bin/true\n').scripts?.hooks['tls-crypt-v2-verify']?.argv, ['/bin/true']);
+  assert.match(refusal('tls-crypt-v2-verify /nonexistent/verify.sh\n'), /tls-crypt-v2-verify script '\/nonexistent\/verify\.sh': no such file/);
   logs = [];
   build('tls-crypt-v2-max-age 30\n');
   assert.ok(logs.some((l) => /tls-crypt-v2-max-age has no effect without 'tls-crypt-v2'/.test(l)), logs.join('\n'));

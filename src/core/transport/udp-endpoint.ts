@@ -62,6 +62,8 @@ export interface Incoming {
   readonly first: Buffer;
   /** The client came with a tls-crypt-v2 key: `wrap` is tls-crypt with it. */
   readonly tlsCryptV2: boolean;
+  /** Its key's metadata (type byte first), for tls-crypt-v2-verify. */
+  readonly tlsCryptV2Metadata?: Buffer;
 }
 
 export type DatagramEvent<S> =
@@ -215,7 +217,7 @@ export class UdpEndpoint<S> {
       t: 'new-session',
       incoming: {
         from: { address: from.address, port: from.port }, clientSid: Buffer.from(v.clientSid), cookie: Buffer.from(v.cookie), wrap, first,
-        tlsCryptV2: v.clientKey !== undefined,
+        tlsCryptV2: v.clientKey !== undefined, tlsCryptV2Metadata: v.clientKey?.metadata,
       },
     };
   }
