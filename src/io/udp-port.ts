@@ -212,7 +212,11 @@ class NativeUdpPort implements UdpPort {
 
   private grow(): void {
     const n = this.parts.length * 2;
-    const widen = (a: Uint32Array<ArrayBuffer>, per = 1): Uint32Array<ArrayBuffer> => { const b = new Uint32Array(n * per); b.set(a); return b; };
+    const widen = (a: Uint32Array<ArrayBuffer>, per = 1): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(n * per);
+      b.set(a);
+      return b;
+    };
     this.parts = widen(this.parts);
     this.addrs = widen(this.addrs, 4);
     this.ports = widen(this.ports);
