@@ -6,6 +6,7 @@
 // kill CN | kill IP:PORT, client-kill CID [MSG], load-stats, state, pid, version, help, quit/exit. There is no password,
 // so only a loopback address is accepted unless the caller allows others.
 import { listen } from '../io/listen.js';
+import { addressPort, plainAddress } from '../io/peer-address.js';
 import * as net from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +27,7 @@ const HELP = [
   'exit|quit              : Close management session.',
   'help                   : Print this message.',
   'kill cn                : Kill the client instance(s) having common name cn.',
-  'kill IP:port           : Kill the client instance connecting from IP:port.',
+  'kill IP:port           : Kill the client instance connecting from IP:port ([IPv6]:port).',
   'load-stats             : Show global server load stats.',
   'pid                    : Show process ID of the current nanovpn process.',
   'state                  : Show socket-level state (UDP/TCP queues, NAT flows, memory) as one JSON line.',
@@ -80,6 +81,15 @@ function killed(conns: ObservedConn[], message: string, why: string): void {
 }
 
 function kill(server: ObservedServer, victim: string): string {
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(victim);
+  if (v6) {
+    // An IPv6 client as the status shows it: [ADDRESS]:PORT.
+    const addr = addressPort(plainAddress(v6[1]!), Number(v6[2]));
+    const hits = liveConns(server).filter((c) => realAddress(c) === addr);
+    if (hits.length === 0) return `ERROR: client at address ${addr} not found`;
+    killed(hits, 'RESTART', `kill ${addr}`);
+    return `SUCCESS: ${hits.length} client(s) at address ${addr} killed`;
+  }
   const [p1 = '', p2 = ''] = victim.split(':');
   if (p1 && p2) {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(p1) || p1.split('.').some((o) => Number(o) > 255)) return `ERROR: error parsing IP address: ${p1}`;
