@@ -58,7 +58,7 @@ export interface UdpAddon {
   startPoll(fd: number, ring: Buffer, meta: Buffer, slotBytes: number, onBatch: (count: number) => void,
     onWritable: () => void, onError: (e: Error) => void): { stop(): void; wantWritable(): void };
   sendBatch(fd: number, bufs: Buffer[], parts: Uint32Array, addrs: Uint32Array, ports: Uint32Array, count: number,
-    stats: Uint32Array): number;
+    stats: Uint32Array, family: 4 | 6): number;
   close(fd: number): void;
 }
 
@@ -228,7 +228,7 @@ class NativeUdpPort implements UdpPort {
     const before = this.sendStats[0];
     let done: number;
     try {
-      done = this.addon.sendBatch(this.fd, this.bufs, this.parts, this.addrs, this.ports, this.queued, this.sendStats);
+      done = this.addon.sendBatch(this.fd, this.bufs, this.parts, this.addrs, this.ports, this.queued, this.sendStats, this.family);
     } catch (e) {
       this.dropQueue();
       this.o.onError(e as Error);
@@ -289,7 +289,8 @@ async function openDgramPort(o: UdpPortOptions): Promise<UdpPort> {
     recvBufferSize: o.bufBytes, sendBufferSize: o.bufBytes, lookup: literalLookup,
   });
   sock.on('message', (msg, rinfo) => {
-    const from = family === 6 ? { address: plainAddress(rinfo.address), port: rinfo.port } : rinfo;
+    // libuv prints IPv6 as RFC 5952 text already: only an IPv4-mapped address needs a change.
+    const from = family === 6 && rinfo.address.startsWith('::ffff:') ? { address: plainAddress(rinfo.address), port: rinfo.port } : rinfo;
     o.onDatagram(msg, from, o.now());
   });
   await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(o.port, o.host, () => { sock.off('error', rej); res(); }); });

@@ -53,7 +53,7 @@ async function statusAddress(s: NanovpnServer, cn: string, re: RegExp): Promise<
 
 const escape = (s: string): string => s.replace(/[.[\]]/g, '\\$&');
 
-test('IPv6 UDP (proto udp6) and IPv6 TCP (tcp6-server): a 2.6 client connects to fd00:198:19:k::1 and pings through the tunnel', { timeout: 120_000 }, async (t: TestContext) => {
+test('IPv6 UDP (proto udp6) and IPv6 TCP (tcp6-server, dual-stack): 2.6 clients connect to fd00:198:19:k::1 (and 198.19.1.1 over TCP) and ping through the tunnel', { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason();
   if (skip) return t.skip(skip);
   await withTopology({ clients: 2 }, async (topo) => {
@@ -77,6 +77,12 @@ test('IPv6 UDP (proto udp6) and IPv6 TCP (tcp6-server): a 2.6 client connects to
     await c2.waitInitialized();
     await pingServer(topo, 'cli2');
     await statusAddress(tcp, 'client2', new RegExp(`^\\[${escape(cliAddr6(2))}\\]:\\d+$`));
+    // The TCP socket is dual-stack too: an IPv4 client is served and shown as plain IPv4.
+    const c1v4 = client(topo, pki, 'cli1', 'client1', 'tcp-client', srvAddrFor(1));
+    await c1v4.waitInitialized();
+    await pingServer(topo, 'cli1');
+    await statusAddress(tcp, 'client1', new RegExp(`^${escape(cliAddr(1))}:\\d+$`));
+    assert.doesNotMatch(tcp.proc.output, /::ffff:/i);
   });
 });
 

@@ -15,8 +15,9 @@
 //       the count, up to MAX_ROUNDS times; the slots are reused after onBatch returns.
 //   Poller.wantWritable() -> undefined    onWritable is called once, when the socket can take more
 //   Poller.stop() -> undefined            stops polling (idempotent); does not close the fd
-//   sendBatch(fd, bufs, parts, addrs, ports, count, stats) -> number
-//       datagram i is the next parts[i] Buffers of bufs, to addrs[4i..4i+3]:ports[i] (Uint32Arrays). Returns how many
+//   sendBatch(fd, bufs, parts, addrs, ports, count, stats, family) -> number
+//       datagram i is the next parts[i] Buffers of bufs, to addrs[4i..4i+3]:ports[i] (Uint32Arrays); family: the
+//       socket's, as open returned it. Returns how many
 //       datagrams were dealt with from the front: fewer than count when the socket is full (EAGAIN). A datagram the
 //       kernel refuses for another reason (an IPv6 peer of an IPv4 socket too) is skipped: stats[0] counts them,
 //       stats[1] holds the last errno.
@@ -455,10 +456,10 @@ static napi_value udp_start_poll(napi_env env, napi_callback_info info) {
 // ---- sendBatch ----------------------------------------------------------------------------------------------
 
 static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  const char *usage = "udp addon: sendBatch(fd, bufs: Buffer[], parts, addrs, ports: Uint32Array, count, stats: Uint32Array)";
-  if (!get_args(env, info, 7, argv)) return throw_args(env, usage);
-  int32_t fd, count;
+  napi_value argv[8];
+  const char *usage = "udp addon: sendBatch(fd, bufs: Buffer[], parts, addrs, ports: Uint32Array, count, stats: Uint32Array, family: 4 | 6)";
+  if (!get_args(env, info, 8, argv)) return throw_args(env, usage);
+  int32_t fd, count, fam;
   uint32_t *parts, *addrs, *ports, *stats;
   size_t parts_len, addrs_len, ports_len, stats_len;
   bool is_array = false;
@@ -466,12 +467,10 @@ static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
       !get_u32_array(env, argv[2], &parts, &parts_len) || !get_u32_array(env, argv[3], &addrs, &addrs_len) ||
       !get_u32_array(env, argv[4], &ports, &ports_len) || !get_int(env, argv[5], &count) ||
       !get_u32_array(env, argv[6], &stats, &stats_len) || count < 0 || (size_t)count > parts_len ||
-      (size_t)count * 4 > addrs_len || (size_t)count > ports_len || stats_len < 2)
+      (size_t)count * 4 > addrs_len || (size_t)count > ports_len || stats_len < 2 || !get_int(env, argv[7], &fam) ||
+      (fam != 4 && fam != 6))
     return throw_args(env, usage);
-  any_addr own;
-  socklen_t own_len = sizeof own;
-  if (getsockname(fd, &own.sa, &own_len) < 0) return throw_errno(env, errno, "getsockname");
-  int family = own.sa.sa_family;
+  int family = fam == 6 ? AF_INET6 : AF_INET;
   uint32_t nbufs;
   CHECK(env, napi_get_array_length(env, argv[1], &nbufs));
 
