@@ -92,7 +92,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'static-challenge': ignored(NO_EFFECT_ON_SERVER),
 
   // link-options.rst
-  bind: ignored('the server always binds its port'),
+  bind: IMPLEMENTED,
   float: ignored('nanovpn always lets an authenticated UDP client move to a new address, as float does'),
   fragment: refused('nanovpn does not fragment or reassemble tunnel packets', 'use mssfix (and tun-mtu)'),
   keepalive: IMPLEMENTED,

@@ -15,7 +15,8 @@ import { parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
 import { checkForwardRules, parseForwardPort } from './forward-port.js';
 import type { ForwardRule } from '../core/forward/port-forward.js';
 import { applyAuthScript, applyScriptDirective, finishScripts, newScriptConfig, SCRIPT_DIRECTIVES, type ScriptConfig } from './script-options.js';
-import type { AnyServerConfig, CipherName, Proto, ServerConfig, StaticKey } from './types.js';
+import { type LocalLine, parseProtoName, type ProtoName, settleListeners } from './listeners.js';
+import type { AnyServerConfig, CipherName, Listener, Proto, ServerConfig, StaticKey } from './types.js';
 import { isStaticKeyConfig } from './types.js';
 import { isCipherName } from '../core/crypto/ciphers.js';
 import { DIGESTS, digestByName } from '../core/crypto/digests.js';
@@ -55,7 +56,7 @@ function tlsOnly(c: AnyServerConfig, source: string): ServerConfig {
   return c;
 }
 
-type Draft = Omit<ServerConfig, 'server' | 'ca' | 'cert' | 'key' | 'protos'> & {
+type Draft = Omit<ServerConfig, 'server' | 'ca' | 'cert' | 'key' | 'protos' | 'listeners'> & {
   server?: ServerConfig['server']; ca?: string; cert?: string; key?: string; protos: Proto[];
 };
 
@@ -87,6 +88,9 @@ interface Ctx {
   capathCas?: { pem: string; d: Directive };
   forwards?: { rule: ForwardRule; line: number }[];
   scripts?: ScriptConfig;
+  /** proto and local lines in order, for settleListeners. */
+  protoNames: ProtoName[];
+  locals: LocalLine[];
 }
 
 interface Handler {
@@ -115,7 +119,10 @@ export interface DirectiveSource { directives: Directive[]; baseDir: string }
  * or ConfigErrors with all of them; the checks across directives run once every line was good.
  */
 export function buildFromDirectives(sources: DirectiveSource[], source: string): AnyServerConfig {
-  const c: Ctx = { cfg: defaults(source), compression: { framing: 'none' }, baseDir: '', warned: new Set(), lines: new Map(), ignoreUnknown: new Set() };
+  const c: Ctx = {
+    cfg: defaults(source), compression: { framing: 'none' }, baseDir: '', warned: new Set(), lines: new Map(), ignoreUnknown: new Set(),
+    protoNames: [], locals: [],
+  };
   const errors: ConfigError[] = [];
   for (const { directives, baseDir } of sources) {
     c.baseDir = baseDir;
@@ -163,7 +170,7 @@ function apply(c: Ctx, d: Directive): void {
 
 function defaults(source: string): Draft {
   return {
-    source, port: 1194, protos: [], dev: 'tun', topology: 'subnet', auth: 'SHA1',
+    source, port: 1194, protos: [], bindIpv6Only: false, dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
     tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, routes: [], verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
@@ -175,9 +182,10 @@ function finish(c: Ctx, source: string): AnyServerConfig {
   const at = (name: string): number | undefined => c.lines.get(name);
   if (c.forwards) settleForwards(c, source);
   if (c.secret) {
-    if (cfg.protos.length === 0) cfg.protos.push('udp');
+    const socks = listeners(c, source, true);
     return staticKeyConfig({
-      source, draft: cfg, secret: c.secret, keyDirection: c.keyDirection, ifconfig: c.ifconfig, ping: c.ping,
+      source, draft: { ...cfg, listeners: socks },
+      secret: c.secret, keyDirection: c.keyDirection, ifconfig: c.ifconfig, ping: c.ping,
       pingRestart: c.pingRestart, cipherName: c.cipherName, cipherByName, compression: c.compression,
       allowInsecure: c.allowInsecureStatic === true, mode: c.mode, lines: c.lines,
     });
@@ -243,7 +251,15 @@ function finish(c: Ctx, source: string): AnyServerConfig {
   cfg.compressionPushed = c.compression.pushed !== undefined;
   if (cfg.protos.length === 0) cfg.protos.push('udp');
   cipherOptions(c);
-  return cfg as ServerConfig;
+  const socks = listeners(c, source, false);
+  return { ...cfg, listeners: socks } as ServerConfig;
+}
+
+function listeners(c: Ctx, source: string, pointToPoint: boolean): Listener[] {
+  const l = settleListeners({ protos: c.protoNames, port: c.cfg.port, locals: c.locals, pointToPoint });
+  if ('error' in l) throw new ConfigError(source, l.line, l.error);
+  c.cfg.protos = [...new Set(l.map((x) => x.proto))];
+  return l;
 }
 
 /** OpenVPN 2.6's rules for the options that modify 'management'. */
@@ -469,17 +485,30 @@ const handlers: Record<string, Handler> = {
   lport: intOpt(1, 65535, (c, v) => { c.cfg.port = v; }),
   proto: {
     min: 1, max: 1, run(d, c) {
-      const p = d.args[0]!.toLowerCase();
-      let proto: Proto;
-      if (p === 'udp' || p === 'udp4') proto = 'udp';
-      else if (p === 'tcp' || p === 'tcp-server' || p === 'tcp4' || p === 'tcp4-server') proto = 'tcp';
-      else if (p === 'udp6' || p === 'tcp6' || p === 'tcp6-server') fail(d, `proto '${d.args[0]}': IPv6-only transports are not supported; use udp or tcp-server`);
-      else if (p.endsWith('-client')) fail(d, `proto '${d.args[0]}' is for clients; a server uses tcp-server (or udp)`);
-      else fail(d, `proto: unknown protocol '${d.args[0]}' (use udp or tcp-server)`);
-      if (!c.cfg.protos.includes(proto)) c.cfg.protos.push(proto);
+      const p = parseProtoName(d.args[0]!);
+      if ('error' in p) fail(d, `proto: ${p.error}`);
+      if (!c.protoNames.some((q) => q.proto === p.proto && q.family === p.family)) c.protoNames.push(p);
+      if (!c.cfg.protos.includes(p.proto)) c.cfg.protos.push(p.proto);
     },
   },
-  local: { min: 1, max: 1, run(d, c) { if (d.args[0] === '') fail(d, 'local: empty address'); c.cfg.local = d.args[0]!; } },
+  local: {
+    min: 1, max: 3, run(d, c) {
+      const [host, port, proto] = d.args as [string, string?, string?];
+      if (host === '') fail(d, 'local: empty address');
+      const p = proto === undefined ? undefined : parseProtoName(proto);
+      if (p && 'error' in p) fail(d, `local: ${p.error}`);
+      c.locals.push({
+        ...(host !== '*' && { host }), ...(port !== undefined && { port: int(d, 1, 1, 65535) }), ...(p && { proto: p }), line: d.line,
+      });
+      c.cfg.local ??= host === '*' ? undefined : host;
+    },
+  },
+  bind: {
+    min: 0, max: 1, run(d, c) {
+      if (d.args[0] !== undefined && d.args[0] !== 'ipv6only') fail(d, `bind: '${d.args[0]}' is not a keyword of bind (only ipv6only)`);
+      if (d.args[0] === 'ipv6only') c.cfg.bindIpv6Only = true;
+    },
+  },
   dev: {
     min: 1, max: 1, run(d, c) {
       const name = d.args[0]!;

@@ -2,6 +2,16 @@
 // Addresses are uint32 numbers; file references are already loaded (text) or kept as resolved paths when the
 // server must re-read them (CRL, users file, client-config-dir, status, pool persistence).
 export type Proto = 'udp' | 'tcp';
+/** The address family a proto name allows (udp4: inet, udp6: inet6, udp: any). */
+export type AddressFamily = 'any' | 'inet' | 'inet6';
+/** One listening socket (listeners.ts). */
+export interface Listener {
+  proto: Proto;
+  family: AddressFamily;
+  /** An address or a host name; undefined: all addresses (0.0.0.0, or :: for family inet6). */
+  host?: string;
+  port: number;
+}
 import type { CbcCipherName, CipherName } from '../core/crypto/ciphers.js';
 import type { Framing } from '../core/compression/framing.js';
 import type { DigestName } from '../core/crypto/digests.js';
@@ -21,6 +31,8 @@ export interface ServerConfig {
   local?: string;               // bind address ('local'); undefined = all addresses
   port: number;                 // 'port', default 1194
   protos: Proto[];              // 'proto' lines; several lines accumulate (nanovpn extension); default ['udp']
+  listeners: Listener[];        // the sockets, from proto, port, local (2.7: several lines) and bind (listeners.ts)
+  bindIpv6Only: boolean;        // 'bind ipv6only': IPv6 sockets are not dual-stack
   dev: 'tun';
   devName?: string;             // 'dev NAME' when it names a device (tun0, ovpns1 with dev-type tun): the tun uplink's
   topology: 'subnet' | 'net30' | 'p2p';  // 'topology'; no line: net30, OpenVPN 2.6's default
@@ -106,7 +118,7 @@ export interface ServerConfig {
 }
 
 /** The settings a static-key config shares with a TLS one. */
-type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
+type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'listeners' | 'bindIpv6Only' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
   'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
   'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'suppressTimestamps' | 'devNode'>;
 

@@ -7,11 +7,12 @@ import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
 import * as net from 'node:net';
 import type { PeerAddr } from '../core/transport/udp-endpoint.js';
-import { ipToString, parseIpv4Text } from '../core/wire/ipv4.js';
 import { findAddon, loadAddon } from './native-addon.js';
+import { ipWords, isIpv4Mapped, plainAddress, socketAddress, wordsText } from './peer-address.js';
 
 /** `msg` and `from` are valid only during the call (with the addon both are rewritten for the next datagram): copy
- *  what you keep. `now` is the clock's time when the datagram's batch was read. */
+ *  what you keep. `now` is the clock's time when the datagram's batch was read. `from.address` is plain IPv4 for
+ *  an IPv4 peer also on a dual-stack socket (peer-address.ts). */
 export type OnDatagram = (msg: Buffer, from: PeerAddr, now: number) => void;
 
 export interface UdpPortStats {
@@ -27,6 +28,8 @@ export interface UdpPort {
   /** 'native': udp.node's batched socket; 'node': node:dgram. */
   readonly kind: 'native' | 'node';
   readonly port: number;
+  /** The socket's family: 6 is dual-stack unless it was opened ipv6Only. */
+  readonly family: 4 | 6;
   /** Queues a datagram (one Buffer or the pieces of one); the queue leaves at the end of this turn. */
   send(bytes: Buffer | readonly Buffer[], to: PeerAddr): void;
   stats(): UdpPortStats;
@@ -34,8 +37,11 @@ export interface UdpPort {
 }
 
 export interface UdpPortOptions {
+  /** An IPv4 or IPv6 literal. */
   host: string;
   port: number;
+  /** An IPv6 socket takes IPv6 peers only (bind ipv6only); by default it is dual-stack, as OpenVPN's. */
+  ipv6Only?: boolean;
   /** SO_RCVBUF and SO_SNDBUF. */
   bufBytes: number;
   /** The largest datagram taken in (the native socket's slot size; longer ones are dropped and counted). */
@@ -48,11 +54,11 @@ export interface UdpPortOptions {
 }
 
 export interface UdpAddon {
-  open(host: string, port: number, bufBytes: number): { fd: number; port: number };
+  open(host: string, port: number, bufBytes: number, v6only: boolean): { fd: number; port: number; family: 4 | 6 };
   startPoll(fd: number, ring: Buffer, meta: Buffer, slotBytes: number, onBatch: (count: number) => void,
     onWritable: () => void, onError: (e: Error) => void): { stop(): void; wantWritable(): void };
   sendBatch(fd: number, bufs: Buffer[], parts: Uint32Array, addrs: Uint32Array, ports: Uint32Array, count: number,
-    stats: Uint32Array): number;
+    stats: Uint32Array, family: 4 | 6): number;
   close(fd: number): void;
   /** One sd_notify datagram (systemd-notify.ts); older builds lack it. */
   notify?(socketPath: string, message: string): void;
@@ -87,11 +93,11 @@ export async function openUdpPort(o: UdpPortOptions): Promise<{ port: UdpPort; f
 export function openNativeUdpPort(mod: UdpAddon, o: UdpPortOptions): UdpPort { return new NativeUdpPort(mod, o); }
 
 const RING_SLOTS = 64;
-const META_WORDS = 4;
+const META_WORDS = 8;
 const TRUNCATED = 1;
-/** Source address strings are remembered in a direct-mapped table by IPv4 address, and only an address seen twice in
- *  a row at its slot gets in: a flood from many spoofed addresses then allocates only strings that die young (a
- *  cached string that a flood replaces every few milliseconds would survive a scavenge each time). */
+/** Source address strings are remembered in a direct-mapped table by address (its 4 words), and only an address
+ *  seen twice in a row at its slot gets in: a flood from many spoofed addresses then allocates only strings that
+ *  die young (a cached string that a flood replaces every few milliseconds would survive a scavenge each time). */
 const ADDRESS_SLOTS = 256;
 const IP_CACHE_MAX = 8192;
 /** Datagrams held while the socket is full; past this new ones are dropped, as a full socket would. */
@@ -100,6 +106,7 @@ const SEND_QUEUE_MAX = 16384;
 class NativeUdpPort implements UdpPort {
   readonly kind = 'native' as const;
   readonly port: number;
+  readonly family: 4 | 6;
   private readonly fd: number;
   /** The receive ring's slots, then one more: the scratch slot that each datagram is copied to. */
   private readonly slots: Buffer;
@@ -107,21 +114,23 @@ class NativeUdpPort implements UdpPort {
   private readonly slotBytes: number;
   private readonly meta: Uint32Array;
   private readonly poller: { stop(): void; wantWritable(): void };
-  private readonly addressKeys = new Float64Array(ADDRESS_SLOTS).fill(-1);
-  private readonly seenKeys = new Float64Array(ADDRESS_SLOTS).fill(-1);
+  /** Per slot: 4 address words and a fifth that is 1 when the slot holds an address. */
+  private readonly addressKeys = new Uint32Array(ADDRESS_SLOTS * 5);
+  private readonly seenKeys = new Uint32Array(ADDRESS_SLOTS * 5);
   private readonly addresses: string[] = new Array<string>(ADDRESS_SLOTS).fill('');
   /** The one PeerAddr handed to onDatagram, rewritten for each datagram, and the views of the scratch slot, one per
    *  length: a datagram that is dropped allocates nothing at all. */
   private readonly from = { address: '', port: 0 };
   private readonly views: Buffer[] = [];
-  private readonly ips = new Map<string, number>();
+  /** Destination words by address text. */
+  private readonly ips = new Map<string, Uint32Array>();
   private truncated = 0;
   private dropped = 0;
   private closed = false;
   // The send queue: datagram i is the next parts[i] Buffers of bufs, to addrs[i]:ports[i].
   private bufs: Buffer[] = [];
   private parts = new Uint32Array(256);
-  private addrs = new Uint32Array(256);
+  private addrs = new Uint32Array(256 * 4);
   private ports = new Uint32Array(256);
   private queued = 0;
   private flushQueued = false;
@@ -129,9 +138,10 @@ class NativeUdpPort implements UdpPort {
   private readonly sendStats = new Uint32Array(2);
 
   constructor(private readonly addon: UdpAddon, private readonly o: UdpPortOptions) {
-    const s = addon.open(o.host, o.port, o.bufBytes);
+    const s = addon.open(o.host, o.port, o.bufBytes, o.ipv6Only ?? false);
     this.fd = s.fd;
     this.port = s.port;
+    this.family = s.family;
     this.slotBytes = Math.ceil(Math.max(2048, o.maxDatagram) / 64) * 64;
     this.scratchOff = RING_SLOTS * this.slotBytes;
     this.slots = Buffer.alloc(this.scratchOff + this.slotBytes);
@@ -150,45 +160,51 @@ class NativeUdpPort implements UdpPort {
     const m = this.meta, slot = this.slotBytes, from = this.from, now = this.o.now();
     for (let i = 0; i < count && !this.closed; i++) {
       const w = i * META_WORDS;
-      if (m[w + 3] & TRUNCATED) { this.truncated++; continue; }
+      if (m[w + 2] & TRUNCATED) { this.truncated++; continue; }
       const off = i * slot, len = m[w];
       // copyWithin, not Buffer#copy, which makes a view of its source for each call.
       this.slots.copyWithin(this.scratchOff, off, off + len);
-      from.address = this.addressOf(m[w + 1]);
-      from.port = m[w + 2];
+      from.address = this.addressOf(m, w + 4);
+      from.port = m[w + 1];
       this.o.onDatagram(this.views[len] ??= this.slots.subarray(this.scratchOff, this.scratchOff + len), from, now);
     }
   };
 
-  private addressOf(ip: number): string {
-    const slot = (Math.imul(ip, 0x9e3779b1) >>> 24) & (ADDRESS_SLOTS - 1);
-    if (this.addressKeys[slot] === ip) return this.addresses[slot]!;
-    const a = ipToString(ip);
-    if (this.seenKeys[slot] !== ip) { this.seenKeys[slot] = ip; return a; }
-    this.addressKeys[slot] = ip;
+  /** The address text of the 4 words at m[at]. */
+  private addressOf(m: Uint32Array, at: number): string {
+    const a0 = m[at]!, a1 = m[at + 1]!, a2 = m[at + 2]!, a3 = m[at + 3]!;
+    const slot = (Math.imul(a3 ^ Math.imul(a2 ^ Math.imul(a1 ^ a0, 0x85ebca6b), 0xc2b2ae35), 0x9e3779b1) >>> 24) & (ADDRESS_SLOTS - 1);
+    const k = slot * 5;
+    if (keyIs(this.addressKeys, k, a0, a1, a2, a3)) return this.addresses[slot]!;
+    const a = wordsText(m.subarray(at, at + 4));
+    const seen = this.seenKeys;
+    if (!keyIs(seen, k, a0, a1, a2, a3)) { seen[k] = a0; seen[k + 1] = a1; seen[k + 2] = a2; seen[k + 3] = a3; seen[k + 4] = 1; return a; }
+    const keys = this.addressKeys;
+    keys[k] = a0; keys[k + 1] = a1; keys[k + 2] = a2; keys[k + 3] = a3; keys[k + 4] = 1;
     this.addresses[slot] = a;
     return a;
   }
 
-  private ipOf(address: string): number | undefined {
-    let ip = this.ips.get(address);
-    if (ip === undefined) {
-      ip = parseIpv4Text(address);
-      if (ip === undefined) return undefined;
+  private wordsOf(address: string): Uint32Array | undefined {
+    let w = this.ips.get(address);
+    if (w === undefined) {
+      w = ipWords(address);
+      // No IPv4 socket reaches an IPv6 peer.
+      if (w === undefined || (this.family === 4 && !isIpv4Mapped(w))) return undefined;
       if (this.ips.size >= IP_CACHE_MAX) this.ips.clear();
-      this.ips.set(address, ip);
+      this.ips.set(address, w);
     }
-    return ip;
+    return w;
   }
 
   send(bytes: Buffer | readonly Buffer[], to: PeerAddr): void {
-    const ip = this.ipOf(to.address);
-    if (this.closed || ip === undefined || this.queued >= SEND_QUEUE_MAX) { this.dropped++; return; }
+    const w = this.wordsOf(to.address);
+    if (this.closed || w === undefined || this.queued >= SEND_QUEUE_MAX) { this.dropped++; return; }
     if (this.queued === this.parts.length) this.grow();
     const i = this.queued++;
     if (Buffer.isBuffer(bytes)) { this.bufs.push(bytes); this.parts[i] = 1; }
     else { for (const b of bytes) this.bufs.push(b); this.parts[i] = bytes.length; }
-    this.addrs[i] = ip;
+    this.addrs.set(w, i * 4);
     this.ports[i] = to.port;
     if (!this.flushQueued && !this.waitingWritable) {
       this.flushQueued = true;
@@ -198,9 +214,13 @@ class NativeUdpPort implements UdpPort {
 
   private grow(): void {
     const n = this.parts.length * 2;
-    const widen = (a: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => { const b = new Uint32Array(n); b.set(a); return b; };
+    const widen = (a: Uint32Array<ArrayBuffer>, per = 1): Uint32Array<ArrayBuffer> => {
+      const b = new Uint32Array(n * per);
+      b.set(a);
+      return b;
+    };
     this.parts = widen(this.parts);
-    this.addrs = widen(this.addrs);
+    this.addrs = widen(this.addrs, 4);
     this.ports = widen(this.ports);
   }
 
@@ -210,7 +230,7 @@ class NativeUdpPort implements UdpPort {
     const before = this.sendStats[0];
     let done: number;
     try {
-      done = this.addon.sendBatch(this.fd, this.bufs, this.parts, this.addrs, this.ports, this.queued, this.sendStats);
+      done = this.addon.sendBatch(this.fd, this.bufs, this.parts, this.addrs, this.ports, this.queued, this.sendStats, this.family);
     } catch (e) {
       this.dropQueue();
       this.o.onError(e as Error);
@@ -222,7 +242,7 @@ class NativeUdpPort implements UdpPort {
     for (let i = 0; i < done; i++) pieces += this.parts[i];
     this.bufs.splice(0, pieces);
     this.parts.copyWithin(0, done, this.queued);
-    this.addrs.copyWithin(0, done, this.queued);
+    this.addrs.copyWithin(0, done * 4, this.queued * 4);
     this.ports.copyWithin(0, done, this.queued);
     this.queued -= done;
     this.waitingWritable = true;
@@ -254,15 +274,27 @@ class NativeUdpPort implements UdpPort {
   }
 }
 
+const keyIs = (keys: Uint32Array, k: number, a0: number, a1: number, a2: number, a3: number): boolean =>
+  keys[k + 4] === 1 && keys[k] === a0 && keys[k + 1] === a1 && keys[k + 2] === a2 && keys[k + 3] === a3;
+
 /** dgram's address lookup: the server only sends to the IP literals it received from, answered synchronously. */
 const literalLookup = ((address: string, family: number, cb: (e: Error | null, a: string, f: number) => void): void => {
-  if (net.isIPv4(address)) cb(null, address, 4);
+  const f = net.isIP(address);
+  if (f) cb(null, address, f);
   else dns.lookup(address, family, cb);
 }) as unknown as typeof dns.lookup;
 
 async function openDgramPort(o: UdpPortOptions): Promise<UdpPort> {
-  const sock = dgram.createSocket({ type: 'udp4', recvBufferSize: o.bufBytes, sendBufferSize: o.bufBytes, lookup: literalLookup });
-  sock.on('message', (msg, rinfo) => o.onDatagram(msg, rinfo, o.now()));
+  const family = net.isIPv6(o.host) ? 6 : 4;
+  const sock = dgram.createSocket({
+    type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 && (o.ipv6Only ?? false),
+    recvBufferSize: o.bufBytes, sendBufferSize: o.bufBytes, lookup: literalLookup,
+  });
+  sock.on('message', (msg, rinfo) => {
+    // libuv prints IPv6 as RFC 5952 text already: only an IPv4-mapped address needs a change.
+    const from = family === 6 && rinfo.address.startsWith('::ffff:') ? { address: plainAddress(rinfo.address), port: rinfo.port } : rinfo;
+    o.onDatagram(msg, from, o.now());
+  });
   await new Promise<void>((res, rej) => { sock.once('error', rej); sock.bind(o.port, o.host, () => { sock.off('error', rej); res(); }); });
   sock.on('error', o.onError);
   // Sends queued during one turn leave back to back on the next tick: one tick per turn rather than dgram's
@@ -286,11 +318,13 @@ async function openDgramPort(o: UdpPortOptions): Promise<UdpPort> {
   return {
     kind: 'node',
     port: sock.address().port,
+    family,
     send(bytes, to) {
-      if (closed) { dropped++; return; }
+      const address = socketAddress(to.address, family);
+      if (closed || address === undefined) { dropped++; return; }
       if (queue.push(bytes) === 1) process.nextTick(flush);
       ports.push(to.port);
-      addrs.push(to.address);
+      addrs.push(address);
     },
     stats: () => ({ sendQueue: sock.getSendQueueCount(), sendDropped: dropped, truncated: 0 }),
     close: () => {

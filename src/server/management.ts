@@ -7,6 +7,7 @@
 // runCommand works on the server snapshot and the caller's session; the commands are listed in HELP. There is no
 // password, so only a loopback address is accepted unless the caller allows others.
 import { listen } from '../io/listen.js';
+import { addressPort, plainAddress } from '../io/peer-address.js';
 import * as net from 'node:net';
 import { chmodSync, chownSync, lstatSync, unlinkSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -41,7 +42,7 @@ const HELP = [
   '                         release current hold and start tunnel.',
   'io-state               : Show socket-level state (UDP/TCP queues, NAT flows, memory) as one JSON line.',
   'kill cn                : Kill the client instance(s) having common name cn.',
-  'kill IP:port           : Kill the client instance connecting from IP:port.',
+  'kill IP:port           : Kill the client instance connecting from IP:port ([IPv6]:port).',
   'load-stats             : Show global server load stats.',
   'log [on|off] [N|all]   : Turn on/off realtime log display',
   '                         + show last N lines or \'all\' for entire history.',
@@ -108,6 +109,15 @@ function killed(conns: ObservedConn[], message: string, why: string): void {
 }
 
 function kill(server: ObservedServer, victim: string): string {
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(victim);
+  if (v6) {
+    // An IPv6 client as the status shows it: [ADDRESS]:PORT.
+    const addr = addressPort(plainAddress(v6[1]!), Number(v6[2]));
+    const hits = liveConns(server).filter((c) => realAddress(c) === addr);
+    if (hits.length === 0) return `ERROR: client at address ${addr} not found`;
+    killed(hits, 'RESTART', `kill ${addr}`);
+    return `SUCCESS: ${hits.length} client(s) at address ${addr} killed`;
+  }
   const [p1 = '', p2 = ''] = victim.split(':');
   if (p1 && p2) {
     if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(p1) || p1.split('.').some((o) => Number(o) > 255)) return `ERROR: error parsing IP address: ${p1}`;

@@ -1,7 +1,7 @@
 // Composition root: transports (UDP socket, TCP listener) → sessions → router → uplink.
 // This file owns the sockets and timers; the protocol objects it drives are sans-IO.
 import { randomBytes } from 'node:crypto';
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import { freemem, totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import type * as tls from 'node:tls';
@@ -22,16 +22,20 @@ import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
 import { Op, opcodeOf } from '../core/wire/openvpn-packet.js';
 import { ipToString } from '../core/wire/ipv4.js';
-import { listen } from '../io/listen.js';
 import { prepareTlsEngine, serverSecureContext } from '../io/tls-adapter.js';
 import { Driver, Wakeup } from '../io/driver.js';
-import { openUdpPort, type UdpPort } from '../io/udp-port.js';
+import { addressPort, plainAddress } from '../io/peer-address.js';
+import type { UdpPort } from '../io/udp-port.js';
 import { log } from '../log.js';
 import { Conn, type ConnHost } from './conn.js';
 import { YoungGenerationGuard } from './young-generation.js';
 import { Authorizer } from './authorizer.js';
 import { ClientEvents } from './client-events.js';
 import type { ForwardStats } from './port-forward.js';
+import { openSockets, type OpenSockets } from './listen-sockets.js';
+
+/** A UDP peer with the socket its packet came in on (a float moves the session to it). */
+type ViaAddr = PeerAddr & { readonly via: UdpPort };
 
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
@@ -46,8 +50,7 @@ export class VpnServer implements ConnHost {
   /** TCP MSS clamp applied to SYNs crossing the tunnel (0 = off). */
   readonly mss: number;
   private secureContext: tls.SecureContext;
-  private udp?: UdpPort;
-  private tcp?: net.Server;
+  private sockets?: OpenSockets;
   /** Every open TCP connection, with its session once its first packet made one. */
   private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
   /** TCP connections not yet past their handshake: the absolute hand-window from accept, and their own cap. */
@@ -115,14 +118,14 @@ export class VpnServer implements ConnHost {
    * paused and corked flows, memory. Counters and sizes only: no addresses of clients, no keys.
    */
   ioState(): Record<string, unknown> {
-    const udp = this.udp;
+    const udp = this.sockets?.udp ?? [];
     let tcpWritable = 0;
     for (const s of this.tcpConns.keys()) tcpWritable += s.writableLength;
     const m = memory();
     const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
     return {
       clients: this.conns.size,
-      udp: udp && { socket: udp.kind, rx: this.udpRx, tx: this.udpTx, ...udp.stats() },
+      udp: udp.length > 0 ? { socket: udp[0]!.kind, sockets: udp.length, rx: this.udpRx, tx: this.udpTx, ...udpStats(udp) } : undefined,
       tcp: { sockets: this.tcpConns.size, writable: tcpWritable },
       nat,
       memMiB: m,
@@ -178,27 +181,16 @@ export class VpnServer implements ConnHost {
 
   async start(): Promise<void> {
     const c = this.cfg;
-    const host = c.local ?? '0.0.0.0';
-    if (c.protos.includes('udp')) {
-      const { port, fallback } = await openUdpPort({
-        host, port: c.port, bufBytes: 4 << 20, maxDatagram: maxDatagramFor(c), mode: c.udpSocket,
-        now: this.driver.now, onDatagram: (msg, from, t) => this.onUdp(msg, from, t),
-        onError: (e) => log('error', 'UDP socket error', { error: e.message }),
-      });
-      if (fallback) log('info', 'udp-socket: the native addon is not available, using node:dgram', { reason: fallback });
-      this.udp = port;
-      log('notice', 'listening', { proto: 'udp', address: host, port: port.port, socket: port.kind });
-    }
-    if (c.protos.includes('tcp')) {
-      const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
+    this.sockets = await openSockets(c.listeners, {
+      ipv6Only: c.bindIpv6Only,
+      udp: {
+        bufBytes: 4 << 20, maxDatagram: maxDatagramFor(c), mode: c.udpSocket, now: this.driver.now,
+        onDatagram: (msg, from, t, via) => this.onUdp(msg, from, t, via),
+      },
       // A backstop for file descriptors only: half-open connections never pass their own cap (they are evicted,
       // see HalfOpenTracker), so the rest of the room is for sessions and for connections being closed.
-      srv.maxConnections = c.maxClients * 2 + halfOpenCapFor(c.maxClients);
-      await listen(srv, c.port, host);
-      srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
-      this.tcp = srv;
-      log('notice', 'listening', { proto: 'tcp', address: host, port: c.port });
-    }
+      tcp: { maxConnections: c.maxClients * 2 + halfOpenCapFor(c.maxClients), onConnection: (s) => this.onTcpConnection(s) },
+    });
     prepareTlsEngine(this.tlsOptions);
     log('notice', 'Initialization Sequence Completed', { pool: `${ipToString(this.pool.network)}/${ipToString(this.cfg.server.netmask)}` });
   }
@@ -216,10 +208,10 @@ export class VpnServer implements ConnHost {
     const deadline = Date.now() + 1500;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const c of [...this.conns]) await step('close client', () => c.forceClose('server shutdown', 'server-shutdown'));
-    await step('close UDP socket', () => this.udp?.close());
+    await step('close UDP socket', () => Promise.all((this.sockets?.udp ?? []).map((u) => u.close())));
     await step('flush drop summary', () => this.flushDropSummaries());
     await step('close TCP connections', () => { for (const s of this.tcpConns.keys()) s.destroy(); });
-    await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
+    await step('close TCP listener', () => Promise.all((this.sockets?.tcp ?? []).map((l) => new Promise<void>((res) => { l.close(() => res()); }))));
     await step('close uplink', () => this.uplink?.close());
     await step('stop CRL checks', () => this.authorizer.close());
     for (const fn of this.stopHooks) await step('shutdown hook', fn);
@@ -262,23 +254,27 @@ export class VpnServer implements ConnHost {
   /** Moves bytes: the endpoint decides what a datagram is and where it goes. `msg` lives only during this call
    *  (a view into the socket's receive ring): a data packet is decrypted into a new buffer, control packets are
    *  copied before a session keeps them. */
-  private onUdp(msg: Buffer, from: PeerAddr, t: number): void {
+  private onUdp(msg: Buffer, from: PeerAddr, t: number, via: UdpPort): void {
     if (this.stopping) return;
     this.udpRx++;
     const ev = this.endpoint.handle(from, msg, t);
     switch (ev.t) {
-      case 'data': ev.session.onData(ev.packet, t, ev.moved ? from : undefined); return;
+      case 'data': {
+        const moved: ViaAddr | undefined = ev.moved ? { address: from.address, port: from.port, via } : undefined;
+        ev.session.onData(ev.packet, t, moved);
+        return;
+      }
       case 'control': ev.session.onControl(Buffer.from(ev.packet), t); return;
-      case 'reply': this.udpSend(ev.bytes, from); return;
-      case 'new-session': this.acceptUdp(ev.incoming, t); return;
+      case 'reply': this.udpSend(ev.bytes, from, via); return;
+      case 'new-session': this.acceptUdp(ev.incoming, t, via); return;
       case 'drop': this.dropUdp(ev.reason, from, t); return;
     }
   }
 
-  private acceptUdp(inc: Incoming, t: number): void {
+  private acceptUdp(inc: Incoming, t: number, via: UdpPort): void {
     const { address, port } = inc.from;
     const to = inc.from;
-    const conn = new Conn(this, 'udp', `${address}:${port}`, (bytes) => this.udpSend(bytes, to),
+    const conn = new Conn(this, 'udp', addressPort(address, port), (bytes) => this.udpSend(bytes, to, via),
       this.sessionParams('udp', inc.wrap, inc.tlsCryptV2), inc.clientSid, t, inc.cookie);
     conn.tlsCryptV2Metadata = inc.tlsCryptV2Metadata;
     this.conns.add(conn);
@@ -301,15 +297,16 @@ export class VpnServer implements ConnHost {
     if (r.t === 'refused') { this.dropUdp(r.reason, from, this.driver.now()); return false; }
     for (const other of r.closes) other.forceClose('address taken over by the same client', 'replaced');
     const to: PeerAddr = { address: from.address, port: from.port };
-    conn.remote = `${to.address}:${to.port}`;
-    conn.setSend((bytes) => this.udpSend(bytes, to));
+    const via = (from as ViaAddr).via;
+    conn.remote = addressPort(to.address, to.port);
+    conn.setSend((bytes) => this.udpSend(bytes, to, via));
     log('info', 'client address changed', { cn: conn.session.cn, remote: conn.remote });
     return true;
   }
 
-  private udpSend(bytes: Buffer | readonly Buffer[], to: PeerAddr): void {
+  private udpSend(bytes: Buffer | readonly Buffer[], to: PeerAddr, via: UdpPort): void {
     this.udpTx++;
-    this.udp?.send(bytes, to);
+    via.send(bytes, to);
   }
 
   /** Unauthenticated UDP drops cost a count: the first of a quiet reason is logged at once, the rest as one
@@ -318,7 +315,7 @@ export class VpnServer implements ConnHost {
     const check = this.youngGen.drop(t);
     if (check !== undefined) this.driver.wakeAt(this.youngGenWakeup, check);
     if (!this.udpDrops.note(reason, rinfo, t)) return;
-    log('warn', 'packet dropped', { remote: `${rinfo.address}:${rinfo.port}`, reason });
+    log('warn', 'packet dropped', { remote: addressPort(rinfo.address, rinfo.port), reason });
     this.armDropTimer();
   }
 
@@ -356,11 +353,12 @@ export class VpnServer implements ConnHost {
 
   private onTcpConnection(sock: net.Socket): void {
     if (this.stopping) { sock.destroy(); return; }
-    const remote = `${sock.remoteAddress}:${sock.remotePort}`;
+    const address = plainAddress(sock.remoteAddress ?? '');
+    const remote = addressPort(address, sock.remotePort ?? 0);
     const t0 = this.driver.now();
     this.tcpConns.set(sock, undefined);
     // Half-open from accept until the session is established; at the cap the heaviest address's oldest leaves.
-    const evicted = this.halfOpen.admit(sock, sock.remoteAddress ?? '', t0);
+    const evicted = this.halfOpen.admit(sock, address, t0);
     if (evicted) this.closeHalfOpen(evicted, 'evicted', 'half-open cap reached: evicted the oldest connection of the busiest address');
     this.armHalfOpenTimer();
     const deframer = new TcpDeframer();
@@ -407,7 +405,7 @@ export class VpnServer implements ConnHost {
   private closeHalfOpen(sock: net.Socket, kind: CloseKind, reason: string): void {
     const conn = this.tcpConns.get(sock);
     if (conn?.session.closed) { sock.destroy(); return; }   // refused already (and logged), waiting for the peer's FIN
-    this.refuseTcp(reason, `${sock.remoteAddress}:${sock.remotePort}`);
+    this.refuseTcp(reason, addressPort(plainAddress(sock.remoteAddress ?? ''), sock.remotePort ?? 0));
     conn?.forceClose(reason, kind, { quiet: true });
     sock.destroy();
   }
@@ -433,9 +431,21 @@ function logRefusalSummaries(reports: readonly DropReport<string>[]): void {
 function logDropSummaries(reports: readonly DropReport<PeerAddr>[]): void {
   for (const r of reports) {
     log('warn', 'packet dropped', {
-      reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000), sample: `${r.sample.address}:${r.sample.port}`,
+      reason: r.reason, count: r.count, seconds: Math.round((r.intervalMs ?? 0) / 1000),
+      sample: addressPort(r.sample.address, r.sample.port),
     });
   }
+}
+
+function udpStats(ports: readonly UdpPort[]): Record<string, number> {
+  const sum = { sendQueue: 0, sendDropped: 0, truncated: 0 };
+  for (const p of ports) {
+    const s = p.stats();
+    sum.sendQueue += s.sendQueue;
+    sum.sendDropped += s.sendDropped;
+    sum.truncated += s.truncated;
+  }
+  return sum;
 }
 
 const mib = (n: number): number => Math.round(n / 1048576 * 10) / 10;

@@ -4,7 +4,7 @@
 //   uplink ▶ router.toClient ▶ peer.sealData ▶ the link the peer last authenticated on
 // A TCP connection whose packet fails to authenticate is closed (it is not the peer); one that authenticates takes
 // the peer over, and the connection it had before is closed.
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { StaticKeyServerConfig } from '../config/types.js';
 import { staticKeyKeys, staticKeyMaxPayload } from '../core/crypto/static-key-channel.js';
 import { Router, type RouterClient } from '../core/router/router.js';
@@ -15,17 +15,19 @@ import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { Driver, Wakeup } from '../io/driver.js';
-import { listen } from '../io/listen.js';
-import { openUdpPort, type UdpPort } from '../io/udp-port.js';
+import { addressPort, plainAddress } from '../io/peer-address.js';
+import type { UdpPort } from '../io/udp-port.js';
 import { log } from '../log.js';
+import { openSockets, type OpenSockets } from './listen-sockets.js';
 
-export type StaticLink = { readonly kind: 'udp'; readonly addr: PeerAddr } | { readonly kind: 'tcp'; readonly sock: net.Socket };
+/** `via`: the socket the peer's packets came in on, and its packets leave through. */
+export type StaticLink = { readonly kind: 'udp'; readonly addr: PeerAddr; readonly via: UdpPort } | { readonly kind: 'tcp'; readonly sock: net.Socket };
 
 const sameLink = (a: StaticLink, b: StaticLink): boolean =>
-  a.kind === 'udp' ? b.kind === 'udp' && a.addr.address === b.addr.address && a.addr.port === b.addr.port : a === b;
+  a.kind === 'udp' ? b.kind === 'udp' && a.via === b.via && a.addr.address === b.addr.address && a.addr.port === b.addr.port : a === b;
 
 const describe = (l: StaticLink): string =>
-  l.kind === 'udp' ? `udp ${l.addr.address}:${l.addr.port}` : `tcp ${l.sock.remoteAddress}:${l.sock.remotePort}`;
+  l.kind === 'udp' ? `udp ${addressPort(l.addr.address, l.addr.port)}` : `tcp ${addressPort(plainAddress(l.sock.remoteAddress ?? ''), l.sock.remotePort ?? 0)}`;
 
 export class StaticKeyServer implements RouterClient {
   readonly driver: Driver;
@@ -33,8 +35,7 @@ export class StaticKeyServer implements RouterClient {
   readonly peer: StaticKeyPeer<StaticLink>;
   readonly ip: number;
   readonly mss: number;
-  private udp?: UdpPort;
-  private tcp?: net.Server;
+  private sockets?: OpenSockets;
   private readonly tcpSockets = new Set<net.Socket>();
   private uplink?: Uplink;
   private stopping = false;
@@ -68,25 +69,14 @@ export class StaticKeyServer implements RouterClient {
 
   async start(): Promise<void> {
     const c = this.cfg;
-    const host = c.local ?? '0.0.0.0';
-    if (c.protos.includes('udp')) {
-      const { port, fallback } = await openUdpPort({
-        host, port: c.port, bufBytes: 4 << 20, maxDatagram: Math.max(c.tunMtu, 1500) + 512, mode: c.udpSocket,
-        now: this.driver.now, onDatagram: (msg, from, t) => this.onUdp(msg, from, t),
-        onError: (e) => log('error', 'UDP socket error', { error: e.message }),
-      });
-      if (fallback) log('info', 'udp-socket: the native addon is not available, using node:dgram', { reason: fallback });
-      this.udp = port;
-      log('notice', 'listening', { proto: 'udp', address: host, port: port.port, socket: port.kind });
-    }
-    if (c.protos.includes('tcp')) {
-      const srv = net.createServer({ noDelay: true }, (s) => this.onTcpConnection(s));
-      srv.maxConnections = 16;
-      await listen(srv, c.port, host);
-      srv.on('error', (e) => log('error', 'TCP listener error', { error: e.message }));
-      this.tcp = srv;
-      log('notice', 'listening', { proto: 'tcp', address: host, port: c.port });
-    }
+    this.sockets = await openSockets(c.listeners, {
+      ipv6Only: c.bindIpv6Only,
+      udp: {
+        bufBytes: 4 << 20, maxDatagram: Math.max(c.tunMtu, 1500) + 512, mode: c.udpSocket, now: this.driver.now,
+        onDatagram: (msg, from, t, via) => this.onUdp(msg, from, t, via),
+      },
+      tcp: { maxConnections: 16, onConnection: (s) => this.onTcpConnection(s) },
+    });
     this.router.add(this);
     log('notice', 'Initialization Sequence Completed', {
       mode: 'static-key', ifconfig: `${ipToString(c.ifconfig.local)} ${ipToString(c.ifconfig.remote)}`, cipher: c.cipher, auth: c.auth,
@@ -101,11 +91,11 @@ export class StaticKeyServer implements RouterClient {
     };
     const link = this.peer.link;
     if (this.cfg.explicitExitNotify > 0 && link?.kind === 'udp') {
-      await step('notify peer', () => { const b = this.peer.exitNotice(this.driver.now()); if (b) this.udp?.send(b, link.addr); });
+      await step('notify peer', () => { const b = this.peer.exitNotice(this.driver.now()); if (b) link.via.send(b, link.addr); });
     }
-    await step('close UDP socket', () => this.udp?.close());
+    await step('close UDP socket', () => Promise.all((this.sockets?.udp ?? []).map((u) => u.close())));
     await step('close TCP connections', () => { for (const s of this.tcpSockets) s.destroy(); });
-    await step('close TCP listener', () => new Promise<void>((res) => (this.tcp ? this.tcp.close(() => res()) : res())));
+    await step('close TCP listener', () => Promise.all((this.sockets?.tcp ?? []).map((l) => new Promise<void>((res) => l.close(() => res())))));
     await step('close uplink', () => this.uplink?.close());
     for (const fn of this.stopHooks) await step('shutdown hook', fn);
     await step('stop the driver', () => this.driver.stop());
@@ -119,9 +109,9 @@ export class StaticKeyServer implements RouterClient {
   }
 
   // `msg` and `from` live only during the call; the peer keeps a copy of the address only if the packet authenticates.
-  private onUdp(msg: Buffer, from: PeerAddr, t: number): void {
+  private onUdp(msg: Buffer, from: PeerAddr, t: number, via: UdpPort): void {
     if (this.stopping) return;
-    const link: StaticLink = { kind: 'udp', addr: { address: from.address, port: from.port } };
+    const link: StaticLink = { kind: 'udp', addr: { address: from.address, port: from.port }, via };
     this.onPacket(msg, link, t);
   }
 
@@ -180,7 +170,7 @@ export class StaticKeyServer implements RouterClient {
   private send(bytes: Buffer): void {
     const link = this.peer.link;
     if (!link) return;
-    if (link.kind === 'udp') { this.udp?.send(bytes, link.addr); return; }
+    if (link.kind === 'udp') { link.via.send(bytes, link.addr); return; }
     if (!link.sock.destroyed) link.sock.write(Buffer.concat([lengthPrefix(bytes.length), bytes]));
   }
 

@@ -25,6 +25,8 @@
 //                                                    inside its namespaces, deletes the namespaces
 // Nodes are named 'inet', 'srv', 'cli1'..'cliN'; topo.ns(node) gives the real namespace name.
 // Addresses: INET_ADDR, SRV_UPLINK_ADDR, srvAddrFor(k), cliAddr(k); srv's uplink interface is SRV_UPLINK_DEV.
+// IPv6 on the same veths, on request: addIpv6Links(topo) adds INET_ADDR6, SRV_UPLINK_ADDR6, srvAddr6For(k), cliAddr6(k)
+// (ULA: fd00:198:18::/64 uplink, fd00:198:19:k::/64 client link k).
 // Test gating: netnsUnavailable() (a skip reason or undefined), haveCommand('openvpn'); pidRunning(pid).
 // Everything left behind by a crashed test is removed on process exit, SIGINT and SIGTERM.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -42,6 +44,27 @@ export const UPLINK_NET = '198.18.0.0/24';
 export const SRV_UPLINK_DEV = 'up0';
 export const srvAddrFor = (k: number): string => `198.19.${k}.1`;
 export const cliAddr = (k: number): string => `198.19.${k}.2`;
+/** IPv6 on the same links (addIpv6Links): ULA fd00:198:18::/64 for the uplink, fd00:198:19:k::/64 per client link. */
+export const INET_ADDR6 = 'fd00:198:18::1';
+export const SRV_UPLINK_ADDR6 = 'fd00:198:18::2';
+export const srvAddr6For = (k: number): string => `fd00:198:19:${k}::1`;
+export const cliAddr6 = (k: number): string => `fd00:198:19:${k}::2`;
+
+/** Adds the IPv6 addresses above (/64, no duplicate address detection, so they are usable at once) to the uplink
+ *  and to every client link, and a default IPv6 route from srv to inet. The IPv4 addresses stay as they are. */
+export async function addIpv6Links(topo: Topology): Promise<void> {
+  const add = (node: NodeName, addr: string, dev: string) => topo.exec(node, ['ip', '-6', 'addr', 'add', `${addr}/64`, 'dev', dev, 'nodad']);
+  for (const node of ['inet', 'srv', ...Array.from({ length: topo.clients }, (_, i) => `cli${i + 1}` as const)] as NodeName[]) {
+    await topo.exec(node, ['sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=0']);
+  }
+  await add('inet', INET_ADDR6, 'up0');
+  await add('srv', SRV_UPLINK_ADDR6, SRV_UPLINK_DEV);
+  await topo.exec('srv', ['ip', '-6', 'route', 'add', 'default', 'via', INET_ADDR6]);
+  for (let k = 1; k <= topo.clients; k++) {
+    await add('srv', srvAddr6For(k), `cl${k}`);
+    await add(`cli${k}`, cliAddr6(k), 'eth0');
+  }
+}
 
 export interface ExecOptions {
   timeoutMs?: number;           // default 30 s; the process group is killed when it expires

@@ -304,3 +304,13 @@ test('unix socket (management PATH unix): the same protocol; a stale socket file
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('kill [IPv6]:port matches an IPv6 client at its real address as the status shows it, whatever the spelling', () => {
+  const a = fakeConn('client6', '[fd00:198:19:1::2]:40000');
+  const s = fakeServer([a]);
+  assert.ok(run(s, 'status 2').some((l) => l.startsWith('CLIENT_LIST,client6,[fd00:198:19:1::2]:40000,')));
+  assert.deepEqual(run(s, 'kill [fd00:198:19:1::2]:40001'), ['ERROR: client at address [fd00:198:19:1::2]:40001 not found']);
+  assert.deepEqual(a.killedWith, []);
+  assert.deepEqual(run(s, 'kill [FD00:198:19:1:0:0:0:2]:40000'), ['SUCCESS: 1 client(s) at address [fd00:198:19:1::2]:40000 killed']);
+  assert.deepEqual(a.killedWith, ['RESTART']);
+});

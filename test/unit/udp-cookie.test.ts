@@ -70,3 +70,20 @@ test('a cookie that is not 8 bytes is rejected, not thrown on', () => {
   assert.equal(jar.check(c.subarray(0, 7), ADDR, SID, T0), false);
   assert.equal(jar.check(Buffer.alloc(0), ADDR, SID, T0), false);
 });
+
+test('IPv6: a cookie over an IPv6 address and port checks only for that address and port', () => {
+  const jar = new CookieJar(HAND_WINDOW);
+  const v6 = '[fd00:198:19:1::2]:51000';
+  const c = jar.make(v6, SID, T0);
+  assert.equal(jar.check(c, v6, SID, T0), true);
+  assert.equal(jar.check(c, v6, SID, T0 + 2 * SLOT_MS), true);
+  for (const other of ['[fd00:198:19:1::3]:51000', '[fd00:198:19:1::2]:51001', '[fd00:198:19:2::2]:51000', ADDR]) {
+    assert.equal(jar.check(c, other, SID, T0), false, other);
+  }
+  assert.equal(jar.check(c, v6, OTHER_SID, T0), false);
+});
+
+test('IPv6: the address text is what the MAC covers (the socket hands over one canonical text per address)', () => {
+  const jar = new CookieJar(HAND_WINDOW);
+  assert.notDeepEqual(jar.make('[fd00::2]:1', SID, T0), jar.make('[fd00:0:0:0:0:0:0:2]:1', SID, T0));
+});

@@ -508,6 +508,74 @@ describe('float (an authenticated data packet from a new address)', () => {
   });
 });
 
+// ---- IPv6 peers (the socket hands over canonical IPv6 text, and IPv4-mapped peers as plain IPv4) ------------------
+
+describe('IPv6 peers', () => {
+  const V6: PeerAddr = { address: 'fd00:198:19:1::2', port: 40000 };
+  const V6_SAME_64: PeerAddr = { address: 'fd00:198:19:1::3', port: 40000 };
+  const V6_OTHER: PeerAddr = { address: 'fd00:198:19:2::2', port: 41000 };
+
+  test('the cookie handshake completes from an IPv6 address; the echo from another address of its /64 or port is refused', () => {
+    const { ep } = rig();
+    const c = new Client();
+    const cookie = cookieOf(expect(ep.handle(V6, c.reset(), 0), 'reply').bytes, c);
+    assert.equal(dropOf(ep.handle(V6_SAME_64, c.echo(cookie), 0)), 'missing or stale cookie');
+    assert.equal(dropOf(ep.handle({ address: V6.address, port: V6.port + 1 }, c.echo(cookie), 0)), 'missing or stale cookie');
+    const inc = expect(ep.handle(V6, c.echo(cookie), 0), 'new-session').incoming;
+    assert.deepEqual(inc.from, V6);
+    assert.deepEqual(ep.accept(inc, 'v6', 0), {});
+    assert.equal(ep.sessionAt(V6), 'v6');
+  });
+
+  test('an IPv6 session and an IPv4 one are told apart by address; data routes by peer-id, control by address', () => {
+    const { ep } = rig();
+    const c6 = connect(ep, V6, 'six');
+    const c4 = connect(ep, A, 'four');
+    assert.equal(expect(ep.handle(V6, c6.control(), 0), 'control').session, 'six');
+    assert.equal(expect(ep.handle(A, c4.control(), 0), 'control').session, 'four');
+    const id = ep.allocatePeerId('six');
+    const ev = expect(ep.handle(V6, dataV2(id), 0), 'data');
+    assert.equal(ev.session, 'six');
+    assert.equal(ev.moved, false);
+  });
+
+  test('float: an established IPv6 session moves to a new IPv6 address (and from IPv6 to IPv4) on an authenticated packet', () => {
+    const { ep } = rig();
+    connect(ep, V6, 'roamer');
+    const id = ep.allocatePeerId('roamer');
+    assert.equal(expect(ep.handle(V6_OTHER, dataV2(id), 0), 'data').moved, true);
+    assert.deepEqual(ep.authenticated('roamer', V6_OTHER), { t: 'floated', closes: [] });
+    assert.deepEqual(ep.addressOf('roamer'), V6_OTHER);
+    assert.equal(ep.sessionAt(V6), undefined);
+    assert.equal(expect(ep.handle(V6_OTHER, dataV2(id), 0), 'data').moved, false);
+    assert.deepEqual(ep.authenticated('roamer', B), { t: 'floated', closes: [] });
+    assert.equal(ep.sessionAt(B), 'roamer');
+    assert.equal(ep.addressCount, 1);
+  });
+
+  test('float onto an IPv6 address held by another client is refused', () => {
+    const { ep } = rig();
+    connect(ep, V6, 'alice', { identity: 'cert-alice' });
+    connect(ep, V6_OTHER, 'bob', { identity: 'cert-bob' });
+    assert.equal(ep.authenticated('alice', V6_OTHER).t, 'refused');
+    assert.equal(ep.sessionAt(V6_OTHER), 'bob');
+  });
+
+  test('the half-open cap counts a /64 as one source: a flood from many addresses of one /64 evicts only its own', () => {
+    const { ep } = rig({ cap: 4 });
+    const ok = new Client();
+    assert.deepEqual(ep.accept(handshake(ep, V6_OTHER, ok), 'client', 0), {});
+    const evicted: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = ep.accept(handshake(ep, { address: `fd00:198:19:1::${(i + 10).toString(16)}`, port: 5000 }, new Client()), `f${i}`, i);
+      if (r.evicted) evicted.push(r.evicted);
+    }
+    assert.ok(evicted.length > 0);
+    assert.ok(!evicted.includes('client'), `evicted: ${evicted.join(' ')}`);
+    assert.equal(ep.sessionAt(V6_OTHER), 'client');
+  });
+});
+
 // ---- first-packet vetting, shared with TCP ------------------------------------------------------------------------
 
 describe('vetFirstPacket', () => {

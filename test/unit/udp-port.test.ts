@@ -158,8 +158,8 @@ test('native: when the socket takes only part of the queue, the rest waits for w
   }
 });
 
-test('native: an address that is not IPv4 is refused at open; a port in use is an error naming it', { skip: skipNative }, async () => {
-  await assert.rejects(open('native', { host: 'localhost' }), /not an IPv4 address/);
+test('native: an address that is not an IP literal is refused at open; a port in use is an error naming it', { skip: skipNative }, async () => {
+  await assert.rejects(open('native', { host: 'localhost' }), /not an IPv4 or IPv6 address/);
   const { port } = await open('native');
   try {
     await assert.rejects(open('native', { port: port.port }), new RegExp(`bind 127\\.0\\.0\\.1:${port.port}: Address already in use`));
@@ -168,15 +168,71 @@ test('native: an address that is not IPv4 is refused at open; a port in use is a
   }
 });
 
-test('native: a send to an address that is not IPv4 text is dropped and counted, not thrown', { skip: skipNative }, async () => {
-  const { port } = await open('native');
-  try {
-    port.send(Buffer.from('x'), { address: '::1', port: 9 });
-    assert.equal(port.stats().sendDropped, 1);
-  } finally {
-    await port.close();
-  }
-});
+for (const mode of ['native', 'node'] as const) {
+  const skip = mode === 'native' ? skipNative : false;
+
+  test(`${mode}: an IPv4 socket drops and counts a send to an IPv6 peer or to text that is no address`, { skip }, async () => {
+    const { port } = await open(mode);
+    const p = await peer();
+    const seen: string[] = [];
+    p.on('message', (m) => seen.push(m.toString()));
+    try {
+      assert.equal(port.family, 4);
+      port.send(Buffer.from('x'), { address: '::1', port: 9 });
+      port.send(Buffer.from('y'), { address: 'not-an-address', port: 9 });
+      port.send(Buffer.from('after'), { address: '127.0.0.1', port: p.address().port });
+      await until('the IPv4 datagram', () => seen.length >= 1);
+      assert.deepEqual(seen, ['after']);
+      assert.equal(port.stats().sendDropped, 2);
+    } finally {
+      p.close();
+      await port.close();
+    }
+  });
+
+  test(`${mode}: an IPv6 socket on ::1 takes and answers IPv6 peers, their address in canonical text`, { skip }, async () => {
+    const { port, got } = await open(mode, { host: '::1' });
+    const p = dgram.createSocket('udp6');
+    await new Promise<void>((res) => p.bind(0, '::1', res));
+    const back: Buffer[] = [];
+    p.on('message', (m) => back.push(m));
+    try {
+      assert.equal(port.family, 6);
+      p.send(Buffer.from('hello'), port.port, '::1');
+      await until('the datagram', () => got.length >= 1);
+      assert.deepEqual(got[0]!.from, { address: '::1', port: p.address().port });
+      // Any spelling of the address reaches the same peer.
+      port.send(Buffer.from('one'), { address: '::1', port: p.address().port });
+      port.send([Buffer.from('t'), Buffer.from('wo')], { address: '0:0:0:0:0:0:0:1', port: p.address().port });
+      await until('two replies', () => back.length >= 2);
+      assert.deepEqual(back.map(String), ['one', 'two']);
+    } finally {
+      p.close();
+      await port.close();
+    }
+  });
+
+  test(`${mode}: a dual-stack socket sees an IPv4 peer as plain IPv4 and answers it; ipv6Only refuses IPv4`, { skip }, async () => {
+    // ::ffff:127.0.0.1 is the loopback address of a dual-stack socket that does not bind all addresses.
+    const { port, got } = await open(mode, { host: '::ffff:127.0.0.1' });
+    const p = await peer();
+    const back: string[] = [];
+    p.on('message', (m) => back.push(m.toString()));
+    try {
+      assert.equal(port.family, 6);
+      p.send(Buffer.from('v4'), port.port, '127.0.0.1');
+      await until('the datagram', () => got.length >= 1);
+      assert.deepEqual(got[0]!.from, { address: '127.0.0.1', port: p.address().port });
+      port.send(Buffer.from('back'), { address: '127.0.0.1', port: p.address().port });
+      await until('the reply', () => back.length >= 1);
+      assert.deepEqual(back, ['back']);
+    } finally {
+      p.close();
+      await port.close();
+    }
+    await assert.rejects(open(mode, { host: '::ffff:127.0.0.1', ipv6Only: true }), /EINVAL|Invalid argument|address not available|EADDRNOTAVAIL/i);
+  });
+}
 
 async function serveWithBogusAddon(mode: 'native' | 'auto'): Promise<{ status: number | null; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'nanovpn-udp-'));

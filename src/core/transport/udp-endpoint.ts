@@ -132,7 +132,8 @@ interface Rec<S> {
 /** The sessions at one address: the live one, and a client restart that replaces it once established. */
 interface Slot<S> { current?: Rec<S>; pending?: Rec<S> }
 
-const addrKey = (a: PeerAddr): string => `${a.address}:${a.port}`;
+/** What the cookie covers: IPv6 in brackets, so that no address and port read as another. */
+const addrKey = (a: PeerAddr): string => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
 
 /** A token bucket: `rate` tokens a second, at most `rate` held. */
 interface Bucket { readonly rate: number; tokens: number; at: number | undefined }

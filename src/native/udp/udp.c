@@ -1,20 +1,26 @@
-// nanovpn udp addon: the server's IPv4 UDP socket, read with recvmmsg into one ring the JS side owns and written
+// nanovpn udp addon: the server's UDP socket (IPv4, or IPv6 and then dual-stack unless v6only), read with recvmmsg into one ring the JS side owns and written
 // with sendmmsg. Node's dgram reads one datagram per syscall into a fresh 64 KiB buffer and builds an rinfo object
 // for each; under a flood that caps the rate far below what the kernel delivers, the socket's queue overflows and a
 // legitimate client's handshake is lost with the flood. Only node_api.h, the libuv header that ships with Node, libc.
 //
 // JS API (see src/io/udp-port.ts):
-//   open(host, port, bufBytes) -> { fd, port }       non-blocking, SO_RCVBUF/SO_SNDBUF, bound; port: the bound one
+//   open(host, port, bufBytes, v6only) -> { fd, port, family }
+//       host: an IPv4 or IPv6 literal; non-blocking, SO_RCVBUF/SO_SNDBUF, IPV6_V6ONLY set to v6only on an IPv6
+//       socket, bound; port: the bound one; family: 4 or 6
+//   Addresses cross as 4 u32 (host order) that hold the 16 bytes of an IPv6 address, an IPv4 address as IPv4-mapped
+//   (0, 0, 0xffff, the IPv4 address): a peer of a dual-stack socket and one of an IPv4 socket look the same.
 //   startPoll(fd, ring, meta, slotBytes, onBatch(count), onWritable(), onError(Error)) -> Poller
-//       ring: a Buffer of slots of slotBytes; meta: a Buffer of 4 u32 (host order) per slot: length, IPv4 address,
-//       port, flags (1: truncated). Each readable event fills up to every slot with recvmmsg and calls onBatch with
+//       ring: a Buffer of slots of slotBytes; meta: a Buffer of 8 u32 (host order) per slot: length, port, flags
+//       (1: truncated), 0, then the address. Each readable event fills up to every slot with recvmmsg and calls onBatch with
 //       the count, up to MAX_ROUNDS times; the slots are reused after onBatch returns.
 //   Poller.wantWritable() -> undefined    onWritable is called once, when the socket can take more
 //   Poller.stop() -> undefined            stops polling (idempotent); does not close the fd
-//   sendBatch(fd, bufs, parts, addrs, ports, count, stats) -> number
-//       datagram i is the next parts[i] Buffers of bufs, to addrs[i]:ports[i] (Uint32Arrays). Returns how many
+//   sendBatch(fd, bufs, parts, addrs, ports, count, stats, family) -> number
+//       datagram i is the next parts[i] Buffers of bufs, to addrs[4i..4i+3]:ports[i] (Uint32Arrays); family: the
+//       socket's, as open returned it. Returns how many
 //       datagrams were dealt with from the front: fewer than count when the socket is full (EAGAIN). A datagram the
-//       kernel refuses for another reason is skipped: stats[0] counts them, stats[1] holds the last errno.
+//       kernel refuses for another reason (an IPv6 peer of an IPv4 socket too) is skipped: stats[0] counts them,
+//       stats[1] holds the last errno.
 //   close(fd) -> undefined
 //   notify(socketPath, message) -> undefined    one sd_notify datagram (systemd's Type=notify readiness)
 #define _GNU_SOURCE
@@ -35,11 +41,58 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+// An address of either family, as the kernel writes it and as sendmmsg takes it.
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+} any_addr;
+
+// The 4 words of an address (see the header) from a received sockaddr; false for another family.
+static bool words_of(const any_addr *a, socklen_t len, uint32_t *w, uint32_t *port) {
+  if (a->sa.sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+    w[0] = 0; w[1] = 0; w[2] = 0xffff; w[3] = ntohl(a->in4.sin_addr.s_addr);
+    *port = ntohs(a->in4.sin_port);
+    return true;
+  }
+  if (a->sa.sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+    for (int i = 0; i < 4; i++) {
+      uint32_t v;
+      memcpy(&v, &a->in6.sin6_addr.s6_addr[i * 4], 4);
+      w[i] = ntohl(v);
+    }
+    *port = ntohs(a->in6.sin6_port);
+    return true;
+  }
+  return false;
+}
+
+// A destination for a socket of `family` from 4 words; false when an IPv4 socket is asked for an IPv6 peer.
+static bool addr_of(int family, const uint32_t *w, uint32_t port, any_addr *a, socklen_t *len) {
+  memset(a, 0, sizeof *a);
+  if (family == AF_INET) {
+    if (w[0] != 0 || w[1] != 0 || w[2] != 0xffff) return false;
+    a->in4.sin_family = AF_INET;
+    a->in4.sin_port = htons((uint16_t)port);
+    a->in4.sin_addr.s_addr = htonl(w[3]);
+    *len = sizeof a->in4;
+    return true;
+  }
+  a->in6.sin6_family = AF_INET6;
+  a->in6.sin6_port = htons((uint16_t)port);
+  for (int i = 0; i < 4; i++) {
+    uint32_t v = htonl(w[i]);
+    memcpy(&a->in6.sin6_addr.s6_addr[i * 4], &v, 4);
+  }
+  *len = sizeof a->in6;
+  return true;
+}
+
 #define MAX_SLOTS 1024
 #define MAX_ROUNDS 8
 #define SEND_BATCH 64
 #define MAX_IOV 256
-#define META_WORDS 4
+#define META_WORDS 8
 
 #define CHECK(env, call)                                                  \
   do {                                                                    \
@@ -97,35 +150,57 @@ static bool get_u32_array(napi_env env, napi_value v, uint32_t **data, size_t *l
 // ---- open / close -----------------------------------------------------------------------------------------
 
 static napi_value udp_open(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  const char *usage = "udp addon: open(host: string, port: number, bufBytes: number)";
-  if (!get_args(env, info, 3, argv)) return throw_args(env, usage);
+  napi_value argv[4];
+  const char *usage = "udp addon: open(host: string, port: number, bufBytes: number, v6only: boolean)";
+  if (!get_args(env, info, 4, argv)) return throw_args(env, usage);
   char host[64];
   size_t hlen;
   int32_t port, buf_bytes;
+  bool v6only;
   if (napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hlen) != napi_ok || !get_int(env, argv[1], &port) ||
-      !get_int(env, argv[2], &buf_bytes) || port < 0 || port > 65535)
+      !get_int(env, argv[2], &buf_bytes) || napi_get_value_bool(env, argv[3], &v6only) != napi_ok || port < 0 ||
+      port > 65535)
     return throw_args(env, usage);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) return throw_args(env, "udp addon: open: host is not an IPv4 address");
+  any_addr sa;
+  socklen_t salen;
+  memset(&sa, 0, sizeof sa);
+  if (inet_pton(AF_INET, host, &sa.in4.sin_addr) == 1) {
+    sa.in4.sin_family = AF_INET;
+    sa.in4.sin_port = htons((uint16_t)port);
+    salen = sizeof sa.in4;
+  } else if (inet_pton(AF_INET6, host, &sa.in6.sin6_addr) == 1) {
+    sa.in6.sin6_family = AF_INET6;
+    sa.in6.sin6_port = htons((uint16_t)port);
+    salen = sizeof sa.in6;
+  } else {
+    return throw_args(env, "udp addon: open: host is not an IPv4 or IPv6 address");
+  }
 
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(sa.sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "socket");
   if (buf_bytes > 0) {
     // Best effort, as dgram's recvBufferSize: the kernel caps it at net.core.rmem_max / wmem_max.
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf_bytes, sizeof buf_bytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf_bytes, sizeof buf_bytes);
   }
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+  if (sa.sa.sa_family == AF_INET6) {
+    int on = v6only ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) < 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, err, "setsockopt IPV6_V6ONLY");
+    }
+  }
+  if (bind(fd, &sa.sa, salen) < 0) {
     int err = errno;
     close(fd);
     char what[96];
-    snprintf(what, sizeof what, "bind %s:%d", host, port);
+    snprintf(what, sizeof what, sa.sa.sa_family == AF_INET6 ? "bind [%s]:%d" : "bind %s:%d", host, port);
     return throw_errno(env, err, what);
   }
-  struct sockaddr_in bound;
+  any_addr bound;
   socklen_t blen = sizeof bound;
-  if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
+  if (getsockname(fd, &bound.sa, &blen) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, err, "getsockname");
@@ -134,8 +209,10 @@ static napi_value udp_open(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_object(env, &out));
   CHECK(env, napi_create_int32(env, fd, &v));
   CHECK(env, napi_set_named_property(env, out, "fd", v));
-  CHECK(env, napi_create_int32(env, ntohs(bound.sin_port), &v));
+  CHECK(env, napi_create_int32(env, ntohs(bound.sa.sa_family == AF_INET6 ? bound.in6.sin6_port : bound.in4.sin_port), &v));
   CHECK(env, napi_set_named_property(env, out, "port", v));
+  CHECK(env, napi_create_int32(env, bound.sa.sa_family == AF_INET6 ? 6 : 4, &v));
+  CHECK(env, napi_set_named_property(env, out, "family", v));
   return out;
 }
 
@@ -187,7 +264,7 @@ typedef struct poller {
   int wrapped;  // the JS Poller object still points here
   struct mmsghdr *msgs;
   struct iovec *iov;
-  struct sockaddr_in *names;
+  any_addr *names;
 } poller_t;
 
 static void poller_free(poller_t *p) {
@@ -261,7 +338,7 @@ static void drain(poller_t *p) {
   napi_env env = p->env;
   for (int round = 0; round < MAX_ROUNDS && p->active; round++) {
     for (uint32_t i = 0; i < p->slots; i++) {
-      p->msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+      p->msgs[i].msg_hdr.msg_namelen = sizeof(any_addr);
       p->msgs[i].msg_hdr.msg_flags = 0;
     }
     int n = recvmmsg(p->fd, p->msgs, p->slots, MSG_DONTWAIT, NULL);
@@ -277,12 +354,10 @@ static void drain(poller_t *p) {
     if (n == 0) return;
     for (int i = 0; i < n; i++) {
       uint32_t *m = p->meta + (size_t)i * META_WORDS;
-      const struct sockaddr_in *sa = &p->names[i];
-      bool v4 = p->msgs[i].msg_hdr.msg_namelen >= sizeof(struct sockaddr_in) && sa->sin_family == AF_INET;
       m[0] = p->msgs[i].msg_len;
-      m[1] = v4 ? ntohl(sa->sin_addr.s_addr) : 0;
-      m[2] = v4 ? ntohs(sa->sin_port) : 0;
-      m[3] = (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
+      if (!words_of(&p->names[i], p->msgs[i].msg_hdr.msg_namelen, m + 4, &m[1])) memset(m + 1, 0, 7 * sizeof *m);
+      m[2] = (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
+      m[3] = 0;
     }
     napi_value count;
     if (napi_create_uint32(env, (uint32_t)n, &count) != napi_ok) return;
@@ -407,10 +482,10 @@ static napi_value udp_start_poll(napi_env env, napi_callback_info info) {
 // ---- sendBatch ----------------------------------------------------------------------------------------------
 
 static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  const char *usage = "udp addon: sendBatch(fd, bufs: Buffer[], parts, addrs, ports: Uint32Array, count, stats: Uint32Array)";
-  if (!get_args(env, info, 7, argv)) return throw_args(env, usage);
-  int32_t fd, count;
+  napi_value argv[8];
+  const char *usage = "udp addon: sendBatch(fd, bufs: Buffer[], parts, addrs, ports: Uint32Array, count, stats: Uint32Array, family: 4 | 6)";
+  if (!get_args(env, info, 8, argv)) return throw_args(env, usage);
+  int32_t fd, count, fam;
   uint32_t *parts, *addrs, *ports, *stats;
   size_t parts_len, addrs_len, ports_len, stats_len;
   bool is_array = false;
@@ -418,13 +493,15 @@ static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
       !get_u32_array(env, argv[2], &parts, &parts_len) || !get_u32_array(env, argv[3], &addrs, &addrs_len) ||
       !get_u32_array(env, argv[4], &ports, &ports_len) || !get_int(env, argv[5], &count) ||
       !get_u32_array(env, argv[6], &stats, &stats_len) || count < 0 || (size_t)count > parts_len ||
-      (size_t)count > addrs_len || (size_t)count > ports_len || stats_len < 2)
+      (size_t)count * 4 > addrs_len || (size_t)count > ports_len || stats_len < 2 || !get_int(env, argv[7], &fam) ||
+      (fam != 4 && fam != 6))
     return throw_args(env, usage);
+  int family = fam == 6 ? AF_INET6 : AF_INET;
   uint32_t nbufs;
   CHECK(env, napi_get_array_length(env, argv[1], &nbufs));
 
   struct mmsghdr msgs[SEND_BATCH];
-  struct sockaddr_in names[SEND_BATCH];
+  any_addr names[SEND_BATCH];
   struct iovec iov[MAX_IOV];
   int32_t done = 0;
   uint32_t buf_at = 0;
@@ -436,6 +513,17 @@ static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
     while (done + n < count && n < SEND_BATCH) {
       uint32_t k = parts[done + n];
       if (k == 0 || k > MAX_IOV || at + k > nbufs) return throw_args(env, "udp addon: sendBatch: parts do not match bufs");
+      socklen_t name_len;
+      if (n == 0 && !addr_of(family, addrs + (size_t)done * 4, ports[done], &names[0], &name_len)) {
+        // No IPv4 socket reaches an IPv6 peer: skip it as the kernel would refuse it.
+        stats[0]++;
+        stats[1] = EAFNOSUPPORT;
+        buf_at += k;
+        done++;
+        at = buf_at;
+        continue;
+      }
+      if (n > 0 && !addr_of(family, addrs + (size_t)(done + n) * 4, ports[done + n], &names[n], &name_len)) break;
       if (used + k > MAX_IOV) break;
       for (uint32_t j = 0; j < k; j++) {
         napi_value b;
@@ -446,17 +534,16 @@ static napi_value udp_send_batch(napi_env env, napi_callback_info info) {
         iov[used + j].iov_base = data;
         iov[used + j].iov_len = len;
       }
-      names[n] = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)ports[done + n]),
-                                      .sin_addr.s_addr = htonl(addrs[done + n])};
       memset(&msgs[n], 0, sizeof msgs[n]);
       msgs[n].msg_hdr.msg_name = &names[n];
-      msgs[n].msg_hdr.msg_namelen = sizeof names[n];
+      msgs[n].msg_hdr.msg_namelen = name_len;
       msgs[n].msg_hdr.msg_iov = &iov[used];
       msgs[n].msg_hdr.msg_iovlen = k;
       used += k;
       at += k;
       n++;
     }
+    if (n == 0) continue;
     int sent = sendmmsg(fd, msgs, (unsigned)n, 0);
     if (sent < 0) {
       if (errno == EINTR) continue;
