@@ -1,32 +1,37 @@
 // Per-client files in client-config-dir: the file named after the client's common name, else "DEFAULT".
-// Supported: ifconfig-push IP NETMASK|PEER, iroute NET [MASK], push "...", push-reset, disable. IPv6 ones are warned
-// about and skipped.
+// Supported: ifconfig-push IP NETMASK|PEER, ifconfig-ipv6-push IP/BITS [REMOTE], iroute NET [MASK],
+// iroute-ipv6 NET/BITS, push "...", push-reset, disable.
 import { readFile } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { log } from '../log.js';
 import { ConfigError } from './errors.js';
 import { maskPrefix, parseIPv4 } from './ipv4-text.js';
 import { parseConfig } from './parse.js';
+import { ipv6AddrArg, ipv6NetworkArg, ipv6PrefixArg } from './ipv6-config.js';
+import type { Ipv6Net } from '../core/wire/ipv6.js';
 
 export interface ClientConfig {
   /** The second address is a netmask in topology subnet, the client's peer in net30 and p2p (checked when used). */
   ifconfigPush?: { ip: number; second: number };
   /** `iroute NET MASK`: subnets behind this client, with where each was written (for conflicts). */
   iroutes: { network: number; netmask: number; file: string; line: number }[];
+  /** `ifconfig-ipv6-push IP/BITS [REMOTE]`; REMOTE absent: the server's own IPv6 address. */
+  ifconfigIpv6Push?: { local: Ipv6Net; remote?: Buffer };
+  /** `iroute-ipv6 NET/BITS`: IPv6 subnets behind this client. */
+  iroutes6: { net: Ipv6Net; file: string; line: number }[];
   push: string[];
   pushReset: boolean;
   disable: boolean;
 }
 
 const UNSUPPORTED_WARN: Record<string, string> = {
-  'iroute-ipv6': 'IPv6 is not supported', 'ifconfig-ipv6-push': 'IPv6 is not supported',
   'comp-lzo': 'a per-client compression framing is not supported: the server config decides it',
   compress: 'a per-client compression framing is not supported: the server config decides it',
 };
 
 /** Parses a ccd file. Throws ConfigError (file:line) on anything it cannot honour safely. */
 export function parseClientConfig(text: string, file: string): ClientConfig {
-  const cfg: ClientConfig = { iroutes: [], push: [], pushReset: false, disable: false };
+  const cfg: ClientConfig = { iroutes: [], iroutes6: [], push: [], pushReset: false, disable: false };
   for (const d of parseConfig(text, file)) {
     const fail = (why: string): never => { throw new ConfigError(file, d.line, why); };
     if (d.inline) fail(`inline <${d.name}> block is not allowed in a client-config-dir file`);
@@ -47,6 +52,22 @@ export function parseClientConfig(text: string, file: string): ClientConfig {
         if (netmask === undefined || maskPrefix(netmask) === undefined) fail(`iroute: '${d.args[1]}' is not a netmask`);
         if (((network! & netmask!) >>> 0) !== network) fail(`iroute: ${d.args[0]} is not the network address of ${d.args[0]}/${maskPrefix(netmask!)}`);
         cfg.iroutes.push({ network: network!, netmask: netmask!, file, line: d.line });
+        break;
+      }
+      case 'ifconfig-ipv6-push': {
+        if (d.args.length < 1 || d.args.length > 2) fail(`'ifconfig-ipv6-push' takes ADDRESS/BITS [REMOTE], got ${d.args.length} arguments`);
+        const local = ipv6PrefixArg(d.args[0]!, 'ifconfig-ipv6-push', 64, 124);
+        if (typeof local === 'string') fail(local);
+        const remote = d.args[1] === undefined ? undefined : ipv6AddrArg(d.args[1], 'ifconfig-ipv6-push');
+        if (typeof remote === 'string') fail(remote);
+        cfg.ifconfigIpv6Push = { local: local as Ipv6Net, remote: remote as Buffer | undefined };
+        break;
+      }
+      case 'iroute-ipv6': {
+        nargs(1);
+        const net = ipv6NetworkArg(d.args[0]!, 'iroute-ipv6');
+        if (typeof net === 'string') fail(net);
+        cfg.iroutes6.push({ net: net as Ipv6Net, file, line: d.line });
         break;
       }
       case 'push':

@@ -26,8 +26,6 @@ const COMMAND = 'a standalone command of the openvpn program, not a server setti
 const WINDOWS = 'a Windows option: OpenVPN 2.6 on Linux rejects it as unrecognized';
 const WINDOWS_INTERNAL = 'an internal option of OpenVPN on Windows: OpenVPN 2.6 on Linux rejects it as unrecognized';
 const pushToWindows = (name: string): string => `remove it, or push it to Windows clients with push "${name}"`;
-const NO_IPV6 = 'IPv6 inside the tunnel is not supported';
-const NO_IPV6_INSTEAD = 'remove it; clients get IPv4 addresses and routes only';
 const NO_TAP = 'only routed dev tun is supported (no tap, no layer 2)';
 const CCD_ONLY = 'OpenVPN 2.6 accepts it only in a client-config-dir file';
 const PUSHED_ONLY = 'a server sends it to clients in PUSH_REPLY; it is not a server setting';
@@ -269,13 +267,13 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
 
   // vpn-network-options.rst
   'bind-dev': refused('nanovpn cannot bind its sockets to a device (SO_BINDTODEVICE)', "bind to an address of that device with 'local ADDR'"),
-  'block-ipv6': ignored('IPv6 packets from clients are dropped without an ICMPv6 reply, as nanovpn carries no IPv6; push "block-ipv6" to make clients block IPv6 themselves'),
+  'block-ipv6': IMPLEMENTED,
   dev: IMPLEMENTED,
   'dev-node': IMPLEMENTED,
   'dev-type': IMPLEMENTED,
   'dhcp-option': ignored('in a server config it only sets script variables (as in OpenVPN 2.6 on Linux); to give clients DNS servers, push "dhcp-option DNS ADDR"'),
   ifconfig: IMPLEMENTED,
-  'ifconfig-ipv6': refused(NO_IPV6, NO_IPV6_INSTEAD),
+  'ifconfig-ipv6': IMPLEMENTED,
   'ifconfig-noexec': ignored(NO_HOST_ROUTES),
   'ifconfig-nowarn': ignored(NO_OCC),
   lladdr: refused(NO_TAP, REMOVE),
@@ -287,8 +285,8 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   route: IMPLEMENTED,
   'route-delay': refused(REJECTED_IN_SERVER_MODE, REMOVE),
   'route-gateway': ignored(`${NO_HOST_ROUTES}; to give clients a gateway, push "route-gateway ADDR"`),
-  'route-ipv6': refused(NO_IPV6, NO_IPV6_INSTEAD),
-  'route-ipv6-gateway': refused(NO_IPV6, NO_IPV6_INSTEAD),
+  'route-ipv6': IMPLEMENTED,
+  'route-ipv6-gateway': ignored(`${NO_HOST_ROUTES}; OpenVPN uses it only for routes over tap devices`),
   'route-metric': ignored(NO_HOST_ROUTES),
   'route-noexec': ignored(NO_HOST_ROUTES),
   'route-nopull': ignored(NO_EFFECT_ON_SERVER),
@@ -362,14 +360,14 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'connect-freq-initial': ignored('nanovpn bounds its replies to first packets with its own reset-reply budget'),
   disable: refused(CCD_ONLY, "put 'disable' in the client's client-config-dir file"),
   'duplicate-cn': IMPLEMENTED,
-  'ifconfig-ipv6-pool': refused(NO_IPV6, NO_IPV6_INSTEAD),
-  'ifconfig-ipv6-push': refused(NO_IPV6, NO_IPV6_INSTEAD),
+  'ifconfig-ipv6-pool': IMPLEMENTED,
+  'ifconfig-ipv6-push': refused(CCD_ONLY, "put 'ifconfig-ipv6-push ADDR/BITS [REMOTE]' in the client's client-config-dir file"),
   'ifconfig-pool': IMPLEMENTED,
   'ifconfig-pool-persist': IMPLEMENTED,
   'ifconfig-push': refused(CCD_ONLY, "put 'ifconfig-push IP NETMASK' in the client's client-config-dir file"),
   'ifconfig-push-constraint': refused('there is no separate constraint: client-config-dir addresses must be free addresses of the pool', REMOVE),
   iroute: refused('only valid in a client-config-dir file', "put it in that client's client-config-dir file"),
-  'iroute-ipv6': refused(NO_IPV6, NO_IPV6_INSTEAD),
+  'iroute-ipv6': refused('only valid in a client-config-dir file', "put it in that client's client-config-dir file"),
   'max-clients': IMPLEMENTED,
   'max-routes': ignored('deprecated: OpenVPN 2.4 and later have no route limit'),
   'max-routes-per-client': ignored('no limit applies: nanovpn learns no routes from client traffic, only from iroute lines'),
@@ -381,7 +379,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'push-reset': refused('only valid in a client-config-dir file', "put 'push-reset' in the client's client-config-dir file"),
   server: IMPLEMENTED,
   'server-bridge': refused('only routed tun mode is supported', "use 'server NETWORK NETMASK' with 'dev tun'"),
-  'server-ipv6': refused(NO_IPV6, NO_IPV6_INSTEAD),
+  'server-ipv6': IMPLEMENTED,
   'stale-routes-check': ignored('no effect: nanovpn learns no routes from clients'),
   'username-as-common-name': IMPLEMENTED,
   'verify-client-cert': IMPLEMENTED,

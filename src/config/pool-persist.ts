@@ -1,4 +1,5 @@
-// ifconfig-pool-persist file: "CN,IPv4,IPv6" lines as OpenVPN 2.6 writes them (IPv6 empty here). The reader also
+// ifconfig-pool-persist file: "CN,IPv4,IPv6" lines as OpenVPN 2.6 writes them (IPv6 empty without an IPv6 pool;
+// the reader needs only the IPv4 column, since the IPv6 address is the same pool slot's). The reader also
 // takes OpenVPN 2.4's "CN,IPv4"; bad lines are skipped with a warning, so a damaged file never stops the server.
 import { readFile } from 'node:fs/promises';
 import { log } from '../log.js';
@@ -31,11 +32,11 @@ export function parsePoolPersist(text: string, file: string): Map<string, number
 }
 
 /** Entries a CN with ',' or control characters cannot be written (OpenVPN could not read them back); they are skipped. */
-export function formatPoolPersist(entries: Iterable<[string, number]>): string {
+export function formatPoolPersist(entries: Iterable<[string, number, string?]>): string {
   let out = '';
-  for (const [cn, ip] of entries) {
+  for (const [cn, ip, ip6] of entries) {
     if (cn === '' || /[,\x00-\x1f]/.test(cn)) { log('warn', 'ifconfig-pool-persist: common name cannot be stored', { cn: JSON.stringify(cn) }); continue; }
-    out += `${cn},${formatIPv4(ip)},\n`;
+    out += `${cn},${formatIPv4(ip)},${ip6 ?? ''}\n`;
   }
   return out;
 }
@@ -51,6 +52,6 @@ export async function readPoolPersist(path: string): Promise<Map<string, number>
   }
 }
 
-export async function writePoolPersist(path: string, entries: Iterable<[string, number]>): Promise<void> {
+export async function writePoolPersist(path: string, entries: Iterable<[string, number, string?]>): Promise<void> {
   await writeFileAtomic(path, formatPoolPersist(entries), 0o600);
 }

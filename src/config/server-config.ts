@@ -15,6 +15,7 @@ import { parseTlsCryptV2ServerKey } from './tls-crypt-v2-key.js';
 import { checkForwardRules, parseForwardPort } from './forward-port.js';
 import type { ForwardRule } from '../core/forward/port-forward.js';
 import { applyAuthScript, applyScriptDirective, finishScripts, newScriptConfig, SCRIPT_DIRECTIVES, type ScriptConfig } from './script-options.js';
+import { ipv6AddrArg, ipv6NetworkArg, ipv6PrefixArg, settleIpv6, type Ipv6Lines } from './ipv6-config.js';
 import { type LocalLine, parseProtoName, type ProtoName, settleListeners } from './listeners.js';
 import type { AnyServerConfig, CipherName, Listener, Proto, ServerConfig, StaticKey } from './types.js';
 import { isStaticKeyConfig } from './types.js';
@@ -91,6 +92,7 @@ interface Ctx {
   /** proto and local lines in order, for settleListeners. */
   protoNames: ProtoName[];
   locals: LocalLine[];
+  ipv6: Ipv6Lines;
 }
 
 interface Handler {
@@ -121,7 +123,7 @@ export interface DirectiveSource { directives: Directive[]; baseDir: string }
 export function buildFromDirectives(sources: DirectiveSource[], source: string): AnyServerConfig {
   const c: Ctx = {
     cfg: defaults(source), compression: { framing: 'none' }, baseDir: '', warned: new Set(), lines: new Map(), ignoreUnknown: new Set(),
-    protoNames: [], locals: [],
+    protoNames: [], locals: [], ipv6: { nopool: false },
   };
   const errors: ConfigError[] = [];
   for (const { directives, baseDir } of sources) {
@@ -173,7 +175,7 @@ function defaults(source: string): Draft {
     source, port: 1194, protos: [], bindIpv6Only: false, dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
     handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
-    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, routes: [], verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
+    tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, routes: [], routesIpv6: [], verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
 
@@ -237,6 +239,10 @@ function finish(c: Ctx, source: string): AnyServerConfig {
       'and the netmask, and fit about four times as many clients', { file: source });
   }
   settlePool(c, source);
+  const v6 = settleIpv6({ ...c.ipv6, nopool: c.nopool === true });
+  if ('error' in v6) throw new ConfigError(source, v6.line, v6.error);
+  if (v6.ipv6) cfg.ipv6 = v6.ipv6;
+  if (v6.pushTunIpv6) cfg.push.push('tun-ipv6');
   if (c.devNeedsType && !c.devTyped) {
     // As in 2.6, a name starting with "tap" means a tap device unless dev-type says tun.
     throw new ConfigError(source, at('dev'), /^tap/.test(cfg.devName ?? '')
@@ -357,6 +363,14 @@ function oneOf<T extends string>(d: Directive, i: number, allowed: readonly T[])
 function ipv4(d: Directive, i: number): number {
   const v = parseIPv4(d.args[i]!);
   if (v === undefined) fail(d, `'${d.name}': '${d.args[i]}' is not an IPv4 address`);
+  return v;
+}
+
+/** An IPv6 argument (a value or why it is not one); prefixes outside [min, max] bits fail too. */
+function v6<T>(d: Directive, v: T | string, min = 0, max = 128): T {
+  if (typeof v === 'string') fail(d, v);
+  const bits = (v as { bits?: number }).bits;
+  if (bits !== undefined && (bits < min || bits > max)) fail(d, `${d.name}: the prefix must be between /${min} and /${max} (not /${bits}), as in OpenVPN 2.6`);
   return v;
 }
 
@@ -676,6 +690,23 @@ const handlers: Record<string, Handler> = {
       if (d.args[2] !== undefined && d.args[2] !== 'vpn_gateway' && d.args[2] !== 'default') ipv4(d, 2);
       if (d.args[3] !== undefined) int(d, 3, 0, 0x7fffffff);
       c.cfg.routes.push({ network, netmask });
+    },
+  },
+  'server-ipv6': { min: 1, max: 1, run(d, c) { c.ipv6.server = { net: v6(d, ipv6NetworkArg(d.args[0]!, 'server-ipv6'), 64, 124), line: d.line }; } },
+  'ifconfig-ipv6': {
+    min: 1, max: 2, run(d, c) {
+      const remote = d.args[1] === undefined ? undefined : v6(d, ipv6AddrArg(d.args[1], 'ifconfig-ipv6'));
+      c.ipv6.ifconfig = { local: v6(d, ipv6PrefixArg(d.args[0]!, 'ifconfig-ipv6', 64, 124)), remote, line: d.line };
+    },
+  },
+  'ifconfig-ipv6-pool': { min: 1, max: 1, run(d, c) { c.ipv6.pool = { net: v6(d, ipv6PrefixArg(d.args[0]!, 'ifconfig-ipv6-pool', 64, 124)), line: d.line }; } },
+  'block-ipv6': flag((c) => { c.cfg.blockIpv6 = true; }),
+  'route-ipv6': {
+    min: 1, max: 3, run(d, c) {
+      const net = v6(d, ipv6NetworkArg(d.args[0]!, 'route-ipv6'));
+      if (d.args[1] !== undefined && d.args[1] !== 'vpn_gateway' && d.args[1] !== 'default') v6(d, ipv6AddrArg(d.args[1], 'route-ipv6'));
+      if (d.args[2] !== undefined) int(d, 2, 0, 0x7fffffff);
+      c.cfg.routesIpv6.push(net);
     },
   },
   'ignore-unknown-option': { min: 1, max: Infinity, run(d, c) { for (const a of d.args) c.ignoreUnknown.add(a); } },

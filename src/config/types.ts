@@ -18,6 +18,8 @@ import type { DigestName } from '../core/crypto/digests.js';
 import type { ServerFraming } from './compression.js';
 import type { ForwardRule } from '../core/forward/port-forward.js';
 import type { ScriptConfig } from './script-options.js';
+import type { ServerIpv6 } from './ipv6-config.js';
+import type { Ipv6Net } from '../core/wire/ipv6.js';
 export type { CipherName, DigestName };
 
 export interface StaticKey {
@@ -55,6 +57,9 @@ export interface ServerConfig {
   inactive?: { seconds: number; bytes: number };  // 'inactive SECONDS [BYTES]': per client, as 2.6 in server mode
   push: string[];               // 'push "..."' lines, in order
   routes: { network: number; netmask: number }[];  // 'route NET [MASK …]': subnets behind clients (iroute)
+  ipv6?: ServerIpv6;            // 'server-ipv6', or 'ifconfig-ipv6' [+ 'ifconfig-ipv6-pool'] (ipv6-config.ts)
+  routesIpv6: Ipv6Net[];        // 'route-ipv6 NET/BITS …': IPv6 subnets behind clients (iroute-ipv6)
+  blockIpv6?: boolean;          // 'block-ipv6': every IPv6 packet from a client is answered with ICMPv6 no route
   clientToClient: boolean;
   maxClients: number;           // default 1024
   renegSec: number;             // default 3600, 0 = off

@@ -9,6 +9,8 @@ import * as dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { DeliverToClients, Uplink } from '../core/uplink/uplink.js';
 import { ipToString, ipFromString } from '../core/wire/ipv4.js';
+import { formatIpv6, parseIpv6Text } from '../core/wire/ipv6.js';
+import type { FlowKey } from '../core/uplink/nat/flow-key.js';
 import type { FlowCounters, NatStats } from '../core/uplink/nat/counters.js';
 import { Nat, type NatOptions as CoreNatOptions, type NatTcpFlow, type NatUdpFlow } from '../core/uplink/nat/nat.js';
 import type { NatSockets } from '../core/uplink/nat/nat-sockets.js';
@@ -73,6 +75,10 @@ interface UdpSock {
   forward?: { port: number; hooks: ForwardUdpHooks };
 }
 
+/** The flow's destination address as text for the socket (and the log). */
+const dstHost = (k: FlowKey): string => (k.v6 ? formatIpv6(k.v6.dst) : ipToString(k.dstIp));
+const dstText = (k: FlowKey): string => (k.v6 ? `[${formatIpv6(k.v6.dst)}]:${k.dstPort}` : `${ipToString(k.dstIp)}:${k.dstPort}`);
+
 export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, driver = new Driver()): NatUplink {
   if (opts.localAddress !== undefined) ipFromString(opts.localAddress);  // fail early on a bad nat-source
   const now = driver.now;
@@ -85,8 +91,10 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
       const { key } = flow;
       const sock = new net.Socket({ allowHalfOpen: true });
       sock.on('connect', () => { sock.setNoDelay(true); nat.tcpConnected(flow, now()); after(); });
-      wireTcp(sock, flow, `${ipToString(key.dstIp)}:${key.dstPort}`);
-      sock.connect({ host: ipToString(key.dstIp), port: key.dstPort, localAddress: opts.localAddress, family: 4 });
+      wireTcp(sock, flow, `${dstText(key)}`);
+      // nat-source is an IPv4 address: IPv6 flows leave from the address the OS picks.
+      if (key.v6) sock.connect({ host: dstHost(key), port: key.dstPort, family: 6 });
+      else sock.connect({ host: dstHost(key), port: key.dstPort, localAddress: opts.localAddress, family: 4 });
       return sock;
     },
     tcpWrite(sock, bytes, flow) {
@@ -106,13 +114,18 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     },
     udpOpen(flow: NatUdpFlow<UdpSock>): UdpSock {
       const { key } = flow;
-      const u: UdpSock = { sock: dgram.createSocket({ type: 'udp4' }), host: ipToString(key.dstIp) };
+      const u: UdpSock = { sock: dgram.createSocket({ type: key.v6 ? 'udp6' : 'udp4' }), host: dstHost(key) };
       udpSockets.add(u.sock);
       u.sock.on('close', () => udpSockets.delete(u.sock));
       u.sock.on('message', (msg, rinfo) => {
         // The Nat filters on the source; the text compare only spares parsing the usual (matching) address.
-        const src = rinfo.address === u.host ? key.dstIp : ipFromString(rinfo.address);
-        nat.udpReceived(flow, msg, src, rinfo.port, now());
+        if (key.v6) {
+          const src6 = rinfo.address === u.host ? key.v6.dst : parseIpv6Text(rinfo.address);
+          if (src6) nat.udpReceived6(flow, msg, src6, rinfo.port, now());
+        } else {
+          const src = rinfo.address === u.host ? key.dstIp : ipFromString(rinfo.address);
+          nat.udpReceived(flow, msg, src, rinfo.port, now());
+        }
         after();
       });
       u.sock.on('error', (err: NodeJS.ErrnoException) => {
@@ -120,12 +133,16 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
         nat.udpFailed(flow);
         after();
       });
-      if (opts.localAddress !== undefined) u.sock.bind({ address: opts.localAddress, port: 0 });
+      if (opts.localAddress !== undefined && !key.v6) u.sock.bind({ address: opts.localAddress, port: 0 });
       return u;
     },
     udpSend(u, payload, flow) {
       u.forward?.hooks.sent(payload.length);
-      u.sock.send(payload, u.forward?.port ?? flow.key.dstPort, u.host, (err) => { if (err) nat.udpSendFailed(flow); });
+      u.sock.send(payload, u.forward?.port ?? flow.key.dstPort, u.host, (err) => {
+        if (!err) return;
+        nat.udpSendFailed(flow, (err as NodeJS.ErrnoException).code, payload);
+        after();
+      });
     },
     udpClose(u) {
       if (u.forward) { u.forward.hooks.gone(); return; }
@@ -141,7 +158,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (flow.dead) return;
       log('debug', 'nat: tcp socket error', { peer, code: err.code });
-      nat.tcpFailed(flow, now());
+      nat.tcpFailed(flow, now(), err.code);
       after();
     });
     sock.on('close', () => {
@@ -221,7 +238,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
         if (!worst || q > worst.ep.txQueued()) worst = f;
       }
       if (worst) {
-        st.worst = { dst: `${ipToString(worst.key.dstIp)}:${worst.key.dstPort}`, state: worst.ep.state,
+        st.worst = { dst: dstText(worst.key), state: worst.ep.state,
           txQueued: worst.ep.txQueued(), ...worst.ep.sendState() };
       }
       return st;

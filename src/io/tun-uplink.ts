@@ -16,11 +16,18 @@ export interface TunUplinkOptions {
   routes?: readonly HostRoute[];
   /** For tests: how `ip` runs, and the OS name. */
   routeRunner?: { run?: RunIp; os?: string };
+  /** The server has IPv6 inside the tunnel: IPv6 packets from the kernel go to the router too. */
+  ipv6?: boolean;
 }
 
 /** Only IPv4 packets with at least a full header reach the router (a Linux tun also carries IPv6 chatter). */
 export function isDeliverableIpv4(packet: Buffer): boolean {
   return packet.length >= 20 && packet[0] >> 4 === 4;
+}
+
+/** With IPv6 in the tunnel, IPv6 packets with a full header too. */
+export function isDeliverable(packet: Buffer): boolean {
+  return isDeliverableIpv4(packet) || (packet.length >= 40 && packet[0] >> 4 === 6);
 }
 
 /** The uplink, and `dev`: the name the system gave the device (for the up and down scripts). */
@@ -40,7 +47,8 @@ export async function createTunUplink(opts: TunUplinkOptions, deliver: DeliverTo
   };
   dev.onPackets(
     (packets) => {
-      for (const p of packets) if (isDeliverableIpv4(p)) deliver(p);
+      const ok = opts.ipv6 ? isDeliverable : isDeliverableIpv4;
+      for (const p of packets) if (ok(p)) deliver(p);
     },
     (err) => log('error', 'tun read failed', { dev: dev.name, error: err.message }),
   );

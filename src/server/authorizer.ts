@@ -13,6 +13,9 @@ import { CapathCrls } from './capath-crls.js';
 import type { Conn } from './conn.js';
 import { type ExternalAuth, withExternalConfig } from './external-auth.js';
 import type { AuthScripts } from './scripts.js';
+import type { Ipv6Pool } from '../core/router/ipv6-pool.js';
+import type { Ipv6Net } from '../core/wire/ipv6.js';
+import { ipv6Problem, leaseIpv6, type Ipv6Ccd } from './ipv6-assign.js';
 
 export interface AuthHost {
   readonly cfg: ServerConfig;
@@ -21,10 +24,13 @@ export interface AuthHost {
   allocatePeerId(conn: Conn): number;
   /** The client whose iroute overlaps `net` (two clients may not claim the same addresses). */
   irouteOwner?(net: Subnet): { cn?: string } | undefined;
+  /** The IPv6 side (server-ipv6 / ifconfig-ipv6) and the client whose iroute-ipv6 overlaps `net`. */
+  readonly pool6?: Ipv6Pool;
+  irouteOwner6?(net: Ipv6Net): { cn?: string } | undefined;
   reloadSecureContext(): void;
 }
 
-export interface ClientConfigResult {
+export interface ClientConfigResult extends Ipv6Ccd {
   ip?: number; second?: number; push: string[]; pushReset: boolean; disable: boolean;
   iroutes?: { network: number; netmask: number; file: string; line: number }[];
 }
@@ -145,6 +151,9 @@ export class Authorizer {
       const why = this.irouteProblem(r, conn);
       if (why) return { ok: false, reason: `${r.file}:${r.line}: ${why}` };
     }
+    const pool6 = this.host.pool6;
+    const why6 = ipv6Problem<{ cn?: string }>(pool6, ccd, (n) => this.host.irouteOwner6?.(n), conn, (o) => o.cn);
+    if (why6) return { ok: false, reason: why6 };
     const pool = this.host.pool;
     let ip: number | undefined;
     let second: number | undefined;
@@ -163,6 +172,7 @@ export class Authorizer {
     conn.ip = ip;
     let push = [...(ccd?.pushReset ? [] : c.push), ...(ccd?.push ?? [])];
     let iroutes = ccd?.iroutes ?? [];
+    let staticIp = ccd?.ip !== undefined;
     if (scripts) {
       // The address is the client's while the script runs: if the session ends meanwhile, closing it frees it.
       const r = await scripts.clientConnect(conn, cn, ip, second ?? pool.ifconfigPeer(ip, c.poolNetmask));
@@ -185,10 +195,14 @@ export class Authorizer {
           if (bad) return { ok: false, reason: `client-connect: ${bad}` };
           ip = conn.ip = pool.assign(dyn.ip);
           second = dyn.second;
+          staticIp = true;
         }
       }
     }
     conn.iroutes = ccd || iroutes.length ? iroutes.map((r) => ({ network: r.network, netmask: r.netmask })) : undefined;
+    const v6 = leaseIpv6(pool6, pool, ccd, staticIp ? undefined : ip, conn);
+    conn.ip6 = v6?.ip;
+    conn.iroutes6 = pool6 ? ccd?.iroutes6?.map((r) => r.net) : undefined;
     if (cn) this.plugins.remember?.(cn, ip);
     conn.peerId = this.host.allocatePeerId(conn);
     return {
@@ -196,6 +210,7 @@ export class Authorizer {
       assign: {
         ip: ipToString(ip), netmask: ipToString(second ?? pool.ifconfigPeer(ip, c.poolNetmask)), gateway: ipToString(pool.serverIp),
         peerId: conn.peerId, push, topologyPush: topologyPush(pool, c.clientToClient),
+        ...(v6 && { ifconfigIpv6: v6.pushed }),
       },
     };
   }
@@ -230,6 +245,7 @@ export class Authorizer {
 
   released(conn: Conn): void {
     this.host.pool.release(conn.ip);
+    if (conn.ip6) this.host.pool6?.release(conn.ip6, conn);
   }
 }
 

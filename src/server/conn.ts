@@ -4,6 +4,7 @@ import type { RouterClient, Subnet } from '../core/router/router.js';
 import { type AuthRequest, type AuthResult, type CloseKind, describeDrop, Session, type SessionParams } from '../core/session/session.js';
 import type { PeerAddr } from '../core/transport/udp-endpoint.js';
 import { ipToString } from '../core/wire/ipv4.js';
+import type { Ipv6Net } from '../core/wire/ipv6.js';
 import { openTlsEngine, type TlsEngine, type TlsOptions } from '../io/tls-adapter.js';
 import type { Driver, Timed } from '../io/driver.js';
 import { log } from '../log.js';
@@ -25,6 +26,9 @@ export class Conn implements RouterClient, Timed {
   ip = 0;
   /** Subnets behind this client (iroute in its client-config-dir file). */
   iroutes?: Subnet[];
+  /** Its IPv6 address (pushed ifconfig-ipv6) and the IPv6 subnets behind it (iroute-ipv6). */
+  ip6?: Buffer;
+  iroutes6?: Ipv6Net[];
   peerId?: number;
   /** Set when the client logged in with a username and password. */
   username?: string;

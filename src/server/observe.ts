@@ -4,6 +4,7 @@ import type { NatStats } from '../core/uplink/nat/counters.js';
 import { maskPrefix } from '../config/ipv4-text.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import type { ForwardStats } from './port-forward.js';
+import { formatIpv6 } from '../core/wire/ipv6.js';
 
 export const TITLE = 'nanovpn 0.1.0 (OpenVPN 2.6 compatible)';
 
@@ -15,6 +16,7 @@ export interface ObservedConn {
   readonly remote: string;
   readonly proto: 'udp' | 'tcp';
   readonly ip: number;
+  readonly ip6?: Buffer;
   readonly peerId?: number;
   readonly username?: string;
   readonly connectedAt?: number;          // ms since the epoch
@@ -53,6 +55,8 @@ export interface ClientInfo {
   vip: string;
   /** The client's iroute subnets as OpenVPN prints them, "NETWORK/BITS". */
   iroutes?: string[];
+  /** The IPv6 address, '' when it has none. */
+  vip6?: string;
   bytesIn: number;
   bytesOut: number;
   packetsIn: number;
@@ -103,6 +107,7 @@ export function snapshot(server: ObservedServer, wallMs: number, monoMs: number)
       realAddress: realAddress(conn),
       vip: conn.ip ? ipToString(conn.ip) : '',
       iroutes: (conn.iroutes ?? []).map((r) => `${ipToString(r.network)}/${maskPrefix(r.netmask) ?? 32}`),
+      vip6: conn.ip6 ? formatIpv6(conn.ip6) : '',
       bytesIn: s.bytesIn, bytesOut: s.bytesOut, packetsIn: s.packetsIn, packetsOut: s.packetsOut,
       connectedSince: since,
       lastRef: Math.max(since, Math.floor((wallMs - (monoMs - conn.session.lastReceived)) / 1000)),

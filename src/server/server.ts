@@ -9,6 +9,8 @@ import type { ServerConfig } from '../config/types.js';
 import { maxPayloadWithin } from '../core/crypto/data-channel-for.js';
 import { Router, type Subnet } from '../core/router/router.js';
 import { IpPool } from '../core/router/ip-pool.js';
+import { Ipv6Pool } from '../core/router/ipv6-pool.js';
+import type { Ipv6Net } from '../core/wire/ipv6.js';
 import { type ControlWrap, plainWrap, tlsAuthWrap, tlsCryptWrap, type WrapOptions } from '../core/session/control-wrap.js';
 import type { AuthRequest, AuthResult, CloseKind, SessionParams } from '../core/session/session.js';
 import { type DropReport, DropSummary } from '../core/transport/drop-summary.js';
@@ -37,10 +39,15 @@ import { openSockets, type OpenSockets } from './listen-sockets.js';
 /** A UDP peer with the socket its packet came in on (a float moves the session to it). */
 type ViaAddr = PeerAddr & { readonly via: UdpPort };
 
+/** OpenVPN 2.6's source of block-ipv6 errors when no remote IPv6 address is set. */
+const BLOCK_IPV6_SOURCE = Buffer.from('fe800000000000000000000000000007', 'hex');
+
 export interface ServerStats { handshakesOk: number; handshakesFailed: Record<string, number>; renegotiations: number }
 
 export class VpnServer implements ConnHost {
   readonly pool: IpPool;
+  /** The IPv6 side, when the config has server-ipv6 or ifconfig-ipv6. */
+  readonly pool6: Ipv6Pool | undefined;
   readonly router: Router;
   readonly conns = new Set<Conn>();
   readonly stats: ServerStats = { handshakesOk: 0, handshakesFailed: {}, renegotiations: 0 };
@@ -82,11 +89,17 @@ export class VpnServer implements ConnHost {
 
   constructor(readonly cfg: ServerConfig, opts: { uplink?: Uplink; driver?: Driver } = {}) {
     this.driver = opts.driver ?? new Driver();
-    this.pool = new IpPool(cfg.server.network, cfg.server.netmask, { topology: cfg.topology, range: cfg.ifconfigPool });
+    const v6 = cfg.ipv6;
+    this.pool6 = v6 && new Ipv6Pool(v6.local, v6.network, v6.pool);
+    this.pool = new IpPool(cfg.server.network, cfg.server.netmask, {
+      topology: cfg.topology, range: cfg.ifconfigPool, maxSlots: this.pool6?.hasPool ? this.pool6.size : undefined,
+    });
     this.mss = mssFor(cfg);
     this.router = new Router({
       serverIp: this.pool.serverIp, network: this.pool.network, netmask: cfg.server.netmask,
       clientToClient: cfg.clientToClient, mss: this.mss, routes: cfg.routes, localToUplink: !!cfg.forwards?.length,
+      blockIpv6From: cfg.blockIpv6 ? v6?.remote ?? BLOCK_IPV6_SOURCE : undefined,
+      ipv6: v6 && { serverIp6: v6.local, network6: v6.network, mss6: this.mss > 0 ? this.mss - 20 : 0, routes6: cfg.routesIpv6 },
     }, opts.uplink);
     this.uplink = opts.uplink;
     this.authorizer = new Authorizer(this);   // first: it loads the CRL that the TLS context needs
@@ -225,6 +238,8 @@ export class VpnServer implements ConnHost {
   allocatePeerId(conn: Conn): number { return this.endpoint.allocatePeerId(conn); }
 
   irouteOwner(net: Subnet): Conn | undefined { return this.router.irouteOwner(net) as Conn | undefined; }
+
+  irouteOwner6(net: Ipv6Net): Conn | undefined { return this.router.v6?.irouteOwner(net) as Conn | undefined; }
 
   established(conn: Conn): void {
     this.stats.handshakesOk++;

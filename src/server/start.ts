@@ -12,6 +12,8 @@ import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetri
 import { createNatUplink, type NatUplink } from '../io/nat-uplink.js';
 import { loadNativeAead, loadNativeSymmetric } from '../io/native-aead.js';
 import type { IpPool } from '../core/router/ip-pool.js';
+import type { Ipv6Pool } from '../core/router/ipv6-pool.js';
+import { formatIpv6, formatIpv6Net } from '../core/wire/ipv6.js';
 import { ipToString } from '../core/wire/ipv4.js';
 import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
@@ -32,7 +34,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
   chooseDataCrypto(cfg.dataCrypto);
   checkCredentials(cfg);
   const server = new VpnServer(cfg);
-  server.authorizer.plugins = await plugins(cfg, server.pool);
+  server.authorizer.plugins = await plugins(cfg, server.pool, server.pool6);
   const scripts = cfg.scripts && new ScriptHooks(cfg, { unroute: (conn) => server.router.remove(conn) });
   server.authorizer.plugins.scripts = scripts;
   if (scripts) server.onStop(() => scripts.settled());
@@ -43,8 +45,14 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
       address: ipToString(server.pool.serverIp), netmask: ipToString(net.netmask), mtu: cfg.tunMtu, name: cfg.devName,
       node: cfg.devNode,
       routes: cfg.routes.map((r) => ({ network: ipToString(r.network), prefix: maskPrefix(r.netmask)! })),
+      ipv6: cfg.ipv6 !== undefined,
     }, server.router.toClient);
     server.setUplink(tun);
+    if (cfg.ipv6) {
+      log('warn', 'tun uplink: nanovpn sets no IPv6 address or route on the tun device: route the clients\' IPv6 network ' +
+        '(and route-ipv6 subnets) to it yourself (ip -6 route add NET/BITS dev DEV) and enable net.ipv6.conf.all.forwarding',
+      { network: formatIpv6Net(cfg.ipv6.network) });
+    }
     if (scripts) {
       try {
         await scripts.up(tun.dev);
@@ -67,6 +75,11 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
       sourceAllowed: (clientIp, src) => {
         const c = server.router.lookup(clientIp);
         return c !== undefined && server.router.lookup(src) === c;
+      },
+      icmp6Source: server.pool6?.server,
+      sourceAllowed6: (clientIp, src) => {
+        const c = server.router.lookup(clientIp);
+        return c !== undefined && server.router.v6?.lookup(src) === c;
       },
     }, server.router.toClient, server.driver));
   }
@@ -196,7 +209,7 @@ function checkCredentials(cfg: ServerConfig): void {
   checkSignedBy(cfg.cert, cfg.ca, 'server certificate');
 }
 
-async function plugins(cfg: ServerConfig, pool: IpPool): Promise<AuthPlugins> {
+async function plugins(cfg: ServerConfig, pool: IpPool, pool6: Ipv6Pool | undefined): Promise<AuthPlugins> {
   const p: AuthPlugins = {};
   if (cfg.authUserPassVerify) {
     const file = cfg.authUserPassVerify;
@@ -208,6 +221,7 @@ async function plugins(cfg: ServerConfig, pool: IpPool): Promise<AuthPlugins> {
       const c = await readClientConfig(dir, cn);
       return c && {
         ip: c.ifconfigPush?.ip, second: c.ifconfigPush?.second, iroutes: c.iroutes,
+        ifconfigIpv6Push: c.ifconfigIpv6Push, iroutes6: c.iroutes6,
         push: c.push, pushReset: c.pushReset, disable: c.disable,
       };
     };
@@ -233,7 +247,11 @@ async function plugins(cfg: ServerConfig, pool: IpPool): Promise<AuthPlugins> {
       if (prevOwner !== undefined) known.delete(prevOwner);   // the pool ran out and gave it away
       known.set(cn, ip);
       owners.set(ip, cn);
-      const stored = [...known].map(([name, a]): [string, number] => [name, pool.persistedAddress(a)]);
+      // 2.6 writes "CN,IPv4,IPv6": the IPv6 address of the same pool slot (empty without an IPv6 pool).
+      const stored = [...known].map(([name, a]): [string, number, string] => {
+        const a6 = pool.isClientAddress(a) ? pool6?.addressAt(pool.indexOf(a)) : undefined;
+        return [name, pool.persistedAddress(a), a6 ? formatIpv6(a6) : ''];
+      });
       writing = writing.then(() => writePoolPersist(path, stored)).catch((e: Error) =>
         log('warn', 'ifconfig-pool-persist: write failed', { file: path, error: e.message }));
     };

@@ -12,7 +12,7 @@ function field(s: string, sep: string): string {
 
 /** A client's routing-table entries: its address, then the subnets behind it. */
 function routedAddresses(c: ClientInfo): string[] {
-  return [...(c.vip ? [c.vip] : []), ...(c.iroutes ?? [])];
+  return [...(c.vip ? [c.vip] : []), ...(c.vip6 ? [c.vip6] : []), ...(c.iroutes ?? [])];
 }
 
 /** Status version 2 (sep ',') or 3 (sep '\t'), with OpenVPN 2.6's column set; lines end in '\n'. */
@@ -24,7 +24,7 @@ export function formatStatusV2(snap: Snapshot, sep: ',' | '\t' = ','): string {
     'Bytes Received', 'Bytes Sent', 'Connected Since', 'Connected Since (time_t)', 'Username', 'Client ID', 'Peer ID',
     'Data Channel Cipher');
   for (const c of snap.clients) {
-    out += row('CLIENT_LIST', c.cn, c.realAddress, c.vip, '', c.bytesIn, c.bytesOut, timeString(c.connectedSince),
+    out += row('CLIENT_LIST', c.cn, c.realAddress, c.vip, c.vip6 ?? '', c.bytesIn, c.bytesOut, timeString(c.connectedSince),
       c.connectedSince, c.username, c.clientId, c.peerId, c.cipher);
   }
   out += row('HEADER', 'ROUTING_TABLE', 'Virtual Address', 'Common Name', 'Real Address', 'Last Ref', 'Last Ref (time_t)');

@@ -20,21 +20,19 @@ test('ccd: ifconfig-push, push, push-reset, disable', () => {
     "push 'dhcp-option DNS 10.8.0.1'", 'push-reset', 'disable', '',
   ].join('\n'), 'client1');
   assert.deepEqual(c, {
-    ifconfigPush: { ip: ip('10.8.0.50'), second: ip('255.255.255.0') }, iroutes: [],
+    ifconfigPush: { ip: ip('10.8.0.50'), second: ip('255.255.255.0') }, iroutes: [], iroutes6: [],
     push: ['route 192.168.5.0 255.255.255.0', 'dhcp-option DNS 10.8.0.1'], pushReset: true, disable: true,
   });
-  assert.deepEqual(parseClientConfig('', 'empty'), { iroutes: [], push: [], pushReset: false, disable: false });
+  assert.deepEqual(parseClientConfig('', 'empty'), { iroutes: [], iroutes6: [], push: [], pushReset: false, disable: false });
 });
 
-test('ccd: iroute NET [MASK] with its line; the IPv6 ones warn and are skipped', () => {
-  logs = [];
-  const c = parseClientConfig('iroute 192.168.1.0 255.255.255.0\nifconfig-ipv6-push fd00::2/64\npush "a"\niroute 172.16.9.9\n', 'c2');
+test('ccd: iroute NET [MASK] with its line', () => {
+  const c = parseClientConfig('iroute 192.168.1.0 255.255.255.0\npush "a"\niroute 172.16.9.9\n', 'c2');
   assert.deepEqual(c.push, ['a']);
   assert.deepEqual(c.iroutes, [
     { network: ip('192.168.1.0'), netmask: ip('255.255.255.0'), file: 'c2', line: 1 },
-    { network: ip('172.16.9.9'), netmask: ip('255.255.255.255'), file: 'c2', line: 4 },
+    { network: ip('172.16.9.9'), netmask: ip('255.255.255.255'), file: 'c2', line: 3 },
   ]);
-  assert.ok(logs.some((l) => l.includes("'ifconfig-ipv6-push' ignored")));
   assert.throws(() => parseClientConfig('iroute 192.168.1.1 255.255.255.0\n', 'c'), /^.*c:1: iroute: 192\.168\.1\.1 is not the network address/);
   assert.throws(() => parseClientConfig('iroute 192.168.1.0 255.0.255.0\n', 'c'), /iroute: '255\.0\.255\.0' is not a netmask/);
 });

@@ -64,6 +64,20 @@ test('status v2: the exact OpenVPN 2.6 lines for one client', () => {
   ].join('\n'));
 });
 
+test('status v2 with an IPv6 address: the Virtual IPv6 Address column and a routing table row for it', () => {
+  const snap: Snapshot = {
+    time: T0 / 1000 + 10,
+    clients: [{
+      conn: fakeConn(), cn: 'client1', realAddress: '198.19.1.2:57664', vip: '10.8.0.2', vip6: 'fd00:8::1000', bytesIn: 1, bytesOut: 2,
+      packetsIn: 5, packetsOut: 6, connectedSince: T0 / 1000, lastRef: T0 / 1000 + 1, username: 'UNDEF', clientId: 0, peerId: 0,
+      cipher: 'AES-256-GCM',
+    }],
+  };
+  const lines = formatStatusV2(snap).split('\n');
+  assert.ok(lines.includes(`CLIENT_LIST,client1,198.19.1.2:57664,10.8.0.2,fd00:8::1000,1,2,2026-01-02 03:04:05,${T0 / 1000},UNDEF,0,0,AES-256-GCM`));
+  assert.ok(lines.includes(`ROUTING_TABLE,fd00:8::1000,client1,198.19.1.2:57664,2026-01-02 03:04:06,${T0 / 1000 + 1}`));
+});
+
 test('status v2 with no clients keeps both headers and END', () => {
   const lines = formatStatusV2({ time: 0, clients: [] }).split('\n');
   assert.deepEqual(lines.map((l) => l.split(',').slice(0, 2).join(',')), [

@@ -10,6 +10,8 @@ export interface PoolOptions {
   topology?: Topology;
   /** ifconfig-pool START END; null = no dynamic pool (server … nopool): addresses come from ifconfig-push only. */
   range?: { start: number; end: number } | null;
+  /** At most this many slots (an IPv6 pool beside this one has room for no more: 2.6 uses the smaller size). */
+  maxSlots?: number;
 }
 
 export class IpPool {
@@ -39,6 +41,7 @@ export class IpPool {
       start = ((start & ~3) >>> 0) + 2;
       end = ((end & ~3) >>> 0) + 2;
     }
+    if (opts.maxSlots !== undefined && end >= start) end = Math.min(end, start + (opts.maxSlots - 1) * this.step);
     this.first = start;
     this.last = end;
   }
@@ -51,6 +54,8 @@ export class IpPool {
   isClientAddress(ip: number): boolean {
     return ip >= this.first && ip <= this.last && (ip - this.first) % this.step === 0;
   }
+  /** The slot of a dynamic pool address (its IPv6 address is the IPv6 pool's slot of the same number). */
+  indexOf(ip: number): number { return (ip - this.first) / this.step; }
   isFree(ip: number): boolean { return this.isClientAddress(ip) && !this.used.has(this.key(ip)); }
 
   /**

@@ -92,6 +92,8 @@ export interface PushParams {
   gateway: string;
   /** What the topology adds before the ifconfig (topologyPush); absent: route-gateway GATEWAY, topology subnet. */
   topologyPush?: string[];
+  /** "ifconfig-ipv6 X" arguments; 2.6 pushes it before the IPv4 ifconfig. */
+  ifconfigIpv6?: string;
   peerId?: number;
   ping?: { interval: number; restart: number };
   tunMtu: number;
@@ -103,6 +105,7 @@ const PUSH_BUNDLE = 1024;
 export function pushReplies(n: Negotiated, p: PushParams): string[] {
   const opts = [...p.configPush, ...(p.topologyPush ?? [`route-gateway ${p.gateway}`, 'topology subnet'])];
   if (p.ping) opts.push(`ping ${p.ping.interval}`, `ping-restart ${p.ping.restart}`);
+  if (p.ifconfigIpv6 !== undefined) opts.push(`ifconfig-ipv6 ${p.ifconfigIpv6}`);
   opts.push(`ifconfig ${p.clientIp} ${p.netmask}`);
   if (p.peerId !== undefined && n.dataV2) opts.push(`peer-id ${p.peerId}`);
   opts.push(`cipher ${n.cipher}`);

@@ -114,6 +114,8 @@ export interface Assignment {
   push: string[];
   /** Pushed before the ifconfig (topologyPush); absent: route-gateway GATEWAY, topology subnet. */
   topologyPush?: string[];
+  /** The arguments of the pushed "ifconfig-ipv6 IP/BITS REMOTE", when the client gets an IPv6 address. */
+  ifconfigIpv6?: string;
 }
 export type AuthResult = { ok: true; assign?: Assignment } | { ok: false; reason: string; clientMessage?: string };
 
@@ -713,7 +715,7 @@ export class Session {
     const ka = this.p.keepalive;
     for (const m of pushReplies(n, {
       configPush: a.push, clientIp: a.ip, netmask: a.netmask, gateway: a.gateway, peerId: a.peerId, topologyPush: a.topologyPush,
-      ping: ka ? { interval: ka.interval, restart: ka.timeout } : undefined, tunMtu: this.p.tunMtu,
+      ifconfigIpv6: a.ifconfigIpv6, ping: ka ? { interval: ka.interval, restart: ka.timeout } : undefined, tunMtu: this.p.tunMtu,
     })) {
       this.out.push({ t: 'tls-write', handle: ks.tls, bytes: textMessage(m) });
     }

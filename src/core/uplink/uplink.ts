@@ -1,7 +1,8 @@
-// The uplink takes IPv4 packets from clients that are bound for the outside world, and hands back IPv4
-// packets addressed to a client's virtual IP. Two implementations: the userspace NAT (default) and tun.
+// The uplink takes IP packets (IPv4 and IPv6) from clients that are bound for the outside world, and hands back
+// packets addressed to a client's virtual address. Two implementations: the userspace NAT (default) and tun.
 export interface Uplink {
-  /** An IPv4 packet from the client with virtual IP `clientIp` (uint32), source already anti-spoof checked. */
+  /** An IP packet from the client with virtual IPv4 address `clientIp` (uint32; its IPv6 packets too), source
+   *  already anti-spoof checked. */
   send(clientIp: number, packet: Buffer): void;
   /** The client's session ended: close and forget everything it owned. */
   clientGone(clientIp: number): void;

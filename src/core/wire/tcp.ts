@@ -6,6 +6,7 @@ import {
   checkIpv4, emitIpv4, ipv4Dst, ipv4HeaderLen, ipv4IsFragment, ipv4Proto, ipv4Src, ipv4TotalLen, isError,
   simpleIpv4, PROTO_TCP, IPV4_HEADER_LEN, type ParseError,
 } from './ipv4.js';
+import { checkIpv6, emitIpv6, ipv6TotalLen, ipv6Upper, packetPseudo6, pseudoHeader6, IPV6_HEADER_LEN } from './ipv6.js';
 
 export const T = { SRC_PORT: 0, DST_PORT: 2, SEQ: 4, ACK: 8, OFF_FLAGS: 12, WINDOW: 14, CHECKSUM: 16, URGENT: 18 } as const;
 export const TCP_HEADER_LEN = 20;
@@ -127,6 +128,20 @@ function sackBlocksFit(r: Pick<TcpRepr, 'sack' | 'tsVal'>): number {
  * checksum over the pseudo-header (srcIp, dstIp). buf must hold the header and payload.
  */
 export function emitTcp(r: TcpRepr, buf: Buffer, off: number, srcIp: number, dstIp: number, data?: readonly Buffer[]): number {
+  const len = writeSegment(r, buf, off, data);
+  buf.writeUInt16BE(finish(combine(pseudoHeader(srcIp, dstIp, PROTO_TCP, len), sum(buf, off, len))), off + T.CHECKSUM);
+  return len;
+}
+
+/** emitTcp over IPv6: the checksum covers the IPv6 pseudo-header of (src, dst). */
+export function emitTcp6(r: TcpRepr, buf: Buffer, off: number, src: Uint8Array, dst: Uint8Array, data?: readonly Buffer[]): number {
+  const len = writeSegment(r, buf, off, data);
+  buf.writeUInt16BE(finish(combine(pseudoHeader6(src, dst, PROTO_TCP, len), sum(buf, off, len))), off + T.CHECKSUM);
+  return len;
+}
+
+/** The header, options and payload at buf[off], checksum field zero; returns the segment length. */
+function writeSegment(r: TcpRepr, buf: Buffer, off: number, data?: readonly Buffer[]): number {
   const hl = tcpHeaderLen(r);
   buf.writeUInt16BE(r.srcPort, off + T.SRC_PORT);
   buf.writeUInt16BE(r.dstPort, off + T.DST_PORT);
@@ -164,10 +179,7 @@ export function emitTcp(r: TcpRepr, buf: Buffer, off: number, srcIp: number, dst
   }
   if (data) for (const d of data) { d.copy(buf, o); o += d.length; }
   else { r.payload.copy(buf, o); o += r.payload.length; }
-  const len = o - off;
-  const ck = finish(combine(pseudoHeader(srcIp, dstIp, PROTO_TCP, len), sum(buf, off, len)));
-  buf.writeUInt16BE(ck, off + T.CHECKSUM);
-  return len;
+  return o - off;
 }
 
 /** A complete IPv4+TCP packet. */
@@ -179,6 +191,27 @@ export function buildTcpPacket(srcIp: number, dstIp: number, r: TcpRepr, data?: 
   emitIpv4(simpleIpv4(srcIp, dstIp, PROTO_TCP, l4, ident), buf, 0);
   emitTcp(r, buf, IPV4_HEADER_LEN, srcIp, dstIp, data);
   return buf;
+}
+
+/** A complete IPv6+TCP packet (no extension headers). */
+export function buildTcp6Packet(src: Uint8Array, dst: Uint8Array, r: TcpRepr, data?: readonly Buffer[]): Buffer {
+  let payloadLen = r.payload.length;
+  if (data) { payloadLen = 0; for (const d of data) payloadLen += d.length; }
+  const l4 = tcpHeaderLen(r) + payloadLen;
+  const buf = Buffer.allocUnsafe(IPV6_HEADER_LEN + l4);
+  emitIpv6(buf, 0, src, dst, PROTO_TCP, l4);
+  emitTcp6(r, buf, IPV6_HEADER_LEN, src, dst, data);
+  return buf;
+}
+
+/** Parse the TCP segment inside a whole IPv6 packet (after any extension headers), verifying its checksum. */
+export function parseTcpInIpv6(packet: Buffer): TcpRepr | ParseError {
+  const bad = checkIpv6(packet);
+  if (bad) return { error: bad };
+  const up = ipv6Upper(packet);
+  if (!('proto' in up) || up.proto !== PROTO_TCP) return { error: 'not TCP' };
+  const seg = packet.subarray(up.offset, ipv6TotalLen(packet));
+  return parseTcp(seg, packetPseudo6(packet, PROTO_TCP, seg.length));
 }
 
 /** Parse the TCP segment inside a whole IPv4 packet, verifying its checksum. */
@@ -197,8 +230,19 @@ export function parseTcpInIpv4(packet: Buffer): TcpRepr | ParseError {
  */
 export function clampTcpMss(packet: Buffer, mss: number): boolean {
   if (checkIpv4(packet) || ipv4Proto(packet) !== PROTO_TCP || ipv4IsFragment(packet)) return false;
-  const base = ipv4HeaderLen(packet);
-  const end = ipv4TotalLen(packet);
+  return clampAt(packet, ipv4HeaderLen(packet), ipv4TotalLen(packet), mss);
+}
+
+/** clampTcpMss for an IPv6 packet (the TCP header after any extension headers; never a fragment). */
+export function clampTcpMss6(packet: Buffer, mss: number): boolean {
+  if (checkIpv6(packet)) return false;
+  const up = ipv6Upper(packet);
+  if (!('proto' in up) || up.proto !== PROTO_TCP) return false;
+  return clampAt(packet, up.offset, ipv6TotalLen(packet), mss);
+}
+
+/** The MSS option of the SYN in packet[base, end) lowered to `mss`, the checksum updated incrementally. */
+function clampAt(packet: Buffer, base: number, end: number, mss: number): boolean {
   if (end - base < TCP_HEADER_LEN) return false;
   if (!(packet[base + T.OFF_FLAGS + 1] & FLG.SYN)) return false;
   const hl = (packet[base + T.OFF_FLAGS] >> 4) * 4;

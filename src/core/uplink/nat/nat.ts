@@ -15,13 +15,16 @@
 // Call order: after any input, the io layer checks batchPending() (run endBatch at the end of the turn) and
 // nextDeadline() (arm the timer). An early timeout() does nothing. The Nat never calls back into itself.
 import { fragmentIpv4 } from '../../wire/ipv4.js';
-import { buildTcpPacket, EMPTY, type TcpRepr } from '../../wire/tcp.js';
+import { fragmentIpv6 } from '../../wire/ipv6.js';
+import { buildIcmpv6Unreachable, UNREACH6 } from '../../wire/icmpv6.js';
+import { buildTcp6Packet, buildTcpPacket, EMPTY, type TcpRepr } from '../../wire/tcp.js';
+import { buildUdp6Packet } from '../../wire/udp.js';
 import type { DeliverToClients } from '../uplink.js';
-import { classify } from './classify.js';
+import { badDestination6, classify, classify6 } from './classify.js';
 import type { CongestionAlgorithm } from './congestion.js';
 import { countDrop, type FlowCounters, type NatStats } from './counters.js';
 import { DeadlineQueue } from '../../deadline-queue.js';
-import type { FlowKey } from './flow-key.js';
+import { fold6, type FlowKey } from './flow-key.js';
 import { FlowTable, type FlowEntry, type RemoveReason } from './flow-table.js';
 import type { NatSockets } from './nat-sockets.js';
 import { Reassembler, REASSEMBLY_DEFAULTS, type ReassemblyLimits } from './reassembly.js';
@@ -39,9 +42,13 @@ export interface NatOptions {
    * its own. The flows such a host opens count as the client's.
    */
   sourceAllowed?: (clientIp: number, src: number) => boolean;
+  /** The same for an IPv6 source (16 bytes): its own address or a host behind it. Absent: no IPv6 is taken. */
+  sourceAllowed6?: (clientIp: number, src: Uint8Array) => boolean;
+  /** The source of the ICMPv6 errors the NAT sends clients (the server's tunnel address); default: the destination. */
+  icmp6Source?: Buffer;
   /** Flows in total (default 65536). */
   maxFlows?: number;
-  /** MSS clamp for our side of client TCP connections (default 1460). */
+  /** MSS clamp for our side of client TCP connections (default 1460); IPv6 connections get 20 bytes less. */
   mss?: number;
   /** Seconds to wait for an outbound TCP connect before resetting the client (default 20). */
   connectTimeout?: number;
@@ -98,6 +105,8 @@ export interface NatTcpFlow<T> extends FlowEntry {
   lastState: TcpState;
   /** DeadlineQueue bookkeeping. */
   queuedAt: number;
+  /** IPv6: the client's SYN until the outbound connection is up, quoted in an ICMPv6 error if it cannot be. */
+  syn6: Buffer | undefined;
 }
 
 export interface NatUdpFlow<U> extends FlowEntry {
@@ -155,6 +164,8 @@ export class Nat<T, U> {
   private goneClient: number | undefined;
   private readonly sourceAllowed?: (clientIp: number, src: number) => boolean;
   private readonly localIp: number | undefined;
+  private readonly sourceAllowed6?: (clientIp: number, src: Uint8Array) => boolean;
+  private readonly icmp6Source?: Buffer;
   private tcpOpen = 0;
   private udpOpen = 0;
   private ident = 0;
@@ -164,6 +175,8 @@ export class Nat<T, U> {
   constructor(opts: NatOptions, deps: NatDeps<T, U>) {
     this.sourceAllowed = opts.sourceAllowed;
     this.localIp = opts.localIp;
+    this.sourceAllowed6 = opts.sourceAllowed6;
+    this.icmp6Source = opts.icmp6Source;
     this.sockets = deps.sockets;
     this.deliver = deps.deliver;
     this.random = deps.random;
@@ -243,6 +256,7 @@ export class Nat<T, U> {
     c.bytesOut += packet.length;
     this.table.total.packetsOut++;
     this.table.total.bytesOut += packet.length;
+    if (packet.length > 0 && (packet[0] >> 4) === 6) { this.fromClient6(clientIp, packet, now); return; }
     let cl = classify(packet);
     if (cl.kind === 'fragment') {
       if (!this.reassembler) { this.drop('fragment'); return; }
@@ -262,6 +276,32 @@ export class Nat<T, U> {
         if (cl.src !== clientIp && !this.sourceAllowed?.(clientIp, cl.src)) { this.drop('spoofed'); return; }
         this.udpInput(clientIp, cl.src, cl.dst, cl.udp.srcPort, cl.udp.dstPort, cl.udp.payload, now);
         return;
+    }
+  }
+
+  /** An IPv6 packet: the same path with the addresses in the flow key's `v6` (fragments are not reassembled). */
+  private fromClient6(clientIp: number, packet: Buffer, now: number): void {
+    const cl = classify6(packet);
+    switch (cl.kind) {
+      case 'drop': this.drop(cl.reason); return;
+      case 'fragment': this.drop('fragment6'); return;
+      case 'tcp': case 'udp': break;
+    }
+    if (!this.sourceAllowed6?.(clientIp, cl.src)) { this.drop('spoofed'); return; }
+    const src = Buffer.from(cl.src), dst = Buffer.from(cl.dst);
+    if (cl.kind === 'tcp') {
+      const seg = cl.tcp;
+      const key: FlowKey = {
+        proto: PROTO_TCP, clientIp: fold6(src), clientPort: seg.srcPort, dstIp: fold6(dst), dstPort: seg.dstPort, v6: { client: src, dst },
+      };
+      this.tcpSegment(clientIp, key, seg, now, packet);
+    } else {
+      const { udp } = cl;
+      if (udp.srcPort === 0) { this.drop('udp-malformed'); return; }
+      const key: FlowKey = {
+        proto: PROTO_UDP, clientIp: fold6(src), clientPort: udp.srcPort, dstIp: fold6(dst), dstPort: udp.dstPort, v6: { client: src, dst },
+      };
+      this.udpFlowSend(clientIp, key, udp.payload, now);
     }
   }
 
@@ -301,7 +341,7 @@ export class Nat<T, U> {
     const flow: NatTcpFlow<T> = {
       kind: 'tcp', key, owner: clientIp, hash: 0, assured: false, ep, sock, connected: true, paused: false,
       corked: false, corkedBytes: 0, segIn: false, dead: false, closeReason: undefined, lastState: ep.state,
-      queuedAt: Infinity,
+      queuedAt: Infinity, syn6: undefined,
     };
     const res = this.table.insert(flow, this.timeouts.tcpTransitory * 1000, now);
     if (res !== 'ok') { this.drop(res === 'quota' ? 'quota' : 'hash-collision'); return undefined; }
@@ -334,7 +374,7 @@ export class Nat<T, U> {
     this.clock = now;
     this.table.lookup(flow.key, now);  // refresh the idle timer
     this.ident = (this.ident + 1) & 0xffff;
-    for (const p of fragmentIpv4(udpToClient(flow.key, payload, this.ident), this.mtu)) this.toClient(p);
+    for (const p of fragmentIpv4(udpToClient(flow.key, payload, this.ident), this.mtu)) this.toClient(p, flow.owner);
   }
 
   /** A key for a new flow from localIp towards the client: a free ephemeral port (RFC 6335 §6), picked at random. */
@@ -354,6 +394,7 @@ export class Nat<T, U> {
   tcpConnected(flow: NatTcpFlow<T>, now: number): void {
     if (flow.dead) return;
     flow.connected = true;
+    flow.syn6 = undefined;
     flow.ep.accept();
     this.service(flow, now);
   }
@@ -379,9 +420,15 @@ export class Nat<T, U> {
     this.service(flow, now);
   }
 
-  /** The socket failed: before the connection was up the client's SYN is refused, after it the client is reset. */
-  tcpFailed(flow: NatTcpFlow<T>, now: number): void {
+  /**
+   * The socket failed: before the connection was up the client's SYN is refused, after it the client is reset.
+   * An IPv6 connect that found no route (`code`: the socket's errno name) is also answered with an ICMPv6
+   * unreachable, so the client learns why (a host without IPv6 lands here).
+   */
+  tcpFailed(flow: NatTcpFlow<T>, now: number, code?: string): void {
     if (flow.dead) return;
+    const why = unreachCode(code);
+    if (!flow.connected && flow.syn6 && why !== undefined) this.unreachable6(flow, flow.syn6, why);
     if (flow.connected) flow.ep.abort(); else flow.ep.refuse();
     this.service(flow, now);
   }
@@ -409,7 +456,21 @@ export class Nat<T, U> {
     this.clock = now;
     const key = flow.key;
     // Endpoint-dependent filtering: only the destination the client talked to may answer on this flow.
-    if (srcIp !== key.dstIp || srcPort !== key.dstPort) { this.drop('udp-foreign-source'); return; }
+    if (srcIp !== key.dstIp || srcPort !== key.dstPort || key.v6) { this.drop('udp-foreign-source'); return; }
+    this.udpReply(flow, payload, now);
+  }
+
+  /** udpReceived for an IPv6 flow: a datagram from src (16 bytes):srcPort. */
+  udpReceived6(flow: NatUdpFlow<U>, payload: Buffer, src: Uint8Array, srcPort: number, now: number): void {
+    if (flow.dead) return;
+    this.clock = now;
+    const v6 = flow.key.v6;
+    if (!v6 || srcPort !== flow.key.dstPort || !v6.dst.equals(src)) { this.drop('udp-foreign-source'); return; }
+    this.udpReply(flow, payload, now);
+  }
+
+  private udpReply(flow: NatUdpFlow<U>, payload: Buffer, now: number): void {
+    const key = flow.key;
     if (!flow.assured) {
       this.table.assure(flow);
       this.table.setTtl(flow, udpTimeoutMs(key, true, this.timeouts), now);
@@ -417,11 +478,23 @@ export class Nat<T, U> {
       this.table.lookup(key, now);  // refresh the idle timer
     }
     this.ident = (this.ident + 1) & 0xffff;
-    for (const p of fragmentIpv4(udpToClient(key, payload, this.ident), this.mtu)) this.toClient(p);
+    if (key.v6) {
+      const p6 = buildUdp6Packet(key.v6.dst, key.v6.client, { srcPort: key.dstPort, dstPort: key.clientPort, payload });
+      for (const p of fragmentIpv6(p6, this.mtu, this.random())) this.toClient(p, flow.owner);
+      return;
+    }
+    for (const p of fragmentIpv4(udpToClient(key, payload, this.ident), this.mtu)) this.toClient(p, flow.owner);
   }
 
-  udpSendFailed(flow: NatUdpFlow<U>): void {
-    if (!flow.dead) this.drop('udp-send-error');
+  /** A send failed (`code`: its errno name). An IPv6 datagram that found no route is answered with an ICMPv6
+   *  unreachable quoting it (`payload`: what was sent). */
+  udpSendFailed(flow: NatUdpFlow<U>, code?: string, payload?: Buffer): void {
+    if (flow.dead) return;
+    this.drop('udp-send-error');
+    const v6 = flow.key.v6, why = unreachCode(code);
+    if (!v6 || !payload || why === undefined) return;
+    const k = flow.key;
+    this.unreachable6(flow, buildUdp6Packet(v6.client, v6.dst, { srcPort: k.clientPort, dstPort: k.dstPort, payload }), why);
   }
 
   /** The UDP socket failed: the flow goes. */
@@ -476,7 +549,12 @@ export class Nat<T, U> {
   // ---- TCP ----
 
   private tcpInput(owner: number, src: number, dst: number, seg: TcpRepr, now: number): void {
-    const key: FlowKey = { proto: PROTO_TCP, clientIp: src, clientPort: seg.srcPort, dstIp: dst, dstPort: seg.dstPort };
+    const key: FlowKey = { proto: PROTO_TCP, clientIp: src, clientPort: seg.srcPort, dstIp: dst, dstPort: seg.dstPort, v6: undefined };
+    this.tcpSegment(owner, key, seg, now);
+  }
+
+  /** A segment of the flow `key`; `packet6`: the whole IPv6 packet (kept with a new flow's SYN). */
+  private tcpSegment(owner: number, key: FlowKey, seg: TcpRepr, now: number, packet6?: Buffer): void {
     const flow = this.table.lookup(key, now);
     if (flow && flow.kind === 'tcp' && seg.control === 'syn' && seg.ack === undefined && flow.ep.state === 'timeWait') {
       // RFC 1122 4.2.2.13 / RFC 6191: a new SYN may reopen a connection in TIME-WAIT; the old flow has no socket left.
@@ -490,24 +568,24 @@ export class Nat<T, U> {
     if (seg.control !== 'syn' || seg.ack !== undefined) {
       // RFC 9293 §3.10.7.1: a segment for no connection is answered with a reset (never a reset for a reset).
       this.drop('tcp-no-flow');
-      if (seg.control !== 'rst') this.toClient(closedReset(key, seg));
+      if (seg.control !== 'rst') this.toClient(closedReset(key, seg), owner);
       return;
     }
-    if (badDestination(dst)) { this.drop('bad-destination'); return; }
-    if (dst === this.localIp) { this.drop('local-port-closed'); this.toClient(closedReset(key, seg)); return; }
-    this.openTcp(owner, key, seg, now);
+    if (key.v6 ? badDestination6(key.v6.dst) : badDestination(key.dstIp)) { this.drop('bad-destination'); return; }
+    if (!key.v6 && key.dstIp === this.localIp) { this.drop('local-port-closed'); this.toClient(closedReset(key, seg), owner); return; }
+    this.openTcp(owner, key, seg, now, packet6);
   }
 
-  private openTcp(owner: number, key: FlowKey, syn: TcpRepr, now: number): void {
+  private openTcp(owner: number, key: FlowKey, syn: TcpRepr, now: number, packet6?: Buffer): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
-      ...this.tcpBase, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
+      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
       onSpurious: (by) => { this.tcpSpurious[by]++; },
     }, now);
     const flow: NatTcpFlow<T> = {
       kind: 'tcp', key, owner, hash: 0, assured: false, ep, sock: undefined as T, connected: false, paused: false,
       corked: false, corkedBytes: 0, segIn: false, dead: false, closeReason: undefined, lastState: ep.state,
-      queuedAt: Infinity,
+      queuedAt: Infinity, syn6: packet6 && Buffer.from(packet6),
     };
     const res = this.table.insert(flow, this.timeouts.tcpTransitory * 1000, now);
     if (res !== 'ok') { this.drop(res === 'quota' ? 'quota' : 'hash-collision'); return; }
@@ -557,7 +635,9 @@ export class Nat<T, U> {
 
   private dispatch(flow: NatTcpFlow<T>, now: number): void {
     const { key } = flow;
-    flow.ep.dispatch(now, (repr, data) => this.toClient(buildTcpPacket(key.dstIp, key.clientIp, repr, data)));
+    const v6 = key.v6;
+    if (v6) flow.ep.dispatch(now, (repr, data) => this.toClient(buildTcp6Packet(v6.dst, v6.client, repr, data), flow.owner));
+    else flow.ep.dispatch(now, (repr, data) => this.toClient(buildTcpPacket(key.dstIp, key.clientIp, repr, data), flow.owner));
   }
 
   private armTimer(flow: NatTcpFlow<T>): void {
@@ -587,11 +667,14 @@ export class Nat<T, U> {
 
   private udpInput(owner: number, src: number, dst: number, srcPort: number, dstPort: number, payload: Buffer, now: number): void {
     if (srcPort === 0) { this.drop('udp-malformed'); return; }
-    const key: FlowKey = { proto: PROTO_UDP, clientIp: src, clientPort: srcPort, dstIp: dst, dstPort };
+    this.udpFlowSend(owner, { proto: PROTO_UDP, clientIp: src, clientPort: srcPort, dstIp: dst, dstPort, v6: undefined }, payload, now);
+  }
+
+  private udpFlowSend(owner: number, key: FlowKey, payload: Buffer, now: number): void {
     let flow = this.table.lookup(key, now);
     if (!flow) {
-      if (badDestination(dst)) { this.drop('bad-destination'); return; }
-      if (dst === this.localIp) { this.drop('local-port-closed'); return; }
+      if (key.v6 ? badDestination6(key.v6.dst) : badDestination(key.dstIp)) { this.drop('bad-destination'); return; }
+      if (!key.v6 && key.dstIp === this.localIp) { this.drop('local-port-closed'); return; }
       flow = this.openUdp(owner, key, now);
       if (!flow) return;
     }
@@ -618,13 +701,13 @@ export class Nat<T, U> {
 
   // ---- shared ----
 
-  private toClient(packet: Buffer): void {
-    const dst = packet.readUInt32BE(16);
-    if (dst === this.goneClient) return;
+  /** A packet to the client whose tunnel address is `owner`. */
+  private toClient(packet: Buffer, owner: number): void {
+    if (owner === this.goneClient) return;
     const total = this.table.total;
     total.packetsIn++;
     total.bytesIn += packet.length;
-    const c = this.table.clientCounters(dst);
+    const c = this.table.clientCounters(owner);
     if (c) { c.packetsIn++; c.bytesIn += packet.length; }
     this.deliver(packet);
   }
@@ -638,10 +721,30 @@ export class Nat<T, U> {
   }
 
   private drop(reason: string): void { countDrop(this.drops, reason); }
+
+  /** An ICMPv6 destination unreachable to the client, about `original` (a packet it sent on this flow). */
+  private unreachable6(flow: Flow<T, U>, original: Buffer, code: number): void {
+    const v6 = flow.key.v6;
+    if (!v6) return;
+    const u = buildIcmpv6Unreachable(original, code, this.icmp6Source ?? v6.dst);
+    if (!u) return;
+    this.drop(code === UNREACH6.ADDRESS ? 'ipv6-host-unreachable' : 'ipv6-no-route');
+    this.toClient(u, flow.owner);
+  }
+}
+
+/** The ICMPv6 unreachable code for a socket error that means "no way there", else undefined. */
+function unreachCode(code: string | undefined): number | undefined {
+  switch (code) {
+    case 'ENETUNREACH': case 'EADDRNOTAVAIL': case 'EAFNOSUPPORT': return UNREACH6.NO_ROUTE;
+    case 'EHOSTUNREACH': return UNREACH6.ADDRESS;
+    default: return undefined;
+  }
 }
 
 /** RFC 9293 §3.10.7.1: the reset for a segment that belongs to no connection. */
 function closedReset(key: FlowKey, seg: TcpRepr): Buffer {
+  const v6 = key.v6;
   const len = seg.payload.length + (seg.control === 'syn' || seg.control === 'fin' ? 1 : 0);
   const r: TcpRepr = {
     srcPort: key.dstPort, dstPort: key.clientPort, control: 'rst', psh: false, window: 0, sackPermitted: false,
@@ -649,5 +752,5 @@ function closedReset(key: FlowKey, seg: TcpRepr): Buffer {
     seq: seg.ack ?? 0,
     ack: seg.ack === undefined ? (seg.seq + len) >>> 0 : undefined,
   };
-  return buildTcpPacket(key.dstIp, key.clientIp, r);
+  return v6 ? buildTcp6Packet(v6.dst, v6.client, r) : buildTcpPacket(key.dstIp, key.clientIp, r);
 }
