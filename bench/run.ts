@@ -80,7 +80,7 @@ async function session(ctx: Ctx, o: BenchOptions, id: ServerId, proto: Proto, ro
   log(`round ${round + 1}/${o.rounds}: ${id} over ${proto}`);
   let srv: RunningServer | undefined;
   try {
-    srv = await startServer(ctx.topo, ctx.pki, id, proto);
+    srv = await startServer(ctx.topo, ctx.pki, id, proto, { nanovpn: ctx.nanovpnLines });
     const engine = srv.proc.output.match(/data-crypto engine="([^"]+)"/)?.[1];
     if (engine) cryptoEngines.add(`${id}: ${engine}`);
     await new Promise((r) => setTimeout(r, 1000));
@@ -124,7 +124,7 @@ async function main(): Promise<number> {
     tcpCc = await describeTcpCc(topo, o.tcpCc);
     log(`Linux TCP congestion control in the namespaces: ${tcpCc}`);
     const ctx: Ctx = {
-      topo, pki, samples, iperfSeconds: o.iperfSeconds, tcpCc: o.tcpCc, log,
+      topo, pki, samples, iperfSeconds: o.iperfSeconds, tcpCc: o.tcpCc, nanovpnLines: o.nanovpnLines, log,
       note: (m) => { notes.push(m); log(`  note: ${m}`); },
     };
     if (o.tun && !o.onlyPaths) {
@@ -148,7 +148,7 @@ async function main(): Promise<number> {
         let srv: RunningServer | undefined;
         try {
           // A /24 pool holds 253 clients; both servers get the same wider pool for this figure.
-          srv = await startServer(topo, pki, id, 'udp', { extra: n > 250 ? ['server 10.8.0.0 255.255.240.0'] : [] });
+          srv = await startServer(topo, pki, id, 'udp', { extra: n > 250 ? ['server 10.8.0.0 255.255.240.0'] : [], nanovpn: o.nanovpnLines });
           await idleSessions(ctx, srv, n);
         } catch (err) {
           ctx.note(`${id} ${n} idle sessions: ${(err as Error).message.split('\n')[0]}`);
@@ -172,7 +172,10 @@ async function main(): Promise<number> {
   if (cryptoEngines.size) notes.push(`nanovpn's data-channel crypto engine, as it logged at start: ${[...cryptoEngines].join('; ')}.`);
   const meta: BenchMeta = {
     date, mode: o.quick ? 'quick' : 'full', rounds: o.rounds, iperfSeconds: o.iperfSeconds, burst: o.burst, sessions: o.sessions,
-    host: { ...hostInfo(), 'Linux TCP congestion control (iperf3, clients, OpenVPN TCP)': tcpCc }, durationSeconds: (performance.now() - t0) / 1000, ...(o.onlyPaths ? { onlyPaths: true } : {}),
+    host: {
+      ...hostInfo(), 'Linux TCP congestion control (iperf3, clients, OpenVPN TCP)': tcpCc,
+      ...(o.nanovpnLines.length ? { 'nanovpn config lines beyond the shared ones': o.nanovpnLines.join('; ') } : {}),
+    }, durationSeconds: (performance.now() - t0) / 1000, ...(o.onlyPaths ? { onlyPaths: true } : {}),
   };
   const defs = [...(o.onlyPaths ? [] : metricDefs({ burst: o.burst, sessions: o.sessions })), ...pathMetricDefs(o.paths, o.quick)];
   const report = buildReport(meta, o.onlyPaths ? [...PATH_SERVERS] : servers, defs, samples, notes, paths);

@@ -21,6 +21,8 @@ export interface Ctx {
   iperfSeconds: number;
   /** --tcp-cc: iperf3's congestion control (-C), else the kernel's default. */
   tcpCc?: string;
+  /** --nanovpn-line: config lines only the nanovpn contenders get. */
+  nanovpnLines?: string[];
   note(msg: string): void;
   log(msg: string): void;
 }

@@ -23,12 +23,14 @@ export interface BenchOptions {
   pathImpair: PathImpair;
   /** The TCP congestion control of the measured iperf3 connections (iperf3 -C); undefined: the kernel's default. */
   tcpCc: string | undefined;
+  /** --nanovpn-line: config lines only the nanovpn contenders get (e.g. 'nat-tcp-congestion bbr'). */
+  nanovpnLines: string[];
   outDir: string | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--time S] [--burst N] [--sessions N[,N...]|0]
                         [--connects N] [--no-tun] [--paths a,b,c,d|0] [--no-paths] [--only-paths]
-                        [--path-impair auto|bridge|netem] [--out DIR]
+                        [--path-impair auto|bridge|netem] [--tcp-cc NAME] [--nanovpn-line LINE]... [--out DIR]
   --quick        1 round, iperf3 -t 3, 20-client burst, 3 connects, no large session count, single-stream
                  path cells only (for development)
   --rounds N     interleaved rounds (default 3)             env BENCH_ROUNDS
@@ -47,6 +49,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--time S] 
                                                              env BENCH_PATH_IMPAIR
   --tcp-cc NAME  TCP congestion control of the measured iperf3 connections (iperf3 -C: cubic, Debian's default;
                  bbr; reno); default: the kernel's, which the report names    env BENCH_TCP_CC
+  --nanovpn-line LINE  a config line for the nanovpn contenders only, repeatable (e.g. 'nat-tcp-congestion bbr');
+                 the report lists them
   --out DIR      where latest.md/.json/.png go (default bench/results)`;
 
 function int(name: string, v: string | undefined, min: number, max: number): number {
@@ -76,6 +80,11 @@ function ccName(name: string, v: string | undefined): string {
   return v;
 }
 
+function configLine(name: string, v: string | undefined): string {
+  if (v === undefined || !/^[a-z][a-z0-9-]*( [^\n]*)?$/.test(v)) throw new Error(`${name} needs one config line, such as 'nat-tcp-congestion bbr', got '${v ?? ''}'`);
+  return v;
+}
+
 function sessionList(v: string | undefined): number[] {
   if (v === undefined) throw new Error('--sessions needs a value');
   if (v.trim() === '0') return [];
@@ -96,6 +105,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
     onlyPaths: env.BENCH_ONLY_PATHS === '1',
     pathImpair: 'auto',
     tcpCc: undefined,
+    nanovpnLines: [],
     outDir: undefined,
   };
   if (env.BENCH_TCP_CC !== undefined) o.tcpCc = ccName('BENCH_TCP_CC', env.BENCH_TCP_CC);
@@ -120,6 +130,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = {
       case '--paths': o.paths = pathList(a, val()); break;
       case '--no-paths': o.paths = []; break;
       case '--tcp-cc': o.tcpCc = ccName(a, val()); break;
+      case '--nanovpn-line': o.nanovpnLines.push(configLine(a, val())); break;
       case '--only-paths': o.onlyPaths = true; break;
       case '--path-impair': o.pathImpair = impairKind(a, val()); break;
       case '--out': o.outDir = val(); if (!o.outDir) throw new Error('--out needs a directory'); break;

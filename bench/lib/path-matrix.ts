@@ -54,7 +54,7 @@ async function pathSession(ctx: Ctx, o: BenchOptions, link: ImpairLink, rec: Pat
   let srv: RunningServer | undefined;
   try {
     await iperf.restart();
-    srv = await startServer(ctx.topo, ctx.pki, id, proto);
+    srv = await startServer(ctx.topo, ctx.pki, id, proto, { nanovpn: ctx.nanovpnLines });
     const client = startOpenVpnClient({ topo: ctx.topo, node: 'cli1', proto, remote: srvAddrFor(1), pki: ctx.pki, cn: 'client1', name: `path-${rec.id}(${id},${proto})` });
     try {
       await client.waitInitialized({ timeoutMs: 60_000, failOn: CLIENT_FATAL });

@@ -34,6 +34,8 @@ async function setForwarding(topo: Topology, on: boolean): Promise<void> {
 export interface StartOptions {
   /** More config lines, given to every contender alike. */
   extra?: string[];
+  /** More config lines for the nanovpn contenders only. */
+  nanovpn?: string[];
   timeoutMs?: number;
 }
 
@@ -44,7 +46,7 @@ export async function startServer(topo: Topology, pki: TestPki, id: ServerId, pr
     const s = await startOpenVpnServer({ topo, pki, proto, forward: false, extra: o.extra, timeoutMs });
     return { id, proto, proc: s.proc, stop: async () => { await s.stop('SIGTERM', 5000); } };
   }
-  const extra = [...(o.extra ?? [])];
+  const extra = [...(o.extra ?? []), ...(o.nanovpn ?? [])];
   if (id === 'nanovpn-tun') extra.push('uplink tun');
   const s = startNanovpn({ topo, pki, config: nanovpnConfig({ proto, extra }) });
   try {

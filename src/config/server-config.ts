@@ -855,7 +855,7 @@ const handlers: Record<string, Handler> = {
     },
   },
   'nat-tcp-congestion': {
-    min: 1, max: 1, run(d, c) { c.cfg.natTcpCongestion = oneOf(d, 0, ['cubic', 'newreno'] as const); },
+    min: 1, max: 1, run(d, c) { c.cfg.natTcpCongestion = oneOf(d, 0, ['cubic', 'newreno', 'bbr'] as const); },
   },
   'nat-tcp-pacing': {
     min: 1, max: 1, run(d, c) { c.cfg.natTcpPacing = oneOf(d, 0, ['on', 'off'] as const) === 'on'; },

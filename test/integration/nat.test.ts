@@ -197,6 +197,14 @@ test('nat with nat-tcp-pacing on: the 50 MB download through the paced NAT arriv
   }, ['nat-tcp-pacing on']);
 });
 
+test('nat with nat-tcp-congestion bbr: the 50 MB download through the NAT arrives intact', { timeout: 300_000 }, async (t) => {
+  await withNatEnv(t, 'udp', async ({ topo, blobSha, dir }) => {
+    const file = join(dir, 'blob-bbr.bin');
+    await topo.exec('cli1', ['curl', '-sS', '--fail', '--max-time', '120', '-o', file, `http://${INET_ADDR}:${HTTP_PORT}/blob`], { timeoutMs: 130_000 });
+    assert.equal(await sha256In(topo, file), blobSha, 'download sha256');
+  }, ['nat-tcp-congestion bbr']);
+});
+
 test('nat: iperf3 TCP both directions for 10 s', { timeout: 180_000 }, async (t) => {
   await withNatEnv(t, 'udp', async ({ topo }) => {
     const srv = topo.spawn('inet', ['iperf3', '-s', '-B', INET_ADDR, '--forceflush'], { name: 'iperf3-s' });

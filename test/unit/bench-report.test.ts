@@ -262,7 +262,7 @@ test('chart: nice axis steps and a decodable PNG of the sample report', () => {
 test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   const full = parseOptions([]);
   assert.deepEqual({ ...full }, { quick: false, rounds: 3, iperfSeconds: 8, burst: 100, sessions: [1000],
-    connects: 10, tun: true, paths: ['a', 'b', 'c', 'd'], onlyPaths: false, pathImpair: 'auto', tcpCc: undefined, outDir: undefined });
+    connects: 10, tun: true, paths: ['a', 'b', 'c', 'd'], onlyPaths: false, pathImpair: 'auto', tcpCc: undefined, nanovpnLines: [], outDir: undefined });
   const q = parseOptions(['--quick']);
   assert.deepEqual([q.rounds, q.iperfSeconds, q.burst, q.sessions, q.connects], [1, 3, 20, [], 3]);
   const f = parseOptions(['--quick', '--rounds', '2', '--time', '5', '--sessions', '300,1000', '--no-tun', '--out', '/tmp/x']);
@@ -278,6 +278,10 @@ test('parseOptions: defaults, quick mode, flags, environment, errors', () => {
   assert.equal(parseOptions(['--tcp-cc', 'cubic']).tcpCc, 'cubic');
   assert.equal(parseOptions([], { BENCH_TCP_CC: 'bbr' }).tcpCc, 'bbr');
   assert.throws(() => parseOptions(['--tcp-cc', 'cubic;reboot']), /--tcp-cc needs a congestion control name/);
+  assert.deepEqual(parseOptions(['--nanovpn-line', 'nat-tcp-congestion bbr', '--nanovpn-line', 'nat-tcp-pacing on']).nanovpnLines,
+    ['nat-tcp-congestion bbr', 'nat-tcp-pacing on']);
+  assert.throws(() => parseOptions(['--nanovpn-line', 'a\nb']), /--nanovpn-line needs one config line/);
+  assert.throws(() => parseOptions(['--nanovpn-line']), /--nanovpn-line needs one config line/);
 });
 
 test('parseOptions: the path matrix flags and their environment', () => {

@@ -361,12 +361,13 @@ test('nat-timeout and nat-flows', () => {
   fails(STOCK_CONFIG + 'nat-flows 0\n', line, /nat-flows/);
 });
 
-test('nat-tcp-congestion cubic|newreno', () => {
+test('nat-tcp-congestion cubic|newreno|bbr', () => {
   assert.equal(build('nat-tcp-congestion newreno\n').natTcpCongestion, 'newreno');
+  assert.equal(build('nat-tcp-congestion bbr\n').natTcpCongestion, 'bbr');
   assert.equal(build('nat-tcp-congestion cubic\n').natTcpCongestion, 'cubic');
   assert.equal(build('').natTcpCongestion, undefined);
   const line = STOCK_CONFIG.split('\n').length;
-  fails(STOCK_CONFIG + 'nat-tcp-congestion bbr\n', line, /'nat-tcp-congestion': 'bbr' must be one of: cubic, newreno/);
+  fails(STOCK_CONFIG + 'nat-tcp-congestion vegas\n', line, /'nat-tcp-congestion': 'vegas' must be one of: cubic, newreno, bbr/);
   fails(STOCK_CONFIG + 'nat-tcp-congestion\n', line, /nat-tcp-congestion/);
 });
 

@@ -6,7 +6,8 @@
 import type { HyStart } from './hystart.js';
 import type { Seq } from './seq.js';
 
-export type CongestionAlgorithm = 'cubic' | 'newreno';
+/** bbr (bbr.ts) needs SACK; a flow without it runs CUBIC. */
+export type CongestionAlgorithm = 'cubic' | 'newreno' | 'bbr';
 
 /** What undo() restores; each algorithm may keep more of its state in it. */
 export interface CongestionSnapshot {

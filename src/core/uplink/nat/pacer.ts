@@ -26,12 +26,16 @@ export class Pacer {
     this.refilledAt = now;
   }
 
-  /** Sets the rate from the current window and smoothed RTT and adds the credit earned since the last call. */
-  update(now: number, cwnd: number, srtt: number | undefined, slowStart: boolean): void {
+  /**
+   * Sets the rate from the current window and smoothed RTT, or to `rate` (bytes/ms) when the congestion control
+   * gives one (BBR), and adds the credit earned since the last call.
+   */
+  update(now: number, cwnd: number, srtt: number | undefined, slowStart: boolean, rate?: number): void {
     const elapsed = Math.max(0, now - this.refilledAt);
     this.refilledAt = now;
-    if (srtt === undefined || srtt <= 0) { this.rate = 0; return; }
-    this.rate = (slowStart ? SLOW_START_GAIN : AVOIDANCE_GAIN) * cwnd / srtt;
+    if (rate !== undefined) this.rate = rate;
+    else if (srtt === undefined || srtt <= 0) { this.rate = 0; return; }
+    else this.rate = (slowStart ? SLOW_START_GAIN : AVOIDANCE_GAIN) * cwnd / srtt;
     // Credit above the allowance (the initial flight's) is kept until spent, never earned.
     this.credit = Math.max(this.credit, Math.min(this.credit + elapsed * this.rate, this.burst()));
   }

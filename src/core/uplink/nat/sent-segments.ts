@@ -10,8 +10,15 @@ export const LOST = 2;
 /** Sent more than once (RACK treats its RTT as ambiguous; a D-SACK for it may show the resend was needless). */
 export const RETRANSMITTED = 4;
 
-/** Sees each segment newly known to be delivered (cumulatively ACKed for the first time, or SACKed). */
-export type OnDelivered = (xmitAt: number, end: Seq, flags: number) => void;
+/**
+ * Sees each segment newly known to be delivered (cumulatively ACKed for the first time, or SACKed), with the
+ * delivery-rate state recorded when it was last sent (delivery-rate.ts).
+ */
+export type OnDelivered = (xmitAt: number, end: Seq, flags: number, rate: RateAtSend) => void;
+
+/** The delivery-rate state when a segment left: bytes delivered so far, when that count last grew, and the send
+ *  time of the segment that began the sampling interval. */
+export interface RateAtSend { delivered: number; deliveredAt: number; firstSentAt: number }
 
 export class SentSegments {
   private cap = 64;
@@ -19,6 +26,11 @@ export class SentSegments {
   private end = new Uint32Array(this.cap);
   private xmit = new Float64Array(this.cap);
   private flags = new Uint8Array(this.cap);
+  private rDelivered = new Float64Array(this.cap);
+  private rDeliveredAt = new Float64Array(this.cap);
+  private rFirstSent = new Float64Array(this.cap);
+  /** Reused for each OnDelivered call. */
+  private readonly rateView: RateAtSend = { delivered: 0, deliveredAt: 0, firstSentAt: 0 };
   private head = 0;
   length = 0;
   /** Segments SACKed and not yet cumulatively ACKed. */
@@ -42,33 +54,53 @@ export class SentSegments {
   flagsOf(i: number): number { return this.flags[this.at(i)]!; }
 
   /** A segment [seq, end) sent for the first time (ranges arrive in order). */
-  push(seq: Seq, end: Seq, now: number, flags = 0): void {
+  push(seq: Seq, end: Seq, now: number, flags = 0, rate?: RateAtSend): void {
     if (this.length === this.cap) this.grow();
     const j = this.at(this.length++);
     this.start[j] = seq;
     this.end[j] = end;
     this.xmit[j] = this.stamp(now);
     this.flags[j] = flags;
+    this.recordRate(j, rate);
+  }
+
+  private recordRate(j: number, rate: RateAtSend | undefined): void {
+    if (!rate) return;
+    this.rDelivered[j] = rate.delivered;
+    this.rDeliveredAt[j] = rate.deliveredAt;
+    this.rFirstSent[j] = rate.firstSentAt;
+  }
+
+  private report(j: number, flags: number, onDelivered: OnDelivered): void {
+    const v = this.rateView;
+    v.delivered = this.rDelivered[j]!;
+    v.deliveredAt = this.rDeliveredAt[j]!;
+    v.firstSentAt = this.rFirstSent[j]!;
+    onDelivered(this.xmit[j]!, this.end[j]!, flags, v);
   }
 
   private grow(): void {
     const n = this.cap * 2;
     const s = new Uint32Array(n), e = new Uint32Array(n), x = new Float64Array(n), f = new Uint8Array(n);
+    const rd = new Float64Array(n), ra = new Float64Array(n), rf = new Float64Array(n);
     for (let i = 0; i < this.length; i++) {
       const j = this.at(i);
       s[i] = this.start[j]!; e[i] = this.end[j]!; x[i] = this.xmit[j]!; f[i] = this.flags[j]!;
+      rd[i] = this.rDelivered[j]!; ra[i] = this.rDeliveredAt[j]!; rf[i] = this.rFirstSent[j]!;
     }
     this.start = s; this.end = e; this.xmit = x; this.flags = f;
+    this.rDelivered = rd; this.rDeliveredAt = ra; this.rFirstSent = rf;
     this.cap = n;
     this.head = 0;
   }
 
   /** Segment i sent again at `now`. */
-  resent(i: number, now: number): void {
+  resent(i: number, now: number, rate?: RateAtSend): void {
     const j = this.at(i);
     if (this.flags[j]! & LOST) this.lostCount--;
     this.flags[j] = (this.flags[j]! & ~LOST) | RETRANSMITTED;
     this.xmit[j] = this.stamp(now);
+    this.recordRate(j, rate);
   }
 
   markLost(i: number): void {
@@ -105,7 +137,7 @@ export class SentSegments {
         this.sackedCount--;
         sackedBytes += seqDiff(this.end[j]!, this.start[j]!);
       } else if (each || f & RETRANSMITTED) {
-        onDelivered(this.xmit[j]!, this.end[j]!, f);
+        this.report(j, f, onDelivered);
       } else {
         last = j;
       }
@@ -113,7 +145,7 @@ export class SentSegments {
       this.head = (this.head + 1) & (this.cap - 1);
       this.length--;
     }
-    if (last >= 0) onDelivered(this.xmit[last]!, this.end[last]!, this.flags[last]!);
+    if (last >= 0) this.report(last, this.flags[last]!, onDelivered);
     return sackedBytes;
   }
 
@@ -135,7 +167,7 @@ export class SentSegments {
       this.flags[j] = (f & ~LOST) | SACKED;
       this.sackedCount++;
       bytes += seqDiff(this.end[j]!, this.start[j]!);
-      onDelivered(this.xmit[j]!, this.end[j]!, f);
+      this.report(j, f, onDelivered);
     }
     return bytes;
   }

@@ -23,12 +23,14 @@ import { NewReno, type CongestionAlgorithm, type CongestionControl } from './con
 import { Cubic } from './cubic.js';
 import { HyStart } from './hystart.js';
 import { Pacer } from './pacer.js';
+import { Bbr } from './bbr.js';
+import { DeliveryRate } from './delivery-rate.js';
 import { Prr } from './prr.js';
 import { Rack } from './rack.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RecoveryUndo } from './recovery-undo.js';
 import { RttEstimator } from './rtt-estimator.js';
-import { RETRANSMITTED, SentSegments } from './sent-segments.js';
+import { RETRANSMITTED, SentSegments, type OnDelivered } from './sent-segments.js';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, type Seq } from './seq.js';
 import { Timestamps } from './timestamps.js';
 
@@ -161,6 +163,11 @@ export class TcpEndpoint {
   private readonly undo = new RecoveryUndo();
   private readonly ts: Timestamps | undefined;
   private readonly pacer: Pacer | undefined;
+  /** With congestion 'bbr' and SACK: the model and the delivery rates it is built from. */
+  private readonly bbr: Bbr | undefined;
+  private readonly rate: DeliveryRate | undefined;
+  /** Sees each segment an ACK delivers: RACK, and the delivery rate with BBR. */
+  private readonly onDelivered: OnDelivered;
   /** New data waits for the pacer until then. */
   private pacedAt: number | undefined;
   /** The `now` of the current process() or dispatch(), for the TSval of segments built in it. */
@@ -218,10 +225,18 @@ export class TcpEndpoint {
     this.sndWl1 = syn.seq;
     this.sndWl2 = this.iss;
     const hystart = cfg.hystart ? new HyStart(this.sndMss) : undefined;
-    this.cc = cfg.congestion === 'cubic' ? new Cubic(this.sndMss, INITIAL_CWND_SEGMENTS, hystart)
-      : new NewReno(this.sndMss, INITIAL_CWND_SEGMENTS, hystart);
+    if (cfg.congestion === 'bbr' && this.sackOk) {
+      this.cc = this.bbr = new Bbr(this.sndMss, INITIAL_CWND_SEGMENTS);
+      const rate = this.rate = new DeliveryRate();
+      const rack = this.rack;
+      this.onDelivered = (xmitAt, end, flags, at) => { rack.delivered(xmitAt, end, flags); rate.onDelivered(xmitAt, at); };
+    } else {
+      this.cc = cfg.congestion === 'newreno' ? new NewReno(this.sndMss, INITIAL_CWND_SEGMENTS, hystart)
+        : new Cubic(this.sndMss, INITIAL_CWND_SEGMENTS, hystart);
+      this.onDelivered = this.rack.delivered;
+    }
     this.rtt = new RttEstimator(cfg.initialRto, cfg.minRto, cfg.maxRto);
-    if (cfg.pacing) this.pacer = new Pacer(this.sndMss, now);
+    if (cfg.pacing || this.bbr) this.pacer = new Pacer(this.sndMss, now);
     this.timer = { kind: 'connect', at: now + cfg.connectTimeout };
   }
 
@@ -448,7 +463,7 @@ export class TcpEndpoint {
       const flight = seqDiff(this.sndNxt, this.sndUna);
       this.sndUna = ack;
       delivered = acked;
-      if (sackOk) delivered -= this.segs.ack(ack, this.rack.delivered);
+      if (sackOk) delivered -= this.segs.ack(ack, this.onDelivered);
       this.sampleRtt(seg, ack, flight, now);
       this.retries = 0;
       if (this.recover !== undefined && this.undo.timestampShowsSpurious(ack, seg.tsEcr)) this.undoRecovery('timestamp');
@@ -481,6 +496,8 @@ export class TcpEndpoint {
     if (sackOk) {
       if (seg.sack) delivered += this.noteSack(seg.sack, ack);
       this.rack.endAck();
+      const r = this.rate?.sample(delivered, now, this.rtt.minRtt);
+      if (r) this.bbr!.onRate(r.rate, r.appLimited, now, seqDiff(this.sndNxt, this.sndUna));
       // Without timestamps RACK's send times give the congestion algorithm (HyStart++) a sample per ACK, where
       // Karn's rule gives the RTT estimator one per round trip.
       const tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
@@ -525,7 +542,7 @@ export class TcpEndpoint {
         }
       }
       if (seqGt(right, this.sndMax) || seqLe(right, ack)) continue;
-      bytes += this.segs.sack(left, right, this.rack.delivered);
+      bytes += this.segs.sack(left, right, this.onDelivered);
     }
     return bytes;
   }
@@ -820,7 +837,8 @@ export class TcpEndpoint {
         const s = this.segment(len < size ? 'fin' : 'none', seq);
         this.sent(s);
         emit(s, len > 0 ? this.tx.slices(off, len) : []);
-        this.segs.resent(i, now);
+        this.rate?.onSend(now, pipe);
+        this.segs.resent(i, now, this.rate);
         this.undo.resent(seq, s.tsVal);
         this.prr.sent(size);
         pipe += size;
@@ -836,7 +854,7 @@ export class TcpEndpoint {
     let newData = false;
     const cwnd = this.cc.cwnd;
     this.pacedAt = undefined;
-    this.pacer?.update(now, cwnd, this.rtt.srtt, cwnd < this.cc.ssthresh);
+    this.pacer?.update(now, cwnd, this.rtt.srtt, cwnd < this.cc.ssthresh, this.bbr?.pacingRate());
     for (;;) {
       const off = seqDiff(this.sndNxt, this.sndUna);
       const unsent = this.tx.length - off;  // -1 once our FIN is out
@@ -852,14 +870,20 @@ export class TcpEndpoint {
       if (len > 0 && len < this.sndMss && len < unsent && off > 0 && len < this.maxSndWnd / 2) len = 0;
       // The FIN rides on the segment that carries the last queued byte, or goes alone (even into a zero window).
       const fin = this.finQueued && len === unsent;
-      if (len === 0 && !fin) break;
+      if (len === 0 && !fin) {
+        if (unsent === 0 && room > 0) this.rate?.markAppLimited(off);
+        break;
+      }
       if (len > 0 && this.pacer && !this.pacer.allows(len)) { this.pacedAt = this.pacer.readyAt(len); break; }
       const seq = this.sndNxt;
       const s = this.segment(fin ? 'fin' : 'none', seq);
       s.psh = len > 0 && len === unsent;
       const data = len > 0 ? this.tx.slices(off, len) : [];
       this.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
-      if (this.sackOk) this.segs.push(seq, this.sndNxt, now, seqLt(seq, this.sndMax) ? RETRANSMITTED : 0);
+      if (this.sackOk) {
+        this.rate?.onSend(now, off);
+        this.segs.push(seq, this.sndNxt, now, seqLt(seq, this.sndMax) ? RETRANSMITTED : 0, this.rate);
+      }
       if (seqGt(this.sndNxt, this.sndMax)) {
         if (!this.rttSample && !this.ts) this.rttSample = { seq: this.sndNxt, at: now };
         this.sndMax = this.sndNxt;
@@ -929,14 +953,14 @@ export class TcpEndpoint {
       start = off;
       len = Math.min(unsent, this.sndMss, this.sndWnd - off);
       this.sndNxt = this.sndMax = seqAdd(this.sndNxt, len);
-      if (this.sackOk) this.segs.push(seqAdd(this.sndUna, start), this.sndNxt, now);
+      if (this.sackOk) this.segs.push(seqAdd(this.sndUna, start), this.sndNxt, now, 0, this.rate);
       if (!this.rttSample && !this.ts) this.rttSample = { seq: this.sndNxt, at: now };
     } else {
       const last = this.segs.length - 1;
       if (this.sackOk && last >= 0) {
         start = seqDiff(this.segs.seqOf(last), this.sndUna);
         len = off - start;
-        this.segs.resent(last, now);
+        this.segs.resent(last, now, this.rate);
       } else {
         len = Math.min(this.sndMss, off);
         start = off - len;

@@ -1,0 +1,120 @@
+// BBR for the NAT's TCP sender (src/core/uplink/nat/bbr.ts) and the delivery rates it models the path from
+// (delivery-rate.ts): the rate samples of a known send and ACK schedule, STARTUP's exit after three rounds without
+// growth, the PROBE_BW gains, a window that loss does not shrink, and a lossy download through the simulated
+// pipeline. Throughput there is in virtual time and only reported; the assertions are on windows and bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Bbr, STARTUP_GAIN } from '../../src/core/uplink/nat/bbr.js';
+import { DeliveryRate } from '../../src/core/uplink/nat/delivery-rate.js';
+import { SentSegments } from '../../src/core/uplink/nat/sent-segments.js';
+import { lossyDownload } from '../helpers/sim/lossy-download.js';
+
+const MSS = 1000;
+
+test('delivery rate: ten segments sent 1 ms apart and ACKed 1 ms apart after a 20 ms RTT give 1000 B/ms', () => {
+  const rate = new DeliveryRate();
+  const segs = new SentSegments();
+  for (let i = 0; i < 10; i++) {
+    rate.onSend(i, i * MSS);
+    segs.push(i * MSS, (i + 1) * MSS, i, 0, rate);
+  }
+  const samples: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const now = 20 + i;
+    const before = segs.length;
+    segs.ack((i + 1) * MSS, (x, _e, _f, at) => rate.onDelivered(x, at));
+    assert.equal(segs.length, before - 1);
+    const s = rate.sample(MSS, now, 20);
+    if (s) samples.push(s.rate);
+  }
+  assert.ok(samples.length > 0, 'some samples span at least the minimum RTT');
+  // Segment i was sent at i with i segments delivered at 0 (none yet): by its ACK at 20 + i, i + 1 segments are
+  // delivered over max(send interval i, ACK interval 20 + i) ms.
+  for (const r of samples) assert.ok(r > 0 && r <= MSS, `rate ${r}`);
+  assert.equal(rate.delivered, 10 * MSS);
+});
+
+test('delivery rate: a sample shorter than the minimum RTT is discarded, and app-limited samples are marked', () => {
+  const rate = new DeliveryRate();
+  const segs = new SentSegments();
+  rate.onSend(0, 0);
+  segs.push(0, MSS, 0, 0, rate);
+  rate.markAppLimited(MSS);
+  segs.ack(MSS, (x, _e, _f, at) => rate.onDelivered(x, at));
+  assert.equal(rate.sample(MSS, 5, 10), undefined, '5 ms < min RTT 10 ms');
+  rate.onSend(20, 0);
+  segs.push(MSS, 2 * MSS, 20, 0, rate);
+  segs.ack(2 * MSS, (x, _e, _f, at) => rate.onDelivered(x, at));
+  const s = rate.sample(MSS, 40, 10);
+  assert.ok(s, 'a 20 ms interval counts');
+  assert.equal(s.rate, MSS / 20);
+  assert.equal(s.appLimited, false, 'sent after the app-limited flight was delivered');
+});
+
+/** A feeder of rounds of ACKs to bbr, each delivering `perRound(round)` bytes over a 10 ms RTT at that rate. */
+function driver(bbr: Bbr): (rounds: number, perRound: (r: number) => number) => void {
+  let una = 0, now = 0;
+  return (rounds, perRound) => { for (let r = 0; r < rounds; r++) {
+    const bytes = perRound(r);
+    const nxt = una + bytes;
+    bbr.onRttSample(10);
+    bbr.onAck(bytes, now, 10, una, nxt);
+    bbr.onRate(bytes / 10, false, now, bytes);
+    una = nxt;
+    now += 10;
+  } };
+}
+
+test('BBR STARTUP: the window grows by what is ACKed until the bandwidth stops growing 25 % for three rounds', () => {
+  const bbr = new Bbr(MSS, 10);
+  const drive = driver(bbr);
+  drive(6, (r) => 10_000 * 2 ** r);
+  assert.equal(bbr.mode, 'startup');
+  assert.ok(bbr.pacingRate()! > bbr.btlBw() * 2.8, 'STARTUP paces at 2/ln 2 × the bandwidth');
+  drive(4, () => 320_000);
+  assert.notEqual(bbr.mode, 'startup', 'three flat rounds end STARTUP');
+  assert.equal(bbr.btlBw(), 32_000, 'the best rate of the last 10 rounds');
+});
+
+test('BBR PROBE_BW: pacing cycles through 1.25, 0.75 and 1 × the bandwidth; the window is about 2 BDP', () => {
+  const bbr = new Bbr(MSS, 10);
+  driver(bbr)(12, (r) => Math.min(10_000 * 2 ** r, 100_000));
+  assert.equal(bbr.mode, 'probeBw');
+  const bw = bbr.btlBw();
+  const gains = new Set<number>();
+  let una = 1e6, now = 1000;
+  for (let i = 0; i < 40; i++) {
+    bbr.onAck(MSS, now, 10, una, una + MSS);
+    bbr.onRate(bw, false, now, i % 2 ? 0 : 10 * bw);
+    gains.add(Math.round((bbr.pacingRate()! / bw) * 100) / 100);
+    una += MSS; now += 6;
+  }
+  assert.deepEqual([...gains].sort(), [0.75, 1, 1.25]);
+  const bdp = bw * 10;
+  assert.ok(bbr.cwnd <= 2 * bdp + 3 * MSS && bbr.cwnd >= bdp, `cwnd ${bbr.cwnd} for a BDP of ${bdp}`);
+  assert.ok(STARTUP_GAIN > 2.88 && STARTUP_GAIN < 2.89);
+});
+
+test('BBR: a loss leaves the window alone, a timeout restarts it from one segment', () => {
+  const bbr = new Bbr(MSS, 10);
+  driver(bbr)(12, () => 50_000);
+  const before = bbr.cwnd;
+  bbr.onLoss();
+  bbr.setCwnd();
+  assert.equal(bbr.cwnd, before);
+  bbr.onTimeout();
+  assert.equal(bbr.cwnd, MSS);
+});
+
+test('sim: an 8 MB download over 1 % random loss (20 ms RTT, 100 Mbit/s) with BBR keeps several times CUBIC\'s flight, byte-exact', (t) => {
+  const knobs = { latency: 10, loss: 0.01, rate: 12_500 };
+  const flights: Record<string, number> = {};
+  for (const cc of ['cubic', 'bbr'] as const) {
+    const r = lossyDownload(3, 8 << 20, {}, knobs, { tcpCongestion: cc });
+    t.diagnostic(`${cc}: ${r.kBps} KB/s (virtual), ${r.retransmits} retransmits, ${r.lostOnLink} lost on the link`);
+    assert.ok(r.ok && r.exact, `${cc}: byte-exact`);
+    assert.ok(r.lostOnLink > 0);
+    flights[cc] = r.kBps * 20;  // bytes per RTT on average: the mean flight
+  }
+  assert.ok(flights.bbr! > 3 * flights.cubic!, `mean flight: bbr ${flights.bbr}, cubic ${flights.cubic}`);
+});
