@@ -118,3 +118,15 @@ test('sim: an 8 MB download over 1 % random loss (20 ms RTT, 100 Mbit/s) with BB
   }
   assert.ok(flights.bbr! > 3 * flights.cubic!, `mean flight: bbr ${flights.bbr}, cubic ${flights.cubic}`);
 });
+
+test('sim: on a 0.3 ms RTT, 400 Mbit/s path BBR\'s window is not two products of 0.3 ms: it keeps up with CUBIC', (t) => {
+  const knobs = { latency: 0.15, loss: 0, rate: 50_000 };
+  const kBps: Record<string, number> = {};
+  for (const cc of ['cubic', 'bbr'] as const) {
+    const r = lossyDownload(5, 16 << 20, {}, knobs, { tcpCongestion: cc });
+    t.diagnostic(`${cc}: ${r.kBps} KB/s (virtual), ${r.retransmits} retransmits`);
+    assert.ok(r.ok && r.exact, `${cc}: byte-exact`);
+    kBps[cc] = r.kBps;
+  }
+  assert.ok(kBps.bbr! >= 0.8 * kBps.cubic!, `virtual throughput: bbr ${kBps.bbr}, cubic ${kBps.cubic}`);
+});

@@ -19,6 +19,11 @@ const MIN_RTT_WINDOW_MS = 10_000;
 const FULL_BW_GROWTH = 1.25;
 const FULL_BW_ROUNDS = 3;
 const MIN_CWND_SEGMENTS = 4;
+/**
+ * The model never takes the path's delay as less than 1 ms. On a sub-millisecond path the ACKs arrive in batches of
+ * one event-loop turn, so two products of a 0.3 ms RTT cannot cover the bytes a turn delivers and the flow stalls.
+ */
+const MODEL_RTT_FLOOR_MS = 1;
 
 export type BbrMode = 'startup' | 'drain' | 'probeBw';
 
@@ -63,7 +68,10 @@ export class Bbr implements CongestionControl {
     return bw > 0 && this.minRtt < Infinity ? this.pacingGain() * bw : undefined;
   }
 
-  private bdp(): number { return this.btlBw() * this.minRtt; }
+  /** The delay the model plans with: the min RTT, floored. */
+  private modelRtt(): number { return Math.max(this.minRtt, MODEL_RTT_FLOOR_MS); }
+
+  private bdp(): number { return this.btlBw() * this.modelRtt(); }
 
   private targetCwnd(): number {
     const gain = this.mode === 'probeBw' ? CWND_GAIN : STARTUP_GAIN;
@@ -115,11 +123,12 @@ export class Bbr implements CongestionControl {
       this.cycle = 2;  // start at a gain of 1: the drain just emptied the queue
       this.cycleAt = now;
     }
-    if (this.mode === 'probeBw' && now - this.cycleAt > this.minRtt) {
+    const rtt = this.modelRtt();
+    if (this.mode === 'probeBw' && now - this.cycleAt > rtt) {
       // The 1.25 phase lasts until the flight has reached 1.25 BDP, the 0.75 one until it is down to one BDP.
       const gain = CYCLE_GAINS[this.cycle]!;
-      const done = gain > 1 ? inFlight >= gain * this.bdp() || now - this.cycleAt > 2 * this.minRtt
-        : gain < 1 ? inFlight <= this.bdp() || now - this.cycleAt > 2 * this.minRtt : true;
+      const done = gain > 1 ? inFlight >= gain * this.bdp() || now - this.cycleAt > 2 * rtt
+        : gain < 1 ? inFlight <= this.bdp() || now - this.cycleAt > 2 * rtt : true;
       if (done) { this.cycle = (this.cycle + 1) % CYCLE_GAINS.length; this.cycleAt = now; }
     }
     if (this.mode !== 'startup') this.cwnd = Math.min(this.cwnd, this.targetCwnd());
