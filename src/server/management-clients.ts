@@ -92,7 +92,7 @@ export class ManagementClients {
     return new Promise<ExternalDecision>((resolve) => {
       this.pending.set(cid, { conn, kid, keyId: req.keyId, resolve });
       if (this.hub.sessions.size === 0) log('warn', 'management-client-auth: no management client is connected; the client waits until its hand-window ends', { cid, cn });
-      this.hub.broadcast(clientNotification(kind, cid, kid, env, this.nClients()));
+      this.hub.broadcastClient(clientNotification(kind, cid, kid, env, this.nClients()));
     });
   };
 
@@ -151,14 +151,14 @@ export class ManagementClients {
         for (const r of conn.iroutes ?? []) lines.push(addressNotification(cid, `${ipToString(r.network)}/${maskPrefix(r.netmask)}`, false));
         this.hub.broadcast(lines);
       }
-      this.hub.broadcast(clientNotification('ESTABLISHED', cid, undefined, this.env(conn, 'established'), this.nClients()));
+      this.hub.broadcastClient(clientNotification('ESTABLISHED', cid, undefined, this.env(conn, 'established'), this.nClients()));
       return;
     }
     const p = this.pending.get(cid);
     if (p?.conn === conn) { this.pending.delete(cid); p.resolve({ ok: false, reason: `session ended: ${ev.reason}` }); }
     if (a?.initialAuth && !a.closed) {
       a.closed = true;
-      this.hub.broadcast(clientNotification('DISCONNECT', cid, undefined, this.env(conn, 'disconnect')));
+      this.hub.broadcastClient(clientNotification('DISCONNECT', cid, undefined, this.env(conn, 'disconnect')));
     }
   }
 

@@ -96,6 +96,42 @@ export function clientNotification(
   return [head, ...extra, ...env.map((e) => `>CLIENT:ENV,${e}`), '>CLIENT:ENV,END'];
 }
 
+/** The variables `env-filter 2` keeps (OpenVPN 2.6's list; a name ending in "_" is a prefix). */
+const FILTER_NAMES = [
+  'username=', 'password=', 'X509_0_CN=', 'tls_serial_', 'untrusted_ip=', 'ifconfig_local=', 'ifconfig_netmask=',
+  'daemon_start_time=', 'daemon_pid=', 'dev=', 'ifconfig_pool_remote_ip=', 'ifconfig_pool_netmask=', 'time_duration=',
+  'bytes_sent=', 'bytes_received=', 'session_id=', 'session_state=',
+];
+
+/** `env-filter N`: 0 keeps every variable, 1 the X509_ ones and the list, 2 only the list, 3 and above none. */
+export function envFilterKeeps(variable: string, level: number): boolean {
+  if (level <= 0) return true;
+  if (level <= 1 && variable.startsWith('X509_')) return true;
+  return level <= 2 && FILTER_NAMES.some((n) => variable.startsWith(n));
+}
+
+const ENV = '>CLIENT:ENV,';
+const isPeerInfo = (variable: string): boolean => /^(IV|UV)_/.test(variable);
+
+/**
+ * A >CLIENT: notification as one management client with `env-filter level` sees it. As 2.6: with a filter, a
+ * CONNECT or REAUTH shows the client's peer info (IV_, UV_) unfiltered right after n_clients; END always stays.
+ */
+export function filterNotification(lines: readonly string[], level: number): string[] {
+  if (level <= 0) return [...lines];
+  const head = lines[0] ?? '';
+  const auth = head.startsWith('>CLIENT:CONNECT,') || head.startsWith('>CLIENT:REAUTH,');
+  const out = [head];
+  const rest: string[] = [];
+  for (const l of lines.slice(1)) {
+    if (!l.startsWith(ENV) || l === `${ENV}END`) { rest.push(l); continue; }
+    const v = l.slice(ENV.length);
+    if (isPeerInfo(v)) { if (auth) out.push(l); }
+    else if (envFilterKeeps(v, level)) rest.push(l);
+  }
+  return [...out, ...rest];
+}
+
 /** >CLIENT:ADDRESS,CID,ADDR,PRI: the client's VPN address (primary 1) or a subnet it routes (iroute, primary 0). */
 export function addressNotification(cid: number, addr: string, primary: boolean): string {
   return `>CLIENT:ADDRESS,${cid},${addr},${primary ? 1 : 0}`;

@@ -6,7 +6,7 @@
 //
 // Sending never blocks: each client's send() drops the client once too much output is queued for it.
 import { type LogEvent, onLog } from '../log.js';
-import { logLine, type LogRecord, stateLine, type StateRecord } from './management-env.js';
+import { filterNotification, logLine, type LogRecord, stateLine, type StateRecord } from './management-env.js';
 
 /** One connected management client's settings. */
 export interface MgmtSession {
@@ -15,7 +15,7 @@ export interface MgmtSession {
   echoOn: boolean;
   /** `bytecount N`: seconds between >BYTECOUNT_CLI reports, 0 = off. */
   bytecountSec: number;
-  /** `env-filter N`: 0 writes every ENV variable. */
+  /** `env-filter N`: 0 writes every ENV variable (management-env.ts, envFilterKeeps). */
   envFilter: number;
   /** `client-auth CID KID` waiting for its config lines, up to END. */
   extra?: { cid: number; kid: number; lines: string[] };
@@ -57,6 +57,11 @@ export class ManagementHub {
 
   broadcast(lines: string[], to: (s: MgmtSession) => boolean = () => true): void {
     for (const s of this.sessions) if (to(s)) s.send(lines);
+  }
+
+  /** A >CLIENT: notification, its ENV block filtered by each client's `env-filter` level. */
+  broadcastClient(lines: string[]): void {
+    for (const s of this.sessions) s.send(filterNotification(lines, s.envFilter));
   }
 
   log(r: LogRecord): void {

@@ -198,7 +198,8 @@ function runSessionCommand(cmd: string, args: string[], ctx: CommandContext | un
       return ['ERROR: nanovpn does not mute repeated messages (mute stays 0)'];
     case 'env-filter': {
       if (!ctx) return [NOT_IN_THIS_MODE(cmd)];
-      ctx.session.envFilter = args[1] === undefined ? 1 : Number.parseInt(args[1], 10) || 0;
+      // As 2.6: atoi of the argument, 0 without one.
+      ctx.session.envFilter = args[1] === undefined ? 0 : Number.parseInt(args[1], 10) || 0;
       return [`SUCCESS: env_filter_level=${ctx.session.envFilter}`];
     }
     case 'username': case 'password': {

@@ -123,6 +123,8 @@ test('verb shows and sets the log level (0..15); mute is shown as 0 and cannot b
   assert.deepEqual(f.run('password "Private Key" secret'), ['ERROR: no password is currently needed at this time']);
   assert.deepEqual(f.run('username Auth bob'), ['ERROR: no username is currently needed at this time']);
   assert.deepEqual(f.run('env-filter 2'), ['SUCCESS: env_filter_level=2']);
+  assert.deepEqual(f.run('env-filter'), ['SUCCESS: env_filter_level=0'], 'no level is 0, as 2.6');
+  assert.deepEqual(f.run('env-filter x'), ['SUCCESS: env_filter_level=0']);
 });
 
 test('client-auth: CONNECT with ENV, then the multi-line config applied like a ccd file; a bad line keeps the client waiting', async () => {

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  addressNotification, bytecountClientLine, clientEnv, type ClientFacts, clientNotification, logLine, stateLine, validPeerInfoLine,
+  addressNotification, bytecountClientLine, clientEnv, type ClientFacts, clientNotification, envFilterKeeps, filterNotification,
+  logLine, stateLine, validPeerInfoLine,
 } from '../../src/server/management-env.js';
 import { timeString } from '../../src/server/observe.js';
 
@@ -84,4 +85,25 @@ test('peer-info lines: names of letters, digits and _, printable values', () => 
   assert.equal(validPeerInfoLine('IV-VER', '1'), false);
   assert.equal(validPeerInfoLine('', '1'), false);
   assert.equal(validPeerInfoLine('IV_X', 'tab\there'), false);
+});
+
+test('env-filter as 2.6: 1 keeps X509_ and the short list, 2 only the list, 3 nothing; END and the head always stay', () => {
+  const connect = clientNotification('CONNECT', 4, 1, clientEnv(FACTS, 'connect', 1_700_000_010), 2);
+  assert.deepEqual(filterNotification(connect, 0), connect, 'level 0 is everything');
+  const vars = (lines: string[]) => lines.filter((l) => l.startsWith('>CLIENT:ENV,')).map((l) => l.slice(12).split('=')[0]);
+  const one = filterNotification(connect, 1);
+  assert.equal(one[0], '>CLIENT:CONNECT,4,1');
+  assert.deepEqual(vars(one).slice(0, 2), ['IV_PROTO', 'IV_VER'], 'peer info first, unfiltered');
+  assert.ok(!vars(one).includes('n_clients') && !vars(one).includes('common_name') && !vars(one).includes('untrusted_port'));
+  for (const v of ['X509_0_CN', 'X509_0_O', 'username', 'untrusted_ip', 'tls_serial_0', 'tls_serial_hex_0']) assert.ok(vars(one).includes(v), v);
+  assert.equal(one.at(-1), '>CLIENT:ENV,END');
+  const two = filterNotification(connect, 2);
+  assert.ok(vars(two).includes('X509_0_CN') && !vars(two).includes('X509_0_O'), 'level 2: X509_0_CN only');
+  assert.deepEqual(vars(filterNotification(connect, 3)), ['IV_PROTO', 'IV_VER', 'END'], 'level 3: only the peer info of a CONNECT');
+  const disc = clientNotification('DISCONNECT', 4, undefined, clientEnv(FACTS, 'disconnect', 1_700_000_100));
+  assert.deepEqual(vars(filterNotification(disc, 2)).sort(),
+    ['END', 'X509_0_CN', 'bytes_received', 'bytes_sent', 'ifconfig_pool_netmask', 'ifconfig_pool_remote_ip', 'tls_serial_0',
+      'tls_serial_hex_0', 'time_duration', 'untrusted_ip', 'username'].sort(), 'a DISCONNECT never shows peer info under a filter');
+  assert.equal(envFilterKeeps('password=x', 2), true, 'the list has password (nanovpn never writes one)');
+  assert.equal(envFilterKeeps('common_name=x', 1), false);
 });
