@@ -1,17 +1,18 @@
 // `nanovpn [serve] --config FILE [--OPTION ARGS…]` (OpenVPN's command line: each option is a config line) or
 // `nanovpn serve [--state DIR …]` (a development setup, dev-setup.ts): build the config, start the server, shut down
-// cleanly on SIGTERM/SIGINT.
+// cleanly on SIGTERM/SIGINT, restart on SIGHUP/SIGUSR1.
 import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { COMMAND_LINE, configFromOptions, splitOptions } from '../config/command-line.js';
 import { log, replayLog, setLogSink, setTimestamps, setVerb, stdoutSink } from '../log.js';
 import { systemdNotify, underSystemd } from '../io/systemd-notify.js';
-import { startServer } from '../server/start.js';
+import { RESTARTS, startServer, StartupStopped } from '../server/start.js';
 import { daemonReady, detach, isDaemonChild } from './daemon.js';
 import { devSetup } from './dev-setup.js';
 import { heapProblem } from './heap-check.js';
 import { openLogFile, writePidFile } from './process-options.js';
+import { SignalQueue } from './signal-queue.js';
 
 export const EMBEDDED_CONFIG = '/etc/nanovpn/server.conf';
 const DEV_FLAGS = ['--state', '--remote', '--port'];
@@ -50,7 +51,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
   const early: string[] = [];
   setLogSink((line) => early.push(line));
   setVerb(11);
-  let cfg;
+  let cfg: ReturnType<typeof configFromOptions>;
   try {
     cfg = configFromOptions(options, process.cwd());
   } catch (e) {
@@ -79,31 +80,46 @@ export async function serve(args: string[]): Promise<number | undefined> {
       "server's log lines: without it they are discarded once the server runs in the background");
   }
   // Signals count from here: "Initialization Sequence Completed" is logged inside startServer, and a supervisor
-  // may stop the server the moment it reads that line.
-  let signalled: string | undefined;
-  let onSignal: ((sig: string) => void) | undefined;
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => { signalled ??= sig; onSignal?.(sig); });
+  // may stop the server the moment it reads that line. SIGTERM and SIGINT end the process; SIGHUP restarts the
+  // server on the config read again, SIGUSR1 on the same config (remap-usr1 makes it SIGHUP or SIGTERM), as 2.6.
+  const signals = new SignalQueue(() => cfg.remapUsr1);
   const removePid = cfg.writepid ? writePidFile(cfg.writepid) : undefined;
-  let server;
-  try {
-    server = await startServer(cfg);
-  } catch (e) {
-    removePid?.();
-    throw e;
+  let ready = false;
+  for (;;) {
+    const abort = new AbortController();
+    signals.onSignal = (sig) => abort.abort(sig);
+    let server;
+    try {
+      server = await startServer(cfg, { stop: abort.signal });
+    } catch (e) {
+      if (!(e instanceof StartupStopped)) { removePid?.(); throw e; }
+      log('notice', 'shutting down', { signal: String(abort.signal.reason), while: 'management-hold' });
+      if (!RESTARTS.has(String(abort.signal.reason))) break;
+      server = undefined;
+    }
+    if (server && !ready) {
+      ready = true;
+      if (child) daemonReady(cfg.logFile !== undefined);
+      systemdNotify(`READY=1\nSTATUS=Initialization Sequence Completed\nMAINPID=${process.pid}`);
+    }
+    const sig = server ? await signals.next() : String(abort.signal.reason);
+    if (server) {
+      log('notice', RESTARTS.has(sig) ? `${sig} received, process restarting` : 'shutting down', { signal: sig });
+      try { await server.stop(sig); } catch (e) { log('error', 'shutdown failed', { error: (e as Error).message }); }
+    }
+    if (!RESTARTS.has(sig)) break;
+    signals.drop();   // signals that came while the server stopped belong to the old server
+    if (sig === 'SIGHUP') {
+      try {
+        cfg = configFromOptions(options, process.cwd());
+      } catch (e) {
+        console.error(`nanovpn: ${(e as Error).message.split('\n').join('\nnanovpn: ')}`);
+        removePid?.();
+        return 1;
+      }
+      setVerb(cfg.verb);
+    }
   }
-  if (child) daemonReady(cfg.logFile !== undefined);
-  systemdNotify(`READY=1\nSTATUS=Initialization Sequence Completed\nMAINPID=${process.pid}`);
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (sig: string) => {
-      if (stopping) return;   // a repeated signal must not fall back to the default (abrupt) exit
-      stopping = true;
-      log('notice', 'shutting down', { signal: sig });
-      server.stop().then(resolve, (e: Error) => { log('error', 'shutdown failed', { error: e.message }); resolve(); });
-    };
-    onSignal = stop;
-    if (signalled) stop(signalled);
-  });
   // Everything is closed and the status file written: exit now rather than wait for the event loop to drain
   // (a CI run once saw the process linger after this point; inside the unikernel, exiting powers the VM off).
   // Sockets closed above report 'close' before libuv releases their handles, which happens in the close phase of

@@ -139,7 +139,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   nice: ignored('ignored in a unikernel: the process keeps its priority'),
   'persist-key': ignored('keys are loaded once'),
   providers: ignored("Node's OpenSSL providers are used as they are"),
-  'remap-usr1': ignored('nanovpn handles neither SIGUSR1 nor SIGHUP, so there is nothing to remap'),
+  'remap-usr1': IMPLEMENTED,
   'script-security': IMPLEMENTED,
   setcon: ignored('the process keeps its SELinux context'),
   status: IMPLEMENTED,

@@ -872,6 +872,7 @@ const handlers: Record<string, Handler> = {
   daemon: { min: 0, max: 1, run(_d, c) { c.cfg.daemon = true; } },
   'suppress-timestamps': flag((c) => { c.cfg.suppressTimestamps = true; }),
   'dev-node': { min: 1, max: 1, run(d, c) { c.cfg.devNode = filePath(d, c); } },
+  'remap-usr1': { min: 1, max: 1, run(d, c) { c.cfg.remapUsr1 = oneOf(d, 0, ['SIGHUP', 'SIGTERM'] as const); } },
   capath: { min: 1, max: 1, run(d, c) { c.cfg.capath = capathDir(d, c); } },
   ...Object.fromEntries(Object.entries(SCRIPT_DIRECTIVES).map(([name, { min, max }]): [string, Handler] =>
     [name, { min, max, run(d, c) { applyScriptDirective(d, c.scripts ??= newScriptConfig(), c.baseDir); } }])),

@@ -118,6 +118,7 @@ export interface ServerConfig {
   daemon?: boolean;             // 'daemon [NAME]': detach once initialized (cli/daemon.ts)
   suppressTimestamps?: boolean; // 'suppress-timestamps': log lines without their time
   devNode?: string;             // 'dev-node PATH': the tun uplink's clone device instead of /dev/net/tun
+  remapUsr1?: 'SIGHUP' | 'SIGTERM'; // 'remap-usr1 SIGNAL': what a SIGUSR1 does instead of a soft restart
   /** nanovpn extension: 'forward-port tcp|udp [ADDR:]PORT CLIENT:PORT' lines (NAT uplink only). */
   forwards?: ForwardRule[];
 }
@@ -125,7 +126,7 @@ export interface ServerConfig {
 /** The settings a static-key config shares with a TLS one. */
 type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'listeners' | 'bindIpv6Only' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
   'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
-  'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'suppressTimestamps' | 'devNode'>;
+  'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'suppressTimestamps' | 'devNode' | 'remapUsr1'>;
 
 /** Static-key point-to-point mode (`secret`): no TLS, one peer at `ifconfig`'s REMOTE, CBC + HMAC from the key file. */
 export interface StaticKeyServerConfig extends SharedSettings {

@@ -48,6 +48,8 @@ const HELP = [
   '                         + show last N lines or \'all\' for entire history.',
   'mute [n]               : Show the mute level (nanovpn does not mute repeated messages).',
   'pid                    : Show process ID of the current nanovpn process.',
+  'signal s               : Send signal s to daemon,',
+  '                         s = SIGHUP|SIGTERM|SIGUSR1|SIGUSR2.',
   'state [on|off] [N|all] : Like log, but show state history.',
   'status [n]             : Show current daemon status info using format #n (1, 2 or 3).',
   'verb [n]               : Set log verbosity level to n, or show if n is absent.',
@@ -136,6 +138,18 @@ function kill(server: ObservedServer, victim: string): string {
     return `SUCCESS: common name '${p1}' found, ${hits.length} client(s) killed`;
   }
   return 'ERROR: kill parse';
+}
+
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGUSR1', 'SIGUSR2', 'SIGTERM'];
+
+/**
+ * `signal NAME` as 2.6: the process gets the signal as if sent by kill (cli/signal-queue.ts acts on it), after this
+ * reply is written, since SIGTERM closes the management interface.
+ */
+function raise(name: string): string {
+  if (!SIGNALS.includes(name)) return `ERROR: signal '${name}' is not a known signal type`;
+  setImmediate(() => process.emit(name as NodeJS.Signals));
+  return `SUCCESS: signal ${name} thrown`;
 }
 
 /** `log`, `state`, `echo`: on, off, N (the last N records) or all, then END. */
@@ -280,6 +294,10 @@ export function runCommand(
     }
     case 'io-state':
       return { lines: [`SUCCESS: ${JSON.stringify(server.ioState?.() ?? {})}`] };
+    case 'signal': {
+      const err = need(cmd, args, 1);
+      return { lines: [err ?? raise(args[1]!)] };
+    }
     case 'load-stats': {
       const live = liveConns(server);
       let bytesIn = 0;

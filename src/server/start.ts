@@ -26,10 +26,18 @@ import { startPortForwards } from './port-forward.js';
 import { startStatusFile } from './status-file.js';
 import { ScriptHooks } from './scripts.js';
 
-export async function startServer(cfg: ServerConfig): Promise<VpnServer>;
-export async function startServer(cfg: StaticKeyServerConfig): Promise<StaticKeyServer>;
-export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | StaticKeyServer>;
-export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | StaticKeyServer> {
+/** A stop signal arrived before the server was up (during management-hold): it was taken down again, cleanly. */
+export class StartupStopped extends Error {}
+
+export interface StartOptions {
+  /** Aborted (with the signal's name as reason) to give up waiting for `hold release`. */
+  stop?: AbortSignal;
+}
+
+export async function startServer(cfg: ServerConfig, o?: StartOptions): Promise<VpnServer>;
+export async function startServer(cfg: StaticKeyServerConfig, o?: StartOptions): Promise<StaticKeyServer>;
+export async function startServer(cfg: AnyServerConfig, o?: StartOptions): Promise<VpnServer | StaticKeyServer>;
+export async function startServer(cfg: AnyServerConfig, o: StartOptions = {}): Promise<VpnServer | StaticKeyServer> {
   if (isStaticKeyConfig(cfg)) return startStaticKeyServer(cfg);
   chooseDataCrypto(cfg.dataCrypto);
   checkCredentials(cfg);
@@ -60,7 +68,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
         await tun.close();
         throw e;
       }
-      server.onStop(() => scripts.down('sigterm'));
+      server.onStop(() => scripts.down(server.stopReason === 'exit' ? 'sigterm' : server.stopReason.toLowerCase()));
     }
   }
   let nat: NatUplink | undefined;
@@ -83,7 +91,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
       },
     }, server.router.toClient, server.driver));
   }
-  const management = await startManagementFor(server, cfg);
+  const management = await startManagementFor(server, cfg, o.stop);
   await server.start();
   if (nat && cfg.forwards?.length) {
     try {
@@ -106,7 +114,7 @@ export async function startServer(cfg: AnyServerConfig): Promise<VpnServer | Sta
  * and management-client-auth hooks into the authorizer (without a listening interface nobody could decide, so
  * every client is refused).
  */
-async function startManagementFor(server: VpnServer, cfg: ServerConfig): Promise<Management | undefined> {
+async function startManagementFor(server: VpnServer, cfg: ServerConfig, stop?: AbortSignal): Promise<Management | undefined> {
   if (!cfg.management) return undefined;
   const features = {
     clientAuth: cfg.managementClientAuth, hold: cfg.managementHold, logCache: cfg.managementLogCache, verb: cfg.verb, echo: cfg.echo,
@@ -121,12 +129,30 @@ async function startManagementFor(server: VpnServer, cfg: ServerConfig): Promise
       ?? (() => Promise.resolve({ ok: false, reason: 'management-client-auth: the management interface is not listening, so nobody can decide' }));
   }
   if (!m) return undefined;
-  server.onStop(async () => { m.setState('EXITING', 'exit'); await m.close(); });
+  server.onStop(async () => { m.setState(RESTARTS.has(server.stopReason) ? 'RECONNECTING' : 'EXITING', server.stopReason); await m.close(); });
   if (cfg.managementHold) {
     log('notice', 'management-hold: waiting for hold release on the management interface');
-    await m.hub.waitForRelease();
+    const released = await untilReleased(m, stop);
+    if (!released) {
+      const sig = String(stop?.reason ?? 'exit');
+      await server.stop(sig);
+      throw new StartupStopped(`${sig} while waiting for hold release`);
+    }
   }
   return m;
+}
+
+/** The signals that restart the server rather than end it. */
+export const RESTARTS = new Set(['SIGHUP', 'SIGUSR1']);
+
+/** true once `hold release` comes, false if `stop` aborts first. */
+function untilReleased(m: Management, stop: AbortSignal | undefined): Promise<boolean> {
+  if (stop?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = (): void => resolve(false);
+    stop?.addEventListener('abort', onAbort, { once: true });
+    void m.hub.waitForRelease().then(() => { stop?.removeEventListener('abort', onAbort); resolve(true); });
+  });
 }
 
 /** dev-node picks the tun uplink's device; the NAT has none. */
@@ -158,7 +184,9 @@ async function startStaticKeyServer(cfg: StaticKeyServerConfig): Promise<StaticK
  */
 function startStateLog(server: VpnServer): void {
   const line = (lagMs?: number): void => log('info', 'state', { ...(lagMs === undefined ? {} : { lagMs }), state: JSON.stringify(server.ioState()) });
-  process.on('SIGUSR2', () => line());
+  const onUsr2 = (): void => line();
+  process.on('SIGUSR2', onUsr2);
+  server.onStop(() => { process.off('SIGUSR2', onUsr2); });
   const secs = Number(process.env.NANOVPN_STATE_LOG);
   if (!(secs > 0)) return;
   const ms = secs * 1000;

@@ -83,9 +83,13 @@ export class StaticKeyServer implements RouterClient {
     });
   }
 
-  async stop(): Promise<void> {
+  /** Why the server stopped, as OpenVPN's EXITING/RECONNECTING state names it (a signal name, or "exit"). */
+  stopReason = 'exit';
+
+  async stop(reason?: string): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    if (reason) this.stopReason = reason;
     const step = async (name: string, fn: () => unknown): Promise<void> => {
       try { await fn(); } catch (e) { log('warn', 'shutdown step failed', { step: name, error: (e as Error).message }); }
     };

@@ -210,10 +210,18 @@ test('unix socket: hold, state, log, client-auth with a pushed route, client-den
     assert.match(bye.env.get('bytes_sent') ?? '', /^[1-9]\d*$/);
     assert.match(bye.env.get('time_duration') ?? '', /^\d+$/);
 
-    // client-pending-auth: the client gets AUTH_PENDING (and waits), then client-auth-nt lets it in.
+    // client-pending-auth: the client gets AUTH_PENDING (and waits), then client-auth-nt lets it in. Under
+    // env-filter 2 its CONNECT shows the peer info, then only 2.6's short list.
+    assert.deepEqual(await m.command('env-filter 2'), ['SUCCESS: env_filter_level=2']);
     const c3 = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 1, authUserPass: { username: 'alice', password: 'again' }, name: 'openvpn-client@cli1-pending' });
     const conn3 = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
     const cid3 = Number(/CONNECT,(\d+),/.exec(conn3.head)![1]);
+    assert.match(conn3.env.get('IV_VER') ?? '', /^2\.6\./, 'peer info stays under a filter');
+    assert.equal(conn3.env.get('untrusted_ip'), cliAddr(1));
+    assert.equal(conn3.env.get('username'), 'alice');
+    assert.equal(conn3.env.get('X509_0_CN'), 'client1');
+    for (const gone of ['n_clients', 'common_name', 'untrusted_port', 'tls_id_0', 'X509_0_O']) assert.ok(!conn3.env.has(gone), `${gone} is filtered out`);
+    assert.deepEqual(await m.command('env-filter'), ['SUCCESS: env_filter_level=0']);
     assert.notEqual(cid3, cid1, 'a new connection gets a new CID');
     assert.deepEqual(await m.command(`client-pending-auth ${cid3} 0 "OPEN_URL:https://sso.example.invalid/x" 45`), ['SUCCESS: client-pending-auth command succeeded']);
     await c3.proc.waitForLine(/AUTH_PENDING/, 20_000);
@@ -228,9 +236,37 @@ test('unix socket: hold, state, log, client-auth with a pushed route, client-den
     const logAll = await m.command('log 3');
     assert.equal(logAll.length, 4);
     assert.equal(logAll[3], 'END');
-    m.close();
-    const exit = await server.stop();
+    // `signal SIGTERM` as 2.6: the reply, EXITING with the signal's name, then the process ends cleanly.
+    assert.deepEqual(await m.command('signal SIGKILL'), ["ERROR: signal 'SIGKILL' is not a known signal type"]);
+    assert.deepEqual(await m.command('signal SIGTERM'), ['SUCCESS: signal SIGTERM thrown']);
+    assert.match(await m.note(/^>STATE:\d+,EXITING,/), /^>STATE:\d+,EXITING,SIGTERM,,,,,$/);
+    const exit = await server.proc.exited;
     assert.equal(exit.code, 0);
+    assert.match(server.proc.output, /shutting down signal=SIGTERM/);
+    assert.ok(!existsSync(sockPath), 'the socket file is removed');
+    m.close();
+  });
+});
+
+test('management-hold: SIGTERM while waiting for hold release ends the process cleanly, before any VPN socket', { timeout: 60_000 }, async (t) => {
+  const skip = skipReason();
+  if (skip) { t.skip(skip); return; }
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-hold'] }) });
+    await server.waitForLine(/management-hold: waiting for hold release/, 10_000);
+    const sockPath = join(server.dir, 'mgmt.sock');
+    const m = await Mgmt.connect(sockPath);
+    await m.note(/^>HOLD:Waiting for hold release:0$/);
+    assert.deepEqual(await m.command('state on'), ['SUCCESS: real-time state notification set to ON']);
+    const exit = await server.stop(10_000);
+    assert.equal(exit.code, 0, server.proc.tail(20));
+    assert.equal(exit.signal, null, 'it exited by itself, not by the SIGKILL after the grace period');
+    assert.match(server.proc.output, /shutting down signal=SIGTERM while=management-hold/);
+    assert.match(m.notes.join('\n'), />STATE:\d+,EXITING,SIGTERM,,,,,/);
+    assert.ok(!/Initialization Sequence Completed/.test(server.proc.output));
+    assert.ok(!existsSync(sockPath), 'the socket file is removed');
+    m.close();
   });
 });
 
