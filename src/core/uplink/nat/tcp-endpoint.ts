@@ -94,7 +94,7 @@ export interface TcpConfig {
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, rcvBufMax: 4 << 20, connectTimeout: 20_000, timeWait: 5_000,
   initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
-  congestion: 'cubic', hystart: true, pacing: false,
+  congestion: 'bbr', hystart: true, pacing: false,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
