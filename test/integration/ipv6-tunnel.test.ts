@@ -1,4 +1,4 @@
-// Issue 13: IPv6 inside the tunnel, over IPv4 transport, with OpenVPN 2.6 clients. `server-ipv6` gives each client
+// Issue 13: IPv6 inside the tunnel, over IPv4 and over IPv6 transport, with OpenVPN 2.6 clients. `server-ipv6` gives each client
 // an address from NET+0x1000; the client pings the server's NET+1, two clients reach each other over IPv6, the NAT
 // carries TCP (curl -6) and UDP to an IPv6 server in the inet namespace, and a destination the server's host has no
 // IPv6 route to is answered with ICMPv6 unreachable (the client's connect fails with ENETUNREACH, not a timeout).
@@ -7,7 +7,9 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureTun, haveCommand, netnsUnavailable, srvAddrFor, SRV_UPLINK_DEV, withTopology, type Topology } from '../helpers/netns.js';
+import {
+  cliAddr6, ensureTun, haveCommand, netnsUnavailable, srvAddr6For, srvAddrFor, SRV_UPLINK_DEV, withTopology, type NodeName, type Topology,
+} from '../helpers/netns.js';
 import { makeTestPki } from '../helpers/pki.js';
 import { nanovpnConfig, REPO_ROOT, startNanovpn } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient, type OpenVpnClient } from '../helpers/openvpn-client.js';
@@ -40,23 +42,41 @@ async function run(topo: Topology, node: 'cli1' | 'cli2', src: string): Promise<
   return { code: r.code, out: (r.stdout + r.stderr).trim() };
 }
 
-test('IPv6 in the tunnel: addresses, ping, client-to-client, TCP and UDP through the NAT, ICMPv6 unreachable', { timeout: 180_000 }, async (t: TestContext) => {
-  const skip = skipReason();
-  if (skip) return t.skip(skip);
+/** The client links' IPv6 (as addIpv6Links, without its default route: the srv namespace must have none here). */
+async function addClientLinkIpv6(topo: Topology): Promise<void> {
+  for (let k = 1; k <= topo.clients; k++) {
+    await topo.exec('srv', ['ip', '-6', 'addr', 'add', `${srvAddr6For(k)}/64`, 'dev', `cl${k}`, 'nodad']);
+    await topo.exec(`cli${k}` as NodeName, ['ip', '-6', 'addr', 'add', `${cliAddr6(k)}/64`, 'dev', 'eth0', 'nodad']);
+  }
+}
+
+for (const transport of ['udp', 'udp6'] as const) {
+  test(`IPv6 in the tunnel over ${transport === 'udp' ? 'IPv4' : 'IPv6'} transport: addresses, ping, client-to-client, TCP and UDP through the NAT, ICMPv6 unreachable`, { timeout: 180_000 }, async (t: TestContext) => {
+    const skip = skipReason();
+    if (skip) return t.skip(skip);
+    await tunnelTest(transport);
+  });
+}
+
+async function tunnelTest(transport: 'udp' | 'udp6'): Promise<void> {
   await withTopology({ clients: 2 }, async (topo) => {
     await addUplinkIpv6(topo);
+    if (transport === 'udp6') await addClientLinkIpv6(topo);
+    const remote = (k: number): string => (transport === 'udp6' ? srvAddr6For(k) : srvAddrFor(k));
     const http = `require('http').createServer((q,s)=>s.end('hello over ipv6 from '+q.socket.remoteAddress)).listen(8080,'${INET6}',()=>console.log('listening'))`;
     await topo.spawn('inet', [process.execPath, '-e', http], { name: 'http6' }).waitForLine(/^listening$/, 10_000);
     const udpEcho = `const u=require('dgram').createSocket('udp6');u.on('message',(m,r)=>u.send(m,r.port,r.address));u.bind(7007,'${INET6}',()=>console.log('listening'))`;
     await topo.spawn('inet', [process.execPath, '-e', udpEcho], { name: 'udp6-echo' }).waitForLine(/^listening$/, 10_000);
 
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
-    const config = nanovpnConfig({ proto: 'udp', extra: ['server-ipv6 fd00:8::/64', 'push "route-ipv6 2001:db8::/32"'] });
-    const server = startNanovpn({ topo, pki, config });
+    const extra = [...(transport === 'udp6' ? ['proto udp6'] : []), 'server-ipv6 fd00:8::/64', 'push "route-ipv6 2001:db8::/32"'];
+    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra }) });
     await server.waitForLine(/Initialization Sequence Completed/, 10_000);
-    const a = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1' });
-    const b = startOpenVpnClient({ topo, node: 'cli2', proto: 'udp', remote: srvAddrFor(2), pki, cn: 'client2' });
+    const a = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: remote(1), pki, cn: 'client1' });
+    const b = startOpenVpnClient({ topo, node: 'cli2', proto: 'udp', remote: remote(2), pki, cn: 'client2' });
     await Promise.all([a.waitInitialized(), b.waitInitialized()]);
+    const link = transport === 'udp6' ? `UDPv6 link remote: [AF_INET6]${srvAddr6For(1)}:1194` : `UDPv4 link remote: [AF_INET]${srvAddrFor(1)}:1194`;
+    assert.ok(a.proc.output.includes(link), `client1's transport: ${link}`);
 
     const a6 = await tunAddress6(topo, a, 'cli1');
     const b6 = await tunAddress6(topo, b, 'cli2');
@@ -83,7 +103,7 @@ test('IPv6 in the tunnel: addresses, ping, client-to-client, TCP and UDP through
     assert.equal(unreach.code, 0, unreach.out);
     assert.equal(unreach.out, 'ENETUNREACH', 'an ICMPv6 no-route from the server, not silence');
   });
-});
+}
 
 test('IPv6 in the tunnel with the tun uplink: the kernel forwards the clients\' IPv6 packets', { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason() ?? (existsSync(join(REPO_ROOT, 'dist', 'tun.node')) ? undefined
