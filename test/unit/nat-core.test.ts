@@ -530,3 +530,18 @@ describe('Nat: client gone and shutdown', () => {
     assert.equal(r.mem.tcp.length, 1);
   });
 });
+
+test('congestion control per flow: BBR by default, CUBIC for a client whose tunnel runs over TCP, a configured one for all', () => {
+  const model = (opts: NatOptions): boolean => {
+    const r = rig(opts);
+    const c = new Conn(r);
+    c.seg(0, { control: 'syn', ack: undefined, mss: MSS, wscale: 7, window: 65535, sackPermitted: true });
+    r.nat.tcpConnected(c.sock.flow, 1);
+    return (c.sock.flow.ep as unknown as { bbr?: object }).bbr !== undefined;
+  };
+  assert.equal(model({}), true, 'default: BBR');
+  assert.equal(model({ clientOverTcp: (ip) => ip === CLIENT }), false, 'over a TCP transport: CUBIC');
+  assert.equal(model({ clientOverTcp: (ip) => ip !== CLIENT }), true, 'another client over TCP changes nothing for this one');
+  assert.equal(model({ tcpCongestion: 'bbr', clientOverTcp: () => true }), true, 'nat-tcp-congestion bbr is for every flow');
+  assert.equal(model({ tcpCongestion: 'cubic' }), false);
+});
