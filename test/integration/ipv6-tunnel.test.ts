@@ -69,8 +69,9 @@ async function tunnelTest(transport: 'udp' | 'udp6'): Promise<void> {
     await topo.spawn('inet', [process.execPath, '-e', udpEcho], { name: 'udp6-echo' }).waitForLine(/^listening$/, 10_000);
 
     const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1', 'client2'] });
-    const extra = [...(transport === 'udp6' ? ['proto udp6'] : []), 'server-ipv6 fd00:8::/64', 'push "route-ipv6 2001:db8::/32"'];
-    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra }) });
+    const config = nanovpnConfig({ proto: 'udp', extra: ['server-ipv6 fd00:8::/64', 'push "route-ipv6 2001:db8::/32"'] });
+    // The baseline's `proto udp` becomes `proto udp6` (another proto line would add a second listener on the port).
+    const server = startNanovpn({ topo, pki, config: transport === 'udp6' ? config.replace(/^proto udp$/m, 'proto udp6') : config });
     await server.waitForLine(/Initialization Sequence Completed/, 10_000);
     const a = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: remote(1), pki, cn: 'client1' });
     const b = startOpenVpnClient({ topo, node: 'cli2', proto: 'udp', remote: remote(2), pki, cn: 'client2' });
