@@ -315,6 +315,40 @@ describe('established: receiving', () => {
     assert.deepEqual(recv(ep, 0).map((s) => [s.ack, s.sack]), [[IRS + 1, undefined]]);
   });
 
+  test('receiver D-SACK (RFC 2883 §4): a duplicate is reported once as the first block, before the block holding it', () => {
+    const ep = established({}, { sackPermitted: true });
+    const seg = (n: number) => ({ seq: IRS + 1 + n * 100, ack: ISS + 1, payload: Buffer.alloc(100, n) });
+    send(ep, 0, seg(0));
+    send(ep, 0, seg(1));
+    recv(ep, 0);
+    // §4.1.1: a segment already delivered is D-SACKed on the immediate ACK, with no other block.
+    send(ep, 0, seg(0));
+    assert.deepEqual(recv(ep, 0).map((s) => [s.ack, s.sack]), [[IRS + 201, [[IRS + 1, IRS + 101]]]]);
+    // Reported once: the next ACK carries no block.
+    send(ep, 0, seg(2));
+    send(ep, 0, seg(3));
+    assert.deepEqual(recv(ep, TCP_DEFAULTS.ackDelay).map((s) => [s.ack, s.sack]), [[IRS + 401, undefined]]);
+    // §4.1.2: a duplicate of held out-of-order data: the D-SACK block, then the island that contains it.
+    send(ep, TCP_DEFAULTS.ackDelay, seg(6));
+    send(ep, TCP_DEFAULTS.ackDelay, seg(7));
+    send(ep, TCP_DEFAULTS.ackDelay, seg(9));
+    recv(ep, TCP_DEFAULTS.ackDelay);
+    send(ep, TCP_DEFAULTS.ackDelay, seg(6));
+    assert.deepEqual(recv(ep, TCP_DEFAULTS.ackDelay)[0]!.sack, [[IRS + 601, IRS + 701], [IRS + 601, IRS + 801], [IRS + 901, IRS + 1001]]);
+    // A segment partly old: only the part below RCV.NXT is the duplicate; the new part is delivered.
+    const ep2 = established({}, { sackPermitted: true });
+    send(ep2, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(100) });
+    recv(ep2, 0);
+    send(ep2, 0, { seq: IRS + 51, ack: ISS + 1, payload: Buffer.alloc(100) });
+    assert.deepEqual(recv(ep2, 0).map((s) => [s.ack, s.sack]), [[IRS + 151, [[IRS + 51, IRS + 101]]]]);
+    // Without SACK negotiated there is no D-SACK either.
+    const plain = established();
+    send(plain, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(100) });
+    recv(plain, 0);
+    send(plain, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(100) });
+    assert.deepEqual(recv(plain, 0).map((s) => [s.ack, s.sack]), [[IRS + 101, undefined]]);
+  });
+
   test('out-of-order queue: a window of 200 segments behind one hole is kept and delivered in one piece', () => {
     const ep = established({ rcvBuf: 1 << 20 }, { wscale: 7 });
     for (let n = 200; n >= 1; n--) send(ep, 0, { seq: IRS + 1 + n * 100, ack: ISS + 1, payload: Buffer.alloc(100, n) });

@@ -156,6 +156,8 @@ export class TcpEndpoint {
   private readonly sackOk: boolean;
   /** Sequence number of the latest out-of-order segment received (its block leads our SACK option). */
   private lastOooSeq: Seq | undefined;
+  /** A duplicate the client sent, reported once as the first SACK block of our next segment (D-SACK, RFC 2883 §4). */
+  private dsack: [Seq, Seq] | undefined;
   /** The segments in flight, kept only with SACK (RACK needs their send times). */
   private readonly segs = new SentSegments();
   private readonly rack = new Rack();
@@ -389,6 +391,9 @@ export class TcpEndpoint {
     if (!seqOk) {
       if (seg.control !== 'rst') {
         this.ackNow = true;
+        // Data wholly below RCV.NXT arrived twice: D-SACK it on this ACK (RFC 2883 §4.1.1).
+        const end = seqAdd(seg.seq, payloadLen);
+        if (this.sackOk && payloadLen > 0 && seqLe(end, this.rcvNxt)) this.dsack = [seg.seq, end];
         // A retransmitted FIN in TIME-WAIT restarts the 2MSL wait (RFC 9293 §3.10.7.4, TIME-WAIT).
         if (this.state === 'timeWait' && seg.control === 'fin') this.timer = { kind: 'timeWait', at: now + this.cfg.timeWait };
       }
@@ -615,6 +620,8 @@ export class TcpEndpoint {
     let data = seg.payload;
     if (seqLt(seq, this.rcvNxt)) {
       const cut = seqDiff(this.rcvNxt, seq);
+      // Part of it arrived before: D-SACK that part at once (RFC 2883 §4.1.1).
+      if (this.sackOk) { this.dsack = [seq, cut >= data.length ? seqAdd(seq, data.length) : this.rcvNxt]; this.ackNow = true; }
       if (cut >= data.length) { this.ackNow = true; return; }  // entirely old: re-ACK
       data = data.subarray(cut);
       seq = this.rcvNxt;
@@ -653,7 +660,10 @@ export class TcpEndpoint {
     let i = this.ooo.length;
     while (i > 0 && seqGt(this.ooo[i - 1].seq, seq)) i--;
     if (i > 0 && this.ooo[i - 1].seq === seq) i--;
-    if (i < this.ooo.length && this.ooo[i].seq === seq && this.ooo[i].data.length >= data.length) return;
+    if (i < this.ooo.length && this.ooo[i].seq === seq && this.ooo[i].data.length >= data.length) {
+      if (this.sackOk) this.dsack = [seq, seqAdd(seq, data.length)];
+      return;
+    }
     if (this.ooo.length >= MAX_OOO_SEGMENTS) { this.drop('out-of-order queue full'); return; }
     if (i < this.ooo.length && this.ooo[i].seq === seq) {
       this.oooBytes += data.length - this.ooo[i].data.length;
@@ -983,6 +993,7 @@ export class TcpEndpoint {
     this.ackAtBurstEnd = false;
     this.ackDeadline = undefined;
     this.unackedBytes = 0;
+    this.dsack = undefined;
     if (this.ts) this.ts.lastAckSent = this.rcvNxt;
     if (s.control !== 'syn') {
       const edge = seqAdd(this.rcvNxt, s.window << this.rcvShift);
@@ -1004,14 +1015,14 @@ export class TcpEndpoint {
     return {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
       window: scaled, sackPermitted: false,
-      sack: this.sackOk && this.ooo.length > 0 && control !== 'syn' ? this.sackBlocks() : undefined,
+      sack: this.sackOk && (this.ooo.length > 0 || this.dsack) && control !== 'syn' ? this.sackBlocks() : undefined,
       tsVal: ts ? ts.val(this.clock) : undefined, tsEcr: ts ? ts.recent : undefined, payload: EMPTY,
     };
   }
 
   /**
    * The out-of-order data we hold, as SACK blocks (RFC 2018 §4): the block with the most recently received segment
-   * first, then the others from the highest down, at most MAX_SACK_BLOCKS.
+   * first, then the others from the highest down, at most MAX_SACK_BLOCKS; a pending D-SACK block goes before them.
    */
   private sackBlocks(): [Seq, Seq][] {
     const ranges: [Seq, Seq][] = [];
@@ -1023,7 +1034,8 @@ export class TcpEndpoint {
     const recent = this.lastOooSeq;
     const first = recent === undefined ? -1
       : ranges.findIndex(([l, r]) => seqGe(recent, l) && seqLt(recent, r));
-    const blocks: [Seq, Seq][] = first >= 0 ? [ranges[first]!] : [];
+    const blocks: [Seq, Seq][] = this.dsack ? [this.dsack] : [];
+    if (first >= 0) blocks.push(ranges[first]!);
     for (let i = ranges.length - 1; i >= 0 && blocks.length < MAX_SACK_BLOCKS; i--) if (i !== first) blocks.push(ranges[i]!);
     return blocks;
   }
