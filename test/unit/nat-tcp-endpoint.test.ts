@@ -349,6 +349,23 @@ describe('established: receiving', () => {
     assert.deepEqual(recv(plain, 0).map((s) => [s.ack, s.sack]), [[IRS + 101, undefined]]);
   });
 
+  test('out-of-order queue: 6000 segments behind one hole (an 8 MiB window of 1388-byte segments) are all kept', () => {
+    const drops: string[] = [];
+    const ep = established({ rcvBuf: 1 << 20, onDrop: (r) => drops.push(r) }, { wscale: 7, sackPermitted: true });
+    recv(ep, 0);  // the first ACK after the handshake advertises the whole buffer
+    let last: Out | undefined;
+    for (let n = 1; n <= 6000; n++) {
+      send(ep, 0, { seq: IRS + 1 + n * 100, ack: ISS + 1, payload: Buffer.alloc(100, n) });
+      last = recv(ep, 0).at(-1) ?? last;
+    }
+    assert.deepEqual(drops, []);
+    assert.deepEqual(last!.sack, [[IRS + 101, IRS + 1 + 6001 * 100]]);
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(100, 0) });
+    const got = Buffer.concat(events(ep).map((e) => (e.t === 'data' ? e.bytes : EMPTY)));
+    assert.equal(got.length, 6001 * 100);
+    for (let n = 0; n <= 6000; n++) assert.equal(got[n * 100], n & 0xff, `segment ${n} in place`);
+  });
+
   test('out-of-order queue: a window of 200 segments behind one hole is kept and delivered in one piece', () => {
     const ep = established({ rcvBuf: 1 << 20 }, { wscale: 7 });
     for (let n = 200; n >= 1; n--) send(ep, 0, { seq: IRS + 1 + n * 100, ack: ISS + 1, payload: Buffer.alloc(100, n) });

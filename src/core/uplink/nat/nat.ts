@@ -57,7 +57,7 @@ export interface NatOptions {
   /** Server bytes buffered towards a client before the outbound socket is paused, at least (default 256 KiB). */
   tcpSndBuf?: number;
   /** What that buffer grows to as the flow's window does (2 × cwnd, as Linux sizes a send buffer), and what the
-   *  receive buffer grows to when the outbound socket drains fast (default 4 MiB each). */
+   *  receive buffer grows to when the outbound socket drains fast (default 8 MiB each). */
   tcpBufMax?: number;
   /** Congestion control of the TCP towards clients; unset: BBR, or CUBIC for a client that clientOverTcp names. */
   tcpCongestion?: CongestionAlgorithm;

@@ -27,6 +27,7 @@ import { Bbr } from './bbr.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { Prr } from './prr.js';
 import { Rack } from './rack.js';
+import { OutOfOrderQueue } from './out-of-order.js';
 import { ReceiveBuffer } from './receive-buffer.js';
 import { RecoveryUndo } from './recovery-undo.js';
 import { RttEstimator } from './rtt-estimator.js';
@@ -92,15 +93,19 @@ export interface TcpConfig {
 }
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
-  mss: 1460, rcvBuf: 256 * 1024, rcvBufMax: 4 << 20, connectTimeout: 20_000, timeWait: 5_000,
+  mss: 1460, rcvBuf: 256 * 1024, rcvBufMax: 8 << 20, connectTimeout: 20_000, timeWait: 5_000,
   initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
   congestion: 'bbr', hystart: true, pacing: false,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
 const DEFAULT_MSS = 536;
-/** Out-of-order segments kept for reassembly; more are dropped (the client resends them). */
-const MAX_OOO_SEGMENTS = 512;
+/**
+ * Out-of-order segments kept for reassembly; more are dropped (the client resends them). Enough for a whole window of
+ * the largest receive buffer behind one hole (8 MiB of 1024-byte segments): a window that outgrows the queue turns
+ * every loss into the loss of the rest of the window.
+ */
+const MAX_OOO_SEGMENTS = 8192;
 /** SACK blocks per segment: 4 fit in the 40 option bytes, 3 beside timestamps (RFC 2018 §3). */
 const MAX_SACK_BLOCKS = 4;
 /** The timestamps option with its two NOPs. */
@@ -195,8 +200,7 @@ export class TcpEndpoint {
   /** Bytes handed to the app (events) and not yet consumed() by the outbound socket. */
   private rxPending = 0;
   private readonly rcvBuf: ReceiveBuffer;
-  private ooo: { seq: Seq; data: Buffer }[] = [];
-  private oooBytes = 0;
+  private readonly ooo = new OutOfOrderQueue(MAX_OOO_SEGMENTS);
   private unackedBytes = 0;
 
   constructor(
@@ -266,7 +270,7 @@ export class TcpEndpoint {
   /** The server data worth holding for this flow: twice the congestion window (the flight and the next one). */
   sendBufferWanted(): number { return 2 * this.cc.cwnd; }
   /** Current receive window in bytes. */
-  rcvWindow(): number { return Math.max(0, this.rcvBuf.size - this.rxPending - this.oooBytes); }
+  rcvWindow(): number { return Math.max(0, this.rcvBuf.size - this.rxPending - this.ooo.bytes); }
   /** Send-side state for diagnostics (the server's `state` dump): what a stalled flow waits for. */
   sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
     return {
@@ -636,7 +640,7 @@ export class TcpEndpoint {
       return;
     }
     this.deliver(data);
-    const filledGap = this.ooo.length > 0;
+    const filledGap = !this.ooo.isEmpty();
     this.drainOutOfOrder();
     // RFC 5681 §4.2: ACK at least every second full-sized segment, and at once when a gap is filled.
     this.unackedBytes += data.length;
@@ -656,34 +660,16 @@ export class TcpEndpoint {
 
   private storeOutOfOrder(seq: Seq, data: Buffer): void {
     this.lastOooSeq = seq;
-    // Segments mostly arrive in order after the hole: search from the end.
-    let i = this.ooo.length;
-    while (i > 0 && seqGt(this.ooo[i - 1].seq, seq)) i--;
-    if (i > 0 && this.ooo[i - 1].seq === seq) i--;
-    if (i < this.ooo.length && this.ooo[i].seq === seq && this.ooo[i].data.length >= data.length) {
-      if (this.sackOk) this.dsack = [seq, seqAdd(seq, data.length)];
-      return;
-    }
-    if (this.ooo.length >= MAX_OOO_SEGMENTS) { this.drop('out-of-order queue full'); return; }
-    if (i < this.ooo.length && this.ooo[i].seq === seq) {
-      this.oooBytes += data.length - this.ooo[i].data.length;
-      this.ooo[i] = { seq, data };
-    } else {
-      this.ooo.splice(i, 0, { seq, data });
-      this.oooBytes += data.length;
-    }
+    const r = this.ooo.store(seq, data);
+    if (r === 'duplicate' && this.sackOk) this.dsack = [seq, seqAdd(seq, data.length)];
+    else if (r === 'full') this.drop('out-of-order queue full');
   }
 
   private drainOutOfOrder(): void {
-    while (this.ooo.length > 0) {
-      const head = this.ooo[0];
-      const end = seqAdd(head.seq, head.data.length);
-      if (seqGt(head.seq, this.rcvNxt)) break;
-      this.ooo.shift();
-      this.oooBytes -= head.data.length;
-      if (seqGt(end, this.rcvNxt)) this.deliver(head.data.subarray(seqDiff(this.rcvNxt, head.seq)));
-    }
+    this.ooo.drain(this.rcvNxt, this.deliverBound);
   }
+
+  private readonly deliverBound = (data: Buffer): void => this.deliver(data);
 
   private processFin(now: number): void {
     this.ackNow = true;
@@ -1015,7 +1001,7 @@ export class TcpEndpoint {
     return {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
       window: scaled, sackPermitted: false,
-      sack: this.sackOk && (this.ooo.length > 0 || this.dsack) && control !== 'syn' ? this.sackBlocks() : undefined,
+      sack: this.sackOk && (!this.ooo.isEmpty() || this.dsack) && control !== 'syn' ? this.sackBlocks() : undefined,
       tsVal: ts ? ts.val(this.clock) : undefined, tsEcr: ts ? ts.recent : undefined, payload: EMPTY,
     };
   }
@@ -1025,18 +1011,19 @@ export class TcpEndpoint {
    * first, then the others from the highest down, at most MAX_SACK_BLOCKS; a pending D-SACK block goes before them.
    */
   private sackBlocks(): [Seq, Seq][] {
-    const ranges: [Seq, Seq][] = [];
-    for (const { seq, data } of this.ooo) {
-      const end = seqAdd(seq, data.length);
-      const last = ranges[ranges.length - 1];
-      if (last && seqLe(seq, last[1])) { if (seqGt(end, last[1])) last[1] = end; } else ranges.push([seq, end]);
-    }
+    const islands = this.ooo.islands;
     const recent = this.lastOooSeq;
-    const first = recent === undefined ? -1
-      : ranges.findIndex(([l, r]) => seqGe(recent, l) && seqLt(recent, r));
+    let first = -1;
+    if (recent !== undefined) {
+      for (let i = islands.length - 1; i >= 0; i--) {
+        if (seqGe(recent, islands[i]!.seq) && seqLt(recent, islands[i]!.end)) { first = i; break; }
+      }
+    }
     const blocks: [Seq, Seq][] = this.dsack ? [this.dsack] : [];
-    if (first >= 0) blocks.push(ranges[first]!);
-    for (let i = ranges.length - 1; i >= 0 && blocks.length < MAX_SACK_BLOCKS; i--) if (i !== first) blocks.push(ranges[i]!);
+    if (first >= 0) blocks.push([islands[first]!.seq, islands[first]!.end]);
+    for (let i = islands.length - 1; i >= 0 && blocks.length < MAX_SACK_BLOCKS; i--) {
+      if (i !== first) blocks.push([islands[i]!.seq, islands[i]!.end]);
+    }
     return blocks;
   }
 
@@ -1052,8 +1039,7 @@ export class TcpEndpoint {
     this.timer = { kind: 'idle' };
     this.ackDeadline = undefined;
     this.tx.clear();
-    this.ooo = [];
-    this.oooBytes = 0;
+    this.ooo.clear();
     this.events.push({ t: 'closed', reason });
   }
 
