@@ -4,7 +4,7 @@
 // pipeline. Throughput there is in virtual time and only reported; the assertions are on windows and bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bbr, STARTUP_GAIN } from '../../src/core/uplink/nat/bbr.js';
+import { Bbr, BETA, LOSS_THRESHOLD, STARTUP_GAIN } from '../../src/core/uplink/nat/bbr.js';
 import { DeliveryRate } from '../../src/core/uplink/nat/delivery-rate.js';
 import { SentSegments } from '../../src/core/uplink/nat/sent-segments.js';
 import { lossyDownload } from '../helpers/sim/lossy-download.js';
@@ -104,6 +104,60 @@ test('BBR: a loss leaves the window alone, a timeout restarts it from one segmen
   assert.equal(bbr.cwnd, before);
   bbr.onTimeout();
   assert.equal(bbr.cwnd, MSS);
+});
+
+/** A driver whose rounds also report `lostPerRound(r)` bytes lost beside the bytes delivered. */
+function lossyDriver(bbr: Bbr): (rounds: number, perRound: (r: number) => number, lostPerRound: (r: number) => number) => void {
+  let una = 0, now = 0;
+  return (rounds, perRound, lostPerRound) => { for (let r = 0; r < rounds; r++) {
+    const bytes = perRound(r);
+    bbr.account(bytes, lostPerRound(r));
+    bbr.onRttSample(10);
+    bbr.onAck(bytes, now, 10, una, una + bytes);
+    bbr.onRate(bytes / 10, false, now, bytes);
+    una += bytes;
+    now += 10;
+  } };
+}
+
+test('BBR loss bound: random loss below LOSS_THRESHOLD (1 %, or a few segments) leaves the model alone', () => {
+  const bbr = new Bbr(MSS, 10);
+  // Odd rounds: 10 of 1000 segments lost (1 %); even ones: 7 of 100 (7 %, but fewer than 8 segments).
+  lossyDriver(bbr)(20, (r) => (r % 2 ? 1_000_000 : 100_000), (r) => (r % 2 ? 10 * MSS : 7 * MSS));
+  assert.equal(bbr.inflightHi, Infinity);
+  assert.equal(bbr.bwLo, undefined);
+  assert.equal(bbr.btlBw(), 100_000);
+});
+
+test('BBR loss bound: a round losing more than LOSS_THRESHOLD ends STARTUP and cuts the flight cap and the bandwidth to BETA', () => {
+  const bbr = new Bbr(MSS, 10);
+  const drive = lossyDriver(bbr);
+  drive(5, (r) => 10_000 * 2 ** r, () => 0);
+  assert.equal(bbr.mode, 'startup');
+  const cwnd = bbr.cwnd, bw = bbr.btlBw();
+  drive(1, () => 160_000, () => 20 * MSS);  // 20 of 180 segments lost: 11 %
+  drive(1, () => 160_000, () => 0);         // the round that carried it ends here
+  assert.notEqual(bbr.mode, 'startup');
+  assert.ok(bbr.inflightHi <= Math.max(cwnd, 160_000 + cwnd) * BETA && bbr.cwnd <= bbr.inflightHi, `cap ${bbr.inflightHi}, cwnd ${bbr.cwnd}`);
+  assert.ok(bbr.bwLo !== undefined && bbr.bwLo <= Math.max(bw, 16_000) * BETA);
+  assert.ok(bbr.pacingRate()! <= bbr.bwLo * STARTUP_GAIN + 1e-9, 'paced at no more than a gain times bw_lo');
+  assert.ok(LOSS_THRESHOLD > 0.02 && LOSS_THRESHOLD < 0.1);
+});
+
+test('BBR loss bound: losses of a recovery undone as spurious are not judged; the cap grows back while probing up', () => {
+  const bbr = new Bbr(MSS, 10);
+  const drive = lossyDriver(bbr);
+  drive(12, () => 100_000, () => 0);
+  bbr.account(0, 30 * MSS);
+  bbr.forgetLosses();  // the reordering was undone
+  drive(2, () => 100_000, () => 0);
+  assert.equal(bbr.inflightHi, Infinity);
+  drive(1, () => 100_000, () => 30 * MSS);
+  drive(1, () => 100_000, () => 0);
+  const cap = bbr.inflightHi;
+  assert.ok(cap < Infinity);
+  drive(40, () => 100_000, () => 0);  // five probing cycles of eight phases, each one min RTT
+  assert.ok(bbr.inflightHi > cap, `cap ${cap} -> ${bbr.inflightHi}`);
 });
 
 test('sim: an 8 MB download over 1 % random loss (20 ms RTT, 100 Mbit/s) with BBR keeps several times CUBIC\'s flight, byte-exact', (t) => {

@@ -8,6 +8,13 @@
 // States: STARTUP (gain 2/ln 2, until the bandwidth grows less than 25 % in three rounds), DRAIN (its queue out),
 // PROBE_BW (gains 1.25, 0.75, then 1 for six phases of one min RTT each). PROBE_RTT is left out: with the 0.75
 // phases draining the queue each cycle, a flow sees its base RTT often enough for the minimum to refresh.
+//
+// One piece of BBR v2 (draft-cardwell-iccrg-bbr-congestion-control-02, "loss rate"): random loss stays ignored, but a
+// round trip that loses more than LOSS_THRESHOLD of its data means the flow itself overflows a queue (a shallow
+// buffer, such as the client's own UDP socket under a line-rate burst), which v1 would go on overflowing at the same
+// rate. Such a round ends STARTUP, caps the flight at BETA of what it was (inflight_hi) and lowers the bandwidth the
+// sender paces and sizes its window with to BETA of the estimate (bw_lo). Each new probing cycle forgets bw_lo; the
+// cap grows again in rounds without that loss while the cycle probes up (1, 2, 4, ... segments a round).
 import { INITIAL_SSTHRESH, type CongestionControl, type CongestionSnapshot } from './congestion.js';
 import { seqGe, type Seq } from './seq.js';
 
@@ -24,6 +31,14 @@ const MIN_CWND_SEGMENTS = 4;
  * one event-loop turn, so two products of a 0.3 ms RTT cannot cover the bytes a turn delivers and the flow stalls.
  */
 const MODEL_RTT_FLOOR_MS = 1;
+/** The loss share of a round above which the flow is taken to overflow a queue itself. BBR v2 uses 2 %; random loss on
+ *  the paths nanovpn serves reaches that (2 % Wi-Fi or mobile loss is common), so the bound here is higher. */
+export const LOSS_THRESHOLD = 0.05;
+/** What a round with too much loss leaves of the flight cap and of the bandwidth. */
+export const BETA = 0.7;
+/** Rounds with fewer lost segments are never judged: a few random losses in a short round are not a rate (BBR v2
+ *  waits for 8 loss events in STARTUP). */
+const MIN_LOST_SEGMENTS = 8;
 
 export type BbrMode = 'startup' | 'drain' | 'probeBw';
 
@@ -44,6 +59,13 @@ export class Bbr implements CongestionControl {
   private fullBwRounds = 0;
   private cycle = 0;
   private cycleAt = 0;
+  private roundDelivered = 0;
+  private roundLost = 0;
+  /** The flight cap a round with too much loss set (bytes); Infinity until then. */
+  inflightHi = Infinity;
+  private hiGrowthSegments = 1;
+  /** The bandwidth (bytes/ms) after rounds with too much loss, until the next probing cycle; undefined: none. */
+  bwLo: number | undefined;
 
   constructor(private readonly mss: number, initialSegments: number) {
     this.cwnd = initialSegments * mss;
@@ -56,6 +78,37 @@ export class Bbr implements CongestionControl {
     return m;
   }
 
+  /** The bandwidth the sender uses: the estimate, bounded by bw_lo after rounds with too much loss. */
+  private bw(): number {
+    const b = this.btlBw();
+    return this.bwLo === undefined ? b : Math.min(b, this.bwLo);
+  }
+
+  /** Bytes the ACK being processed newly delivered (ACKed or SACKed) and newly marked lost. */
+  account(delivered: number, lost: number): void {
+    this.roundDelivered += delivered;
+    this.roundLost += lost;
+  }
+
+  /** A recovery was undone: what it marked lost had arrived (reordering), so the round has not lost it. */
+  forgetLosses(): void { this.roundLost = 0; }
+
+  /** A round trip ended: judge its losses. */
+  private endRound(): void {
+    const lost = this.roundLost, total = this.roundDelivered + this.roundLost;
+    this.roundDelivered = this.roundLost = 0;
+    if (lost >= MIN_LOST_SEGMENTS * this.mss && lost > LOSS_THRESHOLD * total) {
+      this.inflightHi = Math.max(MIN_CWND_SEGMENTS * this.mss, Math.min(this.inflightHi, this.cwnd) * BETA);
+      this.bwLo = (this.bwLo ?? this.btlBw()) * BETA;
+      this.hiGrowthSegments = 1;
+      this.cwnd = Math.min(this.cwnd, this.inflightHi);
+      if (this.mode === 'startup') this.mode = 'drain';
+    } else if (this.inflightHi < Infinity && this.mode === 'probeBw' && CYCLE_GAINS[this.cycle]! > 1) {
+      this.inflightHi += this.hiGrowthSegments * this.mss;
+      this.hiGrowthSegments = Math.min(this.hiGrowthSegments * 2, 1024);
+    }
+  }
+
   private pacingGain(): number {
     if (this.mode === 'startup') return STARTUP_GAIN;
     if (this.mode === 'drain') return 1 / STARTUP_GAIN;
@@ -65,17 +118,17 @@ export class Bbr implements CongestionControl {
   /** Bytes per ms to pace at; undefined until the model has a bandwidth and an RTT. */
   pacingRate(): number | undefined {
     const bw = this.btlBw();
-    return bw > 0 && this.minRtt < Infinity ? this.pacingGain() * bw : undefined;
+    return bw > 0 && this.minRtt < Infinity ? this.pacingGain() * this.bw() : undefined;
   }
 
   /** The delay the model plans with: the min RTT, floored. */
   private modelRtt(): number { return Math.max(this.minRtt, MODEL_RTT_FLOOR_MS); }
 
-  private bdp(): number { return this.btlBw() * this.modelRtt(); }
+  private bdp(): number { return this.bw() * this.modelRtt(); }
 
   private targetCwnd(): number {
     const gain = this.mode === 'probeBw' ? CWND_GAIN : STARTUP_GAIN;
-    return Math.max(MIN_CWND_SEGMENTS * this.mss, Math.ceil(gain * this.bdp()) + 3 * this.mss);
+    return Math.max(MIN_CWND_SEGMENTS * this.mss, Math.min(Math.ceil(gain * this.bdp()) + 3 * this.mss, this.inflightHi));
   }
 
   onRttSample(rtt: number): void {
@@ -88,6 +141,7 @@ export class Bbr implements CongestionControl {
   onAck(acked: number, now: number, _srtt: number | undefined, una: Seq, nxt: Seq): void {
     this.clock = now;
     if (this.roundEnd === undefined || seqGe(una, this.roundEnd)) {
+      if (this.roundEnd !== undefined) this.endRound();
       this.round++;
       this.roundEnd = nxt;
       this.roundStarted = true;
@@ -100,7 +154,7 @@ export class Bbr implements CongestionControl {
   private grow(acked: number): void {
     const target = this.targetCwnd();
     if (this.mode !== 'startup') this.cwnd = Math.min(this.cwnd + acked, target);
-    else if (this.btlBw() === 0 || this.cwnd < target) this.cwnd += acked;
+    else if (this.btlBw() === 0 || this.cwnd < target) this.cwnd = Math.min(this.cwnd + acked, this.inflightHi);
   }
 
   /**
@@ -129,7 +183,11 @@ export class Bbr implements CongestionControl {
       const gain = CYCLE_GAINS[this.cycle]!;
       const done = gain > 1 ? inFlight >= gain * this.bdp() || now - this.cycleAt > 2 * rtt
         : gain < 1 ? inFlight <= this.bdp() || now - this.cycleAt > 2 * rtt : true;
-      if (done) { this.cycle = (this.cycle + 1) % CYCLE_GAINS.length; this.cycleAt = now; }
+      if (done) {
+        this.cycle = (this.cycle + 1) % CYCLE_GAINS.length;
+        this.cycleAt = now;
+        if (this.cycle === 0) this.bwLo = undefined;  // a new cycle probes from the estimate again
+      }
     }
     if (this.mode !== 'startup') this.cwnd = Math.min(this.cwnd, this.targetCwnd());
   }

@@ -489,6 +489,8 @@ export class TcpEndpoint {
           this.cfg.onRetransmit?.('fast');
         }
       } else this.cc.onAck(acked, now, this.rtt.srtt, this.sndUna, this.sndNxt);
+      // BBR's model goes on through recovery (Linux runs it on every ACK): its round trips and its window.
+      if (this.bbr && this.recover !== undefined) this.bbr.onAck(acked, now, this.rtt.srtt, this.sndUna, this.sndNxt);
       this.dupAcks = 0;
       if (this.probeEnd !== undefined && seqGe(ack, this.probeEnd)) this.probeEnd = undefined;
       this.timer = { kind: 'idle' };
@@ -511,7 +513,8 @@ export class TcpEndpoint {
       // Karn's rule gives the RTT estimator one per round trip.
       const tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
       if (!tsSampled && this.rack.ackRtt !== undefined) this.cc.onRttSample(this.rack.ackRtt);
-      this.detectLoss(delivered, now);
+      const lost = this.detectLoss(delivered, now);
+      this.bbr?.account(delivered, lost * this.sndMss);
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
   }
@@ -560,18 +563,20 @@ export class TcpEndpoint {
    * RACK (RFC 8985 §6.2) after an ACK or at its reordering timer: mark what is overdue lost, start recovery on the
    * first loss, and let PRR size the window for what this ACK delivered. Not while going back after a timeout.
    */
-  private detectLoss(delivered: number, now: number): void {
+  /** RACK's loss detection on an ACK and PRR's window in recovery; returns the segments newly marked lost. */
+  private detectLoss(delivered: number, now: number): number {
     const inRecovery = this.recover !== undefined;
-    if (this.sndNxt !== this.sndMax) return;
-    if (this.segs.sackedCount === 0 && !inRecovery && this.rack.timerAt === undefined) return;
+    if (this.sndNxt !== this.sndMax) return 0;
+    if (this.segs.sackedCount === 0 && !inRecovery && this.rack.timerAt === undefined) return 0;
     const reoWnd = this.rack.reoWnd(inRecovery, this.segs.sackedCount, this.rtt.srtt ?? 0);
     const lost = this.rack.detectLoss(this.segs, now, reoWnd);
     if (lost > 0 && !inRecovery) this.enterRecovery();
-    if (this.recover === undefined) return;
+    if (this.recover === undefined) return lost;
     const pipe = this.segs.pipe();
     let sndcnt = this.prr.sndcnt(delivered, pipe, this.cc.ssthresh, this.sndMss);
     if (!inRecovery) sndcnt = Math.max(sndcnt, this.sndMss);  // the fast retransmit itself
     this.cc.setCwnd(pipe + sndcnt);
+    return lost;
   }
 
   /** Start of fast recovery: NewReno's (RFC 6582 §3.2) without SACK, else PRR's over RACK's losses. */
@@ -597,6 +602,7 @@ export class TcpEndpoint {
     const prior = this.undo.take();
     if (!prior) return;
     this.cc.undo(prior);
+    this.bbr?.forgetLosses();
     this.rack.spurious(this.sndUna, this.sndNxt);
     if (this.recover !== undefined) {
       this.recover = undefined;
@@ -715,7 +721,8 @@ export class TcpEndpoint {
     if (this.ackDeadline !== undefined && now >= this.ackDeadline) this.ackNow = true;
     if (this.rack.timerAt !== undefined && now >= this.rack.timerAt) {
       this.rack.beginAck(now, this.rtt.minRtt);
-      this.detectLoss(0, now);
+      const lost = this.detectLoss(0, now);
+      this.bbr?.account(0, lost * this.sndMss);
     }
 
     const t = this.timer;
