@@ -2,9 +2,8 @@
 // again as a detached child (its own session, no terminal) and the first process waits until the child reports
 // the server up, then exits 0, or exits with the child's status if it failed first: an init script learns from
 // the exit status whether the server started, as with 2.6. The child's output goes to the `log` file when there is
-// one; 2.6 would send it to syslog otherwise, which nanovpn cannot write to, so without a log file the child's
-// lines are shown until it is up and discarded after. Where no process can be started (a unikernel), nanovpn says
-// so and stays in the foreground.
+// one; otherwise, as 2.6, to the system log once it is up (io/syslog.ts), or nowhere where there is none. Where no
+// process can be started (a unikernel), nanovpn says so and stays in the foreground.
 import { spawn } from 'node:child_process';
 import { log, setLogSink } from '../log.js';
 
@@ -51,10 +50,13 @@ export function detach(logFd: number | undefined): Promise<number | undefined> {
   });
 }
 
-/** In the child, once the server is up: tells the first process, and stops writing to its pipes (it exits). */
-export function daemonReady(hasLogFile: boolean): void {
+/**
+ * In the child, once the server is up: tells the first process, and stops writing to its pipes (it exits). Without
+ * a log file the lines go on to the system log if it is in use already (`keep`), to `after`, or nowhere.
+ */
+export function daemonReady(hasLogFile: boolean, after?: ((line: string) => void) | 'keep'): void {
   if (!hasLogFile) {
-    setLogSink(() => {});
+    if (after !== 'keep') setLogSink(after ?? (() => {}));
     for (const s of [process.stdout, process.stderr]) s.on('error', () => {});
   }
   process.send?.({ ready: true }, () => process.disconnect());

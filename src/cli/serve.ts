@@ -6,6 +6,7 @@ import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
 import { COMMAND_LINE, configFromOptions, splitOptions } from '../config/command-line.js';
 import { log, replayLog, setLogSink, setTimestamps, setVerb, stdoutSink } from '../log.js';
+import { syslogSink } from '../io/syslog.js';
 import { systemdNotify, underSystemd } from '../io/systemd-notify.js';
 import { RESTARTS, startServer, StartupStopped } from '../server/start.js';
 import { daemonReady, detach, isDaemonChild } from './daemon.js';
@@ -74,10 +75,24 @@ export async function serve(args: string[]): Promise<number | undefined> {
     const code = await detach(logFd);
     if (code !== undefined) return code;
   }
+  // `syslog [NAME]`: the system log from here on, unless a log file is named (it supersedes syslog, as in 2.6).
+  if (cfg.syslog !== undefined && !cfg.logFile) {
+    const sink = syslogSink(cfg.syslog);
+    if (typeof sink === 'function') setLogSink(sink);
+    else log('warn', 'syslog: cannot write to the system log, logging to standard output', { reason: sink.error });
+  }
   replayLog(early);
-  if (cfg.daemon && !cfg.logFile && child) {
-    log('warn', "daemon: OpenVPN would log to syslog, which nanovpn cannot write to; add 'log FILE' to keep the " +
-      "server's log lines: without it they are discarded once the server runs in the background");
+  // `daemon [NAME]` without a log file: 2.6 logs to syslog once it is in the background, and so does the child.
+  let afterDetach: ((line: string) => void) | undefined;
+  if (cfg.daemon && !cfg.logFile && cfg.syslog === undefined && child) {
+    const sink = syslogSink(cfg.daemonName ?? 'openvpn');
+    if (typeof sink === 'function') {
+      afterDetach = sink;
+      log('info', 'daemon: log lines go to the system log once the server runs in the background, as in 2.6', { name: cfg.daemonName });
+    } else {
+      log('warn', "daemon: OpenVPN would log to syslog, which is not available here; add 'log FILE' to keep the " +
+        "server's log lines: without it they are discarded once the server runs in the background", { reason: sink.error });
+    }
   }
   // Signals count from here: "Initialization Sequence Completed" is logged inside startServer, and a supervisor
   // may stop the server the moment it reads that line. SIGTERM and SIGINT end the process; SIGHUP restarts the
@@ -99,7 +114,7 @@ export async function serve(args: string[]): Promise<number | undefined> {
     }
     if (server && !ready) {
       ready = true;
-      if (child) daemonReady(cfg.logFile !== undefined);
+      if (child) daemonReady(cfg.logFile !== undefined, cfg.syslog !== undefined ? 'keep' : afterDetach);
       systemdNotify(`READY=1\nSTATUS=Initialization Sequence Completed\nMAINPID=${process.pid}`);
     }
     const sig = server ? await signals.next() : String(abort.signal.reason);

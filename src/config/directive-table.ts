@@ -262,7 +262,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   mute: ignored('repeated messages are not muted'),
   'mute-replay-warnings': ignored('replay warnings are not muted'),
   'suppress-timestamps': IMPLEMENTED,
-  syslog: ignored('nanovpn cannot write to the system logger (Node has no unix datagram socket for /dev/log): log lines stay on standard output, which a service manager (systemd, procd) passes to the system log; or use log FILE'),
+  syslog: IMPLEMENTED,
   verb: IMPLEMENTED,
 
   // vpn-network-options.rst

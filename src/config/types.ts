@@ -116,6 +116,10 @@ export interface ServerConfig {
   logFile?: { path: string; append: boolean };
   writepid?: string;            // 'writepid FILE': the pid, written once the server is up
   daemon?: boolean;             // 'daemon [NAME]': detach once initialized (cli/daemon.ts)
+  /** The system log's program name once the log goes there: 'syslog [NAME]' at once, 'daemon [NAME]' without a log
+   *  file once detached (both default to openvpn, as 2.6). */
+  syslog?: string;
+  daemonName?: string;
   suppressTimestamps?: boolean; // 'suppress-timestamps': log lines without their time
   devNode?: string;             // 'dev-node PATH': the tun uplink's clone device instead of /dev/net/tun
   remapUsr1?: 'SIGHUP' | 'SIGTERM'; // 'remap-usr1 SIGNAL': what a SIGUSR1 does instead of a soft restart
@@ -126,7 +130,7 @@ export interface ServerConfig {
 /** The settings a static-key config shares with a TLS one. */
 type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'listeners' | 'bindIpv6Only' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
   'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
-  'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'suppressTimestamps' | 'devNode' | 'remapUsr1'>;
+  'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'syslog' | 'daemonName' | 'suppressTimestamps' | 'devNode' | 'remapUsr1'>;
 
 /** Static-key point-to-point mode (`secret`): no TLS, one peer at `ifconfig`'s REMOTE, CBC + HMAC from the key file. */
 export interface StaticKeyServerConfig extends SharedSettings {

@@ -210,3 +210,81 @@ test("under systemd (Type=notify, $NOTIFY_SOCKET): READY=1 with the server's pid
     assert.equal((await srv.exited).code, 0);
   });
 });
+
+/**
+ * A private /dev in a mount namespace of its own, with a stand-in system logger on its /dev/log (python3, each
+ * datagram a JSON line in LOGFILE), then the command line. The host's /dev is not touched.
+ */
+const WITH_FAKE_SYSLOG = `
+set -e
+mount -t tmpfs -o mode=755 nanovpn-test-dev /dev
+mknod -m 666 /dev/null c 1 3; mknod -m 666 /dev/zero c 1 5; mknod -m 666 /dev/random c 1 8; mknod -m 666 /dev/urandom c 1 9
+setsid python3 -c "$LISTENER" /dev/log > "$LOGFILE" 2>/dev/null < /dev/null &
+echo $! > "$LOGFILE.pid"
+while ! grep -q '^listening$' "$LOGFILE"; do sleep 0.05; done
+exec "$@"
+`;
+
+test('system log as 2.6: --syslog NAME sends every line to /dev/log at once; --daemon NAME without --log once detached', { timeout: 120_000 }, async (t: TestContext) => {
+  const skip = skipReason() ?? (haveCommand('python3') && haveCommand('unshare') ? undefined : 'python3 and unshare are needed');
+  if (skip) return t.skip(skip);
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const etc = topo.tempDir('etc');
+    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
+      writeFileSync(join(etc, name), text, { mode: 0o600 });
+    }
+    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const logs = topo.tempDir('syslog');
+    const records = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n').filter((l) => l.startsWith('"')).map((l) => JSON.parse(l) as string);
+    const stopLogger = (file: string): void => { try { process.kill(Number(readFileSync(`${file}.pid`, 'utf8')), 'SIGKILL'); } catch { /* gone */ } };
+    const inFakeSyslog = (file: string, argv: string[]): string[] =>
+      ['env', `LISTENER=${NOTIFY_LISTENER}`, `LOGFILE=${file}`, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', WITH_FAKE_SYSLOG, 'sh', ...argv];
+
+    await t.test('--syslog NAME (OpenWrt\'s init line)', async () => {
+      const file = join(logs, 'syslog.jsonl');
+      const srv = topo.spawn('srv', inFakeSyslog(file, [process.execPath, BUNDLE, '--syslog', 'openvpn(server)', '--cd', etc, '--config', 'server.conf']),
+        { name: 'nanovpn-syslog', env: NOT_UNDER_SYSTEMD });
+      const client = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki });
+      try {
+        const up = await until('Initialization Sequence Completed in the system log', () => records(file).find((r) => /Initialization Sequence Completed/.test(r)));
+        assert.match(up, /^<29>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d openvpn\(server\)\[\d+\]: Initialization Sequence Completed/);
+        await client.waitInitialized();
+        await until('the client in the system log', () => records(file).find((r) => /^<30>.*client connected cn=client1/.test(r)));
+        assert.doesNotMatch(srv.output, /Initialization Sequence Completed/, 'not on standard output as well');
+        await client.stop();
+        await srv.kill('SIGTERM', 5000);
+        await until('the last line, stopped, in the system log', () => records(file).find((r) => /^<29>.*: stopped/.test(r)));
+      } finally {
+        await client.stop();
+        await srv.kill('SIGTERM', 5000);
+        stopLogger(file);
+      }
+    });
+
+    await t.test('--daemon NAME without --log (the init script of a distribution without systemd)', async () => {
+      const file = join(logs, 'daemon.jsonl');
+      const pidFile = join(etc, 'daemon.pid');
+      const r = await topo.exec('srv', inFakeSyslog(file, [process.execPath, BUNDLE, '--daemon', 'ovpn-server', '--cd', etc, '--config', 'server.conf',
+        '--writepid', pidFile]), { timeoutMs: 30_000, env: NOT_UNDER_SYSTEMD });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Initialization Sequence Completed/, 'shown until it is up, as 2.6 does');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      try {
+        const client = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki });
+        try {
+          await client.waitInitialized();
+          await until('the client in the system log', () => records(file).find((l) => new RegExp(`^<30>.* ovpn-server\\[${pid}\\]: client connected`).test(l)));
+        } finally {
+          await client.stop();
+        }
+        process.kill(pid, 'SIGTERM');
+        await until('the daemon to exit', () => (pidRunning(pid) ? undefined : true));
+        await until('its shutdown in the system log', () => records(file).find((l) => new RegExp(`ovpn-server\\[${pid}\\]: stopped`).test(l)));
+      } finally {
+        if (pidRunning(pid)) process.kill(pid, 'SIGKILL');
+        stopLogger(file);
+      }
+    });
+  });
+});

@@ -43,10 +43,14 @@ test('writepid, daemon [NAME], suppress-timestamps, dev-node are read, not ignor
   failsWith(STOCK_CONFIG + 'suppress-timestamps now\n', /takes 0 arguments/);
 });
 
-test('syslog is accepted with one warning that says where the log lines go instead', () => {
+test('syslog [NAME] and daemon [NAME]: the system log\'s program name, openvpn by default, as 2.6', () => {
   logs = [];
-  build('syslog openvpn(server)\n');
-  assert.equal(logs.filter((l) => /'syslog' ignored: nanovpn cannot write to the system logger.*standard output/.test(l)).length, 1);
+  assert.equal(build('syslog openvpn(server)\n').syslog, 'openvpn(server)');
+  assert.equal(build('syslog\n').syslog, 'openvpn');
+  assert.deepEqual([build('daemon ovpn-x\n').daemonName, build('daemon\n').daemonName], ['ovpn-x', 'openvpn']);
+  assert.equal(build('port 1194\n').syslog, undefined);
+  assert.deepEqual(logs.filter((l) => /syslog/.test(l)), []);
+  failsWith(STOCK_CONFIG + 'syslog a b\n', /'syslog' takes 0 to 1 arguments, got 2/);
 });
 
 test('a tun device whose name starts with tap is fine with dev-type tun; without it, tap is refused', () => {
