@@ -562,8 +562,8 @@ export class TcpEndpoint {
   /**
    * RACK (RFC 8985 §6.2) after an ACK or at its reordering timer: mark what is overdue lost, start recovery on the
    * first loss, and let PRR size the window for what this ACK delivered. Not while going back after a timeout.
+   * Returns the segments newly marked lost.
    */
-  /** RACK's loss detection on an ACK and PRR's window in recovery; returns the segments newly marked lost. */
   private detectLoss(delivered: number, now: number): number {
     const inRecovery = this.recover !== undefined;
     if (this.sndNxt !== this.sndMax) return 0;
