@@ -5,8 +5,8 @@ import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { haveCommand, netnsUnavailable, pidRunning, srvAddrFor, withTopology } from '../helpers/netns.js';
-import { makeTestPki } from '../helpers/pki.js';
+import { haveCommand, netnsUnavailable, pidRunning, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { BUNDLE, nanovpnConfig } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../helpers/openvpn-client.js';
 import { VPN_SERVER_IP } from '../helpers/openvpn-server.js';
@@ -16,16 +16,22 @@ function skipReason(): string | undefined {
   return netnsUnavailable() ?? (haveCommand('openvpn') ? undefined : 'openvpn is not installed; run test/install-deps.sh');
 }
 
+/** A PKI and a folder holding the server's ca.crt, server.crt, server.key and a UDP server.conf naming them. */
+async function serverFolder(topo: Topology, label: string): Promise<{ pki: TestPki; etc: string }> {
+  const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+  const etc = topo.tempDir(label);
+  for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
+    writeFileSync(join(etc, name), text, { mode: 0o600 });
+  }
+  writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+  return { pki, etc };
+}
+
 test("service command lines: Debian's openvpn-server@.service and an OpenWrt-style one, binary swapped", { timeout: 120_000 }, async (t: TestContext) => {
   const skip = skipReason();
   if (skip) return t.skip(skip);
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const etc = topo.tempDir('etc-openvpn-server');
-    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
-      writeFileSync(join(etc, name), text, { mode: 0o600 });
-    }
-    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const { pki, etc } = await serverFolder(topo, 'etc-openvpn-server');
     const run = topo.tempDir('run');
     mkdirSync(join(run, 'openvpn-server'));
     const lines: [string, string[], string, number][] = [
@@ -74,12 +80,7 @@ test('--log FILE, --log-append FILE, --writepid FILE, --suppress-timestamps, --v
   const skip = skipReason();
   if (skip) return t.skip(skip);
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const etc = topo.tempDir('etc');
-    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
-      writeFileSync(join(etc, name), text, { mode: 0o600 });
-    }
-    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const { pki, etc } = await serverFolder(topo, 'etc');
     const logFile = join(etc, 'nanovpn.log');
     const pidFile = join(etc, 'nanovpn.pid');
     writeFileSync(logFile, 'a line from before\n');
@@ -125,12 +126,7 @@ test('--daemon: the command returns once the server is up, the server keeps runn
   const skip = skipReason();
   if (skip) return t.skip(skip);
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const etc = topo.tempDir('etc');
-    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
-      writeFileSync(join(etc, name), text, { mode: 0o600 });
-    }
-    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const { pki, etc } = await serverFolder(topo, 'etc');
     const logFile = join(etc, 'daemon.log');
     const pidFile = join(etc, 'daemon.pid');
     // Debian's openvpn@.service line: --daemon ovpn-%i --status … --cd … --config … --writepid …
@@ -178,12 +174,7 @@ test("under systemd (Type=notify, $NOTIFY_SOCKET): READY=1 with the server's pid
   const skip = skipReason() ?? (haveCommand('python3') ? undefined : 'python3 is not installed; run test/install-deps.sh');
   if (skip) return t.skip(skip);
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const etc = topo.tempDir('etc');
-    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
-      writeFileSync(join(etc, name), text, { mode: 0o600 });
-    }
-    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const { pki, etc } = await serverFolder(topo, 'etc');
     const socketPath = join(topo.tempDir('systemd'), 'notify');
     const systemd = topo.spawn('srv', ['python3', '-c', NOTIFY_LISTENER, socketPath], { name: 'notify-socket' });
     await systemd.waitForLine(/^listening$/, 10_000);
@@ -229,12 +220,7 @@ test('system log as 2.6: --syslog NAME sends every line to /dev/log at once; --d
   const skip = skipReason() ?? (haveCommand('python3') && haveCommand('unshare') ? undefined : 'python3 and unshare are needed');
   if (skip) return t.skip(skip);
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const etc = topo.tempDir('etc');
-    for (const [name, text] of [['ca.crt', pki.ca.cert], ['server.crt', pki.server.cert], ['server.key', pki.server.key]] as const) {
-      writeFileSync(join(etc, name), text, { mode: 0o600 });
-    }
-    writeFileSync(join(etc, 'server.conf'), nanovpnConfig({ proto: 'udp' }));
+    const { pki, etc } = await serverFolder(topo, 'etc');
     const logs = topo.tempDir('syslog');
     const records = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8') : '').split('\n').filter((l) => l.startsWith('"')).map((l) => JSON.parse(l) as string);
     const stopLogger = (file: string): void => { try { process.kill(Number(readFileSync(`${file}.pid`, 'utf8')), 'SIGKILL'); } catch { /* gone */ } };
