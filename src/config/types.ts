@@ -106,7 +106,7 @@ export interface ServerConfig {
   natTimeouts?: Partial<Record<'tcpEstablished' | 'tcpTransitory' | 'tcpTimeWait' | 'udpUnreplied' | 'udpReplied' | 'dns', number>>;
   /** nanovpn extension: 'nat-flows PER_CLIENT [TOTAL]'; TOTAL defaults to a cap sized by memory. */
   natFlows?: { perClient: number; total?: number };
-  /** nanovpn extension: 'nat-tcp-congestion bbr|cubic|newreno' for every flow; unset: bbr over UDP transports, cubic over TCP. */
+  /** nanovpn extension: 'nat-tcp-congestion bbr|cubic|newreno' for every flow; unset: bbr (cubic for a flow without SACK). */
   natTcpCongestion?: 'cubic' | 'newreno' | 'bbr';
   /** nanovpn extension: 'nat-tcp-pacing on|off', pace the NAT's TCP towards clients over the RTT; default off. */
   natTcpPacing?: boolean;

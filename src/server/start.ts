@@ -18,7 +18,6 @@ import { ipToString } from '../core/wire/ipv4.js';
 import { log } from '../log.js';
 import { checkKeyMatchesCert, checkSignedBy } from '../pki/check.js';
 import type { AuthPlugins } from './authorizer.js';
-import type { Conn } from './conn.js';
 import { VpnServer } from './server.js';
 import { StaticKeyServer } from './static-key-server.js';
 import { type Management, startManagement } from './management.js';
@@ -85,7 +84,6 @@ export async function startServer(cfg: AnyServerConfig, o: StartOptions = {}): P
         const c = server.router.lookup(clientIp);
         return c !== undefined && server.router.lookup(src) === c;
       },
-      clientOverTcp: (clientIp) => (server.router.lookup(clientIp) as Conn | undefined)?.tcpSocket !== undefined,
       icmp6Source: server.pool6?.server,
       sourceAllowed6: (clientIp, src) => {
         const c = server.router.lookup(clientIp);

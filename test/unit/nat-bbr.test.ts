@@ -111,7 +111,7 @@ function lossyDriver(bbr: Bbr): (rounds: number, perRound: (r: number) => number
   let una = 0, now = 0;
   return (rounds, perRound, lostPerRound) => { for (let r = 0; r < rounds; r++) {
     const bytes = perRound(r);
-    bbr.account(bytes, lostPerRound(r));
+    bbr.account(bytes, lostPerRound(r), now);
     bbr.onRttSample(10);
     bbr.onAck(bytes, now, 10, una, una + bytes);
     bbr.onRate(bytes / 10, false, now, bytes);
@@ -148,7 +148,7 @@ test('BBR loss bound: losses of a recovery undone as spurious are not judged; th
   const bbr = new Bbr(MSS, 10);
   const drive = lossyDriver(bbr);
   drive(12, () => 100_000, () => 0);
-  bbr.account(0, 30 * MSS);
+  bbr.account(0, 30 * MSS, 120);
   bbr.forgetLosses();  // the reordering was undone
   drive(2, () => 100_000, () => 0);
   assert.equal(bbr.inflightHi, Infinity);
@@ -183,4 +183,69 @@ test('sim: on a 0.3 ms RTT, 400 Mbit/s path BBR\'s window is not two products of
     kBps[cc] = r.kBps;
   }
   assert.ok(kBps.bbr! >= 0.8 * kBps.cubic!, `virtual throughput: bbr ${kBps.bbr}, cubic ${kBps.cubic}`);
+});
+
+/** For `ms`, ACKs of one segment each at `bw` bytes/ms, or `burstMs` worth of them at once after a silence as long;
+ *  every rate sample says `bw`, as a max filter's estimate stays above a rate that varies. */
+function ackStream(bbr: Bbr, from: { una: number; now: number }, ms: number, bw: number, burstMs = 0, sampled = bw): void {
+  const end = from.now + ms;
+  while (from.now < end) {
+    const n = burstMs > 0 ? Math.round((burstMs * bw) / MSS) : 1;
+    from.now += burstMs > 0 ? burstMs : MSS / bw;
+    for (let i = 0; i < n; i++) {
+      bbr.onAck(MSS, from.now, 10, from.una, from.una + 20 * MSS);
+      bbr.onRate(sampled, false, from.now, 20 * MSS);
+      bbr.account(MSS, 0, from.now);
+      from.una += MSS;
+    }
+  }
+}
+
+test('BBR ACK aggregation: bursts of ACKs widen the window by the burst, smooth ACKs take it back', () => {
+  const bbr = new Bbr(MSS, 10);
+  driver(bbr)(12, () => 100_000);  // 10 000 B/ms over a 10 ms RTT: a BDP of 100 000 bytes
+  assert.equal(bbr.mode, 'probeBw');
+  const bw = bbr.btlBw();
+  const at = { una: 2e6, now: 1000 };
+  ackStream(bbr, at, 200, bw);
+  const smooth = bbr.aggregationAllowance();
+  assert.ok(smooth <= 2 * MSS, `one segment per ${MSS / bw} ms is no burst: ${smooth}`);
+  const target = 2 * bw * 10 + 3 * MSS;
+  ackStream(bbr, at, 200, bw, 20);  // 20 ms of silence, then 20 ms of ACKs at once
+  const bursty = bbr.aggregationAllowance();
+  assert.ok(bursty >= 0.9 * 20 * bw && bursty <= 21 * bw, `20 ms of bandwidth: ${bursty}`);
+  assert.ok(bbr.cwnd > target, `window ${bbr.cwnd} above 2 BDP + 3 segments (${target})`);
+  // At 90 % of the estimate the burst's excess is used up in 200 ms; then both windows of rounds pass.
+  ackStream(bbr, at, 400, 0.9 * bw, 0, bw);
+  assert.ok(bbr.aggregationAllowance() <= 2 * MSS, `back to ${bbr.aggregationAllowance()}`);
+  assert.ok(bbr.cwnd <= target + 2 * MSS, `window ${bbr.cwnd} back near 2 BDP`);
+});
+
+test('BBR ACK aggregation: no allowance in STARTUP, and never more than one window or 100 ms of the bandwidth', () => {
+  const bbr = new Bbr(MSS, 10);
+  driver(bbr)(3, (r) => 10_000 * 2 ** r);
+  assert.equal(bbr.mode, 'startup');
+  bbr.account(500_000, 0, 1000);
+  assert.equal(bbr.aggregationAllowance(), 0);
+  const b2 = new Bbr(MSS, 10);
+  driver(b2)(12, () => 10_000);  // 1000 B/ms
+  assert.equal(b2.mode, 'probeBw');
+  b2.account(10_000_000, 0, 5000);
+  assert.ok(b2.aggregationAllowance() <= Math.min(b2.cwnd, 100 * b2.btlBw()), `${b2.aggregationAllowance()}`);
+  assert.ok(b2.aggregationAllowance() > 0);
+});
+
+test('BBR after a timeout: one segment until what was sent before it is ACKed, then the window it had', () => {
+  const bbr = new Bbr(MSS, 10);
+  driver(bbr)(12, () => 100_000);
+  const before = bbr.cwnd;
+  assert.ok(before > 50 * MSS);
+  bbr.onTimeout();
+  assert.equal(bbr.cwnd, MSS);
+  bbr.onTimeout();  // a second timeout remembers the first one's window, not one segment
+  bbr.onTimeoutRecovered();
+  assert.equal(bbr.cwnd, before);
+  bbr.onTimeout();
+  bbr.undo({ cwnd: before, ssthresh: bbr.ssthresh });
+  assert.equal(bbr.cwnd, before, 'a spurious timeout undone');
 });

@@ -531,7 +531,7 @@ describe('Nat: client gone and shutdown', () => {
   });
 });
 
-test('congestion control per flow: BBR by default, CUBIC for a client whose tunnel runs over TCP, a configured one for all', () => {
+test('congestion control: BBR by default, a configured one for every flow', () => {
   const model = (opts: NatOptions): boolean => {
     const r = rig(opts);
     const c = new Conn(r);
@@ -540,8 +540,6 @@ test('congestion control per flow: BBR by default, CUBIC for a client whose tunn
     return (c.sock.flow.ep as unknown as { bbr?: object }).bbr !== undefined;
   };
   assert.equal(model({}), true, 'default: BBR');
-  assert.equal(model({ clientOverTcp: (ip) => ip === CLIENT }), false, 'over a TCP transport: CUBIC');
-  assert.equal(model({ clientOverTcp: (ip) => ip !== CLIENT }), true, 'another client over TCP changes nothing for this one');
-  assert.equal(model({ tcpCongestion: 'bbr', clientOverTcp: () => true }), true, 'nat-tcp-congestion bbr is for every flow');
+  assert.equal(model({ tcpCongestion: 'bbr' }), true);
   assert.equal(model({ tcpCongestion: 'cubic' }), false);
 });

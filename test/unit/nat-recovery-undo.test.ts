@@ -37,14 +37,28 @@ test('D-SACK (RFC 3708 §3): spurious once every segment resent in the episode i
   assert.equal(u.dsack(7000), true);
 });
 
-test('nothing to undo after a timeout, or without an episode', () => {
+test('nothing to undo without an episode, or once it was taken', () => {
   const u = new RecoveryUndo();
   u.resent(5000, 10);
   assert.equal(u.dsack(5000), false);
+  assert.equal(u.active, false);
   u.begin(PRIOR);
+  assert.equal(u.active, true);
   u.resent(5000, 10);
-  u.cancel();
+  u.take();
   assert.equal(u.dsack(5000), false);
   assert.equal(u.timestampShowsSpurious(6000, 1), false);
   assert.equal(u.take(), undefined);
+});
+
+test('a second timeout keeps the first one\'s state, and its first ACK decides nothing by timestamp', () => {
+  const u = new RecoveryUndo();
+  u.begin(PRIOR);
+  u.resent(5000, 1200);
+  u.timeoutAgain();
+  u.resent(5000, 1500);
+  assert.equal(u.timestampShowsSpurious(6000, 1100), false, 'which transmission the echo belongs to is unknown');
+  assert.equal(u.dsack(5000), false, 'the first resend shown needless, the second still counts');
+  assert.equal(u.dsack(5000), true, 'both resends reported duplicate');
+  assert.deepEqual(u.take(), PRIOR);
 });

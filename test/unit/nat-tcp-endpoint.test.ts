@@ -876,6 +876,43 @@ describe('timestamps (RFC 7323) and spurious-recovery undo', () => {
   });
 });
 
+describe('spurious retransmission timeouts (Eifel, RFC 3522)', () => {
+  const RTT = 100;
+  /** Ten segments out at RTT, then nothing from the client until the retransmission timer fires (a TCP transport
+   *  holding the tunnel back): returns the first flight, the resend after the timeout and the window before it. */
+  function timedOut(spurious: string[], retransmits: string[]): { ep: TcpEndpoint; first: Out[]; resent: Out[]; cwndBefore: number } {
+    const ep = synReceived({ onSpurious: (by) => spurious.push(by), onRetransmit: (k) => retransmits.push(k) },
+      { sackPermitted: true, tsVal: 500, tsEcr: 0 });
+    send(ep, RTT, { seq: IRS + 1, ack: ISS + 1, tsVal: 501, tsEcr: 0 });
+    ep.send(Buffer.alloc(10 * ep.sndMss));
+    const first = recv(ep, RTT);
+    assert.equal(first.length, 10);
+    const cwndBefore = ep.sendState().cwnd;
+    let resent: Out[] = [];
+    for (let i = 0; i < 10 && !retransmits.includes('timeout'); i++) resent = recv(ep, ep.pollAt()!);
+    assert.ok(retransmits.includes('timeout'), `timed out (${retransmits.join(',')})`);
+    assert.equal(resent[0]!.seq, ISS + 1, 'gone back to SND.UNA');
+    assert.ok(ep.sendState().cwnd < cwndBefore, 'the window collapsed');
+    return { ep, first, resent, cwndBefore };
+  }
+
+  test('the ACK after the timeout echoes the original flight\'s TSval: the timeout is undone and the window restored', () => {
+    const spurious: string[] = [], retransmits: string[] = [];
+    const { ep, first, cwndBefore } = timedOut(spurious, retransmits);
+    send(ep, 1000, { seq: IRS + 1, ack: ISS + 1 + 10 * ep.sndMss, tsVal: 503, tsEcr: first[0]!.tsVal });
+    assert.deepEqual(spurious, ['timestamp']);
+    assert.ok(ep.sendState().cwnd >= cwndBefore, `cwnd ${ep.sendState().cwnd} restored to ${cwndBefore}`);
+  });
+
+  test('an ACK echoing the resend itself keeps the collapsed window', () => {
+    const spurious: string[] = [], retransmits: string[] = [];
+    const { ep, resent, cwndBefore } = timedOut(spurious, retransmits);
+    send(ep, 1000, { seq: IRS + 1, ack: ISS + 1 + ep.sndMss, tsVal: 503, tsEcr: resent[0]!.tsVal });
+    assert.deepEqual(spurious, []);
+    assert.ok(ep.sendState().cwnd < cwndBefore);
+  });
+});
+
 describe('closing', () => {
   test('client FIN first: closeWait, then shutdown → FIN → lastAck → closed', () => {
     const ep = lastAck();

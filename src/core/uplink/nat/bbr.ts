@@ -15,6 +15,12 @@
 // rate. Such a round ends STARTUP, caps the flight at BETA of what it was (inflight_hi) and lowers the bandwidth the
 // sender paces and sizes its window with to BETA of the estimate (bw_lo). Each new probing cycle forgets bw_lo; the
 // cap grows again in rounds without that loss while the cycle probes up (1, 2, 4, ... segments a round).
+//
+// ACK aggregation (as Linux's BBR estimates it): when ACKs come in bursts, as behind an OpenVPN client's TCP transport
+// that holds the tunnel's packets back while it recovers a loss of its own, two BDPs of window run out between bursts.
+// The window gets the largest excess of a burst over what the bandwidth estimate would have delivered in its time, the
+// largest of the last EXTRA_ACKED_ROUNDS to 2 × EXTRA_ACKED_ROUNDS rounds, at most one window and EXTRA_ACKED_MAX_MS of
+// the bandwidth.
 import { INITIAL_SSTHRESH, type CongestionControl, type CongestionSnapshot } from './congestion.js';
 import { seqGe, type Seq } from './seq.js';
 
@@ -39,6 +45,8 @@ export const BETA = 0.7;
 /** Rounds with fewer lost segments are never judged: a few random losses in a short round are not a rate (BBR v2
  *  waits for 8 loss events in STARTUP). */
 const MIN_LOST_SEGMENTS = 8;
+const EXTRA_ACKED_ROUNDS = 5;
+const EXTRA_ACKED_MAX_MS = 100;
 
 export type BbrMode = 'startup' | 'drain' | 'probeBw';
 
@@ -66,6 +74,13 @@ export class Bbr implements CongestionControl {
   private hiGrowthSegments = 1;
   /** The bandwidth (bytes/ms) after rounds with too much loss, until the next probing cycle; undefined: none. */
   bwLo: number | undefined;
+  private ackEpochAt = 0;
+  private ackEpochDelivered = 0;
+  /** The largest excess delivered in a burst, in the current and the previous window of EXTRA_ACKED_ROUNDS rounds. */
+  private readonly extraAcked = [0, 0];
+  private extraAckedSlot = 0;
+  private extraAckedRounds = 0;
+  private priorCwnd = 0;
 
   constructor(private readonly mss: number, initialSegments: number) {
     this.cwnd = initialSegments * mss;
@@ -84,10 +99,31 @@ export class Bbr implements CongestionControl {
     return this.bwLo === undefined ? b : Math.min(b, this.bwLo);
   }
 
-  /** Bytes the ACK being processed newly delivered (ACKed or SACKed) and newly marked lost. */
-  account(delivered: number, lost: number): void {
+  /** Bytes the ACK being processed at `now` newly delivered (ACKed or SACKed) and newly marked lost. */
+  account(delivered: number, lost: number, now: number): void {
     this.roundDelivered += delivered;
     this.roundLost += lost;
+    if (delivered > 0) this.noteAggregation(delivered, now);
+  }
+
+  private noteAggregation(delivered: number, now: number): void {
+    const bw = this.bw();
+    if (bw <= 0) return;
+    let expected = bw * (now - this.ackEpochAt);
+    if (this.ackEpochDelivered <= expected) {
+      this.ackEpochAt = now;
+      this.ackEpochDelivered = 0;
+      expected = 0;
+    }
+    this.ackEpochDelivered += delivered;
+    const extra = Math.min(this.ackEpochDelivered - expected, this.cwnd);
+    if (extra > this.extraAcked[this.extraAckedSlot]!) this.extraAcked[this.extraAckedSlot] = extra;
+  }
+
+  /** The window the model adds for bursts of ACKs; none in STARTUP, which grows without a bound of its own. */
+  aggregationAllowance(): number {
+    if (this.mode === 'startup') return 0;
+    return Math.min(Math.max(this.extraAcked[0]!, this.extraAcked[1]!), this.bw() * EXTRA_ACKED_MAX_MS);
   }
 
   /** A recovery was undone: what it marked lost had arrived (reordering), so the round has not lost it. */
@@ -128,7 +164,8 @@ export class Bbr implements CongestionControl {
 
   private targetCwnd(): number {
     const gain = this.mode === 'probeBw' ? CWND_GAIN : STARTUP_GAIN;
-    return Math.max(MIN_CWND_SEGMENTS * this.mss, Math.min(Math.ceil(gain * this.bdp()) + 3 * this.mss, this.inflightHi));
+    const want = Math.ceil(gain * this.bdp()) + 3 * this.mss + this.aggregationAllowance();
+    return Math.max(MIN_CWND_SEGMENTS * this.mss, Math.min(want, this.inflightHi));
   }
 
   onRttSample(rtt: number): void {
@@ -146,6 +183,11 @@ export class Bbr implements CongestionControl {
       this.roundEnd = nxt;
       this.roundStarted = true;
       this.bwByRound[this.round % BW_WINDOW_ROUNDS] = 0;
+      if (++this.extraAckedRounds >= EXTRA_ACKED_ROUNDS) {
+        this.extraAckedRounds = 0;
+        this.extraAckedSlot ^= 1;
+        this.extraAcked[this.extraAckedSlot] = 0;
+      }
     }
     this.grow(acked);
   }
@@ -197,13 +239,27 @@ export class Bbr implements CongestionControl {
 
   onRecoveryEnd(): void { /* nothing was reduced */ }
 
-  /** After a timeout the window restarts from one segment and grows back by what is ACKed. */
-  onTimeout(): void { this.cwnd = this.mss; }
+  /** After a timeout the window restarts from one segment and grows back by what is ACKed... */
+  onTimeout(): void {
+    this.priorCwnd = Math.max(this.priorCwnd, this.cwnd);
+    this.cwnd = this.mss;
+  }
+
+  /** ...until everything sent before it is acknowledged: then the window is back to what it was (as Linux's BBR
+   *  restores it on leaving loss recovery). The bandwidth filter alone would not bring it back: its rounds of
+   *  one-segment windows measured the window, not the path, and PROBE_BW climbs a quarter per cycle from there. */
+  onTimeoutRecovered(): void {
+    this.cwnd = Math.max(this.cwnd, Math.min(this.priorCwnd, this.inflightHi));
+    this.priorCwnd = 0;
+  }
 
   /** PRR's and NewReno's recovery windows do not apply: the window is the model's. */
   setCwnd(): void { /* the window is the model's */ }
 
   snapshot(): CongestionSnapshot { return { cwnd: this.cwnd, ssthresh: this.ssthresh }; }
 
-  undo(prior: CongestionSnapshot): void { this.cwnd = Math.max(this.cwnd, prior.cwnd); }
+  undo(prior: CongestionSnapshot): void {
+    this.cwnd = Math.max(this.cwnd, prior.cwnd);
+    this.priorCwnd = 0;
+  }
 }

@@ -59,13 +59,8 @@ export interface NatOptions {
   /** What that buffer grows to as the flow's window does (2 × cwnd, as Linux sizes a send buffer), and what the
    *  receive buffer grows to when the outbound socket drains fast (default 8 MiB each). */
   tcpBufMax?: number;
-  /** Congestion control of the TCP towards clients; unset: BBR, or CUBIC for a client that clientOverTcp names. */
+  /** Congestion control of the TCP towards clients (default BBR; CUBIC for a flow without SACK). */
   tcpCongestion?: CongestionAlgorithm;
-  /**
-   * The client's tunnel runs over TCP. Its flows see no loss (the outer TCP repairs it) but that TCP's bursts and
-   * stalls, which BBR's delivery-rate model reads as a slow path; a loss-based window loses nothing there.
-   */
-  clientOverTcp?: (clientIp: number) => boolean;
   /** The initial slow start runs under HyStart++ (default true). */
   tcpHystart?: boolean;
   /** New data towards a client leaves paced over the RTT (pacer.ts; default false). */
@@ -168,7 +163,7 @@ export class Nat<T, U> {
   /** While a client's flows are flushed on clientGone, nothing more is sent to it. */
   private goneClient: number | undefined;
   private readonly sourceAllowed?: (clientIp: number, src: number) => boolean;
-  private readonly congestionFor: (clientIp: number) => CongestionAlgorithm;
+  private readonly congestion: CongestionAlgorithm;
   private readonly localIp: number | undefined;
   private readonly sourceAllowed6?: (clientIp: number, src: Uint8Array) => boolean;
   private readonly icmp6Source?: Buffer;
@@ -180,9 +175,7 @@ export class Nat<T, U> {
 
   constructor(opts: NatOptions, deps: NatDeps<T, U>) {
     this.sourceAllowed = opts.sourceAllowed;
-    const over = opts.clientOverTcp;
-    this.congestionFor = opts.tcpCongestion !== undefined ? () => opts.tcpCongestion!
-      : (ip) => (over?.(ip) ? 'cubic' : TCP_DEFAULTS.congestion);
+    this.congestion = opts.tcpCongestion ?? TCP_DEFAULTS.congestion;
     this.localIp = opts.localIp;
     this.sourceAllowed6 = opts.sourceAllowed6;
     this.icmp6Source = opts.icmp6Source;
@@ -342,7 +335,7 @@ export class Nat<T, U> {
     const key = this.forwardKey(PROTO_TCP, clientIp, clientPort);
     if (!key) return undefined;
     const ep = new ActiveOpenEndpoint(key.dstPort, key.clientPort, {
-      ...this.tcpBase, congestion: this.congestionFor(clientIp), iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
+      ...this.tcpBase, congestion: this.congestion, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
       onSpurious: (by) => { this.tcpSpurious[by]++; },
     }, now);
@@ -586,7 +579,7 @@ export class Nat<T, U> {
 
   private openTcp(owner: number, key: FlowKey, syn: TcpRepr, now: number, packet6?: Buffer): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
-      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss, congestion: this.congestionFor(owner),
+      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss, congestion: this.congestion,
       iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
       onSpurious: (by) => { this.tcpSpurious[by]++; },

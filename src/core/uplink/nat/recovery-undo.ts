@@ -1,6 +1,9 @@
 // Spurious-retransmission detection for one recovery episode, so its window reduction can be undone: by timestamps
 // (Eifel, RFC 3522: the ACK of the first resent segment echoes the TSval of its original transmission, so the
 // original arrived) or by D-SACK (RFC 2883, RFC 3708: the client reports a duplicate for every segment resent).
+// An episode is a fast recovery or a retransmission timeout: behind an OpenVPN client's TCP transport the tunnel's
+// packets can stand still for longer than our RTO while that outer connection recovers a loss of its own, and nothing
+// of ours was lost (Eifel detection for timeouts, RFC 3522 §3.2 with the response of RFC 4015 left to the window).
 import type { CongestionSnapshot } from './congestion.js';
 import { seqGt, seqLt, type Seq } from './seq.js';
 
@@ -22,8 +25,11 @@ export class RecoveryUndo {
     this.firstTs = undefined;
   }
 
-  /** After a retransmission timeout nothing is undone. */
-  cancel(): void { this.prior = undefined; }
+  /** Another timeout before the first one's data was acknowledged: the episode and its state stay the first's. */
+  timeoutAgain(): void { this.firstTs = undefined; }
+
+  /** True while an episode's state is held for an undo. */
+  get active(): boolean { return this.prior !== undefined; }
 
   /** The segment at seq resent within the episode, with our TSval when timestamps are on. */
   resent(seq: Seq, tsVal: number | undefined): void {
@@ -41,7 +47,8 @@ export class RecoveryUndo {
     return this.resentSeqs.length === 0;
   }
 
-  /** An ACK up to `ack` echoing tsEcr: true when it covers the first resend and echoes an older transmission. */
+  /** An ACK up to `ack` echoing tsEcr: true when it covers the first resend and echoes an older transmission. After a
+   *  second timeout the first ACK decides nothing: which of the resends it echoes is unknown. */
   timestampShowsSpurious(ack: Seq, tsEcr: number | undefined): boolean {
     if (!this.prior || this.firstTs === undefined || tsEcr === undefined || !seqGt(ack, this.firstSeq)) return false;
     const spurious = seqLt(tsEcr, this.firstTs);

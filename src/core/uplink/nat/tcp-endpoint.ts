@@ -157,6 +157,8 @@ export class TcpEndpoint {
   private dupAcks = 0;
   /** In fast recovery until SND.UNA passes this (RFC 6582 "recover": SND.MAX when recovery began). */
   private recover: Seq | undefined;
+  /** SND.MAX at the last retransmission timeout, until an ACK covers it. */
+  private timedOutAt: Seq | undefined;
   /** The client's SYN carried SACK-permitted, and so did our SYN-ACK. */
   private readonly sackOk: boolean;
   /** Sequence number of the latest out-of-order segment received (its block leads our SACK option). */
@@ -475,7 +477,12 @@ export class TcpEndpoint {
       if (sackOk) delivered -= this.segs.ack(ack, this.onDelivered);
       this.sampleRtt(seg, ack, flight, now);
       this.retries = 0;
-      if (this.recover !== undefined && this.undo.timestampShowsSpurious(ack, seg.tsEcr)) this.undoRecovery('timestamp');
+      if (this.undo.active && this.undo.timestampShowsSpurious(ack, seg.tsEcr)) this.undoRecovery('timestamp');
+      if (this.timedOutAt !== undefined && seqGe(ack, this.timedOutAt)) {
+        this.timedOutAt = undefined;
+        this.undo.take();  // everything sent before the timeout is acknowledged: the episode is over
+        this.bbr?.onTimeoutRecovered();
+      }
       if (this.recover !== undefined) {
         if (seqGe(ack, this.recover)) {
           this.recover = undefined;  // full ACK: leave fast recovery
@@ -514,7 +521,7 @@ export class TcpEndpoint {
       const tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
       if (!tsSampled && this.rack.ackRtt !== undefined) this.cc.onRttSample(this.rack.ackRtt);
       const lost = this.detectLoss(delivered, now);
-      this.bbr?.account(delivered, lost * this.sndMss);
+      this.bbr?.account(delivered, lost * this.sndMss, now);
     }
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
   }
@@ -602,6 +609,7 @@ export class TcpEndpoint {
     const prior = this.undo.take();
     if (!prior) return;
     this.cc.undo(prior);
+    this.timedOutAt = undefined;
     this.bbr?.forgetLosses();
     this.rack.spurious(this.sndUna, this.sndNxt);
     if (this.recover !== undefined) {
@@ -722,7 +730,7 @@ export class TcpEndpoint {
     if (this.rack.timerAt !== undefined && now >= this.rack.timerAt) {
       this.rack.beginAck(now, this.rtt.minRtt);
       const lost = this.detectLoss(0, now);
-      this.bbr?.account(0, lost * this.sndMss);
+      this.bbr?.account(0, lost * this.sndMss, now);
     }
 
     const t = this.timer;
@@ -747,12 +755,14 @@ export class TcpEndpoint {
             return;
           }
           // RFC 6298 §5.4-5.6: go back to SND.UNA, double the timer; RFC 5681 §3.1: collapse the window.
+          if (this.timedOutAt === undefined) this.undo.begin(this.cc.snapshot());
+          else this.undo.timeoutAgain();
+          this.timedOutAt = this.sndMax;
           this.cc.onTimeout(seqDiff(this.sndNxt, this.sndUna), now);
           this.sndNxt = this.sndUna;
           this.rttSample = undefined;
           this.dupAcks = 0;
           this.recover = undefined;
-          this.undo.cancel();
           // RFC 6675 §5.1: after a timeout the scoreboard is not trusted (the client may have dropped what it SACKed).
           this.segs.clear();
           this.rack.reset();
@@ -883,10 +893,12 @@ export class TcpEndpoint {
       s.psh = len > 0 && len === unsent;
       const data = len > 0 ? this.tx.slices(off, len) : [];
       this.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
+      const resend = seqLt(seq, this.sndMax);
       if (this.sackOk) {
         this.rate?.onSend(now, off);
-        this.segs.push(seq, this.sndNxt, now, seqLt(seq, this.sndMax) ? RETRANSMITTED : 0, this.rate);
+        this.segs.push(seq, this.sndNxt, now, resend ? RETRANSMITTED : 0, this.rate);
       }
+      if (resend) this.undo.resent(seq, s.tsVal);
       if (seqGt(this.sndNxt, this.sndMax)) {
         if (!this.rttSample && !this.ts) this.rttSample = { seq: this.sndNxt, at: now };
         this.sndMax = this.sndNxt;
