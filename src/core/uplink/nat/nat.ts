@@ -163,7 +163,6 @@ export class Nat<T, U> {
   /** While a client's flows are flushed on clientGone, nothing more is sent to it. */
   private goneClient: number | undefined;
   private readonly sourceAllowed?: (clientIp: number, src: number) => boolean;
-  private readonly congestion: CongestionAlgorithm;
   private readonly localIp: number | undefined;
   private readonly sourceAllowed6?: (clientIp: number, src: Uint8Array) => boolean;
   private readonly icmp6Source?: Buffer;
@@ -175,7 +174,6 @@ export class Nat<T, U> {
 
   constructor(opts: NatOptions, deps: NatDeps<T, U>) {
     this.sourceAllowed = opts.sourceAllowed;
-    this.congestion = opts.tcpCongestion ?? TCP_DEFAULTS.congestion;
     this.localIp = opts.localIp;
     this.sourceAllowed6 = opts.sourceAllowed6;
     this.icmp6Source = opts.icmp6Source;
@@ -196,6 +194,7 @@ export class Nat<T, U> {
       stretchAck: STRETCH_ACK_SEGMENTS,
       hystart: opts.tcpHystart ?? TCP_DEFAULTS.hystart,
       pacing: opts.tcpPacing ?? TCP_DEFAULTS.pacing,
+      congestion: opts.tcpCongestion ?? TCP_DEFAULTS.congestion,
     };
     this.reassembler = opts.reassembly === false ? undefined
       : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });
@@ -335,7 +334,7 @@ export class Nat<T, U> {
     const key = this.forwardKey(PROTO_TCP, clientIp, clientPort);
     if (!key) return undefined;
     const ep = new ActiveOpenEndpoint(key.dstPort, key.clientPort, {
-      ...this.tcpBase, congestion: this.congestion, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
+      ...this.tcpBase, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
       onSpurious: (by) => { this.tcpSpurious[by]++; },
     }, now);
@@ -579,7 +578,7 @@ export class Nat<T, U> {
 
   private openTcp(owner: number, key: FlowKey, syn: TcpRepr, now: number, packet6?: Buffer): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
-      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss, congestion: this.congestion,
+      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss,
       iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
       onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
       onSpurious: (by) => { this.tcpSpurious[by]++; },

@@ -477,7 +477,7 @@ export class TcpEndpoint {
       if (sackOk) delivered -= this.segs.ack(ack, this.onDelivered);
       this.sampleRtt(seg, ack, flight, now);
       this.retries = 0;
-      if (this.undo.active && this.undo.timestampShowsSpurious(ack, seg.tsEcr)) this.undoRecovery('timestamp');
+      if (this.undo.timestampShowsSpurious(ack, seg.tsEcr)) this.undoRecovery('timestamp');
       if (this.timedOutAt !== undefined && seqGe(ack, this.timedOutAt)) {
         this.timedOutAt = undefined;
         this.undo.take();  // everything sent before the timeout is acknowledged: the episode is over
