@@ -17,6 +17,7 @@ import type { NatSockets } from '../core/uplink/nat/nat-sockets.js';
 import type { NatTimeouts } from '../core/uplink/nat/udp-flow.js';
 import type { TcpState } from '../core/uplink/nat/tcp-endpoint.js';
 import { Driver, Wakeup } from './driver.js';
+import { ReadArena } from './read-arena.js';
 import { log } from '../log.js';
 
 export type { NatStats, FlowCounters, NatTimeouts };
@@ -63,6 +64,8 @@ export interface NatIoState {
   txQueued: number;
   /** Client bytes written to outbound sockets and not yet taken by the OS, summed. */
   sockWritable: number;
+  /** 64 KiB chunks the outbound sockets' reads were copied into (read-arena.ts): made so far, and empty for reuse. */
+  readChunks: { chunks: number; free: number };
   /** The flow with the most bytes waiting for the client: its TCP send state. */
   worst?: { dst: string; state: TcpState; txQueued: number; inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string };
 }
@@ -85,13 +88,19 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
   /** Sockets not yet closed, for close() to wait on. */
   const tcpSockets = new Set<net.Socket>();
   const udpSockets = new Set<dgram.Socket>();
+  const arena = new ReadArena();
 
   const sockets: NatSockets<net.Socket, UdpSock> = {
     tcpConnect(flow: NatTcpFlow<net.Socket>): net.Socket {
       const { key } = flow;
-      const sock = new net.Socket({ allowHalfOpen: true });
+      // onread is read by the constructor only (@types/node lists it with the connect options).
+      const onread: net.OnReadOpts = {
+        buffer: arena.readBuffer,
+        callback(n) { nat.tcpData(flow, arena.copy(n), now()); after(); return true; },
+      };
+      const sock = new net.Socket({ allowHalfOpen: true, onread } as net.SocketConstructorOpts);
       sock.on('connect', () => { sock.setNoDelay(true); nat.tcpConnected(flow, now()); after(); });
-      wireTcp(sock, flow, `${dstText(key)}`);
+      wireTcp(sock, flow, `${dstText(key)}`, false);
       // nat-source is an IPv4 address: IPv6 flows leave from the address the OS picks.
       if (key.v6) sock.connect({ host: dstHost(key), port: key.dstPort, family: 6 });
       else sock.connect({ host: dstHost(key), port: key.dstPort, localAddress: opts.localAddress, family: 4 });
@@ -106,6 +115,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     tcpEnd: (sock) => { sock.end(); },
     tcpPause: (sock) => { sock.pause(); },
     tcpResume: (sock) => { sock.resume(); },
+    tcpReleased: (bytes) => arena.release(bytes),
     tcpClose(sock, reset) {
       // libuv cannot reset a socket that was shut down (end() called): the reset fails with EINVAL, Node reports it
       // as an 'error' and never closes the handle. Such a socket is closed plainly.
@@ -151,9 +161,9 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
   };
 
   /** The events of a flow's socket (outbound, or the outer connection of a forwarded flow) into the Nat. */
-  function wireTcp(sock: net.Socket, flow: NatTcpFlow<net.Socket>, peer: string): void {
+  function wireTcp(sock: net.Socket, flow: NatTcpFlow<net.Socket>, peer: string, dataEvents: boolean): void {
     tcpSockets.add(sock);
-    sock.on('data', (chunk: Buffer) => { nat.tcpData(flow, chunk, now()); after(); });
+    if (dataEvents) sock.on('data', (chunk: Buffer) => { nat.tcpData(flow, chunk, now()); after(); });
     sock.on('end', () => { nat.tcpEnded(flow, now()); after(); });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (flow.dead) return;
@@ -209,7 +219,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
       const flow = nat.tcpOpenToClient(clientIp, port, sock, now());
       if (!flow) return false;
       sock.setNoDelay(true);
-      wireTcp(sock, flow, `${sock.remoteAddress}:${sock.remotePort}`);
+      wireTcp(sock, flow, `${sock.remoteAddress}:${sock.remotePort}`, true);
       after();
       return true;
     },
@@ -227,7 +237,8 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
     clientStats: (clientIp) => nat.clientStats(clientIp),
     ioState(): NatIoState {
       const s = nat.stats();
-      const st: NatIoState = { tcpFlows: s.tcpFlows, udpFlows: s.udpFlows, paused: 0, corked: 0, txQueued: 0, sockWritable: 0 };
+      const st: NatIoState = { tcpFlows: s.tcpFlows, udpFlows: s.udpFlows, paused: 0, corked: 0, txQueued: 0, sockWritable: 0,
+        readChunks: arena.stats() };
       let worst: NatTcpFlow<net.Socket> | undefined;
       for (const f of nat.tcpFlows()) {
         if (f.paused) st.paused++;

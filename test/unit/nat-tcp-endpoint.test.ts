@@ -450,6 +450,23 @@ describe('established: sending', () => {
     assert.equal(ep.pollAt(), undefined);
   });
 
+  test('bytes given to send() are released once ACKed, and the rest when the connection closes', () => {
+    const released: Buffer[] = [];
+    const ep = established({ onTxReleased: (b) => released.push(b) });
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1, window: 65535 });
+    const [a, b, c] = [Buffer.alloc(1500, 1), Buffer.alloc(1500, 2), Buffer.alloc(1500, 3)];
+    ep.send(a); ep.send(b); ep.send(c);
+    recv(ep, 0);
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 1 + 2000, window: 65535 });
+    assert.deepEqual(released, [a], 'b is only half ACKed');
+    send(ep, 20, { seq: IRS + 1, ack: ISS + 1 + 2000, control: 'rst' });
+    assert.equal(ep.state, 'closed');
+    assert.deepEqual(released, [a, b, c]);
+    const late = Buffer.alloc(10);
+    ep.send(late);
+    assert.deepEqual(released, [a, b, c, late], 'what a closed connection is given is released at once');
+  });
+
   test('the client window is scaled by its window-scale option', () => {
     const ep = established({}, { wscale: 2, window: 100 });
     send(ep, 0, { seq: IRS + 1, ack: ISS + 1, window: 1000 });  // 4000 bytes

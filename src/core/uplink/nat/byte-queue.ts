@@ -1,13 +1,16 @@
 // A FIFO of byte chunks read from an outbound socket. Segments are cut from it as views (subarray), so
-// the only copy of a payload byte is the one into the outgoing packet.
+// the only copy of a payload byte is the one into the outgoing packet. Each chunk pushed goes to `released` exactly once,
+// when it has all been consumed or the queue is cleared: the io layer's read memory is reused from there.
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0;        // index of the first live chunk
   private headOff = 0;     // bytes already consumed from chunks[head]
   length = 0;
 
+  constructor(private readonly released?: (chunk: Buffer) => void) {}
+
   push(b: Buffer): void {
-    if (b.length === 0) return;
+    if (b.length === 0) { this.released?.(b); return; }
     this.chunks.push(b);
     this.length += b.length;
   }
@@ -20,6 +23,7 @@ export class ByteQueue {
       const left = c.length - this.headOff;
       if (n < left) { this.headOff += n; return; }
       n -= left;
+      this.released?.(c);
       this.head++;
       this.headOff = 0;
     }
@@ -45,6 +49,7 @@ export class ByteQueue {
   }
 
   clear(): void {
+    if (this.released) for (let i = this.head; i < this.chunks.length; i++) this.released(this.chunks[i]);
     this.chunks = [];
     this.head = 0;
     this.headOff = 0;

@@ -22,6 +22,8 @@ export interface NatSockets<T, U> {
   tcpResume(sock: T): void;
   /** Drop the socket: with `reset`, send the server a RST; otherwise close it as it stands. No events follow. */
   tcpClose(sock: T, reset: boolean): void;
+  /** Bytes once passed to Nat.tcpData that the Nat holds no longer (the client ACKed them, or the flow is gone). */
+  tcpReleased?(bytes: Buffer): void;
 
   /** A UDP socket for the flow; datagrams it receives go to Nat.udpReceived. */
   udpOpen(flow: NatUdpFlow<U>): U;

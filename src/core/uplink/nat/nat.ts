@@ -195,6 +195,7 @@ export class Nat<T, U> {
       hystart: opts.tcpHystart ?? TCP_DEFAULTS.hystart,
       pacing: opts.tcpPacing ?? TCP_DEFAULTS.pacing,
       congestion: opts.tcpCongestion ?? TCP_DEFAULTS.congestion,
+      onTxReleased: deps.sockets.tcpReleased?.bind(deps.sockets),
     };
     this.reassembler = opts.reassembly === false ? undefined
       : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });
@@ -407,7 +408,7 @@ export class Nat<T, U> {
 
   /** Bytes from the server. */
   tcpData(flow: NatTcpFlow<T>, chunk: Buffer, now: number): void {
-    if (flow.dead) return;
+    if (flow.dead) { this.sockets.tcpReleased?.(chunk); return; }
     flow.ep.send(chunk);
     if (!flow.paused && flow.ep.txQueued() >= this.sendLimit(flow)) { flow.paused = true; this.sockets.tcpPause(flow.sock); }
     this.service(flow, now);

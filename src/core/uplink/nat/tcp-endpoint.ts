@@ -86,6 +86,8 @@ export interface TcpConfig {
   /** New data leaves paced at gain × cwnd / srtt (pacer.ts) rather than in bursts. */
   pacing: boolean;
   onDrop?: (reason: string) => void;
+  /** Bytes given to send() that the endpoint holds no longer: ACKed, or dropped with the connection. */
+  onTxReleased?: (bytes: Buffer) => void;
   /** A segment sent again: after a retransmission timeout, or in fast recovery (dup ACKs, partial ACKs, RACK). */
   onRetransmit?: (kind: 'timeout' | 'fast' | 'probe') => void;
   /** A recovery undone: D-SACKs or timestamps showed its retransmissions needless. */
@@ -151,7 +153,7 @@ export class TcpEndpoint {
   private readonly sndShift: number;
   /** Payload bytes per full segment: the MSS less the timestamps option when it is on. */
   readonly sndMss: number;
-  private readonly tx = new ByteQueue();
+  private readonly tx: ByteQueue;
   private finQueued = false;
   private readonly cc: CongestionControl;
   private dupAcks = 0;
@@ -212,6 +214,7 @@ export class TcpEndpoint {
     private readonly cfg: TcpConfig,
     now: number,
   ) {
+    this.tx = new ByteQueue(cfg.onTxReleased);
     this.iss = cfg.iss >>> 0;
     this.sndUna = this.sndNxt = this.sndMax = this.iss;
     this.sackOk = syn.sackPermitted;
@@ -298,7 +301,7 @@ export class TcpEndpoint {
 
   /** Bytes read from the outbound socket, to be sent to the client. */
   send(data: Buffer): void {
-    if (this.finQueued || this.state === 'closed') return;
+    if (this.finQueued || this.state === 'closed') { this.cfg.onTxReleased?.(data); return; }
     this.tx.push(data);
   }
 
