@@ -1,8 +1,8 @@
 // Where the idle RTT through the tunnel goes: ping to 10.8.0.1 every 50 ms through one client, OpenVPN 2.6 and
 // nanovpn variants alternating, next to the bare underlay RTT (client to server namespace, no VPN).
 //
-//   node --import tsx bench/latency-probe.ts [--rounds N] [--count N] [--variant NAME=ENV=VALUE,...] [--trace F | --record F | --stat F]
-//   PING_I=seconds sets the ping interval (default 0.05)
+//   node --import tsx bench/latency-probe.ts [--rounds N] [--count N] [--variant NAME=ENV=VALUE,...] [--interval S]
+//     [--trace F | --record F | --stat F]
 import { spawn } from 'node:child_process';
 import { srvAddrFor, withTopology, type Topology } from '../test/helpers/netns.js';
 import { makeTestPki } from '../test/helpers/pki.js';
@@ -15,6 +15,15 @@ const opt = (name: string, dflt: string): string => { const i = args.indexOf(nam
 const rounds = Number(opt('--rounds', '3'));
 const count = Number(opt('--count', '200'));
 const proto = opt('--proto', 'udp') as 'udp' | 'tcp';
+const interval = opt('--interval', '0.05');
+/** At most one perf tool watches the server during the warm pings; its output goes to F.<server>.<round>. */
+const perfTools: Record<string, string[]> = {
+  '--trace': ['trace', '-e', 'recvmmsg,sendmmsg,recvfrom,sendto,read,write,epoll_wait,epoll_pwait,epoll_pwait2,poll,ppoll'],
+  '--record': ['record', '-F', '25000', '-g'],
+  '--stat': ['stat', '-e', 'page-faults,context-switches,cpu-migrations,task-clock'],
+};
+const perfFlag = Object.keys(perfTools).find((f) => args.includes(f));
+const perfTool = perfFlag ? { args: perfTools[perfFlag]!, out: opt(perfFlag, '') } : undefined;
 /** name=ENV1=v1;ENV2=v2 for nanovpn variants; 'default' always runs. */
 const variants: { name: string; env: NodeJS.ProcessEnv; extra: string[] }[] = [{ name: 'nanovpn', env: {}, extra: [] }];
 for (let i = 0; i < args.length; i++) {
@@ -31,7 +40,7 @@ for (let i = 0; i < args.length; i++) {
 }
 
 async function pingStats(topo: Topology, addr: string): Promise<{ avg: number; p50: number; p99: number }> {
-  const r = await topo.exec('cli1', ['ping', '-n', '-i', process.env.PING_I ?? '0.05', '-c', String(count), '-W', '1', addr], { check: false, timeoutMs: 120_000 });
+  const r = await topo.exec('cli1', ['ping', '-n', '-i', interval, '-c', String(count), '-W', '1', addr], { check: false, timeoutMs: 120_000 });
   const rtts = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
   const avg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
   return { avg, p50: rtts[Math.floor(rtts.length / 2)]!, p99: rtts[Math.floor(rtts.length * 0.99)]! };
@@ -62,12 +71,7 @@ await withTopology({ clients: 1, capture: false }, async (topo) => {
       await c.waitInitialized();
       add(`${who} fresh`, await pingStats(topo, '10.8.0.1'));
       await topo.exec('cli1', ['ping', '-n', '-f', '-c', '20000', '-s', '1300', '10.8.0.1'], { check: false, timeoutMs: 60_000 });
-      const trace = opt('--trace', '');
-      const record = opt('--record', '');
-      const tracer = trace && pid ? spawn('perf', ['trace', '-p', String(pid), '-e', 'recvmmsg,sendmmsg,recvfrom,sendto,read,write,epoll_wait,epoll_pwait,epoll_pwait2,poll,ppoll',
-        '-o', `${trace}.${who}.${r}`], { stdio: 'ignore' })
-        : opt('--stat', '') && pid ? spawn('perf', ['stat', '-e', 'page-faults,context-switches,cpu-migrations,task-clock,cycles,instructions,cache-misses,dTLB-load-misses,iTLB-load-misses', '-p', String(pid), '-o', `${opt('--stat', '')}.${who}.${r}`], { stdio: 'ignore' })
-        : record && pid ? spawn('perf', ['record', '-F', '25000', '-g', '-p', String(pid), '-o', `${record}.${who}.${r}`], { stdio: 'ignore' }) : undefined;
+      const tracer = perfTool && pid ? spawn('perf', [...perfTool.args, '-p', String(pid), '-o', `${perfTool.out}.${who}.${r}`], { stdio: 'ignore' }) : undefined;
       add(`${who} warm`, await pingStats(topo, '10.8.0.1'));
       tracer?.kill('SIGINT');
       await c.stop();
