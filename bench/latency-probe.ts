@@ -1,7 +1,8 @@
 // Where the idle RTT through the tunnel goes: ping to 10.8.0.1 every 50 ms through one client, OpenVPN 2.6 and
 // nanovpn variants alternating, next to the bare underlay RTT (client to server namespace, no VPN).
 //
-//   node --import tsx bench/latency-probe.ts [--rounds N] [--count N] [--variant NAME=ENV=VALUE,...] [--interval S]
+//   node --import tsx bench/latency-probe.ts [--rounds N] [--count N] [--proto udp|tcp] [--interval S]
+//     [--variant NAME:ENV=VALUE;conf=LINE;...]
 //     [--trace F | --record F | --stat F]
 import { spawn } from 'node:child_process';
 import { srvAddrFor, withTopology, type Topology } from '../test/helpers/netns.js';
@@ -24,7 +25,7 @@ const perfTools: Record<string, string[]> = {
 };
 const perfFlag = Object.keys(perfTools).find((f) => args.includes(f));
 const perfTool = perfFlag ? { args: perfTools[perfFlag]!, out: opt(perfFlag, '') } : undefined;
-/** name=ENV1=v1;ENV2=v2 for nanovpn variants; 'default' always runs. */
+/** NAME:ENV1=v1;ENV2=v2;conf=LINE for nanovpn variants; the plain 'nanovpn' always runs. */
 const variants: { name: string; env: NodeJS.ProcessEnv; extra: string[] }[] = [{ name: 'nanovpn', env: {}, extra: [] }];
 for (let i = 0; i < args.length; i++) {
   if (args[i] !== '--variant') continue;
