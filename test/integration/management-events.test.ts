@@ -295,7 +295,8 @@ test('renegotiation with management-client-auth: >CLIENT:REAUTH,CID,1 waits for 
     const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-client-auth'] }) });
     await server.waitForLine(/management interface listening path=/, 10_000);
     const m = await Mgmt.connect(join(server.dir, 'mgmt.sock'));
-    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 1,
+    // Two exit notifications a second apart: with one, a CI run once saw no DISCONNECT within 30 s of the stop.
+    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 2,
       authUserPass: { username: 'alice', password: 'pw1' }, extra: ['reneg-sec 6'] });
     const first = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
     const cid = Number(/CONNECT,(\d+),/.exec(first.head)![1]);
@@ -313,6 +314,31 @@ test('renegotiation with management-client-auth: >CLIENT:REAUTH,CID,1 waits for 
     assert.ok(!m.notes.some((l) => l.startsWith(`>CLIENT:DISCONNECT,${cid}`)), 'still connected');
     await c.stop();
     await m.client(new RegExp(`^>CLIENT:DISCONNECT,${cid}$`));
+    m.close();
+    assert.equal((await server.stop()).code, 0);
+  });
+});
+
+test('a client that exits while its renegotiation waits for the management decision is shown disconnected at once', { timeout: 120_000 }, async (t) => {
+  const skip = skipReason();
+  if (skip) { t.skip(skip); return; }
+  await withTopology({ clients: 1 }, async (topo) => {
+    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-client-auth'] }) });
+    await server.waitForLine(/management interface listening path=/, 10_000);
+    const m = await Mgmt.connect(join(server.dir, 'mgmt.sock'));
+    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 2,
+      authUserPass: { username: 'alice', password: 'pw1' }, extra: ['reneg-sec 4'] });
+    const first = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
+    const cid = Number(/CONNECT,(\d+),/.exec(first.head)![1]);
+    assert.deepEqual(await m.command(`client-auth-nt ${cid} 0`), ['SUCCESS: client-auth command succeeded']);
+    await c.waitInitialized();
+    await m.client(new RegExp(`^>CLIENT:REAUTH,${cid},1$`), 30_000);
+    const p = await topo.exec('cli1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '10.8.0.1'], { check: false, timeoutMs: 30_000 });
+    assert.equal(p.code, 0, `the tunnel works while the decision is pending: ${p.stdout}`);
+    await c.stop();
+    await m.client(new RegExp(`^>CLIENT:DISCONNECT,${cid}$`), 10_000);
+    assert.match(server.proc.output, /client disconnected cn=client1 .*reason="client exit/);
     m.close();
     assert.equal((await server.stop()).code, 0);
   });
