@@ -8,10 +8,10 @@ import * as net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliAddr, haveCommand, netnsUnavailable, srvAddrFor, withTopology } from '../helpers/netns.js';
+import { cliAddr, haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Topology } from '../helpers/netns.js';
 import { makeTestPki } from '../helpers/pki.js';
-import { nanovpnConfig, startNanovpn } from '../helpers/nanovpn-server.js';
-import { startOpenVpnClient } from '../helpers/openvpn-client.js';
+import { nanovpnConfig, startNanovpn, type NanovpnServer } from '../helpers/nanovpn-server.js';
+import { startOpenVpnClient, type OpenVpnClient } from '../helpers/openvpn-client.js';
 import { userId, groupId } from '../../src/config/unix-ids.js';
 
 /** The venv where test/install-deps.sh installs the Python library (NANOVPN_TEST_VENV there and here). */
@@ -287,21 +287,32 @@ test('no management client connected: a client of management-client-auth is refu
   });
 });
 
+interface AuthorizedClient { server: NanovpnServer; m: Mgmt; c: OpenVpnClient; cid: number }
+
+/**
+ * A server with management-client-auth and one UDP client renegotiating every `renegSec` seconds, its first key
+ * allowed over the management socket and its tunnel up.
+ */
+async function connectWithClientAuth(topo: Topology, renegSec: number): Promise<AuthorizedClient> {
+  const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
+  const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-client-auth'] }) });
+  await server.waitForLine(/management interface listening path=/, 10_000);
+  const m = await Mgmt.connect(join(server.dir, 'mgmt.sock'));
+  // Two exit notifications a second apart: with one, a CI run once saw no DISCONNECT within 30 s of the stop.
+  const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 2,
+    authUserPass: { username: 'alice', password: 'pw1' }, extra: [`reneg-sec ${renegSec}`] });
+  const first = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
+  const cid = Number(/CONNECT,(\d+),/.exec(first.head)![1]);
+  assert.deepEqual(await m.command(`client-auth-nt ${cid} 0`), ['SUCCESS: client-auth command succeeded']);
+  await c.waitInitialized();
+  return { server, m, c, cid };
+}
+
 test('renegotiation with management-client-auth: >CLIENT:REAUTH,CID,1 waits for its own decision; the tunnel stays up', { timeout: 120_000 }, async (t) => {
   const skip = skipReason();
   if (skip) { t.skip(skip); return; }
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-client-auth'] }) });
-    await server.waitForLine(/management interface listening path=/, 10_000);
-    const m = await Mgmt.connect(join(server.dir, 'mgmt.sock'));
-    // Two exit notifications a second apart: with one, a CI run once saw no DISCONNECT within 30 s of the stop.
-    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 2,
-      authUserPass: { username: 'alice', password: 'pw1' }, extra: ['reneg-sec 6'] });
-    const first = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
-    const cid = Number(/CONNECT,(\d+),/.exec(first.head)![1]);
-    assert.deepEqual(await m.command(`client-auth-nt ${cid} 0`), ['SUCCESS: client-auth command succeeded']);
-    await c.waitInitialized();
+    const { server, m, c, cid } = await connectWithClientAuth(topo, 6);
     await m.client(new RegExp(`^>CLIENT:ESTABLISHED,${cid}$`));
     const again = await m.client(new RegExp(`^>CLIENT:REAUTH,${cid},1$`), 30_000);
     assert.equal(again.env.get('common_name'), 'client1');
@@ -323,16 +334,7 @@ test('a client that exits while its renegotiation waits for the management decis
   const skip = skipReason();
   if (skip) { t.skip(skip); return; }
   await withTopology({ clients: 1 }, async (topo) => {
-    const pki = await makeTestPki(topo.tempDir('pki'), { clients: ['client1'] });
-    const server = startNanovpn({ topo, pki, config: nanovpnConfig({ proto: 'udp', extra: ['management mgmt.sock unix', 'management-client-auth'] }) });
-    await server.waitForLine(/management interface listening path=/, 10_000);
-    const m = await Mgmt.connect(join(server.dir, 'mgmt.sock'));
-    const c = startOpenVpnClient({ topo, node: 'cli1', proto: 'udp', remote: srvAddrFor(1), pki, cn: 'client1', explicitExitNotify: 2,
-      authUserPass: { username: 'alice', password: 'pw1' }, extra: ['reneg-sec 4'] });
-    const first = await m.client(/^>CLIENT:CONNECT,\d+,0$/);
-    const cid = Number(/CONNECT,(\d+),/.exec(first.head)![1]);
-    assert.deepEqual(await m.command(`client-auth-nt ${cid} 0`), ['SUCCESS: client-auth command succeeded']);
-    await c.waitInitialized();
+    const { server, m, c, cid } = await connectWithClientAuth(topo, 4);
     await m.client(new RegExp(`^>CLIENT:REAUTH,${cid},1$`), 30_000);
     const p = await topo.exec('cli1', ['ping', '-c', '2', '-i', '0.2', '-W', '2', '10.8.0.1'], { check: false, timeoutMs: 30_000 });
     assert.equal(p.code, 0, `the tunnel works while the decision is pending: ${p.stdout}`);
