@@ -411,6 +411,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   'nat-source': OWN,
   'nat-tcp-congestion': OWN,
   'nat-tcp-pacing': OWN,
+  'nat-tcp-ecn': OWN,
   'nat-timeout': OWN,
   'state-dir': OWN,
   'udp-socket': OWN,

@@ -860,6 +860,9 @@ const handlers: Record<string, Handler> = {
   'nat-tcp-pacing': {
     min: 1, max: 1, run(d, c) { c.cfg.natTcpPacing = oneOf(d, 0, ['on', 'off'] as const) === 'on'; },
   },
+  'nat-tcp-ecn': {
+    min: 1, max: 1, run(d, c) { c.cfg.natTcpEcn = oneOf(d, 0, ['on', 'off'] as const) === 'on'; },
+  },
   'nat-flows': {
     min: 1, max: 2, run(d, c) {
       c.cfg.natFlows = { perClient: int(d, 0, 1, 1 << 20), total: d.args.length > 1 ? int(d, 1, 1, 1 << 22) : undefined };

@@ -110,6 +110,8 @@ export interface ServerConfig {
   natTcpCongestion?: 'cubic' | 'newreno' | 'bbr';
   /** nanovpn extension: 'nat-tcp-pacing on|off', pace the NAT's TCP towards clients over the RTT; default off. */
   natTcpPacing?: boolean;
+  /** nanovpn extension: 'nat-tcp-ecn on|off', ECN (RFC 3168) for client connections that ask for it; default on. */
+  natTcpEcn?: boolean;
   stateDir?: string;            // nanovpn extension: writable path for persistence/status; undefined = off
   capath?: string;              // 'capath DIR': hashed folder of CAs (HASH.N) and CRLs (HASH.rN), see capath.ts
   /** 'log FILE' (truncated) / 'log-append FILE': where log lines go; the first of them wins, as in 2.6. */
@@ -130,7 +132,7 @@ export interface ServerConfig {
 /** The settings a static-key config shares with a TLS one. */
 type SharedSettings = Pick<ServerConfig, 'source' | 'local' | 'port' | 'protos' | 'listeners' | 'bindIpv6Only' | 'dev' | 'auth' | 'verb' | 'tunMtu' |
   'mssfix' | 'explicitExitNotify' | 'uplink' | 'dataCrypto' | 'udpSocket' | 'natSource' | 'natTimeouts' | 'natFlows' |
-  'natTcpCongestion' | 'natTcpPacing' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'syslog' | 'daemonName' | 'suppressTimestamps' | 'devNode' | 'remapUsr1'>;
+  'natTcpCongestion' | 'natTcpPacing' | 'natTcpEcn' | 'stateDir' | 'logFile' | 'writepid' | 'daemon' | 'syslog' | 'daemonName' | 'suppressTimestamps' | 'devNode' | 'remapUsr1'>;
 
 /** Static-key point-to-point mode (`secret`): no TLS, one peer at `ifconfig`'s REMOTE, CBC + HMAC from the key file. */
 export interface StaticKeyServerConfig extends SharedSettings {

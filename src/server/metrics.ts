@@ -116,6 +116,10 @@ export function collect(server: ObservedServer, mem: { rss?: number } = { rss: r
         name: 'nanovpn_nat_tcp_spurious_recoveries_total', help: 'Loss recoveries of the NAT\'s TCP undone as spurious, by what showed it (dsack, timestamp).', type: 'counter',
         samples: [[{ by: 'dsack' }, nat.tcpSpurious.dsack], [{ by: 'timestamp' }, nat.tcpSpurious.timestamp]],
       },
+      {
+        name: 'nanovpn_nat_tcp_ecn_total', help: 'ECN on the NAT\'s TCP towards clients: connections that negotiated it, CE-marked segments received, ECE signals acted on.', type: 'counter',
+        samples: [[{ event: 'negotiated' }, nat.tcpEcn.negotiated], [{ event: 'ce' }, nat.tcpEcn.ce], [{ event: 'ece' }, nat.tcpEcn.ece]],
+      },
     );
   }
   const fwd = server.forwardStats?.();

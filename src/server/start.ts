@@ -77,7 +77,7 @@ export async function startServer(cfg: AnyServerConfig, o: StartOptions = {}): P
     server.setUplink(nat = createNatUplink({
       localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
       perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
-      tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing,
+      tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing, tcpEcn: cfg.natTcpEcn,
       localIp: cfg.forwards?.length ? server.pool.serverIp : undefined,
       // A host behind a client (iroute) is that client's: the router's own anti-spoof rule.
       sourceAllowed: (clientIp, src) => {
@@ -171,7 +171,7 @@ async function startStaticKeyServer(cfg: StaticKeyServerConfig): Promise<StaticK
   server.setUplink(createNatUplink({
     localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
     perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
-    tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing,
+    tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing, tcpEcn: cfg.natTcpEcn,
   }, server.router.toClient, server.driver));
   await server.start();
   return server;

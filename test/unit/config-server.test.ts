@@ -379,6 +379,14 @@ test('nat-tcp-pacing on|off', () => {
   fails(STOCK_CONFIG + 'nat-tcp-pacing yes\n', line, /'nat-tcp-pacing': 'yes' must be one of: on, off/);
 });
 
+test('nat-tcp-ecn on|off', () => {
+  assert.equal(build('nat-tcp-ecn on\n').natTcpEcn, true);
+  assert.equal(build('nat-tcp-ecn off\n').natTcpEcn, false);
+  assert.equal(build('').natTcpEcn, undefined);
+  const line = STOCK_CONFIG.split('\n').length;
+  fails(STOCK_CONFIG + 'nat-tcp-ecn 1\n', line, /'nat-tcp-ecn': '1' must be one of: on, off/);
+});
+
 test('inactive SECONDS [BYTES]', () => {
   assert.deepEqual(build('inactive 600\n').inactive, { seconds: 600, bytes: 0 });
   assert.deepEqual(build('inactive 600 100000\n').inactive, { seconds: 600, bytes: 100000 });

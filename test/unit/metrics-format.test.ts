@@ -26,7 +26,7 @@ function fakeConn(cn: string,
 const NAT: NatStats = {
   flowsOpen: 3, flowsCreated: 10, flowsEvicted: 1, flowsExpired: 4, flowsClosed: 2, packetsOut: 50, bytesOut: 5000,
   packetsIn: 40, bytesIn: 4000, tcpFlows: 2, udpFlows: 1, drops: { 'tcp: beyond window': 3, checksum: 2 }, tcpRetransmits: { timeout: 6, fast: 9, probe: 4 },
-  tcpSpurious: { dsack: 1, timestamp: 2 },
+  tcpSpurious: { dsack: 1, timestamp: 2 }, tcpEcn: { negotiated: 5, ce: 7, ece: 8 },
 };
 
 function fakeServer(conns: ObservedConn[], nat?: NatStats): ObservedServer {
@@ -108,6 +108,9 @@ test('collect: sessions, handshakes, per-CN bytes/packets (summed across session
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="timeout"}'), 6);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="fast"}'), 9);
   assert.equal(s.get('nanovpn_nat_tcp_retransmits_total{trigger="probe"}'), 4);
+  assert.equal(s.get('nanovpn_nat_tcp_ecn_total{event="negotiated"}'), 5);
+  assert.equal(s.get('nanovpn_nat_tcp_ecn_total{event="ce"}'), 7);
+  assert.equal(s.get('nanovpn_nat_tcp_ecn_total{event="ece"}'), 8);
   assert.equal(s.get('process_resident_memory_bytes'), 123456);
   // Every family has exactly one HELP and one TYPE line, before its samples; no sample line is broken.
   const names = text.split('\n').filter((l) => l.startsWith('# TYPE ')).map((l) => l.split(' ')[2]);

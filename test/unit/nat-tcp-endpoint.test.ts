@@ -29,6 +29,9 @@ interface Out {
   sack?: [number, number][];
   tsVal?: number;
   tsEcr?: number;
+  ece?: boolean;
+  cwr?: boolean;
+  ecn?: number;
 }
 
 function recv(ep: TcpEndpoint, now: number): Out[] {
@@ -39,7 +42,7 @@ function recv(ep: TcpEndpoint, now: number): Out[] {
     const d = Buffer.concat(data as Buffer[]);
     out.push({
       seq: r.seq, ack: r.ack, control: r.control, len: d.length, data: d, window: r.window, mss: r.mss, wscale: r.wscale,
-      sackPermitted: r.sackPermitted, sack: r.sack, tsVal: r.tsVal, tsEcr: r.tsEcr,
+      sackPermitted: r.sackPermitted, sack: r.sack, tsVal: r.tsVal, tsEcr: r.tsEcr, ece: r.ece, cwr: r.cwr, ecn: r.ecn,
     });
   });
   return out;
@@ -1132,4 +1135,111 @@ test('pacing off (the default): the same window leaves at once', () => {
   assert.equal(recv(ep, 100).length, 10);
   for (let i = 1; i <= 10; i++) send(ep, 200, { seq: IRS + 1, ack: ISS + 1 + i * MSS });
   assert.equal(recv(ep, 200).length, 20);
+});
+
+describe('ECN (RFC 3168)', () => {
+  const ECN_SYN: Partial<TcpRepr> = { ece: true, cwr: true };
+  const NOT_ECT = 0, ECT0 = 2, CE = 3;
+
+  test('a SYN with ECE and CWR gets an ECN-setup SYN-ACK; new data goes out ECT(0), ACKs and retransmissions do not', () => {
+    const seen: string[] = [];
+    const ep = synPending({ onEcn: (e) => seen.push(e) }, ECN_SYN);
+    ep.accept();
+    const [synAck] = recv(ep, 0);
+    assert.deepEqual([synAck!.ece, synAck!.cwr, synAck!.ecn], [true, false, NOT_ECT], 'ECE alone, and not ECN-capable');
+    send(ep, 0, { seq: IRS + 1, ack: ISS + 1 });
+    assert.deepEqual(seen, ['negotiated']);
+    ep.send(Buffer.alloc(3 * MSS));
+    const data = recv(ep, 0);
+    assert.deepEqual(data.map((o) => [o.len, o.ecn, o.ece, o.cwr]), Array(3).fill([MSS, ECT0, false, false]));
+    send(ep, 5, { seq: IRS + 1, ack: ISS + 1, payload: Buffer.alloc(100) });
+    const [ack] = recv(ep, 100);
+    assert.deepEqual([ack!.len, ack!.ack, ack!.ecn], [0, IRS + 101, NOT_ECT], 'the delayed ACK is not ECN-capable');
+    let resent: Out[] = [];
+    for (let i = 0; i < 5 && resent.length === 0; i++) resent = recv(ep, ep.pollAt()!);
+    assert.equal(resent[0]!.seq, ISS + 1, 'the retransmission timeout resends the first segment');
+    assert.equal(resent[0]!.ecn, NOT_ECT, 'a retransmission is never ECT (RFC 3168 §6.1.5)');
+  });
+
+  test('no ECN without both flags on the SYN, or with ecn off: no ECE on the SYN-ACK, no ECT, CE marks not echoed', () => {
+    for (const [c, syn] of [[{}, { ece: true }], [{ ecn: false }, ECN_SYN]] as [Partial<TcpConfig>, Partial<TcpRepr>][]) {
+      const seen: string[] = [];
+      const ep = synPending({ ...c, onEcn: (e) => seen.push(e) }, syn);
+      ep.accept();
+      assert.equal(recv(ep, 0)[0]!.ece, false);
+      send(ep, 0, { seq: IRS + 1, ack: ISS + 1 });
+      ep.send(Buffer.alloc(MSS));
+      assert.equal(recv(ep, 0)[0]!.ecn, NOT_ECT);
+      send(ep, 1, { seq: IRS + 1, ack: ISS + 1 + MSS, payload: Buffer.alloc(100), ecn: CE, ece: true });
+      assert.ok(recv(ep, 100).every((o) => !o.ece));
+      assert.deepEqual(seen, []);
+      assert.ok(ep.sendState().cwnd > 10 * MSS, 'an ECE flag without ECN is ignored: slow start went on, nothing halved');
+    }
+  });
+
+  test('a CE mark is answered at once with ECE, which stays on every segment until the client sends CWR', () => {
+    const seen: string[] = [];
+    const ep = established({ onEcn: (e) => seen.push(e) }, ECN_SYN);
+    let seq = IRS + 1;
+    const data = (t: number, over: Partial<TcpRepr>): void => {
+      send(ep, t, { seq, ack: ISS + 1, payload: Buffer.alloc(100), ...over });
+      seq += 100;
+    };
+    data(0, { ecn: CE });
+    const [now] = recv(ep, 0);
+    assert.deepEqual([now!.ack, now!.ece], [seq, true], 'an immediate ACK, not a delayed one');
+    data(10, { ecn: ECT0 });
+    recvNothing(ep, 10);
+    const [later] = recv(ep, 100);
+    assert.deepEqual([later!.ack, later!.ece], [seq, true], 'still echoed: no CWR yet');
+    ep.send(Buffer.alloc(MSS));
+    assert.equal(recv(ep, 100)[0]!.ece, true, 'on our data too');
+    data(110, { ecn: ECT0, cwr: true, ack: ISS + 1 + MSS });
+    assert.deepEqual(recv(ep, 200).map((o) => [o.ack, o.ece]), [[seq, false]], 'the CWR ends the echo');
+    data(210, { ecn: CE, cwr: true });
+    assert.deepEqual(recv(ep, 210).map((o) => o.ece), [true], 'a CE beside a CWR starts it again');
+    assert.deepEqual(seen, ['negotiated', 'ce', 'ce']);
+  });
+
+  test('an ECE halves the window once per window of data, nothing is resent, and the next new segment carries CWR', () => {
+    const seen: string[] = [];
+    const ep = established({ onEcn: (e) => seen.push(e) }, ECN_SYN);
+    ep.send(Buffer.alloc(40 * MSS));
+    const first = recv(ep, 0);
+    assert.equal(first.length, 10, 'the initial window');
+    const ackOf = (t: number, n: number, ece: boolean): Out[] => {
+      send(ep, t, { seq: IRS + 1, ack: ISS + 1 + n * MSS, ece });
+      return recv(ep, t);
+    };
+    // 2 segments ACKed: slow start makes cwnd 11000, then the ECE halves the flight of 10000.
+    assert.deepEqual(ackOf(10, 2, true), [], 'the flight of 8000 is above the new window');
+    assert.equal(ep.sendState().cwnd, 5 * MSS);
+    assert.deepEqual(seen, ['negotiated', 'ece']);
+    // The client echoes ECE until our CWR reaches it: ACKs of data sent before the reduction do not count again.
+    const out: Out[] = [];
+    for (let n = 3; n <= 10; n++) out.push(...ackOf(10 + n, n, true));
+    assert.deepEqual(seen, ['negotiated', 'ece'], 'one reduction for the whole window');
+    assert.ok(out.length > 0 && out.every((o) => o.seq >= ISS + 1 + 10 * MSS && o.ecn === ECT0), 'only new data, ECT(0)');
+    assert.deepEqual(out.map((o) => o.cwr), [true, ...Array(out.length - 1).fill(false)], 'CWR on the first of it only');
+    assert.ok(ep.sendState().cwnd < 7 * MSS, `congestion avoidance from 5000, not slow start: ${ep.sendState().cwnd}`);
+    // An ECE on an ACK beyond what was sent before the reduction is a new congestion signal.
+    ackOf(30, 12, true);
+    assert.deepEqual(seen, ['negotiated', 'ece', 'ece']);
+  });
+
+  test('under BBR an ECE leaves the window as it is, but CWR still goes out so the client stops echoing', () => {
+    const run = (ece: boolean): { cwnd: number; cwr: boolean[] } => {
+      const ep = established({ congestion: 'bbr' }, { ...ECN_SYN, sackPermitted: true });
+      ep.send(Buffer.alloc(40 * MSS));
+      recv(ep, 0);
+      send(ep, 10, { seq: IRS + 1, ack: ISS + 1 + 2 * MSS, ece });
+      const cwnd = ep.sendState().cwnd;
+      return { cwnd, cwr: recv(ep, 10).map((o) => o.cwr!) };
+    };
+    const marked = run(true), plain = run(false);
+    assert.equal(marked.cwnd, plain.cwnd);
+    assert.ok(marked.cwr.length > 0);
+    assert.deepEqual(marked.cwr, [true, ...Array(marked.cwr.length - 1).fill(false)]);
+    assert.ok(plain.cwr.every((c) => !c));
+  });
 });

@@ -122,6 +122,20 @@ test('TCP over IPv6: the captured SYN and RST parse (checksums), and build back 
   assert.deepEqual(parseTcpInIpv6(bad), { error: 'bad TCP checksum' });
 });
 
+test('TCP over IPv6: the ECN field is the low two bits of the traffic class, both ways; the flow label stays 0', () => {
+  const rst = parseTcpInIpv6(RST);
+  assert.ok(!('error' in rst));
+  assert.equal(rst.ecn, 0);
+  for (const ecn of [1, 2, 3]) {
+    const p = buildTcp6Packet(A2, A1, { ...rst, ecn });
+    assert.equal(p.readUInt32BE(0), (0x60000000 | (ecn << 20)) >>> 0, `ECN ${ecn}: version 6, traffic class ${ecn}`);
+    assert.deepEqual(p.subarray(4), RST.subarray(4), 'nothing else changes (the traffic class is not in the checksum)');
+    const back = parseTcpInIpv6(p);
+    assert.ok(!('error' in back));
+    assert.equal(back.ecn, ecn);
+  }
+});
+
 test('MSS clamp over IPv6 keeps the checksum valid', () => {
   const p = Buffer.from(SYN);
   assert.ok(clampTcpMss6(p, 1380));

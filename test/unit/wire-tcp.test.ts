@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { sum, combine, pseudoHeader, finish } from '../../src/core/wire/checksum.js';
+import { ipv4HeaderChecksumOk } from '../../src/core/wire/ipv4.js';
 import {
   parseTcp, parseTcpInIpv4, emitTcp, buildTcpPacket, clampTcpMss, tcpHeaderLen, EMPTY, type TcpRepr,
 } from '../../src/core/wire/tcp.js';
@@ -14,7 +15,7 @@ const SRC = 0x0a080002;
 const DST = 0x5db8d822;
 const SYN: TcpRepr = {
   srcPort: 40000, dstPort: 80, seq: 0x01020304, ack: undefined, control: 'syn', psh: false, window: 64240,
-  mss: 1460, wscale: 7, sackPermitted: true, tsVal: undefined, tsEcr: undefined, payload: EMPTY,
+  mss: 1460, wscale: 7, sackPermitted: true, tsVal: undefined, tsEcr: undefined, ece: false, cwr: false, ecn: 0, payload: EMPTY,
 };
 
 test('parse known-answer SYN (checksum verified)', () => {
@@ -61,8 +62,22 @@ const SACK_PACKET = Buffer.from(
   'hex');
 const SACK_ACK: TcpRepr = {
   srcPort: 40000, dstPort: 80, seq: 0x01020305, ack: 0x0a0b0c0d, control: 'none', psh: false, window: 1000,
-  sackPermitted: false, sack: [[0x0a0b1000, 0x0a0b2000], [0xfffffff0, 0x10]], tsVal: undefined, tsEcr: undefined, payload: EMPTY,
+  sackPermitted: false, sack: [[0x0a0b1000, 0x0a0b2000], [0xfffffff0, 0x10]], tsVal: undefined, tsEcr: undefined,
+  ece: false, cwr: false, ecn: 0, payload: EMPTY,
 };
+
+test('ECN (RFC 3168): ECE is flag bit 0x40, CWR 0x80; the ECN field is the low two bits of the IPv4 TOS byte', () => {
+  const p = buildTcpPacket(SRC, DST, { ...SACK_ACK, ece: true, cwr: true, ecn: 3 }, undefined, 0x1234);
+  assert.equal(p[1], 0x03, 'TOS: CE');
+  assert.equal(p[33], 0xd0, 'flags: CWR, ECE, ACK');
+  assert.ok(ipv4HeaderChecksumOk(p), 'the IPv4 header checksum covers the TOS byte');
+  const back = parseTcpInIpv4(p);
+  assert.ok(!('error' in back));
+  assert.deepEqual([back.ece, back.cwr, back.ecn], [true, true, 3]);
+  const plain = parseTcpInIpv4(buildTcpPacket(SRC, DST, { ...SACK_ACK, ece: true, ecn: 2 }));
+  assert.ok(!('error' in plain));
+  assert.deepEqual([plain.ece, plain.cwr, plain.ecn], [true, false, 2]);
+});
 
 test('SACK blocks: parse and emit a known-answer ACK with two blocks', () => {
   assert.deepEqual(parseTcpInIpv4(SACK_PACKET), SACK_ACK);
@@ -134,6 +149,7 @@ const reprArb = fc.record({
   sack: fc.option(fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })),
     { minLength: 1, maxLength: 4 }), { nil: undefined }),
   ts: fc.option(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff })), { nil: undefined }),
+  ece: fc.boolean(), cwr: fc.boolean(), ecn: fc.integer({ min: 0, max: 3 }),
   payload: fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
 }).map((r) => {
   // MSS, window scale and SACK-permitted are only meaningful (and only parsed) on SYNs, SACK blocks only on others.

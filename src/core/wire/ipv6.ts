@@ -70,10 +70,10 @@ export function packetPseudo6(packet: Buffer, proto: number, l4Len: number): num
   return sum(packet, 8, 32, (l4Len >>> 16) + (l4Len & 0xffff) + proto);
 }
 
-/** Writes a 40-byte header at buf[off]: traffic class and flow label 0. */
+/** Writes a 40-byte header at buf[off]: flow label 0, traffic class 0 unless given (its low two bits are ECN). */
 export function emitIpv6(buf: Buffer, off: number, src: Uint8Array, dst: Uint8Array, next: number, payloadLen: number,
-  hopLimit = 64): void {
-  buf.writeUInt32BE(0x60000000, off);
+  hopLimit = 64, trafficClass = 0): void {
+  buf.writeUInt32BE((0x60000000 | (trafficClass << 20)) >>> 0, off);
   buf.writeUInt16BE(payloadLen, off + 4);
   buf[off + 6] = next;
   buf[off + 7] = hopLimit;

@@ -1,6 +1,6 @@
 // TCP header codec. The flags collapse into one `control` (none/syn/fin/rst) plus psh, so SYN+FIN and SYN+RST are
 // rejected at parse time; the options we act on (MSS, window scale, SACK-permitted, SACK blocks, timestamps) are
-// lifted into the Repr.
+// lifted into the Repr, and so are the ECN flags (RFC 3168 §6.1) with the ECN field of the IP header around it.
 import { sum, combine, pseudoHeader, finish, rewriteBytes } from './checksum.js';
 import {
   checkIpv4, emitIpv4, ipv4Dst, ipv4HeaderLen, ipv4IsFragment, ipv4Proto, ipv4Src, ipv4TotalLen, isError,
@@ -10,7 +10,9 @@ import { checkIpv6, emitIpv6, ipv6TotalLen, ipv6Upper, packetPseudo6, pseudoHead
 
 export const T = { SRC_PORT: 0, DST_PORT: 2, SEQ: 4, ACK: 8, OFF_FLAGS: 12, WINDOW: 14, CHECKSUM: 16, URGENT: 18 } as const;
 export const TCP_HEADER_LEN = 20;
-export const FLG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20 } as const;
+export const FLG = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
+/** The ECN field of an IP header (RFC 3168 §5): not ECN-capable, ECT(1), ECT(0), congestion experienced. */
+export const ECN = { NOT_ECT: 0, ECT1: 1, ECT0: 2, CE: 3 } as const;
 const OPT = { EOL: 0, NOP: 1, MSS: 2, WS: 3, SACK_PERM: 4, SACK: 5, TS: 8 } as const;
 /** RFC 2018 §3: a SACK option holds 1 to 4 blocks of two sequence numbers (length 2 + 8n). */
 const MAX_SACK_BLOCKS = 4;
@@ -37,6 +39,11 @@ export interface TcpRepr {
   /** RFC 7323 timestamps: TSval and TSecr, both present or both undefined. */
   tsVal?: number;
   tsEcr?: number;
+  /** The ECN-Echo and Congestion Window Reduced flags (RFC 3168 §6.1). */
+  ece?: boolean;
+  cwr?: boolean;
+  /** The ECN field (ECN.*) of the IP header around the segment: as received, or to send it with. */
+  ecn?: number;
   payload: Buffer;
 }
 
@@ -71,7 +78,8 @@ export function parseTcp(seg: Buffer, pseudo?: number): TcpRepr | ParseError {
     srcPort, dstPort, seq: seg.readUInt32BE(T.SEQ),
     ack: flags & FLG.ACK ? seg.readUInt32BE(T.ACK) : undefined,
     control, psh: (flags & FLG.PSH) !== 0, window: seg.readUInt16BE(T.WINDOW), sackPermitted: false,
-    tsVal: undefined, tsEcr: undefined, payload: seg.subarray(hl),
+    tsVal: undefined, tsEcr: undefined, ece: (flags & FLG.ECE) !== 0, cwr: (flags & FLG.CWR) !== 0, ecn: ECN.NOT_ECT,
+    payload: seg.subarray(hl),
   };
   let i = TCP_HEADER_LEN;
   while (i < hl) {
@@ -149,6 +157,8 @@ function writeSegment(r: TcpRepr, buf: Buffer, off: number, data?: readonly Buff
   buf.writeUInt32BE((r.ack ?? 0) >>> 0, off + T.ACK);
   let flags = r.psh ? FLG.PSH : 0;
   if (r.ack !== undefined) flags |= FLG.ACK;
+  if (r.ece) flags |= FLG.ECE;
+  if (r.cwr) flags |= FLG.CWR;
   if (r.control === 'syn') flags |= FLG.SYN;
   else if (r.control === 'fin') flags |= FLG.FIN;
   else if (r.control === 'rst') flags |= FLG.RST;
@@ -188,7 +198,9 @@ export function buildTcpPacket(srcIp: number, dstIp: number, r: TcpRepr, data?: 
   if (data) { payloadLen = 0; for (const d of data) payloadLen += d.length; }
   const l4 = tcpHeaderLen(r) + payloadLen;
   const buf = Buffer.allocUnsafe(IPV4_HEADER_LEN + l4);
-  emitIpv4(simpleIpv4(srcIp, dstIp, PROTO_TCP, l4, ident), buf, 0);
+  const ip = simpleIpv4(srcIp, dstIp, PROTO_TCP, l4, ident);
+  ip.tos = r.ecn ?? ECN.NOT_ECT;
+  emitIpv4(ip, buf, 0);
   emitTcp(r, buf, IPV4_HEADER_LEN, srcIp, dstIp, data);
   return buf;
 }
@@ -199,29 +211,34 @@ export function buildTcp6Packet(src: Uint8Array, dst: Uint8Array, r: TcpRepr, da
   if (data) { payloadLen = 0; for (const d of data) payloadLen += d.length; }
   const l4 = tcpHeaderLen(r) + payloadLen;
   const buf = Buffer.allocUnsafe(IPV6_HEADER_LEN + l4);
-  emitIpv6(buf, 0, src, dst, PROTO_TCP, l4);
+  emitIpv6(buf, 0, src, dst, PROTO_TCP, l4, 64, r.ecn ?? ECN.NOT_ECT);
   emitTcp6(r, buf, IPV6_HEADER_LEN, src, dst, data);
   return buf;
 }
 
-/** Parse the TCP segment inside a whole IPv6 packet (after any extension headers), verifying its checksum. */
+/** Parse the TCP segment inside a whole IPv6 packet (after any extension headers), verifying its checksum; ecn from
+ *  its traffic class. */
 export function parseTcpInIpv6(packet: Buffer): TcpRepr | ParseError {
   const bad = checkIpv6(packet);
   if (bad) return { error: bad };
   const up = ipv6Upper(packet);
   if (!('proto' in up) || up.proto !== PROTO_TCP) return { error: 'not TCP' };
   const seg = packet.subarray(up.offset, ipv6TotalLen(packet));
-  return parseTcp(seg, packetPseudo6(packet, PROTO_TCP, seg.length));
+  const r = parseTcp(seg, packetPseudo6(packet, PROTO_TCP, seg.length));
+  if (!isError(r)) r.ecn = (packet[1]! >> 4) & 3;  // the low bits of the traffic class
+  return r;
 }
 
-/** Parse the TCP segment inside a whole IPv4 packet, verifying its checksum. */
+/** Parse the TCP segment inside a whole IPv4 packet, verifying its checksum; ecn from its TOS byte. */
 export function parseTcpInIpv4(packet: Buffer): TcpRepr | ParseError {
   const bad = checkIpv4(packet);
   if (bad) return { error: bad };
   if (ipv4Proto(packet) !== PROTO_TCP) return { error: 'not TCP' };
   if (ipv4IsFragment(packet)) return { error: 'fragment' };
   const seg = packet.subarray(ipv4HeaderLen(packet), ipv4TotalLen(packet));
-  return parseTcp(seg, pseudoHeader(ipv4Src(packet), ipv4Dst(packet), PROTO_TCP, seg.length));
+  const r = parseTcp(seg, pseudoHeader(ipv4Src(packet), ipv4Dst(packet), PROTO_TCP, seg.length));
+  if (!isError(r)) r.ecn = packet[1]! & 3;  // the low bits of the TOS byte
+  return r;
 }
 
 /**

@@ -31,6 +31,7 @@ export function classify(packet: Buffer): Classified {
     case PROTO_TCP: {
       const tcp = parseTcp(l4, pseudoHeader(src, dst, PROTO_TCP, l4.length));
       if ('error' in tcp) return { kind: 'drop', reason: tcp.error === 'bad TCP checksum' ? 'tcp-checksum' : 'tcp-malformed' };
+      tcp.ecn = packet[1]! & 3;  // the low bits of the TOS byte
       return { kind: 'tcp', src, dst, tcp };
     }
     case PROTO_UDP: {
@@ -65,6 +66,7 @@ export function classify6(packet: Buffer): Classified6 {
     case PROTO_TCP: {
       const tcp = parseTcp(l4, packetPseudo6(packet, PROTO_TCP, l4.length));
       if ('error' in tcp) return { kind: 'drop', reason: tcp.error === 'bad TCP checksum' ? 'tcp-checksum' : 'tcp-malformed' };
+      tcp.ecn = (packet[1]! >> 4) & 3;  // the low bits of the traffic class
       return { kind: 'tcp', src, dst, tcp };
     }
     case PROTO_UDP: {

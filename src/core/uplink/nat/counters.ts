@@ -21,6 +21,8 @@ export interface NatStats extends FlowCounters {
   tcpRetransmits: { timeout: number; fast: number; probe: number };
   /** Recoveries of the NAT's TCP undone because D-SACKs or timestamps showed the retransmissions needless. */
   tcpSpurious: { dsack: number; timestamp: number };
+  /** ECN on the NAT's TCP: connections that negotiated it, CE-marked segments from clients, ECEs acted on. */
+  tcpEcn: { negotiated: number; ce: number; ece: number };
 }
 
 export function newFlowCounters(): FlowCounters {

@@ -65,6 +65,8 @@ export interface NatOptions {
   tcpHystart?: boolean;
   /** New data towards a client leaves paced over the RTT (pacer.ts; default false). */
   tcpPacing?: boolean;
+  /** ECN (RFC 3168) on the TCP towards clients whose SYN asks for it (default true). */
+  tcpEcn?: boolean;
   /** Largest packet delivered to a client (the tunnel MTU, default 1500); bigger UDP replies are fragmented. */
   mtu?: number;
   /** Fragment reassembly limits; false drops every fragment (counted). */
@@ -152,6 +154,7 @@ export class Nat<T, U> {
   private readonly drops: Record<string, number> = {};
   private readonly tcpRetransmits = { timeout: 0, fast: 0, probe: 0 };
   private readonly tcpSpurious = { dsack: 0, timestamp: 0 };
+  private readonly tcpEcn = { negotiated: 0, ce: 0, ece: 0 };
   /** Flows touched since the last batch. */
   private dirty = new Set<NatTcpFlow<T>>();
   /** Flows holding corked writes or an ACK until the client's burst ends: flushed again in the next batch. */
@@ -195,7 +198,12 @@ export class Nat<T, U> {
       hystart: opts.tcpHystart ?? TCP_DEFAULTS.hystart,
       pacing: opts.tcpPacing ?? TCP_DEFAULTS.pacing,
       congestion: opts.tcpCongestion ?? TCP_DEFAULTS.congestion,
+      ecn: opts.tcpEcn ?? TCP_DEFAULTS.ecn,
       onTxReleased: deps.sockets.tcpReleased?.bind(deps.sockets),
+      onDrop: (reason) => this.drop(`tcp: ${reason}`),
+      onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
+      onSpurious: (by) => { this.tcpSpurious[by]++; },
+      onEcn: (event) => { this.tcpEcn[event]++; },
     };
     this.reassembler = opts.reassembly === false ? undefined
       : new Reassembler({ ...REASSEMBLY_DEFAULTS, ...opts.reassembly });
@@ -228,6 +236,7 @@ export class Nat<T, U> {
       ...this.table.total, tcpFlows: this.tcpOpen, udpFlows: this.udpOpen, drops: all,
       tcpRetransmits: { ...this.tcpRetransmits },
       tcpSpurious: { ...this.tcpSpurious },
+      tcpEcn: { ...this.tcpEcn },
     };
   }
 
@@ -334,11 +343,7 @@ export class Nat<T, U> {
     this.clock = now;
     const key = this.forwardKey(PROTO_TCP, clientIp, clientPort);
     if (!key) return undefined;
-    const ep = new ActiveOpenEndpoint(key.dstPort, key.clientPort, {
-      ...this.tcpBase, iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
-      onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
-      onSpurious: (by) => { this.tcpSpurious[by]++; },
-    }, now);
+    const ep = new ActiveOpenEndpoint(key.dstPort, key.clientPort, { ...this.tcpBase, iss: this.random() >>> 0 }, now);
     const flow: NatTcpFlow<T> = {
       kind: 'tcp', key, owner: clientIp, hash: 0, assured: false, ep, sock, connected: true, paused: false,
       corked: false, corkedBytes: 0, segIn: false, dead: false, closeReason: undefined, lastState: ep.state,
@@ -579,10 +584,7 @@ export class Nat<T, U> {
 
   private openTcp(owner: number, key: FlowKey, syn: TcpRepr, now: number, packet6?: Buffer): void {
     const ep = new TcpEndpoint(key.dstPort, key.clientPort, syn, {
-      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss,
-      iss: this.random() >>> 0, onDrop: (reason) => this.drop(`tcp: ${reason}`),
-      onRetransmit: (kind) => { this.tcpRetransmits[kind]++; },
-      onSpurious: (by) => { this.tcpSpurious[by]++; },
+      ...this.tcpBase, mss: key.v6 ? this.tcpBase.mss - 20 : this.tcpBase.mss, iss: this.random() >>> 0,
     }, now);
     const flow: NatTcpFlow<T> = {
       kind: 'tcp', key, owner, hash: 0, assured: false, ep, sock: undefined as T, connected: false, paused: false,

@@ -16,8 +16,10 @@
 // Without SACK it is NewReno (RFC 6582) on three duplicate ACKs. A recovery that D-SACKs or timestamps show
 // spurious is undone (recovery-undo.ts). Congestion control (congestion.ts: NewReno, cubic.ts: CUBIC, either with
 // HyStart++ in hystart.ts), the RTT (rtt-estimator.ts) and the RFC 7323 timestamps (timestamps.ts, when the client
-// offers them) live in their own files.
-import { EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
+// offers them) live in their own files. ECN (RFC 3168) runs when the client's SYN asks for it: our new data goes out
+// ECT(0), a CE mark from the client is echoed in ECE until its CWR, and an ECE reduces the window once per window of
+// data, as a loss would but with nothing resent (BBR, like Linux's, does not take ECE as a signal).
+import { ECN, EMPTY, type TcpControl, type TcpRepr } from '../../wire/tcp.js';
 import { ByteQueue } from './byte-queue.js';
 import { NewReno, type CongestionAlgorithm, type CongestionControl } from './congestion.js';
 import { Cubic } from './cubic.js';
@@ -85,6 +87,8 @@ export interface TcpConfig {
   hystart: boolean;
   /** New data leaves paced at gain × cwnd / srtt (pacer.ts) rather than in bursts. */
   pacing: boolean;
+  /** Answer a client SYN that asks for ECN (RFC 3168 §6.1.1) with an ECN-setup SYN-ACK. */
+  ecn: boolean;
   onDrop?: (reason: string) => void;
   /** Bytes given to send() that the endpoint holds no longer: ACKed, or dropped with the connection. */
   onTxReleased?: (bytes: Buffer) => void;
@@ -92,12 +96,15 @@ export interface TcpConfig {
   onRetransmit?: (kind: 'timeout' | 'fast' | 'probe') => void;
   /** A recovery undone: D-SACKs or timestamps showed its retransmissions needless. */
   onSpurious?: (by: 'dsack' | 'timestamp') => void;
+  /** ECN on this connection: negotiated in the handshake, a CE-marked segment from the client, an ECE taken as a
+   *  congestion signal (the window reduced, except under BBR). */
+  onEcn?: (event: 'negotiated' | 'ce' | 'ece') => void;
 }
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, rcvBufMax: 8 << 20, connectTimeout: 20_000, timeWait: 5_000,
   initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
-  congestion: 'bbr', hystart: true, pacing: false,
+  congestion: 'bbr', hystart: true, pacing: false, ecn: true,
 };
 
 /** RFC 9293 §3.7.1: the MSS assumed when the SYN carries none. */
@@ -189,6 +196,14 @@ export class TcpEndpoint {
   private probeEnd: Seq | undefined;
   private fastRetransmit = false;
   private retries = 0;
+  /** The client's SYN carried ECE and CWR (RFC 3168 §6.1.1) and cfg.ecn let our SYN-ACK carry ECE. */
+  private readonly ecnOk: boolean;
+  /** A CE mark arrived: every segment carries ECE until the client's CWR (RFC 3168 §6.1.3). */
+  private ceEcho = false;
+  /** The window was reduced for an ECE: the next new data segment carries CWR. */
+  private cwrDue = false;
+  /** SND.MAX at the last reduction for ECE; an ECE counts again only on an ACK beyond it (§6.1.2: once per window). */
+  private ecnRecover: Seq | undefined;
 
   private readonly rtt: RttEstimator;
   /** Karn-timed RTT measurement, without timestamps. */
@@ -218,6 +233,7 @@ export class TcpEndpoint {
     this.iss = cfg.iss >>> 0;
     this.sndUna = this.sndNxt = this.sndMax = this.iss;
     this.sackOk = syn.sackPermitted;
+    this.ecnOk = cfg.ecn && syn.ack === undefined && syn.ece === true && syn.cwr === true;
     this.irs = syn.seq;
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
@@ -431,6 +447,17 @@ export class TcpEndpoint {
       this.state = 'established';
       this.sndWl1 = seqAdd(seg.seq, -1);  // so the window update below applies
       this.sndWl2 = seg.ack;
+      if (this.ecnOk) this.cfg.onEcn?.('negotiated');
+    }
+
+    if (this.ecnOk) {
+      // RFC 3168 §6.1.3: the client's CWR ends the echo; a CE mark (on this very segment too) starts it again.
+      if (seg.cwr) this.ceEcho = false;
+      if (seg.ecn === ECN.CE) {
+        if (!this.ceEcho) this.ackNow = true;  // the sender learns of it within one segment, not after a delayed ACK
+        this.ceEcho = true;
+        this.cfg.onEcn?.('ce');
+      }
     }
 
     if (seqGt(seg.ack, this.sndNxt)) {
@@ -526,6 +553,8 @@ export class TcpEndpoint {
       const lost = this.detectLoss(delivered, now);
       this.bbr?.account(delivered, lost * this.sndMss, now);
     }
+    // After loss detection: a loss in the same ACK starts a recovery, which reduces the window by itself.
+    if (seg.ece && this.ecnOk) this.ecnEcho(ack, acked, now);
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
   }
 
@@ -587,6 +616,21 @@ export class TcpEndpoint {
     if (!inRecovery) sndcnt = Math.max(sndcnt, this.sndMss);  // the fast retransmit itself
     this.cc.setCwnd(pipe + sndcnt);
     return lost;
+  }
+
+  /**
+   * An ACK with ECE (RFC 3168 §6.1.2): the window is reduced as for a loss, nothing is resent, and CWR goes on the
+   * next new data. Not again within the window sent before it (the client echoes until our CWR reaches it), nor in
+   * a loss recovery, which has reduced the window already.
+   */
+  private ecnEcho(ack: Seq, acked: number, now: number): void {
+    if (this.recover !== undefined || this.timedOutAt !== undefined) return;
+    if (this.ecnRecover !== undefined && !seqGt(ack, this.ecnRecover)) return;
+    const flight = seqDiff(this.sndNxt, this.sndUna) + acked;
+    this.cc.onLoss(Math.min(flight, this.cc.cwnd), now);
+    this.ecnRecover = this.sndMax;
+    this.cwrDue = true;
+    this.cfg.onEcn?.('ece');
   }
 
   /** Start of fast recovery: NewReno's (RFC 6582 §3.2) without SACK, else PRR's over RACK's losses. */
@@ -795,6 +839,7 @@ export class TcpEndpoint {
         synAck.mss = this.cfg.mss;
         if (this.wsOk) synAck.wscale = this.rcvShift;
         synAck.sackPermitted = this.sackOk;
+        synAck.ece = this.ecnOk;  // an ECN-setup SYN-ACK: ECE without CWR, itself not ECN-capable (RFC 3168 §6.1.1)
         if (this.ts) { synAck.tsVal = this.ts.val(now); synAck.tsEcr = this.ts.recent; }
         synAck.window = Math.min(this.rcvWindow(), 0xffff);  // RFC 7323 §2.2: a SYN's window is never scaled
         this.sndNxt = seqAdd(this.iss, 1);
@@ -897,6 +942,7 @@ export class TcpEndpoint {
       const data = len > 0 ? this.tx.slices(off, len) : [];
       this.sndNxt = seqAdd(seq, len + (fin ? 1 : 0));
       const resend = seqLt(seq, this.sndMax);
+      if (len > 0 && !resend && this.ecnOk) this.markEct(s);
       if (this.sackOk) {
         this.rate?.onSend(now, off);
         this.segs.push(seq, this.sndNxt, now, resend ? RETRANSMITTED : 0, this.rate);
@@ -967,11 +1013,13 @@ export class TcpEndpoint {
     if (unsent < 0) return false;  // our FIN is out: the RTO handles it
     let start: number;
     let len: number;
+    let newData = false;
     if (unsent > 0 && this.sndWnd - off > 0) {
       start = off;
       len = Math.min(unsent, this.sndMss, this.sndWnd - off);
       this.sndNxt = this.sndMax = seqAdd(this.sndNxt, len);
       if (this.sackOk) this.segs.push(seqAdd(this.sndUna, start), this.sndNxt, now, 0, this.rate);
+      newData = true;
       if (!this.rttSample && !this.ts) this.rttSample = { seq: this.sndNxt, at: now };
     } else {
       const last = this.segs.length - 1;
@@ -988,11 +1036,18 @@ export class TcpEndpoint {
     }
     const s = this.segment('none', seqAdd(this.sndUna, start));
     s.psh = true;
+    if (newData && this.ecnOk) this.markEct(s);
     this.sent(s);
     emit(s, this.tx.slices(start, len));
     this.probeEnd = seqAdd(this.sndUna, start + len);
     this.timer = { kind: 'retransmit', at: now + this.rtt.rto, delay: this.rtt.rto };
     return true;
+  }
+
+  /** New data goes out ECN-capable; retransmissions and segments without data never do (RFC 3168 §6.1.4-5). */
+  private markEct(s: TcpRepr): void {
+    s.ecn = ECN.ECT0;
+    if (this.cwrDue) { s.cwr = true; this.cwrDue = false; }
   }
 
   /** Bookkeeping for any segment that carries our ACK and window. */
@@ -1024,7 +1079,8 @@ export class TcpEndpoint {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack: this.rcvNxt, control, psh: false,
       window: scaled, sackPermitted: false,
       sack: this.sackOk && (!this.ooo.isEmpty() || this.dsack) && control !== 'syn' ? this.sackBlocks() : undefined,
-      tsVal: ts ? ts.val(this.clock) : undefined, tsEcr: ts ? ts.recent : undefined, payload: EMPTY,
+      tsVal: ts ? ts.val(this.clock) : undefined, tsEcr: ts ? ts.recent : undefined,
+      ece: this.ceEcho, cwr: false, ecn: ECN.NOT_ECT, payload: EMPTY,
     };
   }
 
@@ -1052,7 +1108,7 @@ export class TcpEndpoint {
   private rst(seq: Seq, ack: Seq | undefined): TcpRepr {
     return {
       srcPort: this.localPort, dstPort: this.remotePort, seq, ack, control: 'rst', psh: false, window: 0,
-      sackPermitted: false, payload: EMPTY,
+      sackPermitted: false, ece: false, cwr: false, ecn: ECN.NOT_ECT, payload: EMPTY,
     };
   }
 
