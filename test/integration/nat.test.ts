@@ -1,6 +1,7 @@
 // Issue 3: the userspace NAT uplink end to end. nanovpn in srv (no ip_forward, no iptables) carries a stock openvpn
 // client's traffic to the "Internet" namespace inet with its own sockets: HTTP downloads and uploads, iperf3, UDP,
-// DNS against dnsmasq, many parallel connections, and the flush of a disconnecting client's flows.
+// DNS against dnsmasq, many parallel connections, the flush of a disconnecting client's flows, and ECN with a client
+// that asks for it.
 import test, { type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -276,4 +277,104 @@ test('nat: a disconnecting client has its flows flushed (outbound connections cl
     assert.equal(m.closed, 3);
     for (const p of longs) await p.kill('SIGKILL');
   });
+});
+
+/** The lines tcpdump -v printed for the packets matching filter on cli1's tunnel while fn ran. */
+async function tunPacketsDuring(topo: Topology, dev: string, filter: string, fn: () => Promise<void>): Promise<string[]> {
+  const cap = topo.spawn('cli1', ['tcpdump', '-i', dev, '-nn', '-l', '-v', filter], { name: 'tcpdump-ecn' });
+  await cap.waitForLine(/listening on/, 10_000);
+  await fn();
+  await new Promise((r) => setTimeout(r, 500));
+  await cap.kill('SIGINT');
+  // -v prints each packet's IP header on one line and its TCP header on the next: join them.
+  return cap.output.replace(/\n\s+(?=\d+\.\d+\.\d+\.\d+\.\d+ > )/g, ' ').split('\n').filter((l) => l.includes(' > '));
+}
+
+/** The TCP flags of the ECE/CWR-flagged non-SYN packets of port HTTP_PORT seen while fn ran, by direction. */
+async function ecnFlagsDuring(topo: Topology, dev: string, fn: () => Promise<void>): Promise<{ toInet: string[]; toClient: string[] }> {
+  const lines = await tunPacketsDuring(topo, dev, `tcp port ${HTTP_PORT} and tcp[13] & 0xc0 != 0`, fn);
+  const toInet: string[] = [], toClient: string[] = [];
+  for (const line of lines) {
+    const flags = /Flags \[([^\]]*)\]/.exec(line)?.[1];
+    if (flags === undefined || flags.includes('S')) continue;  // the handshake's ECN-setup flags are not signals
+    if (line.includes(` > ${INET_ADDR}.${HTTP_PORT}:`)) toInet.push(flags);
+    else if (line.includes(` ${INET_ADDR}.${HTTP_PORT} > `)) toClient.push(flags);
+  }
+  return { toInet, toClient };
+}
+
+async function ecnMetric(topo: Topology, event: string): Promise<number> {
+  const r = await topo.exec('srv', ['curl', '-sS', '--max-time', '5', `http://${METRICS}/metrics`]);
+  const m = new RegExp(`^nanovpn_nat_tcp_ecn_total\\{event="${event}"\\} (\\d+)$`, 'm').exec(r.stdout);
+  assert.ok(m, `nanovpn_nat_tcp_ecn_total{event="${event}"} in the metrics`);
+  return Number(m[1]);
+}
+
+// cli1's kernel asks for ECN (net.ipv4.tcp_ecn=1, per namespace); iptables in cli1 plays a congested router that marks
+// every 20th TCP packet CE, first on the NAT's packets towards the client (the client's kernel echoes ECE, the NAT
+// must answer with CWR), then on the client's own (the NAT must echo ECE, the client's kernel answers with CWR).
+test('nat: ECN with a Linux client that asks for it: negotiated, ECT(0) data, CE marks echoed both ways, transfers intact', { timeout: 300_000 }, async (t) => {
+  for (const cmd of ['tcpdump', 'iptables']) if (!haveCommand(cmd)) { t.skip(`${cmd} is not installed; run test/install-deps.sh`); return; }
+  await withNatEnv(t, 'udp', async ({ topo, client, blobSha, dir }) => {
+    const dev = client.tunDevice();
+    await topo.exec('cli1', ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
+    // (ss on this kernel does not report the negotiated options, so the handshake is read off the wire.)
+    const hs = await tunPacketsDuring(topo, dev, `tcp port ${ECHO_PORT}`, async () => {
+      const conn = topo.spawn('cli1', [process.execPath, join(dir, 'long.js')], { name: 'long-ecn' });
+      await conn.waitForLine(/^connected$/, 15_000);
+      await conn.kill('SIGKILL');
+    });
+    const toClient = hs.filter((l) => l.includes(`) ${INET_ADDR}.${ECHO_PORT} > `));
+    const text = hs.join('\n');
+    assert.ok(hs.some((l) => l.includes(` > ${INET_ADDR}.${ECHO_PORT}:`) && /Flags \[SEW\]/.test(l)), `the client's SYN asks for ECN:\n${text}`);
+    assert.ok(toClient.some((l) => /Flags \[S\.E\]/.test(l)), `the NAT's SYN-ACK accepts it:\n${text}`);
+    assert.match(toClient.find((l) => /length 1$/.test(l)) ?? '', /tos 0x2,/, `the NAT's data (the echoed 'x') is ECT(0):\n${text}`);
+    assert.ok(toClient.filter((l) => /length 0$/.test(l)).every((l) => /tos 0x0,/.test(l)),
+      `the NAT's SYN-ACK, pure ACKs and FIN are not ECN-capable:\n${text}`);
+    const mark = (chain: string, match: string[]): string[] =>
+      ['iptables', '-t', 'mangle', '-A', chain, '-p', 'tcp', ...match, '-m', 'statistic', '--mode', 'nth', '--every', '20',
+        '--packet', '0', '-j', 'TOS', '--set-tos', '0x03/0x03'];
+    const url = `http://${INET_ADDR}:${HTTP_PORT}`;
+    const file = join(dir, 'blob-ecn.bin');
+
+    await topo.exec('cli1', mark('PREROUTING', ['-i', dev, '--sport', String(HTTP_PORT)]));
+    const down = await ecnFlagsDuring(topo, dev, async () => {
+      await topo.exec('cli1', ['curl', '-sS', '--fail', '--max-time', '120', '-o', file, `${url}/blob`], { timeoutMs: 130_000 });
+    });
+    assert.equal(await sha256In(topo, file), blobSha, 'download sha256');
+    assert.ok(down.toInet.some((f) => f.includes('E')), 'the client echoed the CE marks on our data with ECE');
+    const cwr = down.toClient.filter((f) => f.includes('W')).length;
+    assert.ok(cwr > 0, `the NAT answered the ECEs with CWR (flags towards the client: ${down.toClient.slice(0, 20).join(' ')})`);
+    assert.ok(await ecnMetric(topo, 'ece') > 0, 'and counted the ECE signals');
+    await topo.exec('cli1', ['iptables', '-t', 'mangle', '-F', 'PREROUTING']);
+
+    await topo.exec('cli1', mark('POSTROUTING', ['-o', dev, '--dport', String(HTTP_PORT)]));
+    const up = await ecnFlagsDuring(topo, dev, async () => {
+      const r = await topo.exec('cli1', ['curl', '-sS', '--fail', '--max-time', '120', '--data-binary', `@${file}`,
+        '-H', 'content-type: application/octet-stream', `${url}/upload`], { timeoutMs: 130_000 });
+      assert.equal(r.stdout.trim(), `${blobSha} ${BLOB_MB * 1024 * 1024}`, 'upload sha256 and length seen by inet');
+    });
+    assert.ok(up.toClient.some((f) => f.includes('E')), 'the NAT echoed the CE marks on the client\'s data with ECE');
+    assert.ok(up.toInet.some((f) => f.includes('W')), 'and the client\'s kernel answered with CWR');
+    assert.ok(await ecnMetric(topo, 'ce') > 0, 'the NAT counted the CE marks');
+    assert.ok(await ecnMetric(topo, 'negotiated') >= 3, 'three connections negotiated ECN');
+    t.diagnostic(`download: ${down.toInet.length} ECE/CWR-flagged packets to inet, ${cwr} CWR to the client; upload: ${up.toClient.length} ECE to the client`);
+  });
+});
+
+test('nat with nat-tcp-ecn off: a client that asks for ECN does not get it', { timeout: 120_000 }, async (t) => {
+  await withNatEnv(t, 'udp', async ({ topo, client, dir }) => {
+    await topo.exec('cli1', ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
+    const hs = await tunPacketsDuring(topo, client.tunDevice(), `tcp port ${ECHO_PORT}`, async () => {
+      const conn = topo.spawn('cli1', [process.execPath, join(dir, 'long.js')], { name: 'long-no-ecn' });
+      await conn.waitForLine(/^connected$/, 15_000);
+      await conn.kill('SIGKILL');
+    });
+    const fromInet = hs.filter((l) => l.includes(` ${INET_ADDR}.${ECHO_PORT} > `));
+    assert.ok(hs.some((l) => /Flags \[SEW\]/.test(l)), `the client's SYN asks for ECN:\n${hs.join('\n')}`);
+    assert.ok(fromInet.some((l) => /Flags \[S\.\]/.test(l)), `the NAT's SYN-ACK does not accept it:\n${hs.join('\n')}`);
+    assert.ok(fromInet.some((l) => /length 1$/.test(l)) && fromInet.every((l) => /tos 0x0,/.test(l)),
+      `nothing the NAT sends is ECN-capable:\n${hs.join('\n')}`);
+    assert.equal(await ecnMetric(topo, 'negotiated'), 0);
+  }, ['nat-tcp-ecn off']);
 });
