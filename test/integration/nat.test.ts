@@ -140,14 +140,19 @@ async function echoConns(topo: Topology): Promise<{ open: number; total: number 
   return JSON.parse(r.stdout) as { open: number; total: number };
 }
 
-/** The NAT's counters as the server exports them (Prometheus text from the `metrics` listener). */
-async function natMetrics(topo: Topology): Promise<{ open: number; created: number; closed: number; evicted: number; expired: number }> {
+/** The server's metrics (Prometheus text from the `metrics` listener), read with the regex's one capture. */
+async function scrapeMetrics(topo: Topology): Promise<(re: RegExp) => number> {
   const r = await topo.exec('srv', ['curl', '-sS', '--max-time', '5', `http://${METRICS}/metrics`]);
-  const get = (re: RegExp): number => {
+  return (re) => {
     const m = re.exec(r.stdout);
     assert.ok(m, `metric ${re} in ${r.stdout.slice(0, 300)}`);
     return Number(m[1]);
   };
+}
+
+/** The NAT's counters as the server exports them. */
+async function natMetrics(topo: Topology): Promise<{ open: number; created: number; closed: number; evicted: number; expired: number }> {
+  const get = await scrapeMetrics(topo);
   return {
     open: get(/^nanovpn_nat_flows_open (\d+)$/m),
     created: get(/^nanovpn_nat_flows_total\{event="created"\} (\d+)$/m),
@@ -304,10 +309,16 @@ async function ecnFlagsDuring(topo: Topology, dev: string, fn: () => Promise<voi
 }
 
 async function ecnMetric(topo: Topology, event: string): Promise<number> {
-  const r = await topo.exec('srv', ['curl', '-sS', '--max-time', '5', `http://${METRICS}/metrics`]);
-  const m = new RegExp(`^nanovpn_nat_tcp_ecn_total\\{event="${event}"\\} (\\d+)$`, 'm').exec(r.stdout);
-  assert.ok(m, `nanovpn_nat_tcp_ecn_total{event="${event}"} in the metrics`);
-  return Number(m[1]);
+  return (await scrapeMetrics(topo))(new RegExp(`^nanovpn_nat_tcp_ecn_total\\{event="${event}"\\} (\\d+)$`, 'm'));
+}
+
+/** What tcpdump saw on cli1's tunnel of one connection to the echo service, opened and closed by long.js. */
+function echoConnectionPackets(topo: Topology, dev: string, dir: string): Promise<string[]> {
+  return tunPacketsDuring(topo, dev, `tcp port ${ECHO_PORT}`, async () => {
+    const conn = topo.spawn('cli1', [process.execPath, join(dir, 'long.js')], { name: 'long-ecn' });
+    await conn.waitForLine(/^connected$/, 15_000);
+    await conn.kill('SIGKILL');
+  });
 }
 
 // cli1's kernel asks for ECN (net.ipv4.tcp_ecn=1, per namespace); iptables in cli1 plays a congested router that marks
@@ -319,11 +330,7 @@ test('nat: ECN with a Linux client that asks for it: negotiated, ECT(0) data, CE
     const dev = client.tunDevice();
     await topo.exec('cli1', ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
     // (ss on this kernel does not report the negotiated options, so the handshake is read off the wire.)
-    const hs = await tunPacketsDuring(topo, dev, `tcp port ${ECHO_PORT}`, async () => {
-      const conn = topo.spawn('cli1', [process.execPath, join(dir, 'long.js')], { name: 'long-ecn' });
-      await conn.waitForLine(/^connected$/, 15_000);
-      await conn.kill('SIGKILL');
-    });
+    const hs = await echoConnectionPackets(topo, dev, dir);
     const toClient = hs.filter((l) => l.includes(`) ${INET_ADDR}.${ECHO_PORT} > `));
     const text = hs.join('\n');
     assert.ok(hs.some((l) => l.includes(` > ${INET_ADDR}.${ECHO_PORT}:`) && /Flags \[SEW\]/.test(l)), `the client's SYN asks for ECN:\n${text}`);
@@ -365,11 +372,7 @@ test('nat: ECN with a Linux client that asks for it: negotiated, ECT(0) data, CE
 test('nat with nat-tcp-ecn off: a client that asks for ECN does not get it', { timeout: 120_000 }, async (t) => {
   await withNatEnv(t, 'udp', async ({ topo, client, dir }) => {
     await topo.exec('cli1', ['sysctl', '-qw', 'net.ipv4.tcp_ecn=1']);
-    const hs = await tunPacketsDuring(topo, client.tunDevice(), `tcp port ${ECHO_PORT}`, async () => {
-      const conn = topo.spawn('cli1', [process.execPath, join(dir, 'long.js')], { name: 'long-no-ecn' });
-      await conn.waitForLine(/^connected$/, 15_000);
-      await conn.kill('SIGKILL');
-    });
+    const hs = await echoConnectionPackets(topo, client.tunDevice(), dir);
     const fromInet = hs.filter((l) => l.includes(` ${INET_ADDR}.${ECHO_PORT} > `));
     assert.ok(hs.some((l) => /Flags \[SEW\]/.test(l)), `the client's SYN asks for ECN:\n${hs.join('\n')}`);
     assert.ok(fromInet.some((l) => /Flags \[S\.\]/.test(l)), `the NAT's SYN-ACK does not accept it:\n${hs.join('\n')}`);
