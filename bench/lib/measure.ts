@@ -28,6 +28,10 @@ export interface Ctx {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How long the idle sessions sit before their RSS is read: the figure is the idle steady state, and nanovpn gives the
+ *  memory a busy stretch grew back within 15 s of going quiet (src/io/idle-memory.ts); OpenVPN's does not move. */
+export const IDLE_SETTLE_MS = 18_000;
 const errLine = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
 export class IperfServer {
@@ -175,7 +179,7 @@ export async function handshakeBurst(ctx: Ctx, srv: RunningServer, burst: number
     if (c.connected > 0) ctx.samples.add(`hs.${srv.proto}`, srv.id, c.connected / (c.lastMs / 1000));
     if (c.connected < burst) ctx.note(`${srv.id} ${srv.proto}: ${burst - c.connected} of ${burst} burst clients did not connect within 90 s`);
     ctx.log(`  burst: ${c.connected}/${burst} connected, last after ${(c.lastMs / 1000).toFixed(2)} s`);
-    await sleep(2000);
+    await sleep(IDLE_SETTLE_MS);
     ctx.samples.add(`rss.${srv.proto}.${burst}`, srv.id, rssMiB(srv.proc.pid));
   } finally {
     await stopAll(c.clients);
@@ -194,7 +198,7 @@ export async function idleSessions(ctx: Ctx, srv: RunningServer, total: number, 
       connected += c.connected;
       ctx.log(`  sessions: ${connected}/${first + c.clients.length} connected`);
     }
-    await sleep(3000);
+    await sleep(IDLE_SETTLE_MS);
     const rss = rssMiB(srv.proc.pid);
     ctx.log(`  ${connected} sessions after ${((performance.now() - t0) / 1000).toFixed(0)} s: RSS ${rss.toFixed(1)} MiB`);
     if (connected < total) ctx.note(`${srv.id}: only ${connected} of ${total} idle sessions connected; RSS ${rss.toFixed(1)} MiB is for those`);

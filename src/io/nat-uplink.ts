@@ -32,6 +32,8 @@ export interface NatUplink extends Uplink {
   clientStats(clientIp: number): FlowCounters | undefined;
   /** Socket-level state of the NAT right now (the server's `state` dump): what a stalled transfer waits for. */
   ioState(): NatIoState;
+  /** Drops the empty read chunks kept for reuse (the server went idle: idle-memory.ts). */
+  releaseSpare(): void;
   /**
    * forward-port: carry an accepted outer TCP connection (allowHalfOpen) to clientIp:port from the server's tunnel
    * address (NatOptions.localIp). False when the NAT cannot make the flow: the caller refuses the connection.
@@ -234,6 +236,7 @@ export function createNatUplink(opts: NatOptions, deliver: DeliverToClients, dri
       };
     },
     stats: () => nat.stats(),
+    releaseSpare: () => arena.releaseSpare(),
     clientStats: (clientIp) => nat.clientStats(clientIp),
     ioState(): NatIoState {
       const s = nat.stats();

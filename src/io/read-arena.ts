@@ -50,6 +50,11 @@ export class ReadArena {
     else this.recycle(c);
   }
 
+  /** Lets the collector have the empty chunks kept for reuse (the server went idle). */
+  releaseSpare(): void {
+    this.free.length = 0;
+  }
+
   /** Chunks made so far, and how many wait empty for reuse (the server's `state` dump). */
   stats(): { chunks: number; free: number } {
     return { chunks: this.made, free: this.free.length };

@@ -62,6 +62,8 @@ export interface UdpAddon {
   close(fd: number): void;
   /** One sd_notify datagram (systemd-notify.ts); older builds lack it. */
   notify?(socketPath: string, message: string): void;
+  /** glibc's malloc_trim(0) (idle-memory.ts); older builds lack it. */
+  mallocTrim?(): boolean;
 }
 
 /** The addon, or why not. Loaded once. */

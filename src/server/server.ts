@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type * as net from 'node:net';
 import { freemem, totalmem } from 'node:os';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import type * as tls from 'node:tls';
 import type { ServerConfig } from '../config/types.js';
 import { maxPayloadWithin } from '../core/crypto/data-channel-for.js';
@@ -469,16 +469,24 @@ function udpStats(ports: readonly UdpPort[]): Record<string, number> {
 
 const mib = (n: number): number => Math.round(n / 1048576 * 10) / 10;
 
+/** V8's young generation: a transfer grows it to its cap, idle-memory.ts shrinks it again. */
+const newSpace = (): number => mib(getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0);
+
 /** Memory in MiB. Nanos has no /proc, where process.memoryUsage() reads the RSS (it throws ENOENT there): the
  *  heap figures then come from V8 and the machine's use from os (total minus free, which is what the guest uses). */
 function memory(): Record<string, number> {
   const sys = { sysUsed: mib(totalmem() - freemem()), sysTotal: mib(totalmem()) };
   try {
     const m = process.memoryUsage();
-    return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers), ...sys };
+    return {
+      rss: mib(m.rss), heapUsed: mib(m.heapUsed), heapTotal: mib(m.heapTotal), newSpace: newSpace(),
+      external: mib(m.external), arrayBuffers: mib(m.arrayBuffers), ...sys,
+    };
   } catch {
     const h = getHeapStatistics();
-    return { heapUsed: mib(h.used_heap_size), heapTotal: mib(h.total_heap_size), external: mib(h.external_memory), ...sys };
+    return {
+      heapUsed: mib(h.used_heap_size), heapTotal: mib(h.total_heap_size), newSpace: newSpace(), external: mib(h.external_memory), ...sys,
+    };
   }
 }
 

@@ -9,6 +9,7 @@ import { isStaticKeyConfig, type AnyServerConfig, type ServerConfig, type Static
 import { verifyUser } from '../config/users-file.js';
 import { nodeCryptoAead, useAeadEngine, type AeadEngine } from '../core/crypto/aead.js';
 import { nodeCryptoSymmetric, useSymmetricEngine } from '../core/crypto/symmetric.js';
+import { startIdleTrim } from '../io/idle-memory.js';
 import { createNatUplink, type NatUplink } from '../io/nat-uplink.js';
 import { loadNativeAead, loadNativeSymmetric } from '../io/native-aead.js';
 import type { IpPool } from '../core/router/ip-pool.js';
@@ -106,6 +107,8 @@ export async function startServer(cfg: AnyServerConfig, o: StartOptions = {}): P
   management?.setState('CONNECTED', 'SUCCESS', ipToString(server.pool.serverIp));
   await startObservability(server, cfg);
   startStateLog(server);
+  const idle = startIdleTrim(() => nat?.releaseSpare());
+  server.onStop(() => idle.stop());
   return server;
 }
 
@@ -168,12 +171,15 @@ async function startStaticKeyServer(cfg: StaticKeyServerConfig): Promise<StaticK
   chooseDataCrypto(cfg.dataCrypto);
   const server = new StaticKeyServer(cfg);
   warnDevNodeUnused(cfg);
-  server.setUplink(createNatUplink({
+  const nat = createNatUplink({
     localAddress: cfg.natSource, mss: server.mss || undefined, timeouts: cfg.natTimeouts,
     perClientFlows: cfg.natFlows?.perClient, maxFlows: cfg.natFlows?.total ?? flowCapForMemory(),
     tcpCongestion: cfg.natTcpCongestion, tcpPacing: cfg.natTcpPacing, tcpEcn: cfg.natTcpEcn,
-  }, server.router.toClient, server.driver));
+  }, server.router.toClient, server.driver);
+  server.setUplink(nat);
   await server.start();
+  const idle = startIdleTrim(() => nat.releaseSpare());
+  server.onStop(() => idle.stop());
   return server;
 }
 

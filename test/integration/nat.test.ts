@@ -381,3 +381,34 @@ test('nat with nat-tcp-ecn off: a client that asks for ECN does not get it', { t
     assert.equal(await ecnMetric(topo, 'negotiated'), 0);
   }, ['nat-tcp-ecn off']);
 });
+
+/** The server's memory as its `state` dump reports it (SIGUSR2 logs one). */
+async function serverMemory(server: NanovpnServer): Promise<{ rss: number; newSpace: number; heapTotal: number }> {
+  const before = server.proc.output.split('\n').length;
+  process.kill(server.proc.pid, 'SIGUSR2');
+  const line = await until('a state line after SIGUSR2', async () => server.proc.output.split('\n').slice(before).find((l) => l.includes(' state state=')),
+    (l) => l !== undefined, 5_000);
+  const m = /\\"memMiB\\":(\{[^}]*\})/.exec(line!);
+  assert.ok(m, `memory in ${line}`);
+  return JSON.parse(m[1]!.replaceAll('\\"', '"')) as { rss: number; newSpace: number; heapTotal: number };
+}
+
+test('nat: once a download is over and the server idles, it gives the memory back (young generation, malloc_trim)', { timeout: 180_000 }, async (t) => {
+  await withNatEnv(t, 'udp', async ({ topo, server, blobSha, dir }) => {
+    const file = join(dir, 'blob-idle.bin');
+    await topo.exec('cli1', ['curl', '-sS', '--fail', '--max-time', '120', '-o', file, `http://${INET_ADDR}:${HTTP_PORT}/blob`], { timeoutMs: 130_000 });
+    assert.equal(await sha256In(topo, file), blobSha, 'download sha256');
+    const busy = await serverMemory(server);
+    const trims = (): number => server.proc.output.split('\n').filter((l) => l.includes('idle: memory given back')).length;
+    const before = trims();
+    // Two collections per busy stretch, each after 2 quiet ticks of 3 s (idle-memory.ts).
+    await until('two idle trims after the download', async () => trims() - before, (n) => n >= 2, 40_000);
+    const idle = await serverMemory(server);
+    t.diagnostic(`after the download: ${JSON.stringify(busy)}; idle: ${JSON.stringify(idle)}`);
+    assert.ok(idle.newSpace <= 2 && idle.newSpace < busy.newSpace,
+      `the download grew V8's young generation (${busy.newSpace} MiB), idle it is back to its floor (${idle.newSpace} MiB)`);
+    assert.ok(idle.rss < busy.rss - busy.newSpace / 2, `RSS ${busy.rss} -> ${idle.rss} MiB`);
+    const line = server.proc.output.split('\n').filter((l) => l.includes('idle: memory given back')).pop()!;
+    assert.match(line, /mallocTrimmed=(true|false) gcMs=[\d.]+ mallocTrimMs=[\d.]+/, 'the collector and the addon\'s malloc_trim both ran');
+  }, ['verb 5']);
+});

@@ -58,6 +58,19 @@ test('the free list is bounded; releasing what the arena did not make, or twice,
   assert.equal(a.stats().free, MAX_FREE_CHUNKS);
 });
 
+test('releaseSpare drops the empty chunks; pieces still out stay intact and the arena goes on', () => {
+  const a = new ReadArena();
+  const pieces = Array.from({ length: 8 }, (_, i) => read(a, 65_536, i));
+  for (const p of pieces.slice(0, 6)) a.release(p);
+  assert.equal(a.stats().free, 6);
+  a.releaseSpare();
+  assert.equal(a.stats().free, 0);
+  assert.ok(pieces[6]!.every((b) => b === 6) && pieces[7]!.every((b) => b === 7));
+  const next = read(a, 1000, 9);
+  assert.ok(next.every((b) => b === 9));
+  assert.equal(a.stats().chunks, 9, 'a new chunk, since none was kept');
+});
+
 test('ByteQueue gives each chunk to its hook once: when consumed past, or at clear', () => {
   const released: Buffer[] = [];
   const q = new ByteQueue((b) => released.push(b));

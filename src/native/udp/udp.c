@@ -23,6 +23,8 @@
 //       stats[1] holds the last errno.
 //   close(fd) -> undefined
 //   notify(socketPath, message) -> undefined    one sd_notify datagram (systemd's Type=notify readiness)
+//   mallocTrim() -> boolean    glibc's malloc_trim(0): freed heap pages go back to the OS (true if any did); false
+//       without glibc. Node has no binding for it, and glibc otherwise keeps what a burst of traffic freed resident.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <uv.h>
@@ -40,6 +42,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 // An address of either family, as the kernel writes it and as sendmmsg takes it.
 typedef union {
@@ -245,6 +250,17 @@ static napi_value udp_notify(napi_env env, napi_callback_info info) {
   close(fd);
   if (n < 0) return throw_errno(env, err, "notify sendto");
   return NULL;
+}
+
+static napi_value udp_malloc_trim(napi_env env, napi_callback_info info) {
+#if defined(__GLIBC__)
+  bool released = malloc_trim(0) != 0;
+#else
+  bool released = false;
+#endif
+  napi_value out;
+  CHECK(env, napi_get_boolean(env, released, &out));
+  return out;
 }
 
 // ---- the poller: a uv_poll_t on the fd; readable drains into the ring, writable calls back once --------------
@@ -569,6 +585,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"sendBatch", NULL, udp_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, udp_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"notify", NULL, udp_notify, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocTrim", NULL, udp_malloc_trim, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
