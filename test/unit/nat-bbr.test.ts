@@ -4,7 +4,7 @@
 // pipeline. Throughput there is in virtual time and only reported; the assertions are on windows and bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bbr, BETA, LOSS_THRESHOLD, STARTUP_GAIN } from '../../src/core/uplink/nat/bbr.js';
+import { Bbr, BETA, LOSS_THRESHOLD, STARTUP_GAIN, STARTUP_LOSS_THRESHOLD } from '../../src/core/uplink/nat/bbr.js';
 import { DeliveryRate } from '../../src/core/uplink/nat/delivery-rate.js';
 import { SentSegments } from '../../src/core/uplink/nat/sent-segments.js';
 import { lossyDownload } from '../helpers/sim/lossy-download.js';
@@ -129,7 +129,7 @@ test('BBR loss bound: random loss below LOSS_THRESHOLD (1 %, or a few segments) 
   assert.equal(bbr.btlBw(), 100_000);
 });
 
-test('BBR loss bound: a round losing more than LOSS_THRESHOLD ends STARTUP and cuts the flight cap and the bandwidth to BETA', () => {
+test('BBR loss bound: a round losing more than STARTUP_LOSS_THRESHOLD ends STARTUP and cuts the flight cap and the bandwidth to BETA', () => {
   const bbr = new Bbr(MSS, 10);
   const drive = lossyDriver(bbr);
   drive(5, (r) => 10_000 * 2 ** r, () => 0);
@@ -141,7 +141,24 @@ test('BBR loss bound: a round losing more than LOSS_THRESHOLD ends STARTUP and c
   assert.ok(bbr.inflightHi <= Math.max(cwnd, 160_000 + cwnd) * BETA && bbr.cwnd <= bbr.inflightHi, `cap ${bbr.inflightHi}, cwnd ${bbr.cwnd}`);
   assert.ok(bbr.bwLo !== undefined && bbr.bwLo <= Math.max(bw, 16_000) * BETA);
   assert.ok(bbr.pacingRate()! <= bbr.bwLo * STARTUP_GAIN + 1e-9, 'paced at no more than a gain times bw_lo');
-  assert.ok(LOSS_THRESHOLD > 0.02 && LOSS_THRESHOLD < 0.1);
+  assert.ok(STARTUP_LOSS_THRESHOLD > 0.02 && STARTUP_LOSS_THRESHOLD < 0.1);
+});
+
+test('BBR loss bound once probing: a round losing 7.5 % (a lossy path plus a burst of overflow) leaves the model alone, 18 % caps the flight', () => {
+  const bbr = new Bbr(MSS, 10);
+  const drive = lossyDriver(bbr);
+  drive(12, () => 1_000_000, () => 0);
+  assert.equal(bbr.mode, 'probeBw');
+  assert.ok(LOSS_THRESHOLD > 0.07 && LOSS_THRESHOLD < 0.15 && STARTUP_LOSS_THRESHOLD < LOSS_THRESHOLD);
+  const segs = 1_000_000 / MSS;
+  drive(1, () => 1_000_000, () => Math.round(0.075 * segs) * MSS);  // 7.5 % of the round's segments
+  drive(1, () => 1_000_000, () => 0);
+  assert.equal(bbr.inflightHi, Infinity);
+  assert.equal(bbr.bwLo, undefined);
+  const cwnd = bbr.cwnd;
+  drive(1, () => 1_000_000, () => Math.round(0.18 * segs) * MSS);
+  drive(1, () => 1_000_000, () => 0);
+  assert.ok(bbr.inflightHi <= Math.max(cwnd, bbr.cwnd) * BETA + 1e-9 && bbr.cwnd <= bbr.inflightHi, `cap ${bbr.inflightHi}, cwnd ${cwnd} -> ${bbr.cwnd}`);
 });
 
 test('BBR loss bound: losses of a recovery undone as spurious are not judged; the cap grows back while probing up', () => {
