@@ -70,9 +70,9 @@ export interface IdleTrim {
   stop(): void;
 }
 
-/** Ticks every IDLE_TRIM_TICK_MS (the timer does not keep the process alive); `releaseSpare` drops cached buffers. */
 const round = (ms: number): number => Math.round(ms * 10) / 10;
 
+/** Ticks every IDLE_TRIM_TICK_MS (the timer does not keep the process alive); `releaseSpare` drops cached buffers. */
 export function startIdleTrim(releaseSpare: () => void, o: IdleTrimOptions = IDLE_TRIM_DEFAULTS): IdleTrim {
   const policy = new IdleTrimPolicy(o);
   const gc = fullCollector();
