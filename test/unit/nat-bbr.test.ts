@@ -1,6 +1,6 @@
 // BBR for the NAT's TCP sender (src/core/uplink/nat/bbr.ts) and the delivery rates it models the path from
 // (delivery-rate.ts): the rate samples of a known send and ACK schedule, STARTUP's exit after three rounds without
-// growth, the PROBE_BW gains, a window that loss does not shrink, and a lossy download through the simulated
+// growth, the PROBE_BW gains, the window in a loss recovery (Linux's packet conservation and restore), and a lossy download through the simulated
 // pipeline. Throughput there is in virtual time and only reported; the assertions are on windows and bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,15 +95,52 @@ test('BBR PROBE_BW: pacing cycles through 1.25, 0.75 and 1 × the bandwidth; the
   assert.ok(STARTUP_GAIN > 2.88 && STARTUP_GAIN < 2.89);
 });
 
-test('BBR: a loss leaves the window alone, a timeout restarts it from one segment', () => {
+test('BBR recovery (as Linux runs it): the window drops to the flight, keeps packet conservation for one flight, then grows and is restored at the end', () => {
+  const bbr = new Bbr(MSS, 10);
+  driver(bbr)(12, () => 50_000);
+  const before = bbr.cwnd;
+  assert.ok(before >= 100 * MSS, `a 2 BDP window (${before})`);
+  bbr.onLoss();
+  bbr.setCwnd();
+  assert.equal(bbr.cwnd, before, 'the window waits for the flight the ACK leaves');
+  // The ACK that starts recovery: 3 segments SACKed, 2 marked lost, 40 still in flight.
+  bbr.account(3 * MSS, 2 * MSS, 1000, 40 * MSS);
+  assert.equal(bbr.cwnd, 43 * MSS, 'in flight plus delivered');
+  assert.ok(bbr.conserving);
+  let una = 1_000_000;
+  // Conservation: ACKs of 10 segments do not grow the window beyond flight + delivered; a new loss takes one off.
+  bbr.onAck(10 * MSS, 1005, 10, una, una + 50 * MSS);
+  bbr.account(10 * MSS, MSS, 1005, 30 * MSS);
+  assert.equal(bbr.cwnd, 42 * MSS, 'one segment lost: 43 - 1; 30 + 10 in flight and delivered is below it');
+  // The 40 segments in flight at the start are delivered: conservation ends and the window grows by what is ACKed.
+  bbr.onAck(30 * MSS, 1010, 10, una, una + 50 * MSS);
+  bbr.account(30 * MSS, 0, 1010, 20 * MSS);
+  assert.equal(bbr.conserving, false);
+  una += 30 * MSS;
+  bbr.onAck(5 * MSS, 1012, 10, una, una + 50 * MSS);
+  assert.equal(bbr.cwnd, 47 * MSS, 'grows by the 5 segments ACKed');
+  bbr.onRecoveryEnd();
+  assert.equal(bbr.cwnd, before, 'the window from before the recovery is back');
+  // A spurious recovery is undone to the window it began with.
+  bbr.onLoss();
+  bbr.account(MSS, 5 * MSS, 1020, 10 * MSS);
+  assert.equal(bbr.cwnd, 11 * MSS);
+  bbr.undo({ cwnd: 20 * MSS, ssthresh: bbr.ssthresh });
+  assert.equal(bbr.cwnd, before);
+  assert.equal(bbr.conserving, false);
+});
+
+test('BBR: a timeout restarts the window from one segment and remembers the window from before a recovery', () => {
   const bbr = new Bbr(MSS, 10);
   driver(bbr)(12, () => 50_000);
   const before = bbr.cwnd;
   bbr.onLoss();
-  bbr.setCwnd();
-  assert.equal(bbr.cwnd, before);
+  bbr.account(0, 0, 1000, 5 * MSS);
   bbr.onTimeout();
   assert.equal(bbr.cwnd, MSS);
+  assert.equal(bbr.conserving, false);
+  bbr.onTimeoutRecovered();
+  assert.equal(bbr.cwnd, before);
 });
 
 /** A driver whose rounds also report `lostPerRound(r)` bytes lost beside the bytes delivered. */

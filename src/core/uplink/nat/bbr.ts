@@ -1,9 +1,10 @@
 // BBR (version 1, draft-cardwell-iccrg-bbr-congestion-control-00) for the NAT's TCP sender: a model of the path
 // instead of a reaction to loss. The bottleneck bandwidth is the largest delivery rate (delivery-rate.ts) of the last
 // 10 round trips, the propagation delay the smallest RTT of the last 10 s; the sender paces at a gain times that
-// bandwidth and keeps about two bandwidth-delay products in flight. Random loss (Wi-Fi, mobile) does not shrink the
-// window, which is where CUBIC and NewReno fall to the Mathis bound. Linux's default on many hosts is BBR, so on a
-// lossy path an OpenVPN client's downloads get it end to end from the Internet host.
+// bandwidth and keeps about two bandwidth-delay products in flight. Random loss (Wi-Fi, mobile) changes neither the
+// bandwidth nor the pacing rate, and the window it dips in a recovery comes back when the recovery ends; CUBIC and
+// NewReno fall to the Mathis bound there. Linux's default on many hosts is BBR, so on a lossy path an OpenVPN
+// client's downloads get it end to end from the Internet host.
 //
 // States: STARTUP (gain 2/ln 2, until the bandwidth grows less than 25 % in three rounds), DRAIN (its queue out),
 // PROBE_BW (gains 1.25, 0.75, then 1 for six phases of one min RTT each). PROBE_RTT is left out: with the 0.75
@@ -11,11 +12,16 @@
 //
 // One piece of BBR v2 (draft-cardwell-iccrg-bbr-congestion-control-02, "loss rate"): random loss stays ignored, but a
 // round trip that loses more than LOSS_THRESHOLD (STARTUP_LOSS_THRESHOLD in STARTUP) of its data means the flow
-// itself overflows a queue (a shallow
-// buffer, such as the client's own UDP socket under a line-rate burst), which v1 would go on overflowing at the same
-// rate. Such a round ends STARTUP, caps the flight at BETA of what it was (inflight_hi) and lowers the bandwidth the
+// itself overflows a queue (a shallow buffer, such as the client's own UDP socket under a line-rate burst), which v1
+// would go on overflowing at the same rate. Such a round ends STARTUP, caps the flight at BETA of what it was (inflight_hi) and lowers the bandwidth the
 // sender paces and sizes its window with to BETA of the estimate (bw_lo). Each new probing cycle forgets bw_lo; the
 // cap grows again in rounds without that loss while the cycle probes up (1, 2, 4, ... segments a round).
+//
+// Loss recovery as Linux's BBR runs it: each segment newly marked lost takes one segment off the window, and the
+// first round trip of a recovery keeps packet conservation (the window is what is in flight plus what the ACK
+// delivered, never grown beyond it), so a flight that overflows a queue shrinks by what it lost instead of going on
+// at two BDPs. The window is restored when the recovery ends, as it is after a spurious one; the bandwidth and the
+// pacing rate stay the model's throughout.
 //
 // ACK aggregation (as Linux's BBR estimates it): when ACKs come in bursts, as behind an OpenVPN client's TCP transport
 // that holds the tunnel's packets back while it recovers a loss of its own, two BDPs of window run out between bursts.
@@ -87,6 +93,12 @@ export class Bbr implements CongestionControl {
   private extraAckedSlot = 0;
   private extraAckedRounds = 0;
   private priorCwnd = 0;
+  /** The window when the current loss recovery began (Linux's prior_cwnd), restored at its end; 0: none. */
+  private recoveryPriorCwnd = 0;
+  private recoveryStarting = false;
+  /** Bytes still to be delivered before packet conservation ends: the flight at recovery start, one round trip
+   *  (Linux counts the round by delivery, SACKs included; SND.UNA stays at the first hole); undefined: off. */
+  private conservationLeft: number | undefined;
 
   constructor(private readonly mss: number, initialSegments: number) {
     this.cwnd = initialSegments * mss;
@@ -105,11 +117,30 @@ export class Bbr implements CongestionControl {
     return this.bwLo === undefined ? b : Math.min(b, this.bwLo);
   }
 
-  /** Bytes the ACK being processed at `now` newly delivered (ACKed or SACKed) and newly marked lost. */
-  account(delivered: number, lost: number, now: number): void {
+  /** Whether the window is under packet conservation (the first round trip of a loss recovery). */
+  get conserving(): boolean { return this.conservationLeft !== undefined; }
+
+  /**
+   * Bytes the ACK being processed at `now` newly delivered (ACKed or SACKed) and newly marked lost; in a loss
+   * recovery, `pipe` is what is still in flight after it (sent, neither SACKed nor marked lost).
+   */
+  account(delivered: number, lost: number, now: number, pipe?: number): void {
     this.roundDelivered += delivered;
     this.roundLost += lost;
     if (delivered > 0) this.noteAggregation(delivered, now);
+    if (lost > 0) this.cwnd = Math.max(this.cwnd - lost, this.mss);
+    if (pipe !== undefined) {
+      if (this.recoveryStarting) {
+        this.recoveryStarting = false;
+        this.conservationLeft = pipe;
+        this.cwnd = pipe + delivered;
+      } else if (this.conservationLeft !== undefined) {
+        this.conservationLeft -= delivered;
+        if (this.conservationLeft <= 0) this.conservationLeft = undefined;
+      }
+      if (this.conservationLeft !== undefined) this.cwnd = Math.max(this.cwnd, pipe + delivered);
+    }
+    this.cwnd = Math.max(this.cwnd, MIN_CWND_SEGMENTS * this.mss);
   }
 
   private noteAggregation(delivered: number, now: number): void {
@@ -195,7 +226,7 @@ export class Bbr implements CongestionControl {
         this.extraAcked[this.extraAckedSlot] = 0;
       }
     }
-    this.grow(acked);
+    if (this.conservationLeft === undefined) this.grow(acked);
   }
 
   /** The window grows by what is ACKed up to the model's (in STARTUP, with no model yet, without bound). */
@@ -240,14 +271,27 @@ export class Bbr implements CongestionControl {
     if (this.mode !== 'startup') this.cwnd = Math.min(this.cwnd, this.targetCwnd());
   }
 
-  /** Loss does not change the model (BBR v1): recovery resends within the same window and pacing rate. */
-  onLoss(): void { /* the window is the model's */ }
+  /** A loss recovery starts: the window is saved, and the next account() sets it to the flight (conservation). */
+  onLoss(): void {
+    this.recoveryPriorCwnd = Math.max(this.recoveryPriorCwnd, this.cwnd);
+    this.recoveryStarting = true;
+  }
 
-  onRecoveryEnd(): void { /* nothing was reduced */ }
+  onRecoveryEnd(): void {
+    this.cwnd = Math.max(this.cwnd, Math.min(this.recoveryPriorCwnd, this.inflightHi));
+    this.endRecovery();
+  }
+
+  private endRecovery(): void {
+    this.recoveryPriorCwnd = 0;
+    this.recoveryStarting = false;
+    this.conservationLeft = undefined;
+  }
 
   /** After a timeout the window restarts from one segment and grows back by what is ACKed... */
   onTimeout(): void {
-    this.priorCwnd = Math.max(this.priorCwnd, this.cwnd);
+    this.priorCwnd = Math.max(this.priorCwnd, this.cwnd, this.recoveryPriorCwnd);
+    this.endRecovery();
     this.cwnd = this.mss;
   }
 
@@ -265,7 +309,8 @@ export class Bbr implements CongestionControl {
   snapshot(): CongestionSnapshot { return { cwnd: this.cwnd, ssthresh: this.ssthresh }; }
 
   undo(prior: CongestionSnapshot): void {
-    this.cwnd = Math.max(this.cwnd, prior.cwnd);
+    this.cwnd = Math.max(this.cwnd, prior.cwnd, Math.min(this.recoveryPriorCwnd, this.inflightHi));
     this.priorCwnd = 0;
+    this.endRecovery();
   }
 }

@@ -551,11 +551,18 @@ export class TcpEndpoint {
       const tsSampled = this.ts !== undefined && seg.tsEcr !== undefined;
       if (!tsSampled && this.rack.ackRtt !== undefined) this.cc.onRttSample(this.rack.ackRtt);
       const lost = this.detectLoss(delivered, now);
-      this.bbr?.account(delivered, lost * this.sndMss, now);
+      this.bbrAccount(delivered, lost, now);
     }
     // After loss detection: a loss in the same ACK starts a recovery, which reduces the window by itself.
     if (seg.ece && this.ecnOk) this.ecnEcho(ack, acked, now);
     if (this.sndWnd > 0 && this.timer.kind === 'zeroWindowProbe') this.timer = { kind: 'idle' };
+  }
+
+  /** What an ACK or RACK's timer delivered and marked lost (segments), for BBR's rounds and its recovery window. */
+  private bbrAccount(delivered: number, lost: number, now: number): void {
+    if (!this.bbr) return;
+    if (this.recover === undefined) this.bbr.account(delivered, lost * this.sndMss, now);
+    else this.bbr.account(delivered, lost * this.sndMss, now, this.segs.pipe());
   }
 
   /** RTT from the echoed timestamp of any ACK of new data (RFC 7323 §4.1), else from the one Karn-timed segment. */
@@ -776,8 +783,7 @@ export class TcpEndpoint {
     if (this.ackDeadline !== undefined && now >= this.ackDeadline) this.ackNow = true;
     if (this.rack.timerAt !== undefined && now >= this.rack.timerAt) {
       this.rack.beginAck(now, this.rtt.minRtt);
-      const lost = this.detectLoss(0, now);
-      this.bbr?.account(0, lost * this.sndMss, now);
+      this.bbrAccount(0, this.detectLoss(0, now), now);
     }
 
     const t = this.timer;
