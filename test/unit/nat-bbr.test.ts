@@ -198,7 +198,7 @@ test('BBR loss bound once probing: a round losing 7.5 % (a lossy path plus a bur
   assert.ok(bbr.inflightHi <= Math.max(cwnd, bbr.cwnd) * BETA + 1e-9 && bbr.cwnd <= bbr.inflightHi, `cap ${bbr.inflightHi}, cwnd ${cwnd} -> ${bbr.cwnd}`);
 });
 
-test('BBR loss bound: losses of a recovery undone as spurious are not judged; the cap grows back while probing up', () => {
+test('BBR loss bound: losses of a recovery undone as spurious are not judged; the cap grows back in every probing round', () => {
   const bbr = new Bbr(MSS, 10);
   const drive = lossyDriver(bbr);
   drive(12, () => 100_000, () => 0);
@@ -210,8 +210,27 @@ test('BBR loss bound: losses of a recovery undone as spurious are not judged; th
   drive(1, () => 100_000, () => 0);
   const cap = bbr.inflightHi;
   assert.ok(cap < Infinity);
-  drive(40, () => 100_000, () => 0);  // five probing cycles of eight phases, each one min RTT
-  assert.ok(bbr.inflightHi > cap, `cap ${cap} -> ${bbr.inflightHi}`);
+  // The lossy round ended at its own last ACK, and the clean one after it grew the cap by one segment already; the
+  // next rounds, whatever the phase of the cycle, add 2, 4, 8, ... segments.
+  drive(3, () => 100_000, () => 0);
+  assert.equal(bbr.inflightHi, cap + 14 * MSS);
+  drive(8, () => 100_000, () => 0);  // 16, 32, ... up to 1024 a round
+  assert.equal(bbr.inflightHi, cap + (14 + 16 + 32 + 64 + 128 + 256 + 512 + 1024 + 1024) * MSS);
+});
+
+test('BBR: a spurious recovery takes back the loss bound its rounds set', () => {
+  const bbr = new Bbr(MSS, 10);
+  const drive = lossyDriver(bbr);
+  drive(12, () => 100_000, () => 0);
+  const prior = bbr.snapshot();
+  bbr.onLoss();
+  drive(1, () => 100_000, () => 30 * MSS);
+  drive(1, () => 100_000, () => 0);
+  assert.ok(bbr.inflightHi < Infinity && bbr.bwLo !== undefined, 'the round of needless losses set the bound');
+  bbr.undo(prior);
+  assert.equal(bbr.inflightHi, Infinity);
+  assert.equal(bbr.bwLo, undefined);
+  assert.ok(bbr.cwnd >= prior.cwnd);
 });
 
 test('sim: an 8 MB download over 1 % random loss (20 ms RTT, 100 Mbit/s) with BBR keeps several times CUBIC\'s flight, byte-exact', (t) => {

@@ -1,7 +1,7 @@
 // RFC 6298 RTT estimation of the NAT's TCP (src/core/uplink/nat/rtt-estimator.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RttEstimator } from '../../src/core/uplink/nat/rtt-estimator.js';
+import { belowPathMinimum, RttEstimator } from '../../src/core/uplink/nat/rtt-estimator.js';
 
 test('RFC 6298 §2.2: the first sample R gives SRTT = R, RTTVAR = R/2, RTO = SRTT + max(G, 4 RTTVAR)', () => {
   const e = new RttEstimator(1000, 200, 60_000);
@@ -46,7 +46,20 @@ test('RFC 7323 Appendix G: with n samples expected per RTT the gains are alpha/n
 
 test('the smallest RTT is kept (RACK reordering window); a negative sample is ignored', () => {
   const e = new RttEstimator(1000, 200, 60_000);
-  for (const r of [80, 30, 50]) e.sample(r);
+  for (const r of [80, 45, 50]) e.sample(r);
   e.sample(-5);
-  assert.equal(e.minRtt, 30);
+  assert.equal(e.minRtt, 45);
+});
+
+test('the minimum RTT ignores a sample below half the smoothed RTT (a segment that skipped the path delay), then follows a path that got faster', () => {
+  const e = new RttEstimator(1000, 1, 60_000);
+  for (let i = 0; i < 20; i++) e.sample(50);
+  e.sample(20);
+  assert.equal(e.minRtt, 50, '20 ms against a smoothed 50 ms');
+  e.sample(30);
+  assert.equal(e.minRtt, 30, 'above half the smoothed RTT: a real minimum');
+  for (let i = 0; i < 40; i++) e.sample(10);
+  assert.equal(e.minRtt, 10, 'the path got faster: the smoothed RTT came down and the minimum followed');
+  assert.equal(belowPathMinimum(0, 3), false, 'below 4 ms the 1 ms clock makes every sample count');
+  assert.equal(belowPathMinimum(0, undefined), false, 'no smoothed RTT yet');
 });
