@@ -1,7 +1,7 @@
 // BBR for the NAT's TCP sender (src/core/uplink/nat/bbr.ts) and the delivery rates it models the path from
 // (delivery-rate.ts): the rate samples of a known send and ACK schedule, STARTUP's exit after three rounds without
-// growth, the PROBE_BW gains, the window in a loss recovery (Linux's packet conservation and restore), and a lossy download through the simulated
-// pipeline. Throughput there is in virtual time and only reported; the assertions are on windows and bytes.
+// growth, the PROBE_BW gains, the window in a loss recovery (Linux's packet conservation and restore), and a lossy
+// download through the simulated pipeline. Throughput there is in virtual time and only reported; the assertions are on windows and bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Bbr, BETA, LOSS_THRESHOLD, STARTUP_GAIN, STARTUP_LOSS_THRESHOLD } from '../../src/core/uplink/nat/bbr.js';

@@ -13,11 +13,12 @@
 // One piece of BBR v2 (draft-cardwell-iccrg-bbr-congestion-control-02, "loss rate"): random loss stays ignored, but a
 // round trip that loses more than LOSS_THRESHOLD (STARTUP_LOSS_THRESHOLD in STARTUP) of its data means the flow
 // itself overflows a queue (a shallow buffer, such as the client's own UDP socket under a line-rate burst), which v1
-// would go on overflowing at the same rate. Such a round ends STARTUP, caps the flight at BETA of what it was (inflight_hi) and lowers the bandwidth the
-// sender paces and sizes its window with to BETA of the estimate (bw_lo). Each new probing cycle forgets bw_lo; the
-// cap grows again in every probing round without that loss (1, 2, 4, ... segments a round). BBR v2 grows it only while
-// probing up, which here is one round in eight: on a path with random loss and reordering (bench path (b)) a cap set
-// by one round of losses then held the flow at 20 segments for seconds (3-4 Mbit/s against 7-8 growing each round).
+// would go on overflowing at the same rate. Such a round ends STARTUP, caps the flight at BETA of what it was
+// (inflight_hi) and lowers the bandwidth the sender paces and sizes its window with to BETA of the estimate (bw_lo).
+// Each new probing cycle forgets bw_lo; the cap grows again in every probing round without that loss (1, 2, 4, ...
+// segments a round). BBR v2 grows it only while probing up, which here is one round in eight: on a path with random
+// loss and reordering (bench path (b)) a cap set by one round of losses then held the flow at 20 segments for seconds
+// (3-4 Mbit/s against 7-8 growing each round).
 //
 // Loss recovery as Linux's BBR runs it: each segment newly marked lost takes one segment off the window, and the
 // first round trip of a recovery keeps packet conservation (the window is what is in flight plus what the ACK
