@@ -634,7 +634,8 @@ export class TcpEndpoint {
     if (this.recover !== undefined || this.timedOutAt !== undefined) return;
     if (this.ecnRecover !== undefined && !seqGt(ack, this.ecnRecover)) return;
     const flight = seqDiff(this.sndNxt, this.sndUna) + acked;
-    this.cc.onLoss(Math.min(flight, this.cc.cwnd), now);
+    // BBR v1 keeps its window on ECE, as Linux's does: its onLoss starts a loss recovery's window, not a reduction.
+    if (!this.bbr) this.cc.onLoss(Math.min(flight, this.cc.cwnd), now);
     this.ecnRecover = this.sndMax;
     this.cwrDue = true;
     this.cfg.onEcn?.('ece');
