@@ -186,6 +186,8 @@ export class TcpEndpoint {
   private readonly rate: DeliveryRate | undefined;
   /** Sees each segment an ACK delivers: RACK, and the delivery rate with BBR. */
   private readonly onDelivered: OnDelivered;
+  /** The pipe (RFC 6675) the last detectLoss() measured in a recovery, for BBR's window on the same ACK. */
+  private lossPipe: number | undefined;
   /** New data waits for the pacer until then. */
   private pacedAt: number | undefined;
   /** The `now` of the current process() or dispatch(), for the TSval of segments built in it. */
@@ -562,7 +564,7 @@ export class TcpEndpoint {
   private bbrAccount(delivered: number, lost: number, now: number): void {
     if (!this.bbr) return;
     if (this.recover === undefined) this.bbr.account(delivered, lost * this.sndMss, now);
-    else this.bbr.account(delivered, lost * this.sndMss, now, this.segs.pipe());
+    else this.bbr.account(delivered, lost * this.sndMss, now, this.lossPipe ?? this.segs.pipe());
   }
 
   /** RTT from the echoed timestamp of any ACK of new data (RFC 7323 §4.1), else from the one Karn-timed segment. */
@@ -611,6 +613,7 @@ export class TcpEndpoint {
    * Returns the segments newly marked lost.
    */
   private detectLoss(delivered: number, now: number): number {
+    this.lossPipe = undefined;
     const inRecovery = this.recover !== undefined;
     if (this.sndNxt !== this.sndMax) return 0;
     if (this.segs.sackedCount === 0 && !inRecovery && this.rack.timerAt === undefined) return 0;
@@ -618,7 +621,7 @@ export class TcpEndpoint {
     const lost = this.rack.detectLoss(this.segs, now, reoWnd);
     if (lost > 0 && !inRecovery) this.enterRecovery();
     if (this.recover === undefined) return lost;
-    const pipe = this.segs.pipe();
+    const pipe = this.lossPipe = this.segs.pipe();
     let sndcnt = this.prr.sndcnt(delivered, pipe, this.cc.ssthresh, this.sndMss);
     if (!inRecovery) sndcnt = Math.max(sndcnt, this.sndMss);  // the fast retransmit itself
     this.cc.setCwnd(pipe + sndcnt);
