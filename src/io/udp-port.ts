@@ -137,6 +137,8 @@ class NativeUdpPort implements UdpPort {
   private queued = 0;
   private flushQueued = false;
   private waitingWritable = false;
+  /** While a batch is handed on: its replies leave with one sendmmsg when it ends, without a tick. */
+  private inBatch = false;
   private readonly sendStats = new Uint32Array(2);
 
   constructor(private readonly addon: UdpAddon, private readonly o: UdpPortOptions) {
@@ -160,6 +162,16 @@ class NativeUdpPort implements UdpPort {
 
   private readonly onBatch = (count: number): void => {
     const m = this.meta, slot = this.slotBytes, from = this.from, now = this.o.now();
+    this.inBatch = true;
+    try {
+      this.deliverBatch(count, m, slot, from, now);
+    } finally {
+      this.inBatch = false;
+    }
+    if (this.queued > 0 && !this.waitingWritable) this.flush();
+  };
+
+  private deliverBatch(count: number, m: Uint32Array, slot: number, from: { address: string; port: number }, now: number): void {
     for (let i = 0; i < count && !this.closed; i++) {
       const w = i * META_WORDS;
       if (m[w + 2] & TRUNCATED) { this.truncated++; continue; }
@@ -170,7 +182,7 @@ class NativeUdpPort implements UdpPort {
       from.port = m[w + 1];
       this.o.onDatagram(this.views[len] ??= this.slots.subarray(this.scratchOff, this.scratchOff + len), from, now);
     }
-  };
+  }
 
   /** The address text of the 4 words at m[at]. */
   private addressOf(m: Uint32Array, at: number): string {
@@ -208,7 +220,7 @@ class NativeUdpPort implements UdpPort {
     else { for (const b of bytes) this.bufs.push(b); this.parts[i] = bytes.length; }
     this.addrs.set(w, i * 4);
     this.ports[i] = to.port;
-    if (!this.flushQueued && !this.waitingWritable) {
+    if (!this.flushQueued && !this.waitingWritable && !this.inBatch) {
       this.flushQueued = true;
       process.nextTick(this.flush);
     }

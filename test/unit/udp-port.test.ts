@@ -125,6 +125,47 @@ test('native: the buffer handed to onDatagram is reused for the next datagram (c
   }
 });
 
+test('native: replies queued while a batch is handed on leave in one sendmmsg before the batch returns, without a tick', { skip: skipNative }, async () => {
+  assert.ok('mod' in addon);
+  const real = addon.mod;
+  const log: string[] = [];
+  const watched = {
+    ...real,
+    startPoll: (...a: Parameters<typeof real.startPoll>): ReturnType<typeof real.startPoll> => {
+      const onBatch = a[4];
+      a[4] = (count) => {
+        log.push(`batch ${count}`);
+        onBatch(count);
+        log.push('batch returned');
+        process.nextTick(() => log.push('tick'));
+      };
+      return real.startPoll(...a);
+    },
+    sendBatch: (...a: Parameters<typeof real.sendBatch>): number => { log.push(`sendBatch ${a[5]}`); return real.sendBatch(...a); },
+  };
+  const port: UdpPort = openNativeUdpPort(watched, {
+    host: '127.0.0.1', port: 0, bufBytes: 1 << 20, maxDatagram: 2048, mode: 'native', now: () => performance.now(),
+    onDatagram: (msg, from) => { port.send(Buffer.from(msg), from); port.send(Buffer.from(msg), from); },
+    onError: (e) => { throw e; },
+  });
+  const p = await peer();
+  const echoed: string[] = [];
+  p.on('message', (m) => echoed.push(m.toString()));
+  try {
+    p.send(Buffer.from('ping'), port.port, '127.0.0.1');
+    await until('two echoes', () => echoed.length >= 2);
+    assert.deepEqual(echoed, ['ping', 'ping']);
+    const batch = log.indexOf('batch 1');
+    assert.ok(batch >= 0, log.join(', '));
+    assert.deepEqual(log.slice(batch, batch + 3), ['batch 1', 'sendBatch 2', 'batch returned']);
+    await until('the tick after the batch', () => log.includes('tick'));
+    assert.equal(log.filter((l) => l.startsWith('sendBatch')).length, 1, 'nothing was left for a tick to send');
+  } finally {
+    p.close();
+    await port.close();
+  }
+});
+
 test('native: when the socket takes only part of the queue, the rest waits for writable and leaves in order', { skip: skipNative }, async () => {
   // The real addon, except that sendBatch takes at most 5 datagrams per call the first few times: what the kernel
   // does when the socket buffer is full (EAGAIN after a few).
