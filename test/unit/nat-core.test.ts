@@ -63,8 +63,8 @@ class Conn {
   }
   get sock(): MemTcpSock { return this.r.mem.tcp.find((s) => s.flow.key.clientPort === this.port && !s.closed)!; }
   /** SYN, outbound connect, SYN-ACK, ACK: established at `now`. */
-  open(now: number): TcpRepr {
-    this.seg(now, { control: 'syn', ack: undefined, mss: MSS, wscale: 7, window: 65535 });
+  open(now: number, syn: Partial<TcpRepr> = {}): TcpRepr {
+    this.seg(now, { control: 'syn', ack: undefined, mss: MSS, wscale: 7, window: 65535, ...syn });
     this.r.nat.tcpConnected(this.sock.flow, now);
     this.r.nat.endBatch(now);
     const [synAck] = takeTcp(this.r.out);
@@ -289,6 +289,31 @@ describe('Nat: batches (held ACKs and corked writes)', () => {
     r.nat.endBatch(6);
     assert.ok(!sock.paused);
     assert.ok(r.mem.calls.includes('tcpResume 1'));
+  });
+
+  test('a loss recovery holding SACKed data still reads on once what is unsent falls below half a window', () => {
+    const r = rig({ tcpSndBuf: 8192, tcpBufMax: 1 << 20 });
+    const c = new Conn(r);
+    c.open(0, { sackPermitted: true });
+    const sock = c.sock;
+    r.nat.tcpData(sock.flow, Buffer.alloc(10 * MSS, 0x62), 1);
+    r.nat.endBatch(1);
+    advance(r.nat, 20);
+    const first = takeTcp(r.out).filter((s) => s.payload.length > 0);
+    assert.equal(new Set(first.map((x) => x.seq)).size, 10, 'the initial window goes out (its tail perhaps probed again)');
+    const isn = first[0]!.seq;
+    let held = 10;
+    while (!sock.paused && held < 100) { r.nat.tcpData(sock.flow, Buffer.alloc(MSS, 0x63), 20); held++; }
+    assert.ok(sock.paused && held > 11, `the flight and one more window are held (${held} segments)`);
+    // The first segment is lost; the client SACKs the other nine, so nothing is cumulatively acknowledged.
+    c.seg(40, { sack: [[(isn + MSS) >>> 0, (isn + 10 * MSS) >>> 0]] });
+    r.nat.endBatch(40);
+    advance(r.nat, 45);
+    const next = takeTcp(r.out).filter((s) => s.payload.length > 0);
+    assert.ok(next.some((s) => s.seq === isn), 'the hole is retransmitted');
+    assert.ok(next.some((s) => ((s.seq - isn) >>> 0) >= 10 * MSS), 'new data goes out during the recovery');
+    assert.equal(sock.flow.ep.txQueued(), held * MSS, 'everything is held until the hole is filled');
+    assert.ok(!sock.paused, 'reading resumed although SACKed data fills the buffer');
   });
 
   test('write completions reopen the window (the socket confirms what it took)', () => {

@@ -838,6 +838,22 @@ describe('timestamps (RFC 7323) and spurious-recovery undo', () => {
     assert.equal(ep.state, 'closed');
   });
 
+  test('an old pure ACK (PAWS or outside the window) is answered at most every 500 ms; old data always', () => {
+    const ep = established({}, { tsVal: 500, tsEcr: 0 });
+    send(ep, 10, { seq: IRS + 1, ack: ISS + 1, tsVal: 600, tsEcr: 0, payload: Buffer.from('a') });
+    recv(ep, 10);
+    const old = { seq: IRS + 2, ack: ISS + 1, tsVal: 590, tsEcr: 0, window: 1000 };
+    send(ep, 20, old);
+    assert.equal(recv(ep, 20).length, 1, 'the first is answered');
+    send(ep, 30, old);
+    send(ep, 40, { ...old, seq: IRS + 1, tsVal: 601 });  // below RCV.NXT, no data: outside the window
+    recvNothing(ep, 519);
+    send(ep, 520, old);
+    assert.equal(recv(ep, 520).length, 1, '500 ms later, again');
+    send(ep, 530, { ...old, payload: Buffer.from('b') });
+    assert.equal(recv(ep, 530).length, 1, 'data that fails PAWS is always answered');
+  });
+
   test('with timestamps every ACK of new data is an RTT sample (not just one per flight)', () => {
     const ep = synReceived({ minRto: 1 }, { tsVal: 500, tsEcr: 0 });
     const synTs = 0;

@@ -405,10 +405,17 @@ export class Nat<T, U> {
     this.service(flow, now);
   }
 
-  /** How much server data a flow holds before its outbound socket pauses: what its window can use (2 × cwnd, so the
-   *  next window is queued while this one is in flight), within [tcpSndBuf, tcpBufMax]. */
+  /** How much server data a flow holds before its outbound socket pauses: its flight and the next window, within
+   *  [tcpSndBuf, tcpBufMax]. The flight counts SACKed data, which a loss recovery holds until its holes are filled:
+   *  a limit of twice the window paused the socket there and starved the sender at the end of every recovery. */
   private sendLimit(flow: NatTcpFlow<T>): number {
     return Math.min(this.sndBufMax, Math.max(this.sndBuf, flow.ep.sendBufferWanted()));
+  }
+
+  /** Reading resumes once the data not yet sent is below half of what the limit leaves it beside the flight. */
+  private wantsServerData(flow: NatTcpFlow<T>): boolean {
+    const inFlight = flow.ep.txInFlight();
+    return flow.ep.txQueued() - inFlight < (this.sendLimit(flow) - inFlight) / 2;
   }
 
   /** Bytes from the server. */
@@ -545,7 +552,7 @@ export class Nat<T, U> {
       this.dispatch(f, now);
       this.drainEvents(f, now);
       if (f.dead) continue;
-      if (f.paused && f.ep.txQueued() < this.sendLimit(f) / 2) { f.paused = false; this.sockets.tcpResume(f.sock); }
+      if (f.paused && this.wantsServerData(f)) { f.paused = false; this.sockets.tcpResume(f.sock); }
       this.armTimer(f);
       if (f.corked || f.ep.ackWaitsForBurstEnd()) this.burstWait.add(f);
     }

@@ -53,6 +53,7 @@ export class ActiveOpenEndpoint {
   txQueued(): number { return this.inner ? this.inner.txQueued() : this.pendingBytes; }
   isClosed(): boolean { return this.state === 'closed'; }
   sendBufferWanted(): number { return this.inner?.sendBufferWanted() ?? 0; }
+  txInFlight(): number { return this.inner?.txInFlight() ?? 0; }
 
   sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
     if (this.inner) return this.inner.sendState();

@@ -120,6 +120,8 @@ const MAX_SACK_BLOCKS = 4;
 /** The timestamps option with its two NOPs. */
 const TS_OPTION_LEN = 12;
 const DUP_ACK_THRESHOLD = 3;   // RFC 5681 §3.2
+/** Linux's net.ipv4.tcp_invalid_ratelimit (ms). */
+const OOW_ACK_INTERVAL = 500;
 /** Floor of the tail loss probe timeout (RFC 8985 §7.2 suggests 10 ms). */
 const TLP_MIN_MS = 10;
 const INITIAL_CWND_SEGMENTS = 10;  // RFC 6928
@@ -158,6 +160,8 @@ export class TcpEndpoint {
   private sndWl1: Seq;
   private sndWl2: Seq;
   private readonly sndShift: number;
+  /** When the last ACK went out in answer to a pure ACK that was out of the window or failed PAWS. */
+  private oowAckAt = -Infinity;
   /** Payload bytes per full segment: the MSS less the timestamps option when it is on. */
   readonly sndMss: number;
   private readonly tx: ByteQueue;
@@ -290,8 +294,10 @@ export class TcpEndpoint {
   /** Bytes from the outbound socket not yet acknowledged by the client (sent or not). */
   txQueued(): number { return this.tx.length; }
   isClosed(): boolean { return this.state === 'closed'; }
-  /** The server data worth holding for this flow: twice the congestion window (the flight and the next one). */
-  sendBufferWanted(): number { return 2 * this.cc.cwnd; }
+  /** Bytes sent and not yet cumulatively ACKed: SACKed data stays held until the holes before it are filled. */
+  txInFlight(): number { return Math.min(this.tx.length, Math.max(0, seqDiff(this.sndNxt, this.sndUna))); }
+  /** The server data worth holding for this flow: what is in flight and one more congestion window. */
+  sendBufferWanted(): number { return this.txInFlight() + this.cc.cwnd; }
   /** Current receive window in bytes. */
   rcvWindow(): number { return Math.max(0, this.rcvBuf.size - this.rxPending - this.ooo.bytes); }
   /** Send-side state for diagnostics (the server's `state` dump): what a stalled flow waits for. */
@@ -407,7 +413,7 @@ export class TcpEndpoint {
     // RFC 7323 §5.3 R1: PAWS, before the sequence check.
     const ts = this.ts;
     if (ts && seg.tsVal !== undefined && seg.control !== 'rst' && ts.paws(seg.tsVal, now)) {
-      this.ackNow = true;
+      this.answerUnacceptable(seg, now);
       this.drop('PAWS: old timestamp');
       return;
     }
@@ -417,7 +423,7 @@ export class TcpEndpoint {
     const seqOk = this.acceptable(seg.seq, len, wnd);
     if (!seqOk) {
       if (seg.control !== 'rst') {
-        this.ackNow = true;
+        this.answerUnacceptable(seg, now);
         // Data wholly below RCV.NXT arrived twice: D-SACK it on this ACK (RFC 2883 §4.1.1).
         const end = seqAdd(seg.seq, payloadLen);
         if (this.sackOk && payloadLen > 0 && seqLe(end, this.rcvNxt)) this.dsack = [seg.seq, end];
@@ -1129,6 +1135,16 @@ export class TcpEndpoint {
     this.tx.clear();
     this.ooo.clear();
     this.events.push({ t: 'closed', reason });
+  }
+
+  /** An unacceptable segment is answered with an ACK (RFC 9293 §3.10.7.4); one that is a pure ACK at most every
+   *  OOW_ACK_INTERVAL, as Linux does: two ends that disagree must not ACK each other's ACKs in a loop, and a
+   *  reordering path makes many such ACKs. */
+  private answerUnacceptable(seg: TcpRepr, now: number): void {
+    if (seg.payload.length > 0 || seg.control !== 'none') { this.ackNow = true; return; }
+    if (now - this.oowAckAt < OOW_ACK_INTERVAL) return;
+    this.oowAckAt = now;
+    this.ackNow = true;
   }
 
   private drop(reason: string): void {
