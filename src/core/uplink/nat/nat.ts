@@ -56,8 +56,8 @@ export interface NatOptions {
   tcpRcvBuf?: number;
   /** Server bytes buffered towards a client before the outbound socket is paused, at least (default 256 KiB). */
   tcpSndBuf?: number;
-  /** What that buffer grows to as the flow's window does (2 × cwnd, as Linux sizes a send buffer), and what the
-   *  receive buffer grows to when the outbound socket drains fast (default 8 MiB each). */
+  /** What that buffer grows to as the flow's window does (its flight and one more window), and what the receive
+   *  buffer grows to when the outbound socket drains fast (default 8 MiB each). */
   tcpBufMax?: number;
   /** Congestion control of the TCP towards clients (default BBR; CUBIC for a flow without SACK). */
   tcpCongestion?: CongestionAlgorithm;
@@ -93,7 +93,7 @@ export interface NatTcpFlow<T> extends FlowEntry {
   sock: T;
   /** The outbound connection is up. */
   connected: boolean;
-  /** Reading from the server is paused (the endpoint holds tcpSndBuf bytes for the client). */
+  /** Reading from the server is paused (the endpoint holds what sendLimit() allows for the client). */
   paused: boolean;
   /** Outbound writes are corked until the client's burst ends (or CORK_MAX bytes). */
   corked: boolean;
