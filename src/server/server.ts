@@ -18,7 +18,8 @@ import { type TlsCryptV2Keys, vetFirstPacket } from '../core/transport/first-pac
 import { WkcOpener } from '../core/crypto/tls-crypt-v2.js';
 import { clientKeyWrap } from '../core/session/tls-crypt-v2-wrap.js';
 import { halfOpenCapFor, HalfOpenTracker } from '../core/transport/half-open.js';
-import { lengthPrefix, TcpDeframer } from '../core/transport/tcp-framing.js';
+import { TcpDeframer } from '../core/transport/tcp-framing.js';
+import { FramedTcpWriter } from '../io/framed-tcp-writer.js';
 import { type Incoming, type PeerAddr, UdpEndpoint } from '../core/transport/udp-endpoint.js';
 import type { Uplink } from '../core/uplink/uplink.js';
 import type { NatStats } from '../core/uplink/nat/counters.js';
@@ -383,7 +384,8 @@ export class VpnServer implements ConnHost {
     const deframer = new TcpDeframer();
     let conn: Conn | undefined;
     const fail = (reason: string) => { this.refuseTcp(reason, remote); sock.destroy(); };
-    sock.on('data', (chunk: Buffer) => {
+    const writer = new FramedTcpWriter(sock);
+    sock.on('data', (chunk: Buffer) => writer.duringRead(() => {
       const packets = deframer.push(chunk);
       if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error, 'link-closed'); else fail(packets.error); sock.destroy(); return; }
       const t = this.driver.now();
@@ -402,14 +404,14 @@ export class VpnServer implements ConnHost {
         const kc = v.tlsCryptV2?.clientKey.kc;
         const wrap = kc && this.tlsCryptV2 ? this.tlsCryptV2.wrapFor(kc, 'session') : this.makeWrap();
         if (!wrap.unwrap(p, t)) { fail('first packet failed the replay check'); return; }   // records its replay id
-        conn = new Conn(this, 'tcp', remote, (bytes) => writeFramed(sock, bytes), this.sessionParams('tcp', wrap, !!kc), v.clientSid, t);
+        conn = new Conn(this, 'tcp', remote, (bytes) => writer.write(bytes), this.sessionParams('tcp', wrap, !!kc), v.clientSid, t);
         conn.tcpSocket = sock;
         conn.tlsCryptV2Metadata = v.tlsCryptV2?.clientKey.metadata;
         this.tcpConns.set(sock, conn);
         this.conns.add(conn);
         conn.drain();
       }
-    });
+    }));
     sock.on('error', () => {});
     sock.on('close', () => {
       this.tcpConns.delete(sock);
@@ -488,18 +490,6 @@ function memory(): Record<string, number> {
       heapUsed: mib(h.used_heap_size), heapTotal: mib(h.total_heap_size), newSpace: newSpace(), external: mib(h.external_memory), ...sys,
     };
   }
-}
-
-function writeFramed(sock: net.Socket, bytes: Buffer | readonly Buffer[]): void {
-  if (sock.destroyed) return;
-  let len = 0;
-  if (Buffer.isBuffer(bytes)) len = bytes.length;
-  else for (const b of bytes) len += b.length;
-  sock.cork();
-  sock.write(lengthPrefix(len));
-  if (Buffer.isBuffer(bytes)) sock.write(bytes);
-  else for (const b of bytes) sock.write(b);
-  process.nextTick(() => sock.uncork());
 }
 
 /**
