@@ -225,7 +225,7 @@ describe('Nat: TCP open and refusal', () => {
 
 describe('Nat: batches (held ACKs and corked writes)', () => {
   test('a burst is written corked and ACKed once, in the first batch without segments', () => {
-    const r = rig();
+    const r = rig({ tcpQuickAcks: 0 });
     const c = new Conn(r);
     c.open(0);
     const sock = c.sock;
@@ -244,7 +244,7 @@ describe('Nat: batches (held ACKs and corked writes)', () => {
   });
 
   test('16 segments are ACKed in their own batch; 64 KiB written uncork in it too', () => {
-    const r = rig();
+    const r = rig({ tcpQuickAcks: 0 });
     const c = new Conn(r);
     c.open(0);
     const sock = c.sock;
@@ -256,6 +256,15 @@ describe('Nat: batches (held ACKs and corked writes)', () => {
     r.nat.endBatch(11);
     assert.ok(!sock.corked, 'more than 64 KiB corked: uncorked although the burst goes on');
     assert.equal(sock.writtenBytes, 63 * MSS);
+  });
+
+  test('a new connection\'s first segments are ACKed every second one, also within a burst', () => {
+    const r = rig();
+    const c = new Conn(r);
+    c.open(0);
+    for (let i = 0; i < 2; i++) c.data(10, MSS);
+    r.nat.endBatch(10);
+    assert.deepEqual(takeTcp(r.out).map((a) => a.ack), [c.seq], 'quick: no wait for the burst to end');
   });
 
   test('the ACK delay bounds a held ACK when no batch ends the burst', () => {

@@ -243,7 +243,7 @@ describe('established: receiving', () => {
   });
 
   test('stretchAck: two to stretchAck-1 full segments wait for the end of the burst, then one ACK', () => {
-    const ep = established({ stretchAck: 4 });
+    const ep = established({ stretchAck: 4, quickAcks: 0 });
     for (let i = 0; i < 3; i++) send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
     assert.equal(ep.ackWaitsForBurstEnd(), true);
     recvNothing(ep, 0);
@@ -256,17 +256,47 @@ describe('established: receiving', () => {
   });
 
   test('stretchAck: the stretchAck-th full segment is ACKed at once', () => {
-    const ep = established({ stretchAck: 4 });
+    const ep = established({ stretchAck: 4, quickAcks: 0 });
     for (let i = 0; i < 4; i++) send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
     assert.deepEqual(recv(ep, 0).map((s) => s.ack), [IRS + 1 + 4 * MSS]);
   });
 
   test('stretchAck: an ACK held for the burst end still leaves at the ackDelay deadline', () => {
-    const ep = established({ stretchAck: 4, ackDelay: 40 });
+    const ep = established({ stretchAck: 4, quickAcks: 0, ackDelay: 40 });
     for (let i = 0; i < 2; i++) send(ep, 10, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
     assert.equal(ep.pollAt(), 50);
     recvNothing(ep, 49);
     assert.deepEqual(recv(ep, 50).map((s) => s.ack), [IRS + 1 + 2 * MSS]);
+  });
+
+  test('quickAcks: a new connection ACKs every second segment for quickAcks segments, then stretches', () => {
+    const ep = established({ stretchAck: 4, quickAcks: 4 });
+    const acks: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      send(ep, 0, { seq: IRS + 1 + i * MSS, ack: ISS + 1, payload: Buffer.alloc(MSS, i) });
+      acks.push(...recv(ep, 0).map((s) => s.ack!));
+    }
+    // Segments 1-4 quick (an ACK at 2 and 4), 5-8 stretched to 4 (an ACK at 8).
+    assert.deepEqual(acks, [IRS + 1 + 2 * MSS, IRS + 1 + 4 * MSS, IRS + 1 + 8 * MSS]);
+  });
+
+  test('quickAcks: out-of-order data starts a new quick period once the gap is filled', () => {
+    const ep = established({ stretchAck: 8, quickAcks: 3 });
+    const at = (i: number) => IRS + 1 + i * MSS;
+    for (let i = 0; i < 2; i++) send(ep, 0, { seq: at(i), ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    assert.deepEqual(recv(ep, 0).map((s) => s.ack), [at(2)]);
+    for (let i = 2; i < 4; i++) send(ep, 0, { seq: at(i), ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    recvNothing(ep, 0);   // past the quick period: stretched
+    ep.burstEnded();
+    assert.deepEqual(recv(ep, 0).map((s) => s.ack), [at(4)]);
+    send(ep, 0, { seq: at(5), ack: ISS + 1, payload: Buffer.alloc(MSS) });   // a hole at 4
+    assert.deepEqual(recv(ep, 0).map((s) => s.ack), [at(4)], 'the duplicate ACK leaves at once');
+    send(ep, 0, { seq: at(4), ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    assert.deepEqual(recv(ep, 0).map((s) => s.ack), [at(6)], 'the filled gap is ACKed at once');
+    for (let i = 6; i < 8; i++) send(ep, 0, { seq: at(i), ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    assert.deepEqual(recv(ep, 0).map((s) => s.ack), [at(8)], 'quick again: two segments, one ACK, no burst end needed');
+    for (let i = 8; i < 10; i++) send(ep, 0, { seq: at(i), ack: ISS + 1, payload: Buffer.alloc(MSS) });
+    recvNothing(ep, 0);
   });
 
   test('a window that opens by 2 MSS without doubling sends no update; one that doubles does', () => {

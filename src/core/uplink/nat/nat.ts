@@ -65,6 +65,9 @@ export interface NatOptions {
   tcpHystart?: boolean;
   /** New data towards a client leaves paced over the RTT (pacer.ts; default false). */
   tcpPacing?: boolean;
+  /** Client segments ACKed every second one after a connection opens and after out-of-order data, before ACKs
+   *  stretch to a burst's end (TcpConfig.quickAcks; default 32). */
+  tcpQuickAcks?: number;
   /** ECN (RFC 3168) on the TCP towards clients whose SYN asks for it (default true). */
   tcpEcn?: boolean;
   /** Largest packet delivered to a client (the tunnel MTU, default 1500); bigger UDP replies are fragmented. */
@@ -195,6 +198,7 @@ export class Nat<T, U> {
       connectTimeout: (opts.connectTimeout ?? 20) * 1000,
       timeWait: this.timeouts.tcpTimeWait * 1000,
       stretchAck: STRETCH_ACK_SEGMENTS,
+      quickAcks: opts.tcpQuickAcks ?? TCP_DEFAULTS.quickAcks,
       hystart: opts.tcpHystart ?? TCP_DEFAULTS.hystart,
       pacing: opts.tcpPacing ?? TCP_DEFAULTS.pacing,
       congestion: opts.tcpCongestion ?? TCP_DEFAULTS.congestion,

@@ -78,6 +78,9 @@ export interface TcpConfig {
    *  ACK waits for the end of the client's burst (burstEnded()), as a receiver with GRO ACKs once per burst; the
    *  ackDelay deadline still bounds the wait. 2 = an ACK for every second segment. */
   stretchAck: number;
+  /** After the connection opens and after out-of-order, repeated or gap-filling data, this many in-order segments
+   *  are ACKed every second one whatever stretchAck says: the sender's ACK clock in slow start and in recovery. */
+  quickAcks: number;
   /** Our initial sequence number (random, from the io layer). */
   iss: Seq;
   /** Use RFC 7323 timestamps when the client's SYN offers them. */
@@ -103,7 +106,7 @@ export interface TcpConfig {
 
 export const TCP_DEFAULTS: Omit<TcpConfig, 'iss'> = {
   mss: 1460, rcvBuf: 256 * 1024, rcvBufMax: 8 << 20, connectTimeout: 20_000, timeWait: 5_000,
-  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, timestamps: true,
+  initialRto: 1000, minRto: 200, maxRto: 60_000, maxRetries: 8, ackDelay: 40, stretchAck: 2, quickAcks: 32, timestamps: true,
   congestion: 'bbr', hystart: true, pacing: false, ecn: true,
 };
 
@@ -227,6 +230,8 @@ export class TcpEndpoint {
   private readonly rcvBuf: ReceiveBuffer;
   private readonly ooo = new OutOfOrderQueue(MAX_OOO_SEGMENTS);
   private unackedBytes = 0;
+  /** In-order segments still ACKed every second one (TcpConfig.quickAcks). */
+  private quickAckSegments: number;
 
   constructor(
     readonly localPort: number,   // the server's port, as the client addressed it
@@ -244,6 +249,7 @@ export class TcpEndpoint {
     this.rcvNxt = seqAdd(syn.seq, 1);
     this.rcvAdvEdge = this.rcvNxt;
     this.clock = now;
+    this.quickAckSegments = cfg.quickAcks;
     if (cfg.timestamps && syn.tsVal !== undefined) {
       this.ts = new Timestamps(syn.tsVal, timestampOffset(cfg.iss), this.rcvNxt, now);
     }
@@ -703,6 +709,7 @@ export class TcpEndpoint {
     if (seqLt(seq, this.rcvNxt)) {
       const cut = seqDiff(this.rcvNxt, seq);
       // Part of it arrived before: D-SACK that part at once (RFC 2883 §4.1.1).
+      this.quickAckSegments = this.cfg.quickAcks;
       if (this.sackOk) { this.dsack = [seq, cut >= data.length ? seqAdd(seq, data.length) : this.rcvNxt]; this.ackNow = true; }
       if (cut >= data.length) { this.ackNow = true; return; }  // entirely old: re-ACK
       data = data.subarray(cut);
@@ -722,7 +729,10 @@ export class TcpEndpoint {
     this.drainOutOfOrder();
     // RFC 5681 §4.2: ACK at least every second full-sized segment, and at once when a gap is filled.
     this.unackedBytes += data.length;
-    if (filledGap || this.unackedBytes >= Math.max(2, this.cfg.stretchAck) * this.sndMss) {
+    if (filledGap) this.quickAckSegments = this.cfg.quickAcks;
+    const stretch = this.quickAckSegments > 0 ? 2 : Math.max(2, this.cfg.stretchAck);
+    if (this.quickAckSegments > 0) this.quickAckSegments--;
+    if (filledGap || this.unackedBytes >= stretch * this.sndMss) {
       this.ackNow = true;
     } else {
       if (this.unackedBytes >= 2 * this.sndMss) this.ackAtBurstEnd = true;
@@ -738,6 +748,7 @@ export class TcpEndpoint {
 
   private storeOutOfOrder(seq: Seq, data: Buffer): void {
     this.lastOooSeq = seq;
+    this.quickAckSegments = this.cfg.quickAcks;
     const r = this.ooo.store(seq, data);
     if (r === 'duplicate' && this.sackOk) this.dsack = [seq, seqAdd(seq, data.length)];
     else if (r === 'full') this.drop('out-of-order queue full');
