@@ -49,7 +49,7 @@ export const DIRECTIVES: Readonly<Record<string, DirectiveRule>> = {
   sndbuf: ignored('platform defaults are used'),
   shaper: refused(`bandwidth shaping is not supported; ${REJECTED_IN_SERVER_MODE}`, 'limit bandwidth on the host (tc) instead'),
   'show-gateway': refused(COMMAND, "remove it; 'ip route get ADDRESS' on the host shows the same"),
-  'tcp-queue-limit': ignored("no effect: nanovpn does not queue tunnel packets per TCP client this way; Node buffers the socket's writes"),
+  'tcp-queue-limit': IMPLEMENTED,
   txqueuelen: ignored('the tun device of the tun uplink keeps the system default queue length'),
 
   // proxy-options.rst, and options.c's other proxy settings

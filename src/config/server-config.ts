@@ -174,7 +174,7 @@ function defaults(source: string): Draft {
   return {
     source, port: 1194, protos: [], bindIpv6Only: false, dev: 'tun', topology: 'subnet', auth: 'SHA1',
     dataCiphers: [...DEFAULT_CIPHERS], push: [], clientToClient: false, maxClients: 1024, renegSec: 3600,
-    handWindow: 60, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
+    handWindow: 60, tcpQueueLimit: 64, tlsTimeout: 2, tranWindow: 3600, verb: 1, explicitExitNotify: 0, duplicateCn: false,
     tunMtu: 1500, mssfix: 1492, compression: 'none', compressionPushed: false, statusVersion: 1, routes: [], routesIpv6: [], verifyClientCert: 'require', usernameAsCommonName: false, uplink: 'nat', dataCrypto: 'auto', udpSocket: 'auto',
   };
 }
@@ -729,6 +729,7 @@ const handlers: Record<string, Handler> = {
     },
   },
   'hand-window': intOpt(1, 86400, (c, v) => { c.cfg.handWindow = v; }),
+  'tcp-queue-limit': intOpt(1, 1_000_000, (c, v) => { c.cfg.tcpQueueLimit = v; }),
   'tls-timeout': intOpt(1, 3600, (c, v) => { c.cfg.tlsTimeout = v; }),
   'tran-window': intOpt(1, 0x7fffffff, (c, v) => { c.cfg.tranWindow = v; }),
   verb: intOpt(0, 11, (c, v) => { c.cfg.verb = v; }),

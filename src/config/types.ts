@@ -64,6 +64,8 @@ export interface ServerConfig {
   maxClients: number;           // default 1024
   renegSec: number;             // default 3600, 0 = off
   handWindow: number;           // default 60
+  /** tcp-queue-limit: tunnel data packets a TCP client's link may hold before more are dropped; default 64. */
+  tcpQueueLimit: number;
   tlsTimeout: number;           // default 2
   tranWindow: number;           // default 3600
   verb: number;                 // default 1

@@ -61,6 +61,9 @@ export class VpnServer implements ConnHost {
   private sockets?: OpenSockets;
   /** Every open TCP connection, with its session once its first packet made one. */
   private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
+  private readonly tcpWriters = new Map<net.Socket, FramedTcpWriter>();
+  /** Tunnel data packets dropped at full tcp-queue-limit queues, by links closed so far. */
+  private tcpDropped = 0;
   /** TCP connections not yet past their handshake: the absolute hand-window from accept, and their own cap. */
   private readonly halfOpen: HalfOpenTracker<net.Socket>;
   /** TCP connections refused before a session could speak for them: counted by reason, summarized like udpDrops. */
@@ -135,12 +138,14 @@ export class VpnServer implements ConnHost {
     const udp = this.sockets?.udp ?? [];
     let tcpWritable = 0;
     for (const s of this.tcpConns.keys()) tcpWritable += s.writableLength;
+    let tcpDropped = this.tcpDropped;
+    for (const w of this.tcpWriters.values()) tcpDropped += w.dropped;
     const m = memory();
     const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
     return {
       clients: this.conns.size,
       udp: udp.length > 0 ? { socket: udp[0]!.kind, sockets: udp.length, rx: this.udpRx, tx: this.udpTx, ...udpStats(udp) } : undefined,
-      tcp: { sockets: this.tcpConns.size, writable: tcpWritable },
+      tcp: { sockets: this.tcpConns.size, writable: tcpWritable, queueFullDrops: tcpDropped },
       nat,
       memMiB: m,
     };
@@ -384,7 +389,8 @@ export class VpnServer implements ConnHost {
     const deframer = new TcpDeframer();
     let conn: Conn | undefined;
     const fail = (reason: string) => { this.refuseTcp(reason, remote); sock.destroy(); };
-    const writer = new FramedTcpWriter(sock);
+    const writer = new FramedTcpWriter(sock, this.cfg.tcpQueueLimit);
+    this.tcpWriters.set(sock, writer);
     sock.on('data', (chunk: Buffer) => writer.duringRead(() => {
       const packets = deframer.push(chunk);
       if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error, 'link-closed'); else fail(packets.error); sock.destroy(); return; }
@@ -404,7 +410,7 @@ export class VpnServer implements ConnHost {
         const kc = v.tlsCryptV2?.clientKey.kc;
         const wrap = kc && this.tlsCryptV2 ? this.tlsCryptV2.wrapFor(kc, 'session') : this.makeWrap();
         if (!wrap.unwrap(p, t)) { fail('first packet failed the replay check'); return; }   // records its replay id
-        conn = new Conn(this, 'tcp', remote, (bytes) => writer.write(bytes), this.sessionParams('tcp', wrap, !!kc), v.clientSid, t);
+        conn = new Conn(this, 'tcp', remote, (bytes) => { writer.write(bytes, isDataPacket(bytes)); }, this.sessionParams('tcp', wrap, !!kc), v.clientSid, t);
         conn.tcpSocket = sock;
         conn.tlsCryptV2Metadata = v.tlsCryptV2?.clientKey.metadata;
         this.tcpConns.set(sock, conn);
@@ -415,6 +421,8 @@ export class VpnServer implements ConnHost {
     sock.on('error', () => {});
     sock.on('close', () => {
       this.tcpConns.delete(sock);
+      this.tcpDropped += writer.dropped;
+      this.tcpWriters.delete(sock);
       this.halfOpen.delete(sock);
       conn?.linkClosed('connection closed by peer');
     });
@@ -441,6 +449,13 @@ export class VpnServer implements ConnHost {
     for (const sock of this.halfOpen.expire(t)) this.closeHalfOpen(sock, 'hand-window', reason);
     this.armHalfOpenTimer();
   });
+}
+
+function isDataPacket(bytes: Buffer | readonly Buffer[]): boolean {
+  const first = Buffer.isBuffer(bytes) ? bytes : bytes[0];
+  if (!first || first.length === 0) return false;
+  const op = opcodeOf(first[0]!);
+  return op === Op.DATA_V2 || op === Op.DATA_V1;
 }
 
 function logRefusalSummaries(reports: readonly DropReport<string>[]): void {

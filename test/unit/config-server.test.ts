@@ -36,7 +36,7 @@ test('the stock config loads unchanged, from a file', () => {
   const path = fx.write('server.conf', STOCK_CONFIG);
   const c = loadServerConfig(path);
   assert.deepEqual(c, {
-    source: path, port: 1194, protos: ['tcp'], listeners: [{ proto: 'tcp', family: 'any', port: 1194 }], bindIpv6Only: false, dev: 'tun', topology: 'subnet',
+    source: path, port: 1194, protos: ['tcp'], tcpQueueLimit: 64, listeners: [{ proto: 'tcp', family: 'any', port: 1194 }], bindIpv6Only: false, dev: 'tun', topology: 'subnet',
     server: { network: ip('10.8.0.0'), netmask: ip('255.255.255.0') },
     ca: fx.cert, cert: fx.cert, key: fx.key, auth: 'SHA1',
     dataCiphers: ['AES-256-GCM', 'AES-128-GCM', 'CHACHA20-POLY1305'], keepalive: { interval: 10, timeout: 60 },
@@ -236,6 +236,9 @@ test('keepalive, push, numbers and flags', () => {
   failsExtra('mssfix 50\n', /too small/);
   failsExtra('mssfix 1400 both\n', /must be one of: mtu, fixed/);
   failsExtra('hand-window -1\n', /is not an integer/);
+  assert.equal(build().tcpQueueLimit, 64, "OpenVPN's default");
+  assert.equal(build('tcp-queue-limit 256\n').tcpQueueLimit, 256);
+  failsExtra('tcp-queue-limit 0\n', /not an integer from 1/);
 });
 
 test('crl-verify, verify-client-cert, remote-cert-tls, tls-version-min', () => {

@@ -81,3 +81,36 @@ test('a destroyed socket takes no writes', async () => {
     assert.equal(a.writableCorked, 0);
   } finally { close(); }
 });
+
+test('tunnel data is dropped once the OS stops taking bytes and queueLimit packets wait; other packets still go', async () => {
+  const { a, b, close } = await pair();
+  try {
+    b.pause();
+    const w = new FramedTcpWriter(a, 4);
+    const payload = (i: number) => { const p = Buffer.alloc(1400, i & 0xff); p.writeUInt32BE(i); return p; };
+    // A burst in one turn is not dropped while the OS still takes bytes: only bytes of earlier turns count.
+    for (let i = 0; i < 100; i++) assert.equal(w.write(payload(i), true), true, `burst packet ${i}`);
+    let sent = 100;
+    let firstDrop = -1;
+    for (let turn = 0; turn < 20_000 && firstDrop < 0; turn++) {
+      await new Promise<void>((r) => setImmediate(r));
+      for (let i = 0; i < 100; i++) {
+        const queuedBefore = a.writableLength;
+        if (w.write(payload(sent), true)) { sent++; continue; }
+        firstDrop = sent;
+        assert.ok(queuedBefore >= 4 * 1600, `dropped with ${queuedBefore} bytes waiting`);
+        break;
+      }
+    }
+    assert.ok(firstDrop > 0, 'the receiver never stopped taking bytes');
+    assert.equal(w.dropped, 1);
+    assert.equal(w.write(payload(-1 >>> 0), true), false, 'still full: dropped again');
+    assert.equal(w.dropped, 2);
+    assert.equal(w.write(Buffer.from('control')), true, 'a packet that is not droppable is queued');
+    b.resume();
+    const got = await receive(b, sent + 1);
+    assert.equal(got.length, sent + 1);
+    for (let i = 0; i < sent; i++) assert.equal(got[i].readUInt32BE(0), i, `packet ${i} in order`);
+    assert.equal(String(got[sent]), 'control');
+  } finally { close(); }
+});
