@@ -16,9 +16,8 @@ export class FramedTcpWriter {
   /** Bytes written since the cork: the OS has not been offered them yet. */
   private corkedBytes = 0;
   private readonly limitBytes: number;
-  dropped = 0;
 
-  constructor(private readonly sock: net.Socket, queueLimit = 64) {
+  constructor(private readonly sock: net.Socket, queueLimit = 64, private readonly onDrop: () => void = () => {}) {
     this.limitBytes = queueLimit * QUEUED_PACKET_BYTES;
   }
 
@@ -26,7 +25,7 @@ export class FramedTcpWriter {
   write(bytes: Buffer | readonly Buffer[], droppable = false): boolean {
     const sock = this.sock;
     if (sock.destroyed) return false;
-    if (droppable && sock.writableLength - this.corkedBytes >= this.limitBytes) { this.dropped++; return false; }
+    if (droppable && sock.writableLength - this.corkedBytes >= this.limitBytes) { this.onDrop(); return false; }
     let len = 0;
     if (Buffer.isBuffer(bytes)) len = bytes.length;
     else for (const b of bytes) len += b.length;

@@ -61,8 +61,7 @@ export class VpnServer implements ConnHost {
   private sockets?: OpenSockets;
   /** Every open TCP connection, with its session once its first packet made one. */
   private readonly tcpConns = new Map<net.Socket, Conn | undefined>();
-  private readonly tcpWriters = new Map<net.Socket, FramedTcpWriter>();
-  /** Tunnel data packets dropped at full tcp-queue-limit queues, by links closed so far. */
+  /** Tunnel data packets dropped at full tcp-queue-limit queues. */
   private tcpDropped = 0;
   /** TCP connections not yet past their handshake: the absolute hand-window from accept, and their own cap. */
   private readonly halfOpen: HalfOpenTracker<net.Socket>;
@@ -138,14 +137,12 @@ export class VpnServer implements ConnHost {
     const udp = this.sockets?.udp ?? [];
     let tcpWritable = 0;
     for (const s of this.tcpConns.keys()) tcpWritable += s.writableLength;
-    let tcpDropped = this.tcpDropped;
-    for (const w of this.tcpWriters.values()) tcpDropped += w.dropped;
     const m = memory();
     const nat = (this.uplink as { ioState?: () => unknown } | undefined)?.ioState?.();
     return {
       clients: this.conns.size,
       udp: udp.length > 0 ? { socket: udp[0]!.kind, sockets: udp.length, rx: this.udpRx, tx: this.udpTx, ...udpStats(udp) } : undefined,
-      tcp: { sockets: this.tcpConns.size, writable: tcpWritable, queueFullDrops: tcpDropped },
+      tcp: { sockets: this.tcpConns.size, writable: tcpWritable, queueFullDrops: this.tcpDropped },
       nat,
       memMiB: m,
     };
@@ -389,8 +386,7 @@ export class VpnServer implements ConnHost {
     const deframer = new TcpDeframer();
     let conn: Conn | undefined;
     const fail = (reason: string) => { this.refuseTcp(reason, remote); sock.destroy(); };
-    const writer = new FramedTcpWriter(sock, this.cfg.tcpQueueLimit);
-    this.tcpWriters.set(sock, writer);
+    const writer = new FramedTcpWriter(sock, this.cfg.tcpQueueLimit, () => { this.tcpDropped++; });
     sock.on('data', (chunk: Buffer) => writer.duringRead(() => {
       const packets = deframer.push(chunk);
       if (!Array.isArray(packets)) { if (conn) conn.forceClose(packets.error, 'link-closed'); else fail(packets.error); sock.destroy(); return; }
@@ -421,8 +417,6 @@ export class VpnServer implements ConnHost {
     sock.on('error', () => {});
     sock.on('close', () => {
       this.tcpConns.delete(sock);
-      this.tcpDropped += writer.dropped;
-      this.tcpWriters.delete(sock);
       this.halfOpen.delete(sock);
       conn?.linkClosed('connection closed by peer');
     });
