@@ -8,6 +8,7 @@
 // relatively, as nanovpnConfig() does. `files` adds more (name -> content). The log stays in s.proc and is
 // printed by withTopology() when the test fails.
 import { existsSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExitInfo, NodeName, Proc, Topology } from './netns.js';
@@ -61,4 +62,20 @@ export function startNanovpn(o: NanovpnOptions): NanovpnServer {
     waitForLine: (re, timeoutMs, opts) => proc.waitForLine(re, timeoutMs, opts),
     stop: (graceMs = 5000) => proc.kill('SIGTERM', graceMs),
   };
+}
+
+/** One management command over the unix socket: the reply line after the greeting (SUCCESS: or ERROR:). */
+export function managementCommand(path: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(path);
+    let buf = '';
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      const reply = buf.split('\r\n').slice(0, -1).find((l) => /^(SUCCESS|ERROR):/.test(l));
+      if (reply) { s.destroy(); resolve(reply); }
+    });
+    s.on('connect', () => s.write(`${command}\n`));
+    s.on('error', reject);
+  });
 }

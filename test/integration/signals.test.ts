@@ -5,11 +5,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
 import { join } from 'node:path';
 import { haveCommand, netnsUnavailable, srvAddrFor, withTopology, type Proc, type Topology } from '../helpers/netns.js';
 import { makeTestPki } from '../helpers/pki.js';
-import { nanovpnConfig, startNanovpn } from '../helpers/nanovpn-server.js';
+import { managementCommand, nanovpnConfig, startNanovpn } from '../helpers/nanovpn-server.js';
 import { startOpenVpnClient } from '../helpers/openvpn-client.js';
 
 const READY = /Initialization Sequence Completed/g;
@@ -33,22 +32,6 @@ async function routeShown(topo: Topology, net: string): Promise<boolean> {
   return /dev tun/.test(r.stdout);
 }
 
-/** One management command over the unix socket: the reply line after the greeting. */
-function mgmtCommand(path: string, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(path);
-    let buf = '';
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      buf += d;
-      const reply = buf.split('\r\n').find((l) => /^(SUCCESS|ERROR):/.test(l));
-      if (reply) { s.destroy(); resolve(reply); }
-    });
-    s.on('connect', () => s.write(`${command}\n`));
-    s.on('error', reject);
-  });
-}
-
 test('SIGHUP re-reads the config, management signal SIGUSR1 restarts on the same one, SIGHUP onto a bad config exits with file:line', { timeout: 180_000 }, async (t) => {
   const skip = skipReason();
   if (skip) { t.skip(skip); return; }
@@ -70,7 +53,7 @@ test('SIGHUP re-reads the config, management signal SIGUSR1 restarts on the same
     assert.equal(await routeShown(topo, '10.77.0.0/24'), true, 'the route added to the file before SIGHUP is pushed');
 
     const sock = join(server.dir, 'mgmt.sock');
-    assert.equal(await mgmtCommand(sock, 'signal SIGUSR1'), 'SUCCESS: signal SIGUSR1 thrown');
+    assert.equal(await managementCommand(sock, 'signal SIGUSR1'), 'SUCCESS: signal SIGUSR1 thrown');
     await server.waitForLine(/SIGUSR1 received, process restarting/, 10_000);
     await seenTimes(server.proc, READY, 3, 15_000);
     await seenTimes(client.proc, READY, 3, 60_000);
