@@ -896,6 +896,27 @@ describe('timestamps (RFC 7323) and spurious-recovery undo', () => {
     assert.notEqual(ep.sendState().rto, rtoAfterOne, 'the second ACK moved the estimate too');
   });
 
+  test('sendState carries the RTT estimate and ssthresh, and under BBR its model of the path', () => {
+    const reno = established();
+    reno.send(Buffer.alloc(4 * MSS));
+    recv(reno, 0);
+    send(reno, 50, { seq: IRS + 1, ack: ISS + 1 + 2 * MSS });
+    const r = reno.sendState();
+    assert.equal(r.bbr, undefined);
+    assert.equal(r.ssthresh, 0x7fffffff, 'no loss yet: ssthresh is still "arbitrarily high"');
+    assert.ok(r.srtt !== undefined && r.srtt > 0 && r.srtt <= 50, `srtt ${r.srtt}`);
+
+    const ep = established({ congestion: 'bbr' }, { sackPermitted: true });
+    ep.send(Buffer.alloc(40 * MSS));
+    recv(ep, 0);
+    send(ep, 20, { seq: IRS + 1, ack: ISS + 1 + 10 * MSS });
+    const b = ep.sendState().bbr;
+    assert.equal(b?.mode, 'startup');
+    assert.ok(b.btlBw > 0, `a delivery rate was sampled: ${b.btlBw}`);
+    assert.ok(b.minRtt > 0 && b.minRtt <= 20, `minRtt ${b.minRtt}`);
+    assert.ok(b.pacingRate !== undefined && b.pacingRate > b.btlBw, 'STARTUP paces above the estimate');
+  });
+
   /** A SACK connection with a 100 ms RTT; 10 segments out at RTT; segments 1-3 SACKed at 2 RTT: 0 is resent. */
   function spuriousSetup(ts: boolean, spurious: string[]): { ep: TcpEndpoint; first: Out[]; cwndBefore: number } {
     const ep = synReceived({ onSpurious: (by) => spurious.push(by) }, { sackPermitted: true, ...(ts ? { tsVal: 500, tsEcr: 0 } : {}) });

@@ -68,6 +68,10 @@ export type BbrMode = 'startup' | 'drain' | 'probeBw';
 
 interface BbrSnapshot extends CongestionSnapshot { readonly inflightHi: number; readonly bwLo: number | undefined }
 
+export interface BbrModel {
+  mode: string; btlBw: number; bwLo: number | undefined; minRtt: number; pacingRate: number | undefined;
+}
+
 export class Bbr implements CongestionControl {
   readonly ssthresh = INITIAL_SSTHRESH;
   cwnd: number;
@@ -117,6 +121,11 @@ export class Bbr implements CongestionControl {
     let m = 0;
     for (const b of this.bwByRound) if (b > m) m = b;
     return m;
+  }
+
+  /** The model right now, for diagnostics (bandwidths in bytes/ms, times in ms). */
+  model(): BbrModel {
+    return { mode: this.mode, btlBw: this.btlBw(), bwLo: this.bwLo, minRtt: this.minRtt, pacingRate: this.pacingRate() };
   }
 
   /** The bandwidth the sender uses: the estimate, bounded by bw_lo after rounds with too much loss. */

@@ -11,7 +11,8 @@
 import { EMPTY, type TcpRepr } from '../../wire/tcp.js';
 import { seqAdd } from './seq.js';
 import {
-  TcpEndpoint, timestampOffset, windowShift, type CloseReason, type Emit, type TcpConfig, type TcpEvent, type TcpState,
+  TcpEndpoint, timestampOffset, windowShift, type CloseReason, type Emit, type SendState, type TcpConfig, type TcpEvent,
+  type TcpState,
 } from './tcp-endpoint.js';
 
 /** What the Nat asks of the endpoint of a flow, passive (TcpEndpoint) or active (ActiveOpenEndpoint). */
@@ -55,9 +56,9 @@ export class ActiveOpenEndpoint {
   sendBufferWanted(): number { return this.inner?.sendBufferWanted() ?? 0; }
   txInFlight(): number { return this.inner?.txInFlight() ?? 0; }
 
-  sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
+  sendState(): SendState {
     if (this.inner) return this.inner.sendState();
-    return { inFlight: 1, sndWnd: 0, cwnd: 0, rto: this.delay, timer: this.closedBy ? 'idle' : 'syn' };
+    return { inFlight: 1, sndWnd: 0, cwnd: 0, ssthresh: 0, srtt: undefined, rto: this.delay, timer: this.closedBy ? 'idle' : 'syn' };
   }
 
   // ---- application commands ----

@@ -25,7 +25,7 @@ import { NewReno, type CongestionAlgorithm, type CongestionControl } from './con
 import { Cubic } from './cubic.js';
 import { HyStart } from './hystart.js';
 import { Pacer } from './pacer.js';
-import { Bbr } from './bbr.js';
+import { Bbr, type BbrModel } from './bbr.js';
 import { DeliveryRate } from './delivery-rate.js';
 import { Prr } from './prr.js';
 import { Rack } from './rack.js';
@@ -140,6 +140,12 @@ export function windowShift(rcvBuf: number): number {
 
 /** Our TSval is the clock plus this per-connection offset. */
 export function timestampOffset(iss: Seq): number { return (iss ^ 0x9e3779b9) >>> 0; }
+
+/** What a stalled or slow flow's sender waits for (sendState()). */
+export interface SendState {
+  inFlight: number; sndWnd: number; cwnd: number; ssthresh: number; srtt: number | undefined; rto: number; timer: string;
+  bbr?: BbrModel;
+}
 
 export class TcpEndpoint {
   state: TcpState = 'synPending';
@@ -307,9 +313,10 @@ export class TcpEndpoint {
   /** Current receive window in bytes. */
   rcvWindow(): number { return Math.max(0, this.rcvBuf.size - this.rxPending - this.ooo.bytes); }
   /** Send-side state for diagnostics (the server's `state` dump): what a stalled flow waits for. */
-  sendState(): { inFlight: number; sndWnd: number; cwnd: number; rto: number; timer: string } {
+  sendState(): SendState {
     return {
-      inFlight: (this.sndNxt - this.sndUna) >>> 0, sndWnd: this.sndWnd, cwnd: this.cc.cwnd, rto: this.rtt.rto, timer: this.timer.kind,
+      inFlight: (this.sndNxt - this.sndUna) >>> 0, sndWnd: this.sndWnd, cwnd: this.cc.cwnd,
+      ssthresh: this.cc.ssthresh, srtt: this.rtt.srtt, rto: this.rtt.rto, timer: this.timer.kind, bbr: this.bbr?.model(),
     };
   }
 
