@@ -69,7 +69,7 @@ export type BbrMode = 'startup' | 'drain' | 'probeBw';
 interface BbrSnapshot extends CongestionSnapshot { readonly inflightHi: number; readonly bwLo: number | undefined }
 
 export interface BbrModel {
-  mode: string; btlBw: number; bwLo: number | undefined; minRtt: number; pacingRate: number | undefined;
+  mode: BbrMode; btlBw: number; bwLo: number | undefined; minRtt: number; pacingRate: number | undefined;
 }
 
 export class Bbr implements CongestionControl {
